@@ -1,0 +1,1 @@
+"""The bookstore catalog service."""

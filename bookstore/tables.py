@@ -1,0 +1,96 @@
+"""The schema, read top to bottom.
+
+Table and column names are part of the contract: staff query them with psql
+and DBeaver. Indexes Piccolo cannot declare (composite, trigram) live in the
+raw-SQL migrations next to the generated ones, each with the query it serves.
+"""
+
+from __future__ import annotations
+
+from piccolo.columns import (
+    M2M,
+    DoublePrecision,
+    ForeignKey,
+    Integer,
+    LazyTableReference,
+    Numeric,
+    Text,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.columns.base import OnDelete, OnUpdate
+from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.constraints import Check, Unique
+from piccolo.table import Table
+
+
+class Author(Table, tablename="authors"):
+    name = Varchar(length=200, null=False)
+    bio = Text(null=True, default=None)
+
+
+class Category(Table, tablename="categories"):
+    name = Varchar(length=100, null=False, unique=True)
+    slug = Varchar(length=100, null=False, unique=True)
+    description = Text(null=True, default=None)
+    books = M2M(LazyTableReference("BookCategory", module_path=__name__))
+
+
+class Book(Table, tablename="books"):
+    title = Varchar(length=300, null=False)
+    # Always ISBN-13: ISBN-10 input is converted, so one book has one key.
+    isbn = Varchar(length=13, null=True, default=None, unique=True)
+    published_year = Integer(null=True, default=None)
+    price = Numeric(digits=(10, 2), null=True, default=None)
+    description = Text(null=True, default=None)
+    # RESTRICT: deleting an author must never silently delete their books.
+    author = ForeignKey(
+        Author,
+        null=False,
+        index=True,
+        on_delete=OnDelete.restrict,
+        on_update=OnUpdate.cascade,
+        db_column_name="author_id",
+    )
+    created_at = Timestamptz(default=TimestamptzNow(), null=False)
+    updated_at = Timestamptz(default=TimestamptzNow(), null=False)
+    categories = M2M(LazyTableReference("BookCategory", module_path=__name__))
+
+    price_not_negative = Check(price >= 0)
+
+
+class BookCategory(Table, tablename="book_category"):
+    """The join table behind ``Book.categories`` / ``Category.books``."""
+
+    book = ForeignKey(
+        Book,
+        null=False,
+        on_delete=OnDelete.cascade,
+        on_update=OnUpdate.cascade,
+        db_column_name="book_id",
+    )
+    # RESTRICT: a category in use is refused deletion rather than silently
+    # stripped from its books.
+    category = ForeignKey(
+        Category,
+        null=False,
+        on_delete=OnDelete.restrict,
+        on_update=OnUpdate.cascade,
+        db_column_name="category_id",
+    )
+
+    book_category_unique = Unique([book, category])
+
+
+class SearchLog(Table, tablename="search_logs"):
+    """One row per catalog search, written after the response is sent."""
+
+    author = Text(null=True, default=None)
+    category = Text(null=True, default=None)
+    query = Text(null=True, default=None)
+    result_count = Integer(null=False, default=0)
+    duration_ms = DoublePrecision(null=False, default=0.0)
+    created_at = Timestamptz(default=TimestamptzNow(), null=False, index=True)
+
+
+TABLES: tuple[type[Table], ...] = (Author, Category, Book, BookCategory, SearchLog)
