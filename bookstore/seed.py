@@ -1,0 +1,263 @@
+"""Filling the catalog: the shipped demo catalog, or a synthetic one of any size.
+
+The synthetic catalog is shaped like a real store's, because the shape is
+what makes queries slow or fast: a few huge categories and many small ones,
+a few prolific authors and a long tail, one to three categories a book. It
+is written with COPY (asyncpg's ``copy_records_to_table``): a million books
+row by row would take most of an hour, COPY takes seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import lru_cache
+from importlib import resources
+from itertools import accumulate
+from typing import Any
+
+from asyncpg import Connection
+from piccolo.engine import engine_finder
+
+from bookstore.schemas import slugify
+from bookstore.tables import Author, Book, BookCategory, Category
+
+# -- the demo catalog ----------------------------------------------------------
+
+
+def load_demo_catalog() -> dict[str, Any]:
+    """Real books, authors, years and genres: facts only, shipped with the package."""
+    text = resources.files("bookstore").joinpath("data/demo_catalog.json").read_text("utf-8")
+    return json.loads(text)
+
+
+async def seed_demo() -> int:
+    """Insert the demo catalog in one transaction; return the number of books."""
+    catalog = load_demo_catalog()
+    async with Book._meta.db.transaction():
+        categories = await Category.insert(
+            *(
+                Category(name=c["name"], slug=slugify(c["name"]), description=c.get("description"))
+                for c in catalog["categories"]
+            )
+        ).returning(Category.id, Category.name)
+        category_ids = {row["name"]: row["id"] for row in categories}
+
+        author_names = list(dict.fromkeys(book["author"] for book in catalog["books"]))
+        authors = await Author.insert(*(Author(name=name) for name in author_names)).returning(
+            Author.id, Author.name
+        )
+        author_ids = {row["name"]: row["id"] for row in authors}
+
+        books = await Book.insert(
+            *(
+                Book(
+                    title=book["title"],
+                    author=author_ids[book["author"]],
+                    published_year=book.get("published_year"),
+                    isbn=book.get("isbn"),
+                )
+                for book in catalog["books"]
+            )
+        ).returning(Book.id)
+        await BookCategory.insert(
+            *(
+                BookCategory(book=row["id"], category=category_ids[name])
+                for row, book in zip(books, catalog["books"], strict=True)
+                for name in book["categories"]
+            )
+        )
+    return len(books)
+
+
+# -- the synthetic catalog -----------------------------------------------------
+
+
+@lru_cache
+def _words() -> dict[str, list[str]]:
+    """Names, title words and genres the synthetic catalog is built from."""
+    text = resources.files("bookstore").joinpath("data/synthetic_words.json").read_text("utf-8")
+    return json.loads(text)
+
+
+@dataclass(frozen=True)
+class SyntheticCatalog:
+    """Row counts of a generated catalog."""
+
+    authors: int
+    categories: int
+    books: int
+    links: int
+
+
+def _zipf_weights(count: int, exponent: float) -> list[float]:
+    return [1.0 / (rank**exponent) for rank in range(1, count + 1)]
+
+
+def _category_names(count: int, rng: random.Random) -> list[str]:
+    names = list(_words()["genres"])
+    combos = [f"{q} {g}" for q in _words()["qualifiers"] for g in _words()["genres"]]
+    rng.shuffle(combos)
+    names.extend(combos[: max(0, count - len(names))])
+    return names[:count]
+
+
+def _author_name(author_id: int, rng: random.Random) -> str:
+    # The id makes names unique, as a store's authority file would.
+    words = _words()
+    return f"{rng.choice(words['first_names'])} {rng.choice(words['last_names'])} {author_id}"
+
+
+def _title(rng: random.Random) -> str:
+    shape = rng.choice(_words()["title_shapes"])
+    return shape.format(
+        a=rng.choice(_words()["title_words"]), b=rng.choice(_words()["title_words"])
+    )
+
+
+def _book_rows(
+    books: int, authors: int, categories: int, rng: random.Random
+) -> Iterator[tuple[tuple[Any, ...], list[int]]]:
+    """Yield (book record, its category ids) for ids 1..books."""
+    author_cumulative = list(accumulate(_zipf_weights(authors, 0.8)))
+    category_cumulative = list(accumulate(_zipf_weights(categories, 1.1)))
+    author_ids = range(1, authors + 1)
+    category_ids = range(1, categories + 1)
+    for book_id in range(1, books + 1):
+        # Every author gets at least one book; the rest follow the long tail.
+        if book_id <= authors:
+            author_id = book_id
+        else:
+            (author_id,) = rng.choices(author_ids, cum_weights=author_cumulative)
+        picked = set(
+            rng.choices(
+                category_ids, cum_weights=category_cumulative, k=rng.choice((1, 1, 2, 2, 3))
+            )
+        )
+        price = Decimal(rng.randrange(299, 4999)) / 100 if rng.random() < 0.9 else None
+        title = _title(rng)
+        if rng.random() < 0.3:
+            title = f"{title}, Volume {rng.randrange(1, 12)}"
+        record = (book_id, title, None, rng.randrange(1850, 2026), price, None, author_id)
+        yield record, sorted(picked)
+
+
+_BULK_TABLES = ("authors", "books", "book_category")
+
+
+@asynccontextmanager
+async def _bulk_load(connection: Connection, tables: Sequence[str]) -> AsyncIterator[None]:
+    """Drop secondary indexes and foreign/unique keys of ``tables``, rebuild after.
+
+    Building an index once over sorted data is many times faster than
+    updating it a million times, and re-adding a foreign key validates it
+    with one join instead of a lookup per row. Runs inside the caller's
+    transaction: if the load fails, the schema is untouched.
+    """
+    constraints = await connection.fetch(
+        """
+        SELECT conrelid::regclass::text AS table_name, conname AS name,
+               pg_get_constraintdef(oid) AS definition
+        FROM pg_constraint
+        WHERE conrelid = ANY($1::regclass[]) AND contype IN ('f', 'u')
+        ORDER BY contype DESC  -- unique keys first when re-adding
+        """,
+        list(tables),
+    )
+    indexes = await connection.fetch(
+        """
+        SELECT indexrelid::regclass::text AS name, pg_get_indexdef(indexrelid) AS definition
+        FROM pg_index
+        WHERE indrelid = ANY($1::regclass[]) AND NOT indisprimary
+          AND indexrelid NOT IN (SELECT conindid FROM pg_constraint WHERE contype IN ('u', 'x'))
+        """,
+        list(tables),
+    )
+    for constraint in constraints:
+        await connection.execute(
+            f'ALTER TABLE {constraint["table_name"]} DROP CONSTRAINT "{constraint["name"]}"'
+        )
+    for index in indexes:
+        await connection.execute(f"DROP INDEX {index['name']}")
+    yield
+    for index in indexes:
+        await connection.execute(index["definition"])
+    for constraint in constraints:
+        await connection.execute(
+            f'ALTER TABLE {constraint["table_name"]} ADD CONSTRAINT "{constraint["name"]}" '
+            f"{constraint['definition']}"
+        )
+
+
+async def catalog_is_empty() -> bool:
+    return not await Book.exists() and not await Author.exists() and not await Category.exists()
+
+
+async def clear_catalog() -> None:
+    """Remove every book, author and category; search logs are kept."""
+    await Book.raw("TRUNCATE books, authors, categories, book_category RESTART IDENTITY CASCADE")
+
+
+async def seed_synthetic(books: int, *, seed: int = 42) -> SyntheticCatalog:
+    """COPY a synthetic catalog of ``books`` books into empty tables.
+
+    Ids are assigned here rather than by the sequences so that links can be
+    written without reading anything back; the sequences are moved past
+    them at the end.
+    """
+    if books < 1:
+        raise ValueError("books must be at least 1")
+    rng = random.Random(seed)
+    author_count = max(1, books // 10)
+    category_count = min(300, max(10, books // 100))
+    engine = engine_finder()
+    connection = await engine.get_new_connection()
+    try:
+        await connection.execute("SET maintenance_work_mem = '512MB'")
+        async with connection.transaction(), _bulk_load(connection, _BULK_TABLES):
+            category_names = _category_names(category_count, rng)
+            await connection.copy_records_to_table(
+                "categories",
+                records=[(i, n, slugify(n), None) for i, n in enumerate(category_names, 1)],
+                columns=["id", "name", "slug", "description"],
+            )
+            await connection.copy_records_to_table(
+                "authors",
+                records=((i, _author_name(i, rng), None) for i in range(1, author_count + 1)),
+                columns=["id", "name", "bio"],
+            )
+            book_records: list[tuple[Any, ...]] = []
+            link_records: list[tuple[int, int]] = []
+            for record, category_ids in _book_rows(books, author_count, len(category_names), rng):
+                book_records.append(record)
+                link_records.extend((record[0], c) for c in category_ids)
+            await connection.copy_records_to_table(
+                "books",
+                records=book_records,
+                columns=[
+                    "id",
+                    "title",
+                    "isbn",
+                    "published_year",
+                    "price",
+                    "description",
+                    "author_id",
+                ],
+            )
+            await connection.copy_records_to_table(
+                "book_category", records=link_records, columns=["book_id", "category_id"]
+            )
+            link_count = len(link_records)
+            for table in ("categories", "authors", "books", "book_category"):
+                await connection.execute(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                    f"(SELECT coalesce(max(id), 1) FROM {table}))"
+                )
+        await connection.execute("ANALYZE categories, authors, books, book_category")
+    finally:
+        await connection.close()
+    return SyntheticCatalog(author_count, len(category_names), books, link_count)
