@@ -1,0 +1,1 @@
+"""Thin HTTP routers: parse the request, call the data layer, shape the response."""

@@ -1,0 +1,66 @@
+"""/authors: author CRUD and an author's books."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+
+from bookstore import catalog
+from bookstore.api.books import fetch_book_page
+from bookstore.api.dependencies import CursorParam, Limit, Pager, PathId, search_term
+from bookstore.errors import NotFound
+from bookstore.schemas import AuthorCreate, AuthorOut, AuthorPage, AuthorUpdate, BookPage
+
+router = APIRouter(prefix="/authors", tags=["authors"])
+
+NameTerm = search_term(200, "Case-insensitive substring of the name.")
+
+
+@router.get("", response_model=AuthorPage)
+async def list_authors(
+    name: NameTerm = None,  # type: ignore[valid-type]
+    limit: Limit = 20,
+    cursor: CursorParam = None,
+) -> AuthorPage:
+    """Authors in (name, id) order."""
+    pager = Pager(f"authors:{name}")
+    items, next_key = await catalog.list_authors(name, limit=limit, after=pager.decode(cursor))
+    return AuthorPage.model_validate({"items": items, "next_cursor": pager.encode(next_key)})
+
+
+@router.post("", response_model=AuthorOut, status_code=status.HTTP_201_CREATED)
+async def create_author(body: AuthorCreate) -> AuthorOut:
+    return AuthorOut.model_validate(await catalog.create_author(body.model_dump()))
+
+
+@router.get("/{author_id}", response_model=AuthorOut)
+async def get_author(author_id: PathId) -> AuthorOut:
+    return AuthorOut.model_validate(await catalog.get_author(author_id))
+
+
+@router.patch("/{author_id}", response_model=AuthorOut)
+async def update_author(author_id: PathId, body: AuthorUpdate) -> AuthorOut:
+    fields = body.model_dump(exclude_unset=True)
+    return AuthorOut.model_validate(await catalog.update_author(author_id, fields))
+
+
+@router.delete(
+    "/{author_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={409: {"description": "The author still has books."}},
+)
+async def delete_author(author_id: PathId) -> Response:
+    await catalog.delete_author(author_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/{author_id}/books", response_model=BookPage)
+async def list_author_books(
+    author_id: PathId, limit: Limit = 20, cursor: CursorParam = None
+) -> BookPage:
+    """The author's books in (title, id) order; 404 when the author does not exist."""
+    filters = catalog.BookFilters(author_id=author_id)
+    page = await fetch_book_page(filters, limit=limit, cursor=cursor)
+    # An empty page is the only case where existence is in doubt: check it then.
+    if not page.items and not await catalog.author_exists(author_id):
+        raise NotFound(f"author {author_id} not found")
+    return page

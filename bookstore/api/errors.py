@@ -1,0 +1,62 @@
+"""Domain errors and failures of the database, turned into JSON responses once.
+
+Every error body is ``{"detail": ...}``; no traceback ever reaches a client.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import asyncpg
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from bookstore.errors import CatalogError, Conflict, InvalidCursor, InvalidReference, NotFound
+
+logger = logging.getLogger(__name__)
+
+STATUS_BY_ERROR: dict[type[CatalogError], int] = {
+    NotFound: 404,
+    Conflict: 409,
+    InvalidReference: 422,
+    InvalidCursor: 422,
+}
+
+# Raised when the database is down, restarting or unreachable.
+DATABASE_UNAVAILABLE = (
+    OSError,
+    TimeoutError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.InterfaceError,
+)
+
+
+async def _catalog_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, CatalogError)
+    return JSONResponse({"detail": error.detail}, status_code=STATUS_BY_ERROR[type(error)])
+
+
+async def _database_unavailable(request: Request, error: Exception) -> JSONResponse:
+    logger.warning(
+        "database unavailable during %s %s: %r", request.method, request.url.path, error
+    )
+    return JSONResponse(
+        {"detail": "the catalog database is unavailable; retry shortly"},
+        status_code=503,
+        headers={"Retry-After": "1"},
+    )
+
+
+async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+    logger.exception("unhandled error during %s %s", request.method, request.url.path)
+    return JSONResponse({"detail": "internal server error"}, status_code=500)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    for error_class in STATUS_BY_ERROR:
+        app.add_exception_handler(error_class, _catalog_error)
+    for error_class in DATABASE_UNAVAILABLE:
+        app.add_exception_handler(error_class, _database_unavailable)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,63 @@
+"""``create_app()``: the FastAPI application, its lifespan, middleware and routes.
+
+Run it with ``bookstore serve``, or ``uvicorn --factory bookstore.app:create_app``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from piccolo.engine import engine_finder
+from piccolo.engine.postgres import PostgresEngine
+
+from bookstore.api import authors, books, categories, health, search_logs
+from bookstore.api.errors import install_error_handlers
+from bookstore.search_log import SearchLogger
+from bookstore.settings import Settings, get_settings
+
+
+async def _find_engine() -> PostgresEngine:
+    # Importing piccolo_conf builds the engine, which checks the server
+    # version synchronously (and may start the embedded server): do it in a
+    # thread so the event loop never blocks on it.
+    engine = await asyncio.to_thread(engine_finder)
+    if not isinstance(engine, PostgresEngine):
+        raise RuntimeError("piccolo_conf.DB must be a PostgresEngine")
+    return engine
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = await _find_engine()
+        await engine.start_connection_pool(
+            min_size=settings.pool_min_size, max_size=settings.pool_max_size
+        )
+        app.state.search_logger = SearchLogger()
+        try:
+            yield
+        finally:
+            await engine.close_connection_pool()
+
+    app = FastAPI(
+        title="Bookstore catalog",
+        version="0.1.0",
+        summary="Books, authors and categories, searchable by author and category.",
+        lifespan=lifespan,
+    )
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["GET", "POST", "PATCH", "DELETE"],
+        allow_headers=["*"],
+    )
+    install_error_handlers(app)
+    for module in (books, authors, categories, search_logs, health):
+        app.include_router(module.router)
+    return app

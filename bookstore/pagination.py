@@ -1,0 +1,62 @@
+"""Opaque keyset cursors.
+
+A cursor carries the sort key of the last row served, so the next page is a
+range scan on the ordering index instead of an OFFSET that reads and throws
+away every earlier row. It is signed together with the query it belongs to:
+a cursor that was edited, truncated or taken from another query is refused
+with a 422 rather than silently serving the wrong page.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+from typing import NamedTuple
+
+from bookstore.errors import InvalidCursor
+
+
+class SortKey(NamedTuple):
+    """The (text, id) pair every listing is ordered by: title or name, then id."""
+
+    text: str
+    id: int
+
+
+def _b64encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _b64decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _signature(secret: str, scope: str, payload: bytes) -> bytes:
+    message = scope.encode() + b"\0" + payload
+    return hmac.new(secret.encode(), message, hashlib.sha256).digest()[:12]
+
+
+def encode_cursor(key: SortKey, *, scope: str, secret: str) -> str:
+    payload = json.dumps([key.text, key.id], ensure_ascii=False, separators=(",", ":")).encode()
+    return f"{_b64encode(payload)}.{_b64encode(_signature(secret, scope, payload))}"
+
+
+def decode_cursor(cursor: str, *, scope: str, secret: str) -> SortKey:
+    try:
+        payload_part, signature_part = cursor.split(".")
+        payload = _b64decode(payload_part)
+        signature = _b64decode(signature_part)
+    except (ValueError, binascii.Error):
+        raise InvalidCursor("cursor is malformed; use next_cursor as given") from None
+    if not hmac.compare_digest(signature, _signature(secret, scope, payload)):
+        raise InvalidCursor("cursor does not belong to this query; use next_cursor as given")
+    try:
+        text, id_ = json.loads(payload)
+    except (ValueError, TypeError):
+        raise InvalidCursor("cursor is malformed; use next_cursor as given") from None
+    if not isinstance(text, str) or type(id_) is not int:
+        raise InvalidCursor("cursor is malformed; use next_cursor as given")
+    return SortKey(text, id_)

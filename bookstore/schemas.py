@@ -1,0 +1,234 @@
+"""Pydantic models for every request body and response of the API.
+
+Validation lives here so that bad input becomes a 422 before any query runs:
+lengths match the column sizes, integers fit PostgreSQL's ``integer``, and
+NUL characters (which PostgreSQL text cannot hold) are refused.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from bookstore.isbn import normalize_isbn
+
+INT4_MAX = 2_147_483_647
+
+
+def refuse_nul(value: str | None) -> str | None:
+    if value is not None and "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+def _text(max_length: int, *, min_length: int = 0) -> Any:
+    return Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length),
+        AfterValidator(refuse_nul),
+    ]
+
+
+Id = Annotated[int, Field(ge=1, le=INT4_MAX)]
+Title = _text(300, min_length=1)
+AuthorName = _text(200, min_length=1)
+CategoryName = _text(100, min_length=1)
+LongText = _text(100_000)
+Slug = Annotated[str, StringConstraints(max_length=100, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")]
+PublishedYear = Annotated[int, Field(ge=-5000, le=2100)]
+Price = Annotated[Decimal, Field(ge=0, max_digits=10, decimal_places=2, allow_inf_nan=False)]
+
+
+def slugify(name: str) -> str:
+    """``"Science Fiction & Fantasy"`` -> ``"science-fiction-fantasy"``."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:100].rstrip("-")
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- authors -----------------------------------------------------------------
+
+
+class AuthorCreate(Model):
+    name: AuthorName
+    bio: LongText | None = None
+
+
+class AuthorUpdate(Model):
+    name: AuthorName | None = None
+    bio: LongText | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name_not_null(cls, value: str | None) -> str:
+        if value is None:
+            raise ValueError("name cannot be null")
+        return value
+
+
+class AuthorRef(BaseModel):
+    id: int
+    name: str
+
+
+class AuthorOut(BaseModel):
+    id: int
+    name: str
+    bio: str | None
+
+
+class AuthorPage(BaseModel):
+    items: list[AuthorOut]
+    next_cursor: str | None
+
+
+# -- categories --------------------------------------------------------------
+
+
+class CategoryCreate(Model):
+    name: CategoryName
+    slug: Slug | None = Field(default=None, description="Derived from the name when omitted.")
+    description: LongText | None = None
+
+    @model_validator(mode="after")
+    def _derive_slug(self) -> CategoryCreate:
+        if self.slug is None:
+            self.slug = slugify(self.name)
+            if not self.slug:
+                raise ValueError("cannot derive a slug from this name; give one")
+        return self
+
+
+class CategoryUpdate(Model):
+    name: CategoryName | None = None
+    slug: Slug | None = None
+    description: LongText | None = None
+
+    @field_validator("name", "slug")
+    @classmethod
+    def _not_null(cls, value: str | None) -> str:
+        if value is None:
+            raise ValueError("cannot be null")
+        return value
+
+
+class CategoryRef(BaseModel):
+    id: int
+    name: str
+    slug: str
+
+
+class CategoryOut(CategoryRef):
+    description: str | None
+
+
+class CategoryList(BaseModel):
+    items: list[CategoryOut]
+
+
+# -- books -------------------------------------------------------------------
+
+
+def _isbn(value: str | None) -> str | None:
+    return None if value is None else normalize_isbn(value)
+
+
+Isbn = Annotated[
+    str, StringConstraints(max_length=32), AfterValidator(refuse_nul), AfterValidator(_isbn)
+]
+CategoryIds = Annotated[list[Id], Field(max_length=100)]
+
+
+def _unique_ids(ids: list[int] | None) -> list[int] | None:
+    return None if ids is None else list(dict.fromkeys(ids))
+
+
+class BookCreate(Model):
+    title: Title
+    author_id: Id
+    category_ids: Annotated[CategoryIds, AfterValidator(_unique_ids)] = Field(default_factory=list)
+    isbn: Isbn | None = Field(default=None, description="ISBN-10 or ISBN-13; stored as ISBN-13.")
+    published_year: PublishedYear | None = None
+    price: Price | None = Field(default=None, description='Decimal string ("12.50") or number.')
+    description: LongText | None = None
+
+
+class BookUpdate(Model):
+    """Only the fields present change; ``category_ids`` replaces the whole set."""
+
+    title: Title | None = None
+    author_id: Id | None = None
+    category_ids: Annotated[CategoryIds, AfterValidator(_unique_ids)] | None = None
+    isbn: Isbn | None = None
+    published_year: PublishedYear | None = None
+    price: Price | None = None
+    description: LongText | None = None
+
+    @field_validator("title", "author_id", "category_ids")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("cannot be null")
+        return value
+
+
+class BookOut(BaseModel):
+    id: int
+    title: str
+    isbn: str | None
+    published_year: int | None
+    price: str | None = Field(description='Two decimals, e.g. "12.50".')
+    description: str | None
+    author: AuthorRef
+    categories: list[CategoryRef] = Field(description="Sorted by name.")
+    created_at: datetime
+    updated_at: datetime
+
+
+class BookPage(BaseModel):
+    items: list[BookOut]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null at the end."
+    )
+
+
+# -- search logs and health --------------------------------------------------
+
+
+class SearchLogOut(BaseModel):
+    id: int
+    author: str | None
+    category: str | None
+    query: str | None
+    result_count: int
+    duration_ms: float
+    created_at: datetime
+
+
+class SearchLogList(BaseModel):
+    items: list[SearchLogOut]
+
+
+class Health(BaseModel):
+    status: str
+    database: str
+
+
+class ErrorOut(BaseModel):
+    detail: Any
