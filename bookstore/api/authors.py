@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from fastapi import APIRouter, Response, status
 
 from bookstore import catalog
@@ -22,7 +24,7 @@ async def list_authors(
     cursor: CursorParam = None,
 ) -> AuthorPage:
     """Authors in (name, id) order."""
-    pager = Pager(f"authors:{name}")
+    pager = Pager(json.dumps(["authors", name]))
     items, next_key = await catalog.list_authors(name, limit=limit, after=pager.decode(cursor))
     return AuthorPage.model_validate({"items": items, "next_cursor": pager.encode(next_key)})
 

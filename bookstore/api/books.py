@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import time
+from dataclasses import astuple
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Query, Request, Response, status
@@ -28,7 +30,7 @@ OptionalId = Annotated[int | None, Query(ge=1, le=INT4_MAX)]
 
 def book_page_scope(filters: catalog.BookFilters) -> str:
     """Cursors are bound to the filters they were issued for."""
-    return f"books:{filters.author}:{filters.category}:{filters.author_id}:{filters.category_id}"
+    return json.dumps(["books", *astuple(filters)])
 
 
 async def fetch_book_page(

@@ -6,9 +6,12 @@ Every error body is ``{"detail": ...}``; no traceback ever reaches a client.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import asyncpg
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from bookstore.errors import CatalogError, Conflict, InvalidCursor, InvalidReference, NotFound
@@ -38,6 +41,24 @@ async def _catalog_error(request: Request, error: Exception) -> JSONResponse:
     return JSONResponse({"detail": error.detail}, status_code=STATUS_BY_ERROR[type(error)])
 
 
+def _json_safe(value: Any) -> Any:
+    """Replace what cannot be encoded as UTF-8 (lone surrogates) by escapes."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(item) for item in value]
+    return value
+
+
+async def _invalid_request(request: Request, error: Exception) -> JSONResponse:
+    # FastAPI's own handler echoes the input back; a lone surrogate in it
+    # would make that 422 fail to encode and turn into a 500.
+    assert isinstance(error, RequestValidationError)
+    return JSONResponse({"detail": _json_safe(jsonable_encoder(error.errors()))}, status_code=422)
+
+
 async def _database_unavailable(request: Request, error: Exception) -> JSONResponse:
     logger.warning(
         "database unavailable during %s %s: %r", request.method, request.url.path, error
@@ -55,6 +76,7 @@ async def _unexpected(request: Request, error: Exception) -> JSONResponse:
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _invalid_request)
     for error_class in STATUS_BY_ERROR:
         app.add_exception_handler(error_class, _catalog_error)
     for error_class in DATABASE_UNAVAILABLE:

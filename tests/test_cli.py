@@ -1,0 +1,102 @@
+"""The ``bookstore`` command: seeding, migrating, and the embedded server."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+
+from bookstore.tables import Author, Book, BookCategory, Category
+
+
+def bookstore(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bookstore.cli", *args],
+        env=env or dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+async def test_seed_demo_loads_hundreds_of_real_books(client: httpx.AsyncClient) -> None:
+    result = bookstore("seed", "--demo")
+    assert result.returncode == 0, result.stderr
+
+    assert await Book.count() >= 300
+    tolkien = (await client.get("/books", params={"author": "tolkien", "limit": 100})).json()
+    titles = {book["title"] for book in tolkien["items"]}
+    assert "The Hobbit" in titles
+    assert all(book["categories"] for book in tolkien["items"])
+    fantasy = (await client.get("/books", params={"category": "Fantasy"})).json()
+    assert len(fantasy["items"]) == 20
+
+
+async def test_seed_refuses_a_catalog_that_is_not_empty() -> None:
+    assert bookstore("seed", "--demo").returncode == 0
+    again = bookstore("seed", "--demo")
+    assert again.returncode != 0
+    assert "--replace" in again.stderr
+    assert bookstore("seed", "--books", "50", "--replace").returncode == 0
+    assert await Book.count() == 50
+
+
+async def test_seed_books_builds_a_long_tailed_catalog() -> None:
+    result = bookstore("seed", "--books", "5000")
+    assert result.returncode == 0, result.stderr
+
+    assert await Book.count() == 5000
+    assert await Author.count() == 500
+    assert 10 <= await Category.count() <= 300
+    links = await BookCategory.select(
+        BookCategory.book.as_alias("book"), BookCategory.category.as_alias("category")
+    )
+    per_book = Counter(link["book"] for link in links)
+    assert set(per_book.values()) <= {1, 2, 3} and len(per_book) == 5000
+    per_category = sorted(Counter(link["category"] for link in links).values(), reverse=True)
+    assert per_category[0] > 10 * per_category[len(per_category) // 2], "no long tail"
+    books_per_author = sorted(
+        Counter(r["author"] for r in await Book.select(Book.author.as_alias("author"))).values(),
+        reverse=True,
+    )
+    assert books_per_author[0] > 5 * books_per_author[len(books_per_author) // 2]
+    # The sequences moved past the copied ids: the API can add books.
+    new_id = (await Book.insert(Book(title="After the seed", author=1)).returning(Book.id))[0]
+    assert new_id["id"] == 5001
+
+
+@pytest.mark.slow
+def test_embedded_server_starts_is_reused_and_stops(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env["BOOKSTORE_DATA_DIR"] = str(tmp_path / "data")
+
+    first = bookstore("db", "url", env=env)
+    assert first.returncode == 0, first.stderr
+    dsn = first.stdout.strip()
+    assert dsn.startswith("postgresql://postgres@127.0.0.1:") and dsn.endswith("/bookstore")
+    assert bookstore("db", "url", env=env).stdout.strip() == dsn  # reused, same port
+
+    migrated = bookstore("migrate", env=env)
+    assert migrated.returncode == 0, migrated.stderr
+
+    async def server_version() -> int:
+        connection = await asyncpg.connect(dsn)  # plain TCP: psql and GUI tools can too
+        try:
+            return connection.get_server_version().major
+        finally:
+            await connection.close()
+
+    assert asyncio.run(server_version()) == 18
+
+    stopped = bookstore("db", "stop", env=env)
+    assert stopped.returncode == 0 and "stopped" in stopped.stdout
+    with pytest.raises(OSError):
+        asyncio.run(server_version())
+    assert "was not running" in bookstore("db", "stop", env=env).stdout

@@ -1,0 +1,64 @@
+"""The event loop never blocks on the database.
+
+A request is parked on a row lock inside PostgreSQL; while it waits, fifty
+concurrent searches must all be answered. Were any database call blocking
+(a sync driver, ``run_sync``), the parked request would freeze the loop and
+the searches would finish only after it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import asyncpg
+import httpx
+
+
+async def wait_until_a_query_waits_on_a_lock(observer: asyncpg.Connection) -> None:
+    for _ in range(500):
+        waiting = await observer.fetchval(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+        )
+        if waiting:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the PATCH never reached the database lock")
+
+
+async def test_fifty_searches_finish_while_a_request_waits_on_a_lock(
+    client: httpx.AsyncClient,
+) -> None:
+    author = (await client.post("/authors", json={"name": "Tove Jansson"})).json()
+    book = (
+        await client.post("/books", json={"title": "Moominland", "author_id": author["id"]})
+    ).json()
+
+    locker = await asyncpg.connect(
+        os.environ["DATABASE_URL"],
+        # If the loop did freeze, the server frees the lock after 10 s and the
+        # test fails on its assertions instead of hanging.
+        server_settings={"idle_in_transaction_session_timeout": "10s"},
+    )
+    try:
+        transaction = locker.transaction()
+        await transaction.start()
+        await locker.execute("SELECT 1 FROM books WHERE id = $1 FOR UPDATE", book["id"])
+
+        parked = asyncio.create_task(client.patch(f"/books/{book['id']}", json={"price": "5.00"}))
+        await wait_until_a_query_waits_on_a_lock(locker)
+
+        searches = await asyncio.gather(
+            *(client.get("/books", params={"author": "jansson"}) for _ in range(50))
+        )
+        assert [r.status_code for r in searches] == [200] * 50
+        assert all(r.json()["items"][0]["id"] == book["id"] for r in searches)
+        assert not parked.done(), "the parked request should still be waiting on its lock"
+
+        await transaction.rollback()
+        updated = await asyncio.wait_for(parked, timeout=10)
+        assert updated.status_code == 200
+        assert updated.json()["price"] == "5.00"
+    finally:
+        await locker.close()

@@ -1,0 +1,109 @@
+"""The schema in the database is the one the contract names."""
+
+from __future__ import annotations
+
+from bookstore.tables import Book
+
+
+async def fetch(sql: str, *args: object) -> list[dict]:
+    return await Book.raw(sql, *args)
+
+
+async def test_tables_and_columns_are_named_as_the_contract_says() -> None:
+    rows = await fetch(
+        "SELECT table_name, column_name, data_type, is_nullable, character_maximum_length,"
+        " numeric_precision, numeric_scale FROM information_schema.columns"
+        " WHERE table_schema = 'public'"
+        " AND table_name IN ('books', 'authors', 'categories', 'book_category', 'search_logs')"
+    )
+    columns = {(r["table_name"], r["column_name"]): r for r in rows}
+    assert {name for table, name in columns if table == "books"} == {
+        "id", "title", "isbn", "published_year", "price", "description", "author_id",
+        "created_at", "updated_at",
+    }  # fmt: skip
+    assert {name for table, name in columns if table == "authors"} == {"id", "name", "bio"}
+    assert {name for table, name in columns if table == "categories"} == {
+        "id", "name", "slug", "description",
+    }  # fmt: skip
+    assert {name for table, name in columns if table == "book_category"} == {
+        "id", "book_id", "category_id",
+    }  # fmt: skip
+    assert {name for table, name in columns if table == "search_logs"} == {
+        "id", "author", "category", "query", "result_count", "duration_ms", "created_at",
+    }  # fmt: skip
+    assert columns["books", "title"]["character_maximum_length"] == 300
+    assert columns["books", "title"]["is_nullable"] == "NO"
+    assert columns["books", "isbn"]["character_maximum_length"] == 13
+    assert columns["books", "price"]["numeric_precision"] == 10
+    assert columns["books", "price"]["numeric_scale"] == 2
+    assert columns["books", "author_id"]["is_nullable"] == "NO"
+    assert columns["authors", "name"]["character_maximum_length"] == 200
+    assert columns["categories", "name"]["character_maximum_length"] == 100
+    assert columns["categories", "slug"]["character_maximum_length"] == 100
+    assert columns["search_logs", "duration_ms"]["data_type"] == "double precision"
+    assert columns["search_logs", "created_at"]["data_type"] == "timestamp with time zone"
+    assert columns["search_logs", "created_at"]["is_nullable"] == "NO"
+
+
+async def test_books_have_no_redundant_author_or_category_columns() -> None:
+    rows = await fetch(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'books'"
+    )
+    names = {r["column_name"] for r in rows}
+    assert not names & {"author", "author_name", "category", "category_id", "categories"}
+
+
+async def test_foreign_keys_and_their_delete_rules() -> None:
+    rows = await fetch(
+        """
+        SELECT conrelid::regclass::text AS table_name, confrelid::regclass::text AS target,
+               a.attname AS column_name, confdeltype::text AS on_delete
+        FROM pg_constraint c
+        JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY(c.conkey)
+        WHERE contype = 'f' AND conrelid::regclass::text IN ('books', 'book_category')
+        """
+    )
+    keys = {(r["table_name"], r["column_name"]): (r["target"], r["on_delete"]) for r in rows}
+    assert keys[("books", "author_id")] == ("authors", "r")  # RESTRICT
+    assert keys[("book_category", "book_id")] == ("books", "c")  # CASCADE
+    assert keys[("book_category", "category_id")] == ("categories", "r")
+
+
+async def test_unique_constraints() -> None:
+    rows = await fetch(
+        """
+        SELECT conrelid::regclass::text AS table_name,
+               array_agg(a.attname::text ORDER BY a.attname) AS columns
+        FROM pg_constraint c
+        JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY(c.conkey)
+        WHERE contype = 'u'
+        GROUP BY c.oid, conrelid
+        """
+    )
+    unique = {(r["table_name"], tuple(r["columns"])) for r in rows}
+    assert ("books", ("isbn",)) in unique
+    assert ("categories", ("name",)) in unique
+    assert ("categories", ("slug",)) in unique
+    assert ("book_category", ("book_id", "category_id")) in unique
+
+
+async def test_price_must_not_be_negative_in_the_database_too() -> None:
+    rows = await fetch(
+        "SELECT pg_get_constraintdef(oid) AS definition FROM pg_constraint"
+        " WHERE conrelid = 'books'::regclass AND contype = 'c'"
+    )
+    assert any("price >= " in r["definition"] for r in rows)
+
+
+async def test_indexes_serve_the_searches() -> None:
+    rows = await fetch("SELECT tablename, indexdef FROM pg_indexes WHERE schemaname = 'public'")
+    definitions = [r["indexdef"] for r in rows]
+
+    def has_index(table: str, leading: str) -> bool:
+        return any(f"ON public.{table} " in d and f"({leading}" in d for d in definitions)
+
+    assert has_index("books", "author_id")
+    assert has_index("book_category", "category_id, book_id")
+    assert has_index("books", "title, id")
+    assert has_index("search_logs", "created_at")
+    assert any("authors" in d and "gin_trgm_ops" in d for d in definitions)
