@@ -6,7 +6,8 @@ these need the tables to exist.
 """
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
-from piccolo.engine import engine_finder
+
+from bookstore.sql_migrations import raw_sql_migration
 
 ID = "2026-11-26T04:50:00:000000"
 VERSION = "1.38.0"
@@ -36,22 +37,5 @@ BACKWARDS = [
 ]
 
 
-async def _run_all(statements: list[str]) -> None:
-    # run_ddl joins the migration's transaction: all of it applies, or none.
-    engine = engine_finder()
-    for statement in statements:
-        await engine.run_ddl(statement)
-
-
 async def forwards() -> MigrationManager:
-    manager = MigrationManager(migration_id=ID, app_name="bookstore", description=DESCRIPTION)
-
-    async def run_forwards() -> None:
-        await _run_all(FORWARDS)
-
-    async def run_backwards() -> None:
-        await _run_all(BACKWARDS)
-
-    manager.add_raw(run_forwards)
-    manager.add_raw_backwards(run_backwards)
-    return manager
+    return raw_sql_migration(ID, DESCRIPTION, FORWARDS, BACKWARDS)

@@ -25,8 +25,9 @@ async def test_tables_and_columns_are_named_as_the_contract_says() -> None:
     assert {name for table, name in columns if table == "categories"} == {
         "id", "name", "slug", "description",
     }  # fmt: skip
+    # book_title is a copy of books.title kept by triggers, for index-ordered search.
     assert {name for table, name in columns if table == "book_category"} == {
-        "id", "book_id", "category_id",
+        "id", "book_id", "category_id", "book_title",
     }  # fmt: skip
     assert {name for table, name in columns if table == "search_logs"} == {
         "id", "author", "category", "query", "result_count", "duration_ms", "created_at",
@@ -103,7 +104,31 @@ async def test_indexes_serve_the_searches() -> None:
         return any(f"ON public.{table} " in d and f"({leading}" in d for d in definitions)
 
     assert has_index("books", "author_id")
-    assert has_index("book_category", "category_id, book_id")
+    assert has_index("book_category", "category_id, book_title, book_id")
+    assert has_index("books", "author_id, title, id")
     assert has_index("books", "title, id")
     assert has_index("search_logs", "created_at")
     assert any("authors" in d and "gin_trgm_ops" in d for d in definitions)
+
+
+async def test_the_title_copy_on_book_category_follows_the_book() -> None:
+    from bookstore.tables import Author, BookCategory, Category
+
+    author = (await Author.insert(Author(name="Mary Shelley")).returning(Author.id))[0]["id"]
+    category = (
+        await Category.insert(Category(name="Gothic", slug="gothic")).returning(Category.id)
+    )[0]["id"]
+    book = (await Book.insert(Book(title="Frankenstein", author=author)).returning(Book.id))[0][
+        "id"
+    ]
+    await BookCategory.insert(BookCategory(book=book, category=category))
+
+    async def copied_title() -> str:
+        rows = await fetch("SELECT book_title FROM book_category WHERE book_id = {}", book)
+        return rows[0]["book_title"]
+
+    assert await copied_title() == "Frankenstein"
+    await Book.update({Book.title: "The Modern Prometheus"}).where(Book.id == book)
+    assert await copied_title() == "The Modern Prometheus"
+    await fetch("UPDATE book_category SET book_title = 'tampered' WHERE book_id = {}", book)
+    assert await copied_title() == "The Modern Prometheus"
