@@ -1,0 +1,569 @@
+"""Piccolo Admin at /admin/: who gets in, what it shows, and what it writes.
+
+The browser walk-through is in test_admin_browser.py; these tests speak the
+admin's own HTTP API, as its page does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import queue
+import re
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from starlette.routing import BaseRoute, Mount, Route
+
+from bookstore.admin import Credentials, create_admin_app, create_admin_user
+from bookstore.settings import Settings
+from bookstore.tables import Author, Book, BookCategory, Category, SearchLog
+
+TIMEOUT_S = 120
+
+
+# -- helpers -------------------------------------------------------------------
+
+
+async def add_author(name: str) -> int:
+    (row,) = await Author.insert(Author(name=name)).returning(Author.id)
+    return int(row["id"])
+
+
+async def add_book(title: str, author_id: int, **columns: object) -> int:
+    (row,) = await Book.insert(Book(title=title, author=author_id, **columns)).returning(Book.id)
+    return int(row["id"])
+
+
+async def add_category(name: str) -> int:
+    category = Category(name=name, slug=name.lower().replace(" ", "-"))
+    (row,) = await Category.insert(category).returning(Category.id)
+    return int(row["id"])
+
+
+async def sign_in(http: httpx.AsyncClient, username: str, password: str) -> httpx.Response:
+    """Log in as the admin's page does: CSRF cookie first, then the token as a header."""
+    await http.get("/admin/")
+    return await http.post(
+        "/admin/public/login/",
+        json={"username": username, "password": password},
+        headers={"X-CSRFToken": http.cookies["csrftoken"]},
+    )
+
+
+def csrf(http: httpx.AsyncClient) -> dict[str, str]:
+    return {"X-CSRFToken": http.cookies["csrftoken"]}
+
+
+@pytest.fixture
+async def admin_user(app: FastAPI) -> Credentials:
+    """A fresh admin; users are not truncated between tests, hence the unique name."""
+    credentials = Credentials(f"staff-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex)
+    await create_admin_user(credentials.username, credentials.password)
+    return credentials
+
+
+@pytest.fixture
+async def staff(
+    client: httpx.AsyncClient, admin_user: Credentials
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The test client, signed in to the admin."""
+    response = await sign_in(client, admin_user.username, admin_user.password)
+    assert response.status_code == 200, response.text
+    yield client
+    client.cookies.clear()
+
+
+def admin_api_routes() -> list[BaseRoute]:
+    """The routes of the admin's private API: the app behind its session middleware."""
+    admin = create_admin_app(Settings())
+    (api,) = [r for r in admin.routes if isinstance(r, Mount) and r.path == "/api"]
+    return list(api.app.app.routes)  # AuthenticationMiddleware(app=private_app)
+
+
+def bookstore(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bookstore.cli", *args],
+        env=env or dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+    )
+
+
+def piccolo(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "piccolo.main", *args],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+    )
+
+
+# -- it is there ---------------------------------------------------------------
+
+
+async def test_the_admin_page_is_served_at_admin(client: httpx.AsyncClient) -> None:
+    page = await client.get("/admin/")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert '<div id="app">' in page.text
+
+    redirect = await client.get("/admin")
+    assert redirect.status_code in {307, 308}
+    assert redirect.headers["location"].endswith("/admin/")
+
+    meta = (await client.get("/admin/public/meta/")).json()
+    assert meta["site_name"] == "Bookstore back office"
+
+
+async def test_the_sidebar_links_to_the_api_docs(staff: httpx.AsyncClient) -> None:
+    links = (await staff.get("/admin/api/links/")).json()
+    assert links == {"API docs": "/docs"}
+    assert (await staff.get("/docs")).status_code == 200
+
+
+async def test_tables_are_grouped_in_catalog_insights_and_staff(staff: httpx.AsyncClient) -> None:
+    grouped = (await staff.get("/admin/api/tables/grouped/")).json()
+    assert grouped == {
+        "grouped": {
+            "Catalog": ["authors", "book_category", "books", "categories"],
+            "Insights": ["search_logs"],
+            "Staff": ["piccolo_user"],
+        },
+        "ungrouped": [],
+    }
+
+
+# -- who gets in ---------------------------------------------------------------
+
+
+def _api_calls(routes: list[BaseRoute]) -> Iterator[tuple[str, str]]:
+    """(method, path) for every endpoint of the admin's private API."""
+    for route in routes:
+        if isinstance(route, Mount):  # /docs/, media files: GET only
+            yield "GET", f"/admin/api{route.path}/"
+            continue
+        if not isinstance(route, Route):
+            continue
+        path = re.sub(r"\{row_id[^}]*\}", "1", route.path)
+        path = re.sub(r"\{form_slug[^}]*\}", "export-searches", path)
+        for method in sorted(route.methods or ()):
+            if method != "HEAD":
+                yield method, f"/admin/api{path}"
+
+
+async def test_every_admin_api_call_without_a_session_is_refused(
+    client: httpx.AsyncClient,
+) -> None:
+    calls = sorted(set(_api_calls(admin_api_routes())))
+    assert ("PATCH", "/admin/api/tables/books/1/") in calls
+    assert ("GET", "/admin/api/tables/search_logs/") in calls
+    assert len(calls) > 60
+
+    await client.get("/admin/")  # a CSRF cookie, but no session
+    refused = {}
+    for method, path in calls:
+        response = await client.request(method, path, headers=csrf(client), json={})
+        refused[method, path] = response.status_code
+    assert {call: code for call, code in refused.items() if code not in {401, 403}} == {}
+
+
+async def test_a_wrong_password_is_refused(
+    client: httpx.AsyncClient, admin_user: Credentials
+) -> None:
+    response = await sign_in(client, admin_user.username, "not-the-password")
+    assert response.status_code == 401
+    assert "id" not in client.cookies  # no session cookie
+    assert (await client.get("/admin/api/user/")).status_code == 401
+
+
+async def test_an_inactive_user_cannot_use_the_admin(client: httpx.AsyncClient) -> None:
+    from piccolo.apps.user.tables import BaseUser
+
+    username, password = f"former-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    await BaseUser.create_user(
+        username=username,
+        password=password,
+        email=f"{username}@example.com",
+        admin=True,
+        active=False,
+    )
+    await sign_in(client, username, password)
+    assert (await client.get("/admin/api/tables/books/")).status_code == 401
+    client.cookies.clear()
+
+
+async def test_login_is_rate_limited(app: FastAPI, admin_user: Credentials) -> None:
+    # An admin app of its own: its limiter must not lock out the other tests.
+    admin = create_admin_app(Settings(admin_login_attempts=3, admin_login_window=60))
+    transport = httpx.ASGITransport(app=admin)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        await http.get("/")
+        attempt = {
+            "url": "/public/login/",
+            "json": {"username": admin_user.username, "password": "guess"},
+            "headers": csrf(http),
+        }
+        codes = [(await http.post(**attempt)).status_code for _ in range(3)]
+        assert codes == [401, 401, 401]
+        assert (await http.post(**attempt)).status_code == 429
+        # Blocked means blocked: the right password is refused too.
+        attempt["json"]["password"] = admin_user.password
+        assert (await http.post(**attempt)).status_code == 429
+
+
+async def test_production_mode_sends_the_session_cookie_over_https_only(
+    app: FastAPI, admin_user: Credentials
+) -> None:
+    admin = create_admin_app(Settings(production=True, allowed_hosts=["shop.example"]))
+    transport = httpx.ASGITransport(app=admin)
+    async with httpx.AsyncClient(transport=transport, base_url="https://shop.example") as http:
+        await http.get("/")
+        login = await http.post(
+            "/public/login/",
+            json={"username": admin_user.username, "password": admin_user.password},
+            headers={**csrf(http), "Origin": "https://shop.example"},
+        )
+        assert login.status_code == 200, login.text
+        assert "secure" in login.headers["set-cookie"].lower()
+
+        author = {"name": "Written over HTTPS"}
+        elsewhere = await http.post(
+            "/api/tables/authors/",
+            json=author,
+            headers={**csrf(http), "Origin": "https://evil.example"},
+        )
+        assert elsewhere.status_code == 403  # the CSRF check of allowed_hosts
+        here = await http.post(
+            "/api/tables/authors/",
+            json=author,
+            headers={**csrf(http), "Origin": "https://shop.example"},
+        )
+        assert here.status_code == 201, here.text
+
+
+def test_allowed_hosts_are_read_comma_separated(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BOOKSTORE_ALLOWED_HOSTS", "shop.example, admin.shop.example")
+    monkeypatch.setenv("BOOKSTORE_PRODUCTION", "true")
+    settings = Settings()
+    assert settings.allowed_hosts == ["shop.example", "admin.shop.example"]
+    assert settings.production is True
+
+
+# -- creating admins -------------------------------------------------------------
+
+
+async def test_createadmin_creates_an_admin_who_can_sign_in(client: httpx.AsyncClient) -> None:
+    username, password = f"ops-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    created = bookstore("createadmin", "--username", username, "--password", password)
+    assert created.returncode == 0, created.stderr
+    assert password not in created.stdout + created.stderr
+
+    assert (await sign_in(client, username, password)).status_code == 200
+    me = (await client.get("/admin/api/user/")).json()
+    assert me["username"] == username
+    client.cookies.clear()
+
+    again = bookstore("createadmin", "--username", username, "--password", password)
+    assert again.returncode != 0
+    assert "already exists" in again.stderr
+
+
+async def test_piccolo_user_create_works_non_interactively(client: httpx.AsyncClient) -> None:
+    username, password = f"clerk-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    created = piccolo(
+        "user", "create", f"--username={username}", f"--password={password}",
+        f"--email={username}@example.com", "--is_admin=t", "--is_superuser=t", "--is_active=t",
+    )  # fmt: skip
+    assert created.returncode == 0, created.stdout + created.stderr
+
+    assert (await sign_in(client, username, password)).status_code == 200
+    client.cookies.clear()
+
+
+async def test_migrate_creates_the_user_and_session_tables(empty_database: str) -> None:
+    migrated = bookstore("migrate", env={**os.environ, "DATABASE_URL": empty_database})
+    assert migrated.returncode == 0, migrated.stderr
+
+    import asyncpg
+
+    connection = await asyncpg.connect(empty_database)
+    try:
+        tables = await connection.fetch(
+            "SELECT tablename FROM pg_tables WHERE tablename IN ('piccolo_user', 'sessions')"
+        )
+    finally:
+        await connection.close()
+    assert {row["tablename"] for row in tables} == {"piccolo_user", "sessions"}
+
+
+class ConsoleOf:
+    """``bookstore serve --demo`` in a subprocess, its stdout read line by line."""
+
+    def __init__(self, database: str, port: int, log: Path) -> None:
+        env = {**os.environ, "DATABASE_URL": database, "PYTHONUNBUFFERED": "1"}
+        self._log = log.open("w")
+        self.server = subprocess.Popen(
+            [sys.executable, "-m", "bookstore.cli", "serve", "--demo", "--port", str(port)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            text=True,
+        )
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self) -> None:
+        assert self.server.stdout is not None
+        for line in self.server.stdout:
+            self.lines.put(line)
+        self.lines.put(None)  # the server exited
+
+    def read_until(self, marker: str) -> str:
+        """The output up to the first line containing ``marker``."""
+        seen: list[str] = []
+        deadline = time.monotonic() + TIMEOUT_S
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                line = self.lines.get(timeout=left)
+            except queue.Empty:
+                break
+            if line is None:
+                break
+            seen.append(line)
+            if marker in line:
+                return "".join(seen)
+        raise AssertionError(f"no line with {marker!r} in:\n{''.join(seen)}")
+
+    def stop(self) -> None:
+        self.server.terminate()
+        self.server.wait(timeout=30)
+        self._log.close()
+
+
+@contextmanager
+def serving(database: str, port: int, log: Path) -> Iterator[ConsoleOf]:
+    console = ConsoleOf(database, port, log)
+    try:
+        yield console
+    finally:
+        console.stop()
+
+
+async def wait_until_listening(http: httpx.AsyncClient) -> None:
+    deadline = time.monotonic() + TIMEOUT_S
+    while time.monotonic() < deadline:
+        try:
+            await http.get("/health")
+            return
+        except httpx.TransportError:
+            await asyncio.sleep(0.2)
+    raise AssertionError(f"nothing listens on {http.base_url}")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+async def second_empty_database(empty_database: str) -> AsyncIterator[str]:
+    from conftest import SERVER_DSN, run_on_server, with_database
+
+    name = f"bookstore_scratch_{uuid.uuid4().hex[:12]}"
+    await run_on_server(f'CREATE DATABASE "{name}"')
+    yield with_database(SERVER_DSN, name)
+    await run_on_server(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+PASSWORD_LINE = re.compile(r"as '(?P<username>[^']+)' with password '(?P<password>[^']+)'")
+
+
+async def test_serve_demo_creates_an_admin_with_a_random_password_printed_once(
+    empty_database: str, second_empty_database: str, tmp_path: Path
+) -> None:
+    passwords = []
+    for number, database in enumerate((empty_database, second_empty_database)):
+        port = _free_port()
+        with serving(database, port, tmp_path / f"serve-{number}.log") as server:
+            output = server.read_until("with password")
+            match = PASSWORD_LINE.search(output)
+            assert match, output
+            passwords.append(match["password"])
+            if number == 0:  # the printed login works
+                base_url = f"http://127.0.0.1:{port}"
+                async with httpx.AsyncClient(base_url=base_url) as http:
+                    await wait_until_listening(http)
+                    login = await sign_in(http, match["username"], match["password"])
+                    assert login.status_code == 200, login.text
+    assert passwords[0] != passwords[1]
+    assert all(len(password) >= 20 for password in passwords)
+
+    # Users exist now: a second start creates and prints nothing.
+    with serving(empty_database, _free_port(), tmp_path / "serve-again.log") as server:
+        output = server.read_until("Database:")
+        assert "password" not in output
+
+
+# -- what it shows and writes ------------------------------------------------------
+
+
+async def test_books_can_be_filtered_by_author(staff: httpx.AsyncClient) -> None:
+    le_guin = await add_author("Ursula K. Le Guin")
+    other = await add_author("Someone Else")
+    for title in ("The Dispossessed", "A Wizard of Earthsea"):
+        await add_book(title, le_guin)
+    await add_book("Unrelated", other)
+
+    params = {"author_id": le_guin, "__readable": "true", "__order": "title,id"}
+    rows = (await staff.get("/admin/api/tables/books/", params=params)).json()["rows"]
+    assert [(row["title"], row["author_id_readable"]) for row in rows] == [
+        ("A Wizard of Earthsea", "Ursula K. Le Guin"),
+        ("The Dispossessed", "Ursula K. Le Guin"),
+    ]
+    count = await staff.get("/admin/api/tables/books/count/", params={"author_id": le_guin})
+    assert count.json()["count"] == 2
+    picker = await staff.get("/admin/api/tables/authors/ids/", params={"search": "le gu"})
+    assert picker.json() == {str(le_guin): "Ursula K. Le Guin"}
+
+
+async def test_every_page_matches_plain_offset_pagination(staff: httpx.AsyncClient) -> None:
+    author = await add_author("Prolific")
+    for title in ["Same title"] * 5 + [f"Title {n:02}" for n in range(25)]:
+        await add_book(title, author)
+    expected = await Book.select(Book.id).order_by(Book.title, Book.id).output(as_list=True)
+
+    seen = []
+    for page in range(1, 6):
+        params = {"__order": "title,id", "__page_size": 7, "__page": page, "__readable": "true"}
+        rows = (await staff.get("/admin/api/tables/books/", params=params)).json()["rows"]
+        seen.extend(row["id"] for row in rows)
+    assert seen == expected
+
+    filtered = {"title": "title 1", "__order": "-title,id", "__page_size": 4, "__page": 2}
+    rows = (await staff.get("/admin/api/tables/books/", params=filtered)).json()["rows"]
+    assert [row["title"] for row in rows] == [f"Title {n}" for n in (15, 14, 13, 12)]
+
+
+async def test_editing_a_book_keeps_the_api_rules(staff: httpx.AsyncClient) -> None:
+    book_id = await add_book("Edited", await add_author("Editor"), price=Decimal("10.00"))
+    before = await Book.select().where(Book.id == book_id).first()
+    url = f"/admin/api/tables/books/{book_id}/"
+
+    changes = {"price": "12.50", "isbn": "0-306-40615-2"}
+    edited = await staff.patch(url, json=changes, headers=csrf(staff))
+    assert edited.status_code == 200, edited.text
+    after = await Book.select().where(Book.id == book_id).first()
+    assert after is not None and before is not None
+    assert after["price"] == Decimal("12.50")
+    assert after["isbn"] == "9780306406157"  # stored as ISBN-13, as the API does
+    assert after["updated_at"] > before["updated_at"]
+
+    invalid = await staff.patch(url, json={"isbn": "12345"}, headers=csrf(staff))
+    assert invalid.status_code == 422
+    assert "isbn" in invalid.text
+
+
+async def test_a_book_is_linked_to_a_category_through_book_category(
+    staff: httpx.AsyncClient,
+) -> None:
+    book_id = await add_book("Linked", await add_author("Linker"))
+    fantasy = await add_category("Fantasy")
+
+    linked = await staff.post(
+        "/admin/api/tables/book_category/",
+        json={"book_id": book_id, "category_id": fantasy},
+        headers=csrf(staff),
+    )
+    assert linked.status_code == 201, linked.text
+    assert await BookCategory.exists().where(
+        (BookCategory.book == book_id) & (BookCategory.category == fantasy)
+    )
+
+    params = {"book_id": book_id, "__readable": "true"}
+    links = await staff.get("/admin/api/tables/book_category/", params=params)
+    (link,) = links.json()["rows"]
+    assert (link["book_id_readable"], link["category_id_readable"]) == ("Linked", "Fantasy")
+
+
+async def test_the_form_sets_a_books_categories(staff: httpx.AsyncClient) -> None:
+    book_id = await add_book("Shelved", await add_author("Shelver"))
+    for name in ("Fantasy", "Science Fiction", "Poetry"):
+        await add_category(name)
+
+    form = "/admin/api/forms/set-book-categories/"
+    answer = await staff.post(
+        form, json={"book_id": book_id, "categories": "fantasy, Science Fiction"},
+        headers=csrf(staff),
+    )  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    names = await (
+        BookCategory.select(BookCategory.category.name)
+        .where(BookCategory.book == book_id)
+        .output(as_list=True)
+    )
+    assert sorted(names) == ["Fantasy", "Science Fiction"]
+
+    unknown = await staff.post(
+        form, json={"book_id": book_id, "categories": "Cookery"}, headers=csrf(staff)
+    )
+    assert unknown.status_code == 422
+    assert "Cookery" in unknown.json()["custom_form_error"]
+
+
+async def test_search_logs_are_read_only(
+    client: httpx.AsyncClient, staff: httpx.AsyncClient
+) -> None:
+    await client.get("/books", params={"author": "tolkien"})
+    (log,) = await SearchLog.select(SearchLog.id)
+    url = "/admin/api/tables/search_logs/"
+
+    assert (await staff.get(url)).status_code == 200
+    attempts = [
+        await staff.post(url, json={"author": "forged"}, headers=csrf(staff)),
+        await staff.patch(f"{url}{log['id']}/", json={"author": "x"}, headers=csrf(staff)),
+        await staff.delete(f"{url}{log['id']}/", headers=csrf(staff)),
+    ]
+    assert [attempt.status_code for attempt in attempts] == [405, 405, 405]
+    assert await SearchLog.count() == 1
+
+
+async def test_search_logs_can_be_exported_for_a_time_range(
+    client: httpx.AsyncClient, staff: httpx.AsyncClient
+) -> None:
+    await client.get("/books", params={"author": "pratchett"})
+    (log,) = await SearchLog.select(SearchLog.created_at)
+    since = log["created_at"] - timedelta(seconds=1)
+    until = log["created_at"] + timedelta(seconds=1)
+    answer = await staff.post(
+        "/admin/api/forms/export-searches/",
+        json={"since": since.isoformat(), "until": until.isoformat()},
+        headers=csrf(staff),
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"].startswith("text/csv")
+    header, row = answer.text.splitlines()
+    assert header == "created_at,author,category,query,result_count,duration_ms"
+    assert ",pratchett," in row
+
+    empty = await staff.post(
+        "/admin/api/forms/export-searches/",
+        json={"since": until.isoformat(), "until": (until + timedelta(days=1)).isoformat()},
+        headers=csrf(staff),
+    )
+    assert empty.text.splitlines() == [header]
