@@ -27,3 +27,7 @@ class InvalidReference(CatalogError):
 
 class InvalidCursor(CatalogError):
     """A pagination cursor was not issued by us for this query."""
+
+
+class PreconditionFailed(CatalogError):
+    """The caller's version of a book (its ETag) is no longer the stored one."""

@@ -93,4 +93,18 @@ class SearchLog(Table, tablename="search_logs"):
     created_at = Timestamptz(default=TimestamptzNow(), null=False, index=True)
 
 
-TABLES: tuple[type[Table], ...] = (Author, Category, Book, BookCategory, SearchLog)
+class ApiToken(Table, tablename="api_tokens"):
+    """A named bearer token allowed to write to the catalog (``bookstore token ...``).
+
+    Only the SHA-256 of the token is stored: a copy of this table does not
+    let anyone write. A revoked token keeps its row (and its name) as a
+    record; ``revoked_at`` set means it no longer opens anything.
+    """
+
+    name = Varchar(length=100, null=False, unique=True)
+    token_hash = Varchar(length=64, null=False, unique=True, secret=True)
+    created_at = Timestamptz(default=TimestamptzNow(), null=False)
+    revoked_at = Timestamptz(null=True, default=None)
+
+
+TABLES: tuple[type[Table], ...] = (Author, Category, Book, BookCategory, SearchLog, ApiToken)

@@ -1,0 +1,408 @@
+"""Writes to /books, /authors and /categories need a bearer token; reads stay public."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import queue
+import re
+import secrets
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from factories import create_book, create_category, expect_error, unique
+from fastapi import FastAPI
+
+from bookstore import tokens
+from bookstore.tables import ApiToken
+
+WRITE_ROUTES = [
+    ("POST", "/books"),
+    ("PATCH", "/books/{id}"),
+    ("DELETE", "/books/{id}"),
+    ("POST", "/authors"),
+    ("PATCH", "/authors/{id}"),
+    ("DELETE", "/authors/{id}"),
+    ("POST", "/categories"),
+    ("PATCH", "/categories/{id}"),
+    ("DELETE", "/categories/{id}"),
+]
+WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+@pytest.fixture
+async def anonymous(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """A client that sends no ``Authorization`` header."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        yield http
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def token_name() -> str:
+    return unique("token").replace(" ", "-")
+
+
+def bookstore(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bookstore.cli", *args],
+        env=env or dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+async def one_of_each(client: httpx.AsyncClient) -> dict[str, Any]:
+    """A book (with its author) and a category: something for every write route to hit."""
+    book = await create_book(client)
+    category = await create_category(client)
+    return {
+        "/books": book,
+        "/authors": book["author"],
+        "/categories": category,
+    }
+
+
+def write_request(method: str, path: str, targets: dict[str, Any]) -> dict[str, Any]:
+    """Arguments for ``client.request``: a valid write, which only a missing token spoils."""
+    collection = path.removesuffix("/{id}")
+    url = path.format(id=targets[collection]["id"])
+    bodies = {
+        "/books": {"title": "Written without a token", "author_id": targets["/authors"]["id"]},
+        "/authors": {"name": "Written without a token"},
+        "/categories": {"name": "Written without a token"},
+    }
+    request: dict[str, Any] = {"method": method, "url": url}
+    if method != "DELETE":
+        request["json"] = bodies[collection]
+    return request
+
+
+def expect_unauthorized(response: httpx.Response) -> str:
+    detail = expect_error(response, 401)
+    assert response.headers["www-authenticate"].startswith("Bearer")
+    return detail
+
+
+async def snapshot(client: httpx.AsyncClient, targets: dict[str, Any]) -> list[Any]:
+    listings = [(await client.get(url)).json() for url in ("/books", "/authors", "/categories")]
+    return [*listings, *[(await client.get(f"{c}/{t['id']}")).json() for c, t in targets.items()]]
+
+
+# -- the API -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("method", "path"), WRITE_ROUTES)
+async def test_a_write_without_a_token_is_401_and_changes_nothing(
+    client: httpx.AsyncClient, anonymous: httpx.AsyncClient, method: str, path: str
+) -> None:
+    targets = await one_of_each(client)
+    before = await snapshot(client, targets)
+
+    response = await anonymous.request(**write_request(method, path, targets))
+
+    assert "Bearer" in expect_unauthorized(response)
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert await snapshot(client, targets) == before
+
+
+@pytest.mark.parametrize(("method", "path"), WRITE_ROUTES)
+async def test_a_write_with_an_unknown_token_is_401(
+    client: httpx.AsyncClient, anonymous: httpx.AsyncClient, method: str, path: str
+) -> None:
+    targets = await one_of_each(client)
+    guess = secrets.token_urlsafe(tokens.TOKEN_BYTES)
+
+    response = await anonymous.request(
+        **write_request(method, path, targets), headers=bearer(guess)
+    )
+
+    assert guess not in expect_unauthorized(response)
+    assert response.headers["www-authenticate"] == 'Bearer error="invalid_token"'
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        "",
+        "Bearer",
+        "Bearer ",
+        "bearer-less-token",
+        "Basic dXNlcjpwYXNzd29yZA==",
+        "Bearer " + "x" * 5000,
+    ],
+)
+async def test_a_malformed_authorization_header_is_401(
+    anonymous: httpx.AsyncClient, authorization: str
+) -> None:
+    response = await anonymous.post(
+        "/authors", json={"name": "Nobody"}, headers={"Authorization": authorization}
+    )
+
+    expect_unauthorized(response)
+
+
+async def test_the_bearer_scheme_name_is_case_insensitive(anonymous: httpx.AsyncClient) -> None:
+    token = await tokens.create_token(token_name())
+
+    response = await anonymous.post(
+        "/authors", json={"name": "Lowercase"}, headers={"Authorization": f"bearer {token}"}
+    )
+
+    assert response.status_code == 201, response.text
+
+
+async def test_a_revoked_token_is_401(anonymous: httpx.AsyncClient) -> None:
+    name = token_name()
+    token = await tokens.create_token(name)
+    assert (
+        await anonymous.post("/authors", json={"name": "Before"}, headers=bearer(token))
+    ).status_code == 201
+
+    assert await tokens.revoke_token(name) is True
+
+    expect_unauthorized(
+        await anonymous.post("/authors", json={"name": "After"}, headers=bearer(token))
+    )
+    assert await tokens.verify_token(token) is None
+
+
+async def test_reads_are_public(client: httpx.AsyncClient, anonymous: httpx.AsyncClient) -> None:
+    targets = await one_of_each(client)
+    book, author, category = targets["/books"], targets["/authors"], targets["/categories"]
+    urls = [
+        "/books",
+        f"/books?author={author['name']}",
+        f"/books/{book['id']}",
+        "/authors",
+        f"/authors/{author['id']}",
+        f"/authors/{author['id']}/books",
+        "/categories",
+        f"/categories/{category['id']}",
+        f"/categories/{category['id']}/books",
+        "/search-logs",
+        "/health",
+        "/openapi.json",
+    ]
+    for url in urls:
+        response = await anonymous.get(url)
+        assert response.status_code == 200, (url, response.text)
+
+
+async def test_the_openapi_document_declares_the_token_on_writes_only(
+    anonymous: httpx.AsyncClient,
+) -> None:
+    document = (await anonymous.get("/openapi.json")).json()
+
+    assert document["components"]["securitySchemes"]["WriteToken"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A token from `bookstore token create NAME`; needed by every write.",
+    }
+    writes = set()
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            if method.upper() in WRITE_METHODS:
+                writes.add((method.upper(), re.sub(r"\{\w+\}", "{id}", path)))
+                assert operation["security"] == [{"WriteToken": []}], (method, path)
+                assert "401" in operation["responses"], (method, path)
+            else:
+                assert "security" not in operation, (method, path)
+    # Every write the API has is one the tests above send without a token.
+    assert writes == set(WRITE_ROUTES)
+
+
+# -- the tokens ----------------------------------------------------------------
+
+
+async def test_a_token_is_stored_hashed_never_in_plain() -> None:
+    name = token_name()
+    token = await tokens.create_token(name)
+
+    rows = await ApiToken.raw("SELECT * FROM api_tokens")
+    assert token not in repr(rows)
+    (row,) = [row for row in rows if row["name"] == name]
+    assert row["token_hash"] == tokens.hash_token(token)
+    assert len(row["token_hash"]) == 64
+    assert row["revoked_at"] is None
+    assert len(token) >= 43  # 32 random bytes
+
+
+async def test_each_token_is_new() -> None:
+    first, second = (
+        await tokens.create_token(token_name()),
+        await tokens.create_token(token_name()),
+    )
+
+    assert first != second
+    assert await tokens.verify_token(first) != await tokens.verify_token(second)
+
+
+async def test_the_demo_token_is_created_once() -> None:
+    await ApiToken.delete().where(ApiToken.name == tokens.DEMO_TOKEN_NAME)
+
+    token = await tokens.create_demo_token()
+
+    assert token is not None
+    assert await tokens.verify_token(token) == tokens.DEMO_TOKEN_NAME
+    assert await tokens.create_demo_token() is None
+
+
+# -- the bookstore command -----------------------------------------------------
+
+
+async def test_token_create_prints_a_token_once_and_it_opens_writes(
+    anonymous: httpx.AsyncClient,
+) -> None:
+    name = token_name()
+
+    created = bookstore("token", "create", name)
+
+    assert created.returncode == 0, created.stderr
+    token = created.stdout.strip()
+    assert "cannot be shown again" in created.stderr
+    assert token not in created.stderr
+    response = await anonymous.post("/authors", json={"name": "By the CLI"}, headers=bearer(token))
+    assert response.status_code == 201, response.text
+
+
+async def test_token_list_shows_names_never_tokens_or_hashes() -> None:
+    name = token_name()
+    token = bookstore("token", "create", name).stdout.strip()
+
+    listed = bookstore("token", "list")
+
+    assert listed.returncode == 0, listed.stderr
+    (line,) = [line for line in listed.stdout.splitlines() if line.startswith(f"{name}\t")]
+    assert line.endswith("active")
+    assert token not in listed.stdout
+    assert tokens.hash_token(token) not in listed.stdout
+
+
+async def test_token_revoke_makes_the_token_fail(anonymous: httpx.AsyncClient) -> None:
+    name = token_name()
+    token = bookstore("token", "create", name).stdout.strip()
+
+    revoked = bookstore("token", "revoke", name)
+
+    assert revoked.returncode == 0, revoked.stderr
+    expect_unauthorized(
+        await anonymous.post("/authors", json={"name": "X"}, headers=bearer(token))
+    )
+    (line,) = [line for line in bookstore("token", "list").stdout.splitlines() if name in line]
+    assert "revoked" in line
+    again = bookstore("token", "revoke", name)
+    assert again.returncode == 0 and "already" in again.stdout
+
+
+async def test_token_create_refuses_a_name_in_use() -> None:
+    name = token_name()
+    await tokens.create_token(name)
+
+    again = bookstore("token", "create", name)
+
+    assert again.returncode != 0
+    assert "already exists" in again.stderr
+    assert again.stdout == ""
+
+
+async def test_token_revoke_refuses_an_unknown_name() -> None:
+    revoked = bookstore("token", "revoke", "nobody-has-this-name")
+
+    assert revoked.returncode != 0
+    assert "no token named 'nobody-has-this-name'" in revoked.stderr
+
+
+async def test_token_create_refuses_a_name_with_spaces() -> None:
+    created = bookstore("token", "create", "two words")
+
+    assert created.returncode != 0
+    assert "invalid token name" in created.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _serve_demo_until(database: str, marker: str) -> tuple[subprocess.Popen[str], str]:
+    """``bookstore serve --demo`` running, and its output up to the line with ``marker``."""
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bookstore.cli", "serve", "--demo", "--port", str(port)],
+        env={**os.environ, "DATABASE_URL": database, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def pump() -> None:
+        assert server.stdout is not None
+        for line in server.stdout:
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
+    seen = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
+        except queue.Empty:
+            break
+        if line is None:
+            break
+        seen.append(line)
+        if marker in line:
+            return server, f"{port}\n{''.join(seen)}"
+    server.kill()
+    server.wait()
+    raise AssertionError(f"no line with {marker!r} in:\n{''.join(seen)}")
+
+
+def _stop(server: subprocess.Popen[str]) -> None:
+    server.terminate()
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+
+
+async def test_serve_demo_prints_a_demo_token_once_that_opens_writes(empty_database: str) -> None:
+    server, output = _serve_demo_until(empty_database, "Demo API token")
+    try:
+        port, _, text = output.partition("\n")
+        line = next(line for line in text.splitlines() if "Demo API token" in line)
+        token = line.split("Authorization: Bearer ", 1)[1].split("'", 1)[0]
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as http:
+            for _ in range(300):
+                try:
+                    if (await http.get("/health")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.1)
+            created = await http.post("/authors", json={"name": "Demo"}, headers=bearer(token))
+            assert created.status_code == 201, created.text
+            refused = await http.post("/authors", json={"name": "Demo"})
+            assert refused.status_code == 401
+    finally:
+        _stop(server)
+
+    server, output = _serve_demo_until(empty_database, "Database:")
+    _stop(server)
+    assert token not in output
+    assert "The demo API token 'demo' exists" in output
