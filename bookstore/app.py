@@ -9,13 +9,17 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from piccolo.engine import engine_finder
 from piccolo.engine.postgres import PostgresEngine
 
+from bookstore.admin import admin_routes
 from bookstore.api import authors, books, categories, health, search_logs
+from bookstore.api.body_limit import BodySizeLimit
+from bookstore.api.dependencies import bound_database_waits
 from bookstore.api.errors import install_error_handlers
+from bookstore.database import start_pool
 from bookstore.search_log import SearchLogger
 from bookstore.settings import Settings, get_settings
 
@@ -36,13 +40,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = await _find_engine()
-        await engine.start_connection_pool(
-            min_size=settings.pool_min_size, max_size=settings.pool_max_size
+        await start_pool(engine, settings)
+        search_logger = SearchLogger(
+            enabled=settings.search_log, flush_interval_s=settings.search_log_flush_interval
         )
-        app.state.search_logger = SearchLogger()
+        await search_logger.start()
+        app.state.search_logger = search_logger
         try:
             yield
         finally:
+            await search_logger.stop()
             await engine.close_connection_pool()
 
     app = FastAPI(
@@ -51,13 +58,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Books, authors and categories, searchable by author and category.",
         lifespan=lifespan,
     )
+    app.state.settings = settings
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
         allow_methods=["GET", "POST", "PATCH", "DELETE"],
         allow_headers=["*"],
+        # A browser hides response headers from scripts of another origin
+        # unless listed: If-Match needs the ETag read back.
+        expose_headers=["ETag"],
     )
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     install_error_handlers(app)
     for module in (books, authors, categories, search_logs, health):
-        app.include_router(module.router)
+        app.include_router(module.router, dependencies=[Depends(bound_database_waits)])
+    # The back office at /admin/, with its own database pool (bookstore.admin).
+    app.include_router(admin_routes(settings))
     return app

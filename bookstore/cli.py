@@ -1,4 +1,4 @@
-"""The ``bookstore`` command: serve, migrate, seed, and manage the embedded database.
+"""The ``bookstore`` command: serve, migrate, seed, create admins, manage the embedded database.
 
 Each subcommand resolves the database first (``DATABASE_URL``, or the
 embedded server, started on demand) and exports it as ``DATABASE_URL`` so
@@ -58,13 +58,26 @@ def migrate(args: argparse.Namespace) -> None:
 
 
 def serve(args: argparse.Namespace) -> None:
-    """Migrate, optionally load the demo catalog, then run uvicorn."""
+    """Migrate, optionally load the demo catalog and a demo admin, then run uvicorn."""
     import uvicorn
+
+    from bookstore.admin import create_demo_admin
 
     dsn = _use_database()
     asyncio.run(_migrate())
     if args.demo:
         _with_engine(_load_demo_if_empty)
+        credentials = _with_engine(create_demo_admin)
+        if credentials is not None:
+            # Printed once, to the console only: never through logging, which
+            # may be shipped elsewhere and kept.
+            print(
+                f"Demo admin created. Sign in at http://{args.host}:{args.port}/admin/ "
+                f"as {credentials.username!r} with password {credentials.password!r} "
+                "(shown only now).",
+                flush=True,
+            )
+        _create_demo_token(args)
     print(f"Database: {_redacted(dsn)}", flush=True)
     uvicorn.run(
         "bookstore.app:create_app",
@@ -76,12 +89,59 @@ def serve(args: argparse.Namespace) -> None:
     )
 
 
+def _create_demo_token(args: argparse.Namespace) -> None:
+    """Create the API token "demo" unless it exists, and show it: printed now or never."""
+    from bookstore.tokens import DEMO_TOKEN_NAME, create_demo_token
+
+    token = _with_engine(create_demo_token)
+    if token is None:
+        print(
+            f"The demo API token {DEMO_TOKEN_NAME!r} exists; it was shown when it was created. "
+            "For a new one: bookstore token create NAME",
+            flush=True,
+        )
+        return
+    # Like the admin's password: to the console once, never through logging.
+    print(
+        f"Demo API token created. Writes to http://{args.host}:{args.port}/books, /authors "
+        f"and /categories need the header 'Authorization: Bearer {token}' (shown only now).",
+        flush=True,
+    )
+
+
 async def _load_demo_if_empty() -> None:
     from bookstore.seed import catalog_is_empty, seed_demo
 
     if await catalog_is_empty():
         count = await seed_demo()
         print(f"Loaded the demo catalog: {count} books.", flush=True)
+
+
+def createadmin(args: argparse.Namespace) -> None:
+    """Create an admin user for /admin/; prompts for what the options do not give."""
+    import getpass
+
+    from bookstore.admin import create_admin_user
+
+    username = args.username or input("Username: ").strip()
+    if not username:
+        raise SystemExit("createadmin: a username is required")
+    password = args.password
+    if password is None:
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Password (again): ") != password:
+            raise SystemExit("createadmin: the passwords differ")
+    _use_database()
+    asyncio.run(_migrate())  # the user table comes with Piccolo's user app
+
+    async def create() -> None:
+        await create_admin_user(username, password, email=args.email)
+
+    try:
+        _with_engine(create)
+    except ValueError as error:
+        raise SystemExit(f"createadmin: {error}") from None
+    print(f"Created admin {username!r}: sign in at /admin/.")
 
 
 def seed(args: argparse.Namespace) -> None:
@@ -108,6 +168,69 @@ def seed(args: argparse.Namespace) -> None:
     started = time.perf_counter()
     summary = _with_engine(run)
     print(f"Seeded {summary} in {time.perf_counter() - started:.1f} s.")
+
+
+def _on_token_table(command: str, work: Callable[[], Awaitable[T]]) -> T:
+    """Run ``work`` on the database; its refusals become a message and exit status 1."""
+    from asyncpg.exceptions import UndefinedTableError
+
+    from bookstore.errors import CatalogError
+
+    _use_database()
+    try:
+        return _with_engine(work)
+    except CatalogError as error:
+        raise SystemExit(f"{command}: {error.detail}") from None
+    except UndefinedTableError:
+        raise SystemExit(f"{command}: no api_tokens table; run `bookstore migrate`") from None
+
+
+def token_create(args: argparse.Namespace) -> None:
+    """Create an API token for writes; it is printed once, and cannot be shown again."""
+    from bookstore import tokens
+
+    token = _on_token_table("token create", lambda: tokens.create_token(args.name))
+    # The notice on stderr, the token alone on stdout: TOKEN=$(bookstore token create ci)
+    print(
+        f"Created API token {args.name!r}. Store it now: it cannot be shown again.",
+        file=sys.stderr,
+        flush=True,
+    )
+    print(token, flush=True)
+
+
+def token_revoke(args: argparse.Namespace) -> None:
+    """Revoke an API token: writes with it answer 401 from now on."""
+    from bookstore import tokens
+
+    was_active = _on_token_table("token revoke", lambda: tokens.revoke_token(args.name))
+    if was_active:
+        print(f"Revoked API token {args.name!r}.")
+    else:
+        print(f"API token {args.name!r} was revoked already.")
+
+
+def token_list(args: argparse.Namespace) -> None:
+    """List the API tokens by name, with their dates (never their values)."""
+    from bookstore import tokens
+
+    listed = _on_token_table("token list", tokens.list_tokens)
+    if not listed:
+        print("No API tokens. Create one with: bookstore token create NAME")
+    for token in listed:
+        state = "active"
+        if token.revoked_at is not None:
+            state = f"revoked {token.revoked_at.isoformat(timespec='seconds')}"
+        print(f"{token.name}\tcreated {token.created_at.isoformat(timespec='seconds')}\t{state}")
+
+
+def _token_name(text: str) -> str:
+    from bookstore.tokens import check_token_name
+
+    try:
+        return check_token_name(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def db_url(args: argparse.Namespace) -> None:
@@ -152,11 +275,25 @@ def build_parser() -> argparse.ArgumentParser:
     serve_parser.add_argument("--workers", type=_positive, default=1)
     serve_parser.add_argument("--log-level", default="info")
     serve_parser.add_argument(
-        "--demo", action="store_true", help="load the demo catalog when there are no books"
+        "--demo",
+        action="store_true",
+        help="load the demo catalog when there are no books, create an admin with a "
+        "random password (printed once) when there are no users, and an API token "
+        "named demo (printed once) when there is none",
     )
     serve_parser.set_defaults(handler=serve)
 
     commands.add_parser("migrate", help=migrate.__doc__).set_defaults(handler=migrate)
+
+    admin_parser = commands.add_parser("createadmin", help=createadmin.__doc__)
+    admin_parser.add_argument("--username", help="prompted for when missing")
+    admin_parser.add_argument(
+        "--password",
+        help="for scripts; prompted for (without echo) when missing, which keeps it out of "
+        "the shell history and the process list",
+    )
+    admin_parser.add_argument("--email", help="default: <username>@localhost")
+    admin_parser.set_defaults(handler=createadmin)
 
     seed_parser = commands.add_parser("seed", help=seed.__doc__)
     what = seed_parser.add_mutually_exclusive_group(required=True)
@@ -169,6 +306,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--replace", action="store_true", help="empty a non-empty catalog first"
     )
     seed_parser.set_defaults(handler=seed)
+
+    token_parser = commands.add_parser("token", help="API tokens, needed by writes to the API")
+    token_commands = token_parser.add_subparsers(dest="token_command", required=True)
+    create_parser = token_commands.add_parser("create", help=token_create.__doc__)
+    create_parser.add_argument(
+        "name", type=_token_name, help="who or what holds it, e.g. shop-importer"
+    )
+    create_parser.set_defaults(handler=token_create)
+    revoke_parser = token_commands.add_parser("revoke", help=token_revoke.__doc__)
+    revoke_parser.add_argument("name")
+    revoke_parser.set_defaults(handler=token_revoke)
+    token_commands.add_parser("list", help=token_list.__doc__).set_defaults(handler=token_list)
 
     db_parser = commands.add_parser("db", help="the database in use")
     db_commands = db_parser.add_subparsers(dest="db_command", required=True)

@@ -225,9 +225,17 @@ class SearchLogList(BaseModel):
     items: list[SearchLogOut]
 
 
+class SearchLogHealth(BaseModel):
+    written: int = Field(description="Search rows written since the process started.")
+    pending: int = Field(description="Searches buffered, waiting to be written.")
+    dropped: int = Field(description="Searches not logged: the buffer was full.")
+    failed_writes: int = Field(description="Batch writes that failed and were retried.")
+
+
 class Health(BaseModel):
     status: str
     database: str
+    search_log: SearchLogHealth
 
 
 class ErrorOut(BaseModel):

@@ -35,16 +35,69 @@ class Settings(BaseSettings):
     )
     pool_min_size: int = 2
     pool_max_size: int = 10
+    db_connect_timeout: float = Field(
+        default=0.5, gt=0, description="Seconds to wait for a new database connection."
+    )
+    db_acquire_timeout: float = Field(
+        default=0.8,
+        gt=0,
+        description=(
+            "Seconds one request may spend, in all, waiting for pooled connections before it "
+            "answers 503: a database that is down or saturated costs a client under a second."
+        ),
+    )
+    statement_timeout_ms: int = Field(
+        default=5000, ge=1, description="Longest an API statement may run (then 504)."
+    )
+    max_body_bytes: int = Field(
+        default=1_048_576, ge=1024, description="Largest request body accepted (then 413)."
+    )
     cursor_secret: str = Field(
         default="bookstore-cursor",
         description="Key that signs pagination cursors so a tampered one is refused.",
     )
+    search_log: bool = Field(
+        default=True,
+        description="Log searches to search_logs (BOOKSTORE_SEARCH_LOG=off to disable).",
+    )
+    search_log_flush_interval: float = Field(
+        default=0.05,
+        gt=0,
+        description="Seconds between batch writes of search logs (also written on shutdown).",
+    )
+    production: bool = Field(
+        default=False,
+        description=(
+            "Served over HTTPS: the admin's session cookie is sent only over HTTPS, and "
+            "writes must come from a page on one of allowed_hosts."
+        ),
+    )
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description=(
+            "Comma-separated host names the admin is served under, e.g. shop.example. Under "
+            "HTTPS the admin refuses writes whose Origin/Referer is not one of them."
+        ),
+    )
+    admin_login_attempts: int = Field(
+        default=20,
+        ge=1,
+        description="Admin logins one client address may attempt per admin_login_window.",
+    )
+    admin_login_window: int = Field(
+        default=300,
+        ge=1,
+        description=(
+            "Seconds over which admin_login_attempts are counted; a client over the limit "
+            "is refused (429) for as long again."
+        ),
+    )
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "allowed_hosts", mode="before")
     @classmethod
-    def _split_origins(cls, value: object) -> object:
+    def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
-            return [origin.strip() for origin in value.split(",") if origin.strip()]
+            return [item.strip() for item in value.split(",") if item.strip()]
         return value
 
     def model_post_init(self, __context: object) -> None:

@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
 import pytest
+from factories import TEST_TOKEN_VARIABLE, write_headers
 from fastapi import FastAPI
 
 from bookstore.embedded import EmbeddedPostgres
@@ -53,6 +57,15 @@ def pytest_configure(config: pytest.Config) -> None:
     asyncio.run(run_on_server(f'CREATE DATABASE "{TEST_DATABASE}"'))
     os.environ["DATABASE_URL"] = TEST_DSN
     subprocess.run([sys.executable, "-m", "bookstore.cli", "migrate"], check=True)
+    # Writes need an API token: one for the run, made by the real command
+    # (which prints it alone on stdout), read back by factories.write_headers.
+    created = subprocess.run(
+        [sys.executable, "-m", "bookstore.cli", "token", "create", "tests"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    os.environ[TEST_TOKEN_VARIABLE] = created.stdout.strip()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -87,9 +100,33 @@ async def empty_database() -> AsyncIterator[str]:
 
 
 @pytest.fixture
+def server_dir() -> Iterator[Path]:
+    """A fresh directory for an embedded PostgreSQL of a test's own.
+
+    Not pytest's tmp_path: pytest resets its base directory to mode 0700 when
+    any other pytest session starts, which locks out the unprivileged user
+    the server runs as when the tests run as root.
+    """
+    path = Path(tempfile.mkdtemp(prefix="bookstore-test-server-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     # ASGITransport runs the app to completion, background tasks included,
-    # before the response is returned: search log rows exist when it does.
+    # before the response is returned. Search logs are written in batches by
+    # a writer task; flushing after each response makes their rows visible
+    # as soon as a test has its answer (test_search_logs.py also checks the
+    # writer on its own).
+    async def flush_search_logs(response: httpx.Response) -> None:
+        await app.state.search_logger.flush()
+
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+    async with httpx.AsyncClient(
+        transport=transport,
+        base_url="http://test",
+        headers=write_headers(),  # the run's API token: writes need one
+        event_hooks={"response": [flush_search_logs]},
+    ) as http:
         yield http

@@ -7,6 +7,7 @@ uses them also checks that the plain create path works.
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -14,6 +15,14 @@ from typing import Any
 import httpx
 
 _sequence = itertools.count(1)
+
+# conftest.py creates the run's API token (named "tests") and puts it here.
+TEST_TOKEN_VARIABLE = "BOOKSTORE_TEST_API_TOKEN"
+
+
+def write_headers() -> dict[str, str]:
+    """``Authorization`` with the run's API token: every write to the API needs it."""
+    return {"Authorization": f"Bearer {os.environ[TEST_TOKEN_VARIABLE]}"}
 
 
 def unique(prefix: str) -> str:
@@ -87,7 +96,9 @@ async def server_like_client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
     The ``client`` fixture re-raises such errors in the test instead.
     """
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://test", headers=write_headers()
+    ) as http:
         yield http
 
 

@@ -73,9 +73,9 @@ async def test_seed_books_builds_a_long_tailed_catalog() -> None:
 
 
 @pytest.mark.slow
-def test_embedded_server_starts_is_reused_and_stops(tmp_path: Path) -> None:
+def test_embedded_server_starts_is_reused_and_stops(server_dir: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env["BOOKSTORE_DATA_DIR"] = str(tmp_path / "data")
+    env["BOOKSTORE_DATA_DIR"] = str(server_dir)
 
     first = bookstore("db", "url", env=env)
     assert first.returncode == 0, first.stderr

@@ -13,18 +13,7 @@ import os
 
 import asyncpg
 import httpx
-
-
-async def wait_until_a_query_waits_on_a_lock(observer: asyncpg.Connection) -> None:
-    for _ in range(500):
-        waiting = await observer.fetchval(
-            "SELECT count(*) FROM pg_stat_activity"
-            " WHERE wait_event_type = 'Lock' AND datname = current_database()"
-        )
-        if waiting:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("the PATCH never reached the database lock")
+from servers import wait_until_blocked_on_a_lock
 
 
 async def test_fifty_searches_finish_while_a_request_waits_on_a_lock(
@@ -47,7 +36,7 @@ async def test_fifty_searches_finish_while_a_request_waits_on_a_lock(
         await locker.execute("SELECT 1 FROM books WHERE id = $1 FOR UPDATE", book["id"])
 
         parked = asyncio.create_task(client.patch(f"/books/{book['id']}", json={"price": "5.00"}))
-        await wait_until_a_query_waits_on_a_lock(locker)
+        await wait_until_blocked_on_a_lock(locker)
 
         searches = await asyncio.gather(
             *(client.get("/books", params={"author": "jansson"}) for _ in range(50))

@@ -7,8 +7,10 @@ import json
 from fastapi import APIRouter, Response, status
 
 from bookstore import catalog
+from bookstore.api.auth import UNAUTHORIZED, WriteToken
 from bookstore.api.books import fetch_book_page
 from bookstore.api.dependencies import CursorParam, Limit, Pager, PathId, search_term
+from bookstore.api.responses import ModelResponse
 from bookstore.errors import NotFound
 from bookstore.schemas import AuthorCreate, AuthorOut, AuthorPage, AuthorUpdate, BookPage
 
@@ -29,7 +31,13 @@ async def list_authors(
     return AuthorPage.model_validate({"items": items, "next_cursor": pager.encode(next_key)})
 
 
-@router.post("", response_model=AuthorOut, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "",
+    response_model=AuthorOut,
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[WriteToken],
+    responses=UNAUTHORIZED,
+)
 async def create_author(body: AuthorCreate) -> AuthorOut:
     return AuthorOut.model_validate(await catalog.create_author(body.model_dump()))
 
@@ -39,7 +47,9 @@ async def get_author(author_id: PathId) -> AuthorOut:
     return AuthorOut.model_validate(await catalog.get_author(author_id))
 
 
-@router.patch("/{author_id}", response_model=AuthorOut)
+@router.patch(
+    "/{author_id}", response_model=AuthorOut, dependencies=[WriteToken], responses=UNAUTHORIZED
+)
 async def update_author(author_id: PathId, body: AuthorUpdate) -> AuthorOut:
     fields = body.model_dump(exclude_unset=True)
     return AuthorOut.model_validate(await catalog.update_author(author_id, fields))
@@ -48,7 +58,8 @@ async def update_author(author_id: PathId, body: AuthorUpdate) -> AuthorOut:
 @router.delete(
     "/{author_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses={409: {"description": "The author still has books."}},
+    dependencies=[WriteToken],
+    responses={**UNAUTHORIZED, 409: {"description": "The author still has books."}},
 )
 async def delete_author(author_id: PathId) -> Response:
     await catalog.delete_author(author_id)
@@ -58,11 +69,11 @@ async def delete_author(author_id: PathId) -> Response:
 @router.get("/{author_id}/books", response_model=BookPage)
 async def list_author_books(
     author_id: PathId, limit: Limit = 20, cursor: CursorParam = None
-) -> BookPage:
+) -> ModelResponse:
     """The author's books in (title, id) order; 404 when the author does not exist."""
     filters = catalog.BookFilters(author_id=author_id)
     page = await fetch_book_page(filters, limit=limit, cursor=cursor)
     # An empty page is the only case where existence is in doubt: check it then.
     if not page.items and not await catalog.author_exists(author_id):
         raise NotFound(f"author {author_id} not found")
-    return page
+    return ModelResponse(page)

@@ -10,6 +10,16 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, Query, Request, Response, status
 
 from bookstore import catalog
+from bookstore.api.auth import UNAUTHORIZED, WriteToken
+from bookstore.api.conditional import (
+    NOT_MODIFIED,
+    PRECONDITION_FAILED,
+    IfMatch,
+    IfNoneMatch,
+    etag,
+    if_match_versions,
+    is_not_modified,
+)
 from bookstore.api.dependencies import (
     CursorParam,
     Limit,
@@ -18,6 +28,7 @@ from bookstore.api.dependencies import (
     SearchLoggerDep,
     search_term,
 )
+from bookstore.api.responses import ModelResponse
 from bookstore.schemas import INT4_MAX, BookCreate, BookOut, BookPage, BookUpdate
 from bookstore.search_log import SearchRecord
 
@@ -53,7 +64,7 @@ async def list_books(
     category_id: OptionalId = None,
     limit: Limit = 20,
     cursor: CursorParam = None,
-) -> BookPage:
+) -> ModelResponse:
     """Books in (title, id) order; filters combine with AND.
 
     Every search (any filter given) is logged to ``search_logs`` after the
@@ -71,30 +82,61 @@ async def list_books(
             result_count=len(page.items),
             duration_ms=duration_ms,
         )
-        background.add_task(search_logger.write, record)
-    return page
+        background.add_task(search_logger.record, record)
+    return ModelResponse(page)
 
 
-@router.post("", response_model=BookOut, status_code=status.HTTP_201_CREATED)
-async def create_book(body: BookCreate) -> BookOut:
+@router.post(
+    "",
+    response_model=BookOut,
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[WriteToken],
+    responses=UNAUTHORIZED,
+)
+async def create_book(body: BookCreate, response: Response) -> BookOut:
     fields = body.model_dump(exclude={"category_ids"})
     book = await catalog.create_book(fields, body.category_ids)
+    response.headers["ETag"] = etag(book)
     return BookOut.model_validate(book)
 
 
-@router.get("/{book_id}", response_model=BookOut)
-async def get_book(book_id: PathId) -> BookOut:
-    return BookOut.model_validate(await catalog.get_book(book_id))
+@router.get("/{book_id}", response_model=BookOut, responses=NOT_MODIFIED)
+async def get_book(
+    book_id: PathId, response: Response, if_none_match: IfNoneMatch = None
+) -> BookOut | Response:
+    """The book, with its ETag; 304 without a body when ``If-None-Match`` names it."""
+    book = await catalog.get_book(book_id)
+    if is_not_modified(if_none_match, book):
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag(book)})
+    response.headers["ETag"] = etag(book)
+    return BookOut.model_validate(book)
 
 
-@router.patch("/{book_id}", response_model=BookOut)
-async def update_book(book_id: PathId, body: BookUpdate) -> BookOut:
+@router.patch(
+    "/{book_id}",
+    response_model=BookOut,
+    dependencies=[WriteToken],
+    responses={**UNAUTHORIZED, **PRECONDITION_FAILED},
+)
+async def update_book(
+    book_id: PathId, body: BookUpdate, response: Response, if_match: IfMatch = None
+) -> BookOut:
+    """Change the fields sent; with ``If-Match``, only if the book is still at that ETag."""
     fields = body.model_dump(exclude_unset=True, exclude={"category_ids"})
-    book = await catalog.update_book(book_id, fields, body.category_ids)
+    book = await catalog.update_book(
+        book_id, fields, body.category_ids, expected_versions=if_match_versions(if_match)
+    )
+    response.headers["ETag"] = etag(book)
     return BookOut.model_validate(book)
 
 
-@router.delete("/{book_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_book(book_id: PathId) -> Response:
-    await catalog.delete_book(book_id)
+@router.delete(
+    "/{book_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    dependencies=[WriteToken],
+    responses={**UNAUTHORIZED, **PRECONDITION_FAILED},
+)
+async def delete_book(book_id: PathId, if_match: IfMatch = None) -> Response:
+    """Delete the book; with ``If-Match``, only if it is still at that ETag."""
+    await catalog.delete_book(book_id, expected_versions=if_match_versions(if_match))
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -5,8 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 
 from bookstore import catalog
+from bookstore.api.auth import UNAUTHORIZED, WriteToken
 from bookstore.api.books import fetch_book_page
 from bookstore.api.dependencies import CursorParam, Limit, PathId
+from bookstore.api.responses import ModelResponse
 from bookstore.errors import NotFound
 from bookstore.schemas import (
     BookPage,
@@ -25,7 +27,13 @@ async def list_categories() -> CategoryList:
     return CategoryList.model_validate({"items": await catalog.list_categories()})
 
 
-@router.post("", response_model=CategoryOut, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "",
+    response_model=CategoryOut,
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[WriteToken],
+    responses=UNAUTHORIZED,
+)
 async def create_category(body: CategoryCreate) -> CategoryOut:
     return CategoryOut.model_validate(await catalog.create_category(body.model_dump()))
 
@@ -35,7 +43,12 @@ async def get_category(category_id: PathId) -> CategoryOut:
     return CategoryOut.model_validate(await catalog.get_category(category_id))
 
 
-@router.patch("/{category_id}", response_model=CategoryOut)
+@router.patch(
+    "/{category_id}",
+    response_model=CategoryOut,
+    dependencies=[WriteToken],
+    responses=UNAUTHORIZED,
+)
 async def update_category(category_id: PathId, body: CategoryUpdate) -> CategoryOut:
     fields = body.model_dump(exclude_unset=True)
     return CategoryOut.model_validate(await catalog.update_category(category_id, fields))
@@ -44,7 +57,8 @@ async def update_category(category_id: PathId, body: CategoryUpdate) -> Category
 @router.delete(
     "/{category_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses={409: {"description": "Books are still in the category."}},
+    dependencies=[WriteToken],
+    responses={**UNAUTHORIZED, 409: {"description": "Books are still in the category."}},
 )
 async def delete_category(category_id: PathId) -> Response:
     await catalog.delete_category(category_id)
@@ -54,10 +68,10 @@ async def delete_category(category_id: PathId) -> Response:
 @router.get("/{category_id}/books", response_model=BookPage)
 async def list_category_books(
     category_id: PathId, limit: Limit = 20, cursor: CursorParam = None
-) -> BookPage:
+) -> ModelResponse:
     """The category's books in (title, id) order; 404 when it does not exist."""
     filters = catalog.BookFilters(category_id=category_id)
     page = await fetch_book_page(filters, limit=limit, cursor=cursor)
     if not page.items and not await catalog.category_exists(category_id):
         raise NotFound(f"category {category_id} not found")
-    return page
+    return ModelResponse(page)

@@ -14,25 +14,36 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from bookstore.errors import CatalogError, Conflict, InvalidCursor, InvalidReference, NotFound
+from bookstore.errors import (
+    CatalogError,
+    Conflict,
+    InvalidCursor,
+    InvalidReference,
+    NotFound,
+    PreconditionFailed,
+)
 
 logger = logging.getLogger(__name__)
 
 STATUS_BY_ERROR: dict[type[CatalogError], int] = {
     NotFound: 404,
     Conflict: 409,
+    PreconditionFailed: 412,
     InvalidReference: 422,
     InvalidCursor: 422,
 }
 
-# Raised when the database is down, restarting or unreachable.
+# Raised when the database is down, restarting, shutting down or unreachable,
+# or when no pooled connection came free in time (TimeoutError).
 DATABASE_UNAVAILABLE = (
     OSError,
     TimeoutError,
-    asyncpg.exceptions.CannotConnectNowError,
-    asyncpg.exceptions.ConnectionDoesNotExistError,
-    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,  # its QueryCanceledError: see below
     asyncpg.exceptions.InterfaceError,
+    # asyncpg's "another operation is in progress": a pooled connection the
+    # server closed with a FATAL error, handed out before asyncpg noticed.
+    asyncpg.exceptions.InternalClientError,
 )
 
 
@@ -70,6 +81,14 @@ async def _database_unavailable(request: Request, error: Exception) -> JSONRespo
     )
 
 
+async def _statement_timeout(request: Request, error: Exception) -> JSONResponse:
+    logger.warning("statement timeout during %s %s", request.method, request.url.path)
+    return JSONResponse(
+        {"detail": "the catalog database took too long to answer; retry shortly"},
+        status_code=504,
+    )
+
+
 async def _unexpected(request: Request, error: Exception) -> JSONResponse:
     logger.exception("unhandled error during %s %s", request.method, request.url.path)
     return JSONResponse({"detail": "internal server error"}, status_code=500)
@@ -81,4 +100,5 @@ def install_error_handlers(app: FastAPI) -> None:
         app.add_exception_handler(error_class, _catalog_error)
     for error_class in DATABASE_UNAVAILABLE:
         app.add_exception_handler(error_class, _database_unavailable)
+    app.add_exception_handler(asyncpg.exceptions.QueryCanceledError, _statement_timeout)
     app.add_exception_handler(Exception, _unexpected)

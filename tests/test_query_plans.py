@@ -1,0 +1,330 @@
+"""Every search is served by indexes: no sequential scan of books or book_category.
+
+A search that falls back to a sequential scan still returns the right page,
+so no functional test notices; it is just slow on a real catalog (see
+bookstore/catalog.py for the index each shape relies on). This module seeds
+100,000 synthetic books once, captures the statements ``list_books`` really
+sends (by observing ``PostgresEngine._run_in_pool``), and runs EXPLAIN on
+each with its real arguments. It also checks each page against a plain SQL
+query written independently of the service's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import pytest
+from fastapi import FastAPI
+from piccolo.engine.postgres import PostgresEngine
+
+from bookstore.catalog import NARROW_AUTHOR_MATCH, BookFilters, get_book, list_books
+from bookstore.pagination import SortKey
+from bookstore.seed import seed_synthetic
+from bookstore.tables import Book
+
+pytestmark = pytest.mark.slow
+
+BOOKS = 100_000
+PAGE = 20
+# Tables whose sequential scan costs a read of the whole catalog.
+LARGE_TABLES = frozenset({"books", "book_category"})
+
+
+@pytest.fixture(autouse=True)
+async def empty_catalog() -> None:
+    """Overrides conftest's TRUNCATE before each test: this module's tests share one catalog."""
+
+
+async def _truncate() -> None:
+    await Book.raw(
+        "TRUNCATE books, authors, categories, book_category, search_logs RESTART IDENTITY CASCADE"
+    )
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Authors, fragments and categories of the seeded catalog, picked by their size."""
+
+    popular_author_id: int
+    popular_author_name: str
+    rare_author_name: str
+    specific_author_name: str
+    common_surname: str
+    fragment_of_many_authors: str
+    big_category_id: int
+    big_category_slug: str
+    small_category_name: str
+    popular_authors_category_slug: str
+    popular_authors_category_id: int
+
+
+def surname_and_number(name: str) -> str:
+    """What a customer types for "Yusuf Garcia 12044": "garcia 12044"."""
+    return " ".join(name.split()[-2:]).lower()
+
+
+async def _describe_catalog() -> Catalog:
+    async def one(sql: str, *args: Any) -> dict[str, Any]:
+        rows = await Book.raw(sql, *args)
+        assert rows, sql
+        return rows[0]
+
+    books_by_author = (
+        "SELECT a.id, a.name, count(*) AS books FROM books b JOIN authors a ON a.id = b.author_id"
+        " GROUP BY a.id, a.name"
+    )
+    popular = await one(f"{books_by_author} ORDER BY books DESC, a.id LIMIT 1")
+    rare = await one(f"{books_by_author} HAVING count(*) <= 2 ORDER BY a.id DESC LIMIT 1")
+    specific = await one(
+        f"{books_by_author} HAVING count(*) BETWEEN 5 AND 20 ORDER BY a.id LIMIT 1"
+    )
+    surname = await one(
+        "SELECT split_part(name, ' ', 2) AS surname, count(*) AS authors FROM authors"
+        " GROUP BY 1 ORDER BY authors DESC, surname LIMIT 1"
+    )
+    # Two letters, as typed by a customer who has just started: hundreds of
+    # authors, more than list_books gathers by id.
+    many = await one(
+        "SELECT fragment, count(*) AS authors FROM authors, unnest({}::text[]) AS fragment"
+        " WHERE name ILIKE '%' || fragment || '%' GROUP BY fragment"
+        " ORDER BY authors DESC, fragment LIMIT 1",
+        ["an", "er", "el", "in", "ar"],
+    )
+    assert many["authors"] > NARROW_AUTHOR_MATCH
+    categories_by_size = (
+        "SELECT c.id, c.slug, c.name, count(*) AS books FROM categories c"
+        " JOIN book_category bc ON bc.category_id = c.id GROUP BY c.id"
+    )
+    big = await one(f"{categories_by_size} ORDER BY books DESC, c.id LIMIT 1")
+    small = await one(f"{categories_by_size} ORDER BY books, c.id LIMIT 1")
+    popular_category = await one(
+        "SELECT c.id, c.slug, count(*) AS books FROM books b"
+        " JOIN book_category bc ON bc.book_id = b.id JOIN categories c ON c.id = bc.category_id"
+        " WHERE b.author_id = {} GROUP BY c.id ORDER BY books DESC, c.id LIMIT 1",
+        popular["id"],
+    )
+    return Catalog(
+        popular_author_id=popular["id"],
+        popular_author_name=popular["name"],
+        rare_author_name=rare["name"],
+        specific_author_name=specific["name"],
+        common_surname=surname["surname"],
+        fragment_of_many_authors=many["fragment"],
+        big_category_id=big["id"],
+        big_category_slug=big["slug"],
+        small_category_name=small["name"],
+        popular_authors_category_slug=popular_category["slug"],
+        popular_authors_category_id=popular_category["id"],
+    )
+
+
+@pytest.fixture(scope="module")
+async def catalog(app: FastAPI) -> AsyncIterator[Catalog]:
+    """100,000 synthetic books for this module, removed after its last test."""
+    await _truncate()
+    await seed_synthetic(BOOKS)
+    try:
+        yield await _describe_catalog()
+    finally:
+        await _truncate()
+
+
+@pytest.fixture(scope="module")
+async def database() -> AsyncIterator[asyncpg.Connection]:
+    """A connection of the tests' own, outside the service's pool, for EXPLAIN."""
+    connection = await asyncpg.connect(os.environ["DATABASE_URL"])
+    try:
+        yield connection
+    finally:
+        await connection.close()
+
+
+# -- the statements the service runs ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Statement:
+    sql: str
+    args: list[Any]
+
+
+@pytest.fixture
+def captured(monkeypatch: pytest.MonkeyPatch) -> list[Statement]:
+    """Every statement run through the engine's pool from now on, as sent to asyncpg."""
+    statements: list[Statement] = []
+    run_in_pool = PostgresEngine._run_in_pool
+
+    async def observed(self: PostgresEngine, query: str, args: Any = None) -> Any:
+        statements.append(Statement(query, list(args or [])))
+        return await run_in_pool(self, query, args)
+
+    monkeypatch.setattr(PostgresEngine, "_run_in_pool", observed)
+    return statements
+
+
+def plan_nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """A plan node and all below it, InitPlans and SubPlans included (they are in "Plans")."""
+    yield node
+    for child in node.get("Plans", []):
+        yield from plan_nodes(child)
+
+
+async def assert_no_sequential_scan(
+    database: asyncpg.Connection, statements: list[Statement]
+) -> None:
+    assert statements, "no statement captured: does the data layer still use the engine's pool?"
+    for statement in statements:
+        explained = await database.fetchval(
+            f"EXPLAIN (FORMAT JSON) {statement.sql}", *statement.args
+        )
+        (plan,) = json.loads(explained)
+        scanned = {
+            node["Relation Name"]
+            for node in plan_nodes(plan["Plan"])
+            if node["Node Type"] == "Seq Scan" and node.get("Relation Name") in LARGE_TABLES
+        }
+        if scanned:
+            text = await database.fetch(f"EXPLAIN {statement.sql}", *statement.args)
+            pytest.fail(
+                f"sequential scan of {', '.join(sorted(scanned))} in:\n{statement.sql}\n"
+                f"args: {statement.args}\n" + "\n".join(row[0] for row in text)
+            )
+
+
+# -- what a page should hold, by plain SQL ---------------------------------------------
+
+
+async def expected_page(filters: BookFilters, after: SortKey | None) -> list[int]:
+    """The ids of the page, by the most direct query: slow perhaps, but plainly right."""
+    conditions, args = ["TRUE"], []
+
+    def arg(value: Any) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    if filters.author is not None:
+        conditions.append(f"strpos(lower(a.name), lower({arg(filters.author)})) > 0")
+    if filters.author_id is not None:
+        conditions.append(f"b.author_id = {arg(filters.author_id)}")
+    if filters.category is not None:
+        conditions.append(
+            "EXISTS (SELECT 1 FROM book_category bc JOIN categories c ON c.id = bc.category_id"
+            f" WHERE bc.book_id = b.id AND (c.slug = lower({arg(filters.category)})"
+            f" OR lower(c.name) = lower({arg(filters.category)})))"
+        )
+    if filters.category_id is not None:
+        conditions.append(
+            "EXISTS (SELECT 1 FROM book_category bc WHERE bc.book_id = b.id"
+            f" AND bc.category_id = {arg(filters.category_id)})"
+        )
+    if after is not None:
+        conditions.append(f"(b.title, b.id) > ({arg(after.text)}, {arg(after.id)})")
+    sql = (
+        "SELECT b.id FROM books b JOIN authors a ON a.id = b.author_id"
+        f" WHERE {' AND '.join(conditions)} ORDER BY b.title, b.id LIMIT {arg(PAGE)}"
+    )
+    connection = await asyncpg.connect(os.environ["DATABASE_URL"])
+    try:
+        return [row["id"] for row in await connection.fetch(sql, *args)]
+    finally:
+        await connection.close()
+
+
+# -- the search shapes ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Shape:
+    """A kind of search a customer makes, built from the seeded catalog."""
+
+    filters: Callable[[Catalog], BookFilters]
+    second_page: bool = False
+
+
+SHAPES: dict[str, Shape] = {
+    "popular_author": Shape(
+        lambda c: BookFilters(author=surname_and_number(c.popular_author_name))
+    ),
+    "rare_author": Shape(lambda c: BookFilters(author=surname_and_number(c.rare_author_name))),
+    "specific_fragment": Shape(
+        lambda c: BookFilters(author=surname_and_number(c.specific_author_name))
+    ),
+    "common_surname": Shape(lambda c: BookFilters(author=c.common_surname.lower())),
+    "fragment_of_hundreds_of_authors": Shape(
+        lambda c: BookFilters(author=c.fragment_of_many_authors)
+    ),
+    "big_category": Shape(lambda c: BookFilters(category=c.big_category_slug)),
+    "small_category_by_name": Shape(lambda c: BookFilters(category=c.small_category_name)),
+    "author_and_category": Shape(
+        lambda c: BookFilters(
+            author=surname_and_number(c.popular_author_name),
+            category=c.popular_authors_category_slug,
+        )
+    ),
+    "fragment_of_hundreds_of_authors_and_big_category": Shape(
+        lambda c: BookFilters(author=c.fragment_of_many_authors, category=c.big_category_slug)
+    ),
+    "author_id": Shape(lambda c: BookFilters(author_id=c.popular_author_id)),
+    "category_id": Shape(lambda c: BookFilters(category_id=c.big_category_id)),
+    "author_id_and_category_id": Shape(
+        lambda c: BookFilters(
+            author_id=c.popular_author_id, category_id=c.popular_authors_category_id
+        )
+    ),
+    "no_filter": Shape(lambda c: BookFilters()),
+    "no_filter_second_page": Shape(lambda c: BookFilters(), second_page=True),
+    "big_category_second_page": Shape(
+        lambda c: BookFilters(category=c.big_category_slug), second_page=True
+    ),
+    "popular_author_second_page": Shape(
+        lambda c: BookFilters(author=surname_and_number(c.popular_author_name)),
+        second_page=True,
+    ),
+    "fragment_of_hundreds_of_authors_second_page": Shape(
+        lambda c: BookFilters(author=c.fragment_of_many_authors), second_page=True
+    ),
+}
+
+
+@pytest.fixture(params=list(SHAPES))
+def shape(request: pytest.FixtureRequest) -> Shape:
+    return SHAPES[request.param]
+
+
+async def start_of(shape: Shape, catalog: Catalog) -> SortKey | None:
+    """Where the page starts: the beginning, or after the first page for a second page."""
+    if not shape.second_page:
+        return None
+    _, after = await list_books(shape.filters(catalog), limit=PAGE)
+    assert after is not None, "the first page should not be the last"
+    return after
+
+
+async def test_a_search_reads_no_large_table_sequentially(
+    shape: Shape, catalog: Catalog, database: asyncpg.Connection, captured: list[Statement]
+):
+    after = await start_of(shape, catalog)
+    captured.clear()
+    await list_books(shape.filters(catalog), limit=PAGE, after=after)
+    await assert_no_sequential_scan(database, captured)
+
+
+async def test_a_search_returns_the_page_plain_sql_finds(shape: Shape, catalog: Catalog):
+    filters = shape.filters(catalog)
+    after = await start_of(shape, catalog)
+    books, _ = await list_books(filters, limit=PAGE, after=after)
+    assert books, "every shape is chosen to have results"
+    assert [book["id"] for book in books] == await expected_page(filters, after)
+
+
+async def test_reading_one_book_reads_no_large_table_sequentially(
+    catalog: Catalog, database: asyncpg.Connection, captured: list[Statement]
+):
+    book = await get_book(BOOKS // 2)
+    assert book["id"] == BOOKS // 2
+    await assert_no_sequential_scan(database, captured)
