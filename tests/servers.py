@@ -17,6 +17,17 @@ import asyncpg
 import httpx
 
 
+def bookstore(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the ``bookstore`` command as a user would; DATABASE_URL is inherited."""
+    return subprocess.run(
+        [sys.executable, "-m", "bookstore.cli", *args],
+        env=env or dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

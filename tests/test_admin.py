@@ -24,6 +24,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
+from servers import bookstore
 from starlette.routing import BaseRoute, Mount, Route
 
 from bookstore.admin import Credentials, create_admin_app, create_admin_user
@@ -90,16 +91,6 @@ def admin_api_routes() -> list[BaseRoute]:
     admin = create_admin_app(Settings())
     (api,) = [r for r in admin.routes if isinstance(r, Mount) and r.path == "/api"]
     return list(api.app.app.routes)  # AuthenticationMiddleware(app=private_app)
-
-
-def bookstore(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bookstore.cli", *args],
-        env=env or dict(os.environ),
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT_S,
-    )
 
 
 def piccolo(*args: str) -> subprocess.CompletedProcess[str]:

@@ -4,26 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
 import asyncpg
 import httpx
 import pytest
+from servers import bookstore
 
 from bookstore.tables import Author, Book, BookCategory, Category
-
-
-def bookstore(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bookstore.cli", *args],
-        env=env or dict(os.environ),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 async def test_seed_demo_loads_hundreds_of_real_books(client: httpx.AsyncClient) -> None:

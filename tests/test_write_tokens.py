@@ -19,6 +19,7 @@ import httpx
 import pytest
 from factories import create_book, create_category, expect_error, unique
 from fastapi import FastAPI
+from servers import bookstore
 
 from bookstore import tokens
 from bookstore.tables import ApiToken
@@ -51,16 +52,6 @@ def bearer(token: str) -> dict[str, str]:
 
 def token_name() -> str:
     return unique("token").replace(" ", "-")
-
-
-def bookstore(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bookstore.cli", *args],
-        env=env or dict(os.environ),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 async def one_of_each(client: httpx.AsyncClient) -> dict[str, Any]:

@@ -1,0 +1,483 @@
+"""Hostile input: every query parameter, body field and path id, tried with what an attacker
+or a broken client sends.
+
+The contract (issue "Reliability and security", Hostile input): SQL metacharacters, very long
+strings, NUL bytes, invalid UTF-8, huge integers and negative limits each answer 2xx or 4xx
+JSON, never 500, and the database is unchanged except by valid writes. Each refused write
+below compares a checksum of every catalog table before and after; each accepted one reads
+the row back and finds exactly what was sent.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import pytest
+from factories import create_author, create_book, create_category, expect_error
+
+from bookstore.tables import Book
+
+CATALOG_TABLES = ("authors", "categories", "books", "book_category")
+
+Snapshot = dict[str, tuple[int, str]]
+
+
+async def snapshot() -> Snapshot:
+    """Row count and an md5 of every row, in id order, of each catalog table."""
+    sql = " UNION ALL ".join(
+        f"SELECT '{table}' AS name, count(*) AS row_count,"
+        f" coalesce(md5(string_agg(t::text, ',' ORDER BY t.id)), '') AS checksum"
+        f" FROM {table} t"
+        for table in CATALOG_TABLES
+    )
+    rows = await Book.raw(sql)
+    return {row["name"]: (row["row_count"], row["checksum"]) for row in rows}
+
+
+def row_counts(tables: Snapshot) -> dict[str, int]:
+    return {name: count for name, (count, _checksum) in tables.items()}
+
+
+def assert_json_answer(response: httpx.Response) -> Any:
+    """2xx or 4xx, never 5xx; a JSON body, with ``detail`` when it is an error."""
+    assert response.status_code < 500, response.text
+    assert 200 <= response.status_code < 500, response.status_code
+    if response.status_code == 204:
+        return None
+    assert response.headers["content-type"].startswith("application/json"), response.headers
+    body = response.json()
+    if response.status_code >= 400:
+        assert "detail" in body, body
+    return body
+
+
+async def send_json(client: httpx.AsyncClient, method: str, url: str, body: Any) -> httpx.Response:
+    """``body`` as JSON text with non-ASCII escaped, so a lone surrogate travels as ``\\ud800``.
+
+    (httpx's ``json=`` encodes to UTF-8 first, which a lone surrogate cannot survive.)
+    """
+    content = json.dumps(body)
+    return await client.request(
+        method, url, content=content, headers={"content-type": "application/json"}
+    )
+
+
+@dataclass(frozen=True)
+class Catalog:
+    author_id: int
+    category_id: int
+    book_id: int
+
+
+@pytest.fixture
+async def catalog(client) -> Catalog:
+    """One author, one category, one book in it: what hostile requests could damage."""
+    author = await create_author(client, "Plain Author", bio="Writes plainly.")
+    category = await create_category(client, "Plain", slug="plain", description="Plain books.")
+    book = await create_book(
+        client,
+        title="Plain Book",
+        author_id=author["id"],
+        category_ids=[category["id"]],
+        isbn="9780306406157",
+        published_year=1999,
+        price="9.99",
+        description="A plain book.",
+    )
+    return Catalog(author["id"], category["id"], book["id"])
+
+
+# -- query parameters ----------------------------------------------------------
+
+# (route, parameter, whether it is a free-text search term). The sub-listings are
+# formatted with the seeded author's and category's ids (both 1 after the TRUNCATE).
+QUERY_PARAMETERS = [
+    ("/books", "author", True),
+    ("/books", "category", True),
+    ("/books", "author_id", False),
+    ("/books", "category_id", False),
+    ("/books", "limit", False),
+    ("/books", "cursor", False),
+    ("/authors", "name", True),
+    ("/authors", "limit", False),
+    ("/authors", "cursor", False),
+    ("/authors/{author_id}/books", "limit", False),
+    ("/authors/{author_id}/books", "cursor", False),
+    ("/categories/{category_id}/books", "limit", False),
+    ("/categories/{category_id}/books", "cursor", False),
+    ("/search-logs", "limit", False),
+]
+
+# (id, the value as it appears in the query string, whether a search term accepts it).
+# Values are percent-encoded by hand so that what the server receives is exactly this.
+QUERY_VALUES = [
+    ("sql-or", quote("' OR 1=1 --"), True),
+    ("sql-drop", quote('"; DROP TABLE books; --'), True),
+    ("percent", "%25", True),
+    ("underscore", "_", True),
+    ("backslash", "%5C", True),
+    ("nul", "a%00b", False),
+    ("10k-chars", "x" * 10_000, False),
+    # httpx sends no URL over 64 KiB (nor do servers accept one): the longest it will.
+    ("60k-chars", "x" * 60_000, False),
+    ("invalid-utf8", "%FF%FE", True),  # decoded as two U+FFFD
+    ("utf8-encoded-surrogate", "%ED%A0%80", True),
+    ("overlong-utf8-nul", "%C0%80", True),
+    ("2**63", str(2**63), True),
+    ("-2**63", str(-(2**63)), True),
+    ("10**100", str(10**100), True),
+    ("-1", "-1", True),
+    ("0", "0", True),
+    ("float", "1.5", True),
+    ("true", "true", True),
+    ("null", "null", True),
+    ("array", quote("[1]"), True),
+    ("object", quote('{"a": 1}'), True),
+    ("empty", "", False),
+    ("whitespace", "%20%20%20", True),
+]
+
+
+@pytest.mark.parametrize(
+    ("value_id", "encoded", "searchable"),
+    QUERY_VALUES,
+    ids=[value_id for value_id, _, _ in QUERY_VALUES],
+)
+@pytest.mark.parametrize(
+    ("route", "parameter", "is_search_term"),
+    QUERY_PARAMETERS,
+    ids=[f"{route}?{parameter}" for route, parameter, _ in QUERY_PARAMETERS],
+)
+async def test_a_hostile_query_parameter_answers_json_and_changes_nothing(
+    client, catalog, route, parameter, is_search_term, value_id, encoded, searchable
+):
+    path = route.format(author_id=catalog.author_id, category_id=catalog.category_id)
+    before = await snapshot()
+
+    response = await client.get(f"{path}?{parameter}={encoded}")
+
+    body = assert_json_answer(response)
+    if is_search_term and searchable:
+        # Treated as text: no seeded name contains it, so nothing matches (an
+        # injected `OR 1=1` or a wildcard `%` would have matched everything).
+        assert response.status_code == 200, response.text
+        assert body["items"] == [], body
+    else:
+        # Ids and limits are integers in range, cursors are signed: all refused.
+        expect_error(response, 422)
+    assert await snapshot() == before
+
+
+# -- body fields -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BodyField:
+    resource: str  # books, authors, categories
+    name: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.resource}.{self.name}"
+
+
+BODY_FIELDS = [
+    BodyField("books", "title"),
+    BodyField("books", "author_id"),
+    BodyField("books", "category_ids"),
+    BodyField("books", "isbn"),
+    BodyField("books", "published_year"),
+    BodyField("books", "price"),
+    BodyField("books", "description"),
+    BodyField("authors", "name"),
+    BodyField("authors", "bio"),
+    BodyField("categories", "name"),
+    BodyField("categories", "slug"),
+    BodyField("categories", "description"),
+]
+
+NAMES = {"books.title", "authors.name", "categories.name"}
+LONG_TEXTS = {"books.description", "authors.bio", "categories.description"}
+TEXTS = NAMES | LONG_TEXTS
+NULLABLE = LONG_TEXTS | {"books.isbn", "books.published_year", "books.price"}
+
+
+@dataclass(frozen=True)
+class HostileValue:
+    id: str
+    value: Any
+    accepted_by: frozenset[str]  # the fields (resource.name) that store it
+
+
+def hostile(value_id: str, value: Any, accepted_by: set[str] | None = None) -> HostileValue:
+    return HostileValue(value_id, value, frozenset(accepted_by or ()))
+
+
+BODY_VALUES = [
+    hostile("sql-or", "' OR 1=1 --", TEXTS),
+    hostile("sql-drop", '"; DROP TABLE books; --', TEXTS),
+    hostile("percent", "%", TEXTS),
+    hostile("underscore", "_", TEXTS),
+    hostile("backslash", "\\", TEXTS),
+    hostile("nul", "a\x00b"),
+    hostile("lone-surrogate", "a\ud800b"),
+    hostile("10k-chars", "x" * 10_000, LONG_TEXTS),
+    hostile("1m-chars", "x" * 1_000_000),  # under the 1 MiB body limit: refused by validation
+    hostile("empty", "", LONG_TEXTS),
+    hostile("whitespace", "   ", LONG_TEXTS),  # stripped to ""
+    hostile("2**63", 2**63),
+    hostile("-2**63", -(2**63)),
+    hostile("10**100", 10**100),
+    hostile("-1", -1, {"books.published_year"}),
+    hostile("0", 0, {"books.published_year", "books.price"}),
+    hostile("float", 1.5, {"books.price"}),
+    hostile("nan", float("nan")),  # Python's json reads NaN; the columns cannot hold it
+    hostile("infinity", float("inf")),
+    # The documented type of author_id and published_year is integer, not boolean.
+    hostile("true", True),
+    hostile("null", None, NULLABLE),
+    hostile("empty-array", [], {"books.category_ids"}),
+    hostile("array", ["x"]),
+    hostile("nested-object", {"a": {"b": [1]}}),
+]
+
+
+def is_accepted(field: BodyField, hostile_value: HostileValue, method: str) -> bool:
+    if method == "POST" and field.key == "categories.slug" and hostile_value.value is None:
+        return True  # no slug: derived from the name
+    return field.key in hostile_value.accepted_by
+
+
+def stored_form(field: BodyField, value: Any) -> Any:
+    """What the API shows for ``value`` once stored in ``field``."""
+    if isinstance(value, str):
+        return value.strip()
+    if field.name == "price" and value is not None:
+        return f"{Decimal(str(value)):.2f}"
+    return value
+
+
+def shown_value(field: BodyField, shown: dict) -> Any:
+    if field.name == "category_ids":
+        return [category["id"] for category in shown["categories"]]
+    if field.name == "author_id":
+        return shown["author"]["id"]
+    return shown[field.name]
+
+
+def base_body(field: BodyField, catalog: Catalog) -> dict[str, Any]:
+    """A valid body to create a row of ``field.resource``."""
+    return {
+        "books": {
+            "title": "Hostile Book",
+            "author_id": catalog.author_id,
+            "category_ids": [catalog.category_id],
+        },
+        "authors": {"name": "Hostile Author"},
+        "categories": {"name": "Hostile Category", "slug": "hostile-category"},
+    }[field.resource]
+
+
+def existing_id(field: BodyField, catalog: Catalog) -> int:
+    return {
+        "books": catalog.book_id,
+        "authors": catalog.author_id,
+        "categories": catalog.category_id,
+    }[field.resource]
+
+
+@pytest.mark.parametrize("hostile_value", BODY_VALUES, ids=[value.id for value in BODY_VALUES])
+@pytest.mark.parametrize("field", BODY_FIELDS, ids=[field.key for field in BODY_FIELDS])
+@pytest.mark.parametrize("method", ["POST", "PATCH"])
+async def test_a_hostile_body_field_is_stored_as_sent_or_refused_changing_nothing(
+    client, catalog, method, field, hostile_value
+):
+    if method == "POST":
+        url = f"/{field.resource}"
+        body = {**base_body(field, catalog), field.name: hostile_value.value}
+    else:
+        url = f"/{field.resource}/{existing_id(field, catalog)}"
+        body = {field.name: hostile_value.value}
+    before = await snapshot()
+
+    response = await send_json(client, method, url, body)
+
+    written = assert_json_answer(response)
+    if not is_accepted(field, hostile_value, method):
+        expect_error(response, 422)
+        assert await snapshot() == before
+        return
+    assert response.status_code == (201 if method == "POST" else 200), response.text
+    assert shown_value(field, written) == stored_form(field, hostile_value.value)
+    # Stored as shown: reading the row back gives the same object.
+    read_back = await client.get(f"/{field.resource}/{written['id']}")
+    assert read_back.json() == written
+    # A valid write adds one row (POST) or none (PATCH), and no table lost any.
+    expected_counts = row_counts(before)
+    if method == "POST":
+        expected_counts[field.resource] += 1
+    assert row_counts(await snapshot()) == expected_counts
+
+
+# -- path ids ----------------------------------------------------------------------
+
+ROUTES_WITH_AN_ID = [
+    ("GET", "/books/{}"),
+    ("PATCH", "/books/{}"),
+    ("DELETE", "/books/{}"),
+    ("GET", "/authors/{}"),
+    ("PATCH", "/authors/{}"),
+    ("DELETE", "/authors/{}"),
+    ("GET", "/authors/{}/books"),
+    ("GET", "/categories/{}"),
+    ("PATCH", "/categories/{}"),
+    ("DELETE", "/categories/{}"),
+    ("GET", "/categories/{}/books"),
+]
+
+# Bodies a PATCH would accept, so that only the id is wrong.
+VALID_PATCH = {"books": {"title": "T"}, "authors": {"name": "N"}, "categories": {"name": "C"}}
+
+PATH_IDS = [
+    ("sql-or", quote("1' OR 1=1 --", safe="")),
+    ("sql-drop", quote("1; DROP TABLE books; --", safe="")),
+    ("sql-or-unquoted", quote("1 OR 1=1", safe="")),
+    ("percent", "1%25"),
+    ("nul", "1%00"),
+    ("invalid-utf8", "%FF%FE"),
+    ("2**31", str(2**31)),  # one past PostgreSQL's integer
+    ("2**63", str(2**63)),
+    ("-2**63", str(-(2**63))),
+    ("10**100", str(10**100)),
+    ("-1", "-1"),
+    ("0", "0"),
+    ("float", "1.5"),
+    ("true", "true"),
+    ("null", "null"),
+    ("whitespace", "%20"),
+    ("10k-digits", "1" * 10_000),
+]
+
+
+@pytest.mark.parametrize(("value_id", "encoded"), PATH_IDS, ids=[i for i, _ in PATH_IDS])
+@pytest.mark.parametrize(
+    ("method", "route"), ROUTES_WITH_AN_ID, ids=[f"{m} {r}" for m, r in ROUTES_WITH_AN_ID]
+)
+async def test_a_hostile_path_id_is_422_and_changes_nothing(
+    client, catalog, method, route, value_id, encoded
+):
+    url = route.format(encoded)
+    resource = route.split("/")[1]
+    before = await snapshot()
+
+    if method == "PATCH":
+        response = await send_json(client, method, url, VALID_PATCH[resource])
+    else:
+        response = await client.request(method, url)
+
+    assert_json_answer(response)
+    expect_error(response, 422)
+    assert await snapshot() == before
+
+
+# -- SQL metacharacters are text ---------------------------------------------------
+
+
+async def test_sql_metacharacters_are_stored_and_searched_as_text(client):
+    bobby = await create_author(client, "Bobby O'Tables")
+    plain = await create_author(client, "Plain Author")
+    category = await create_category(client, "Students'; --", slug="students")
+    book = await create_book(
+        client,
+        title="Robert'); DROP TABLE books;--",
+        author_id=bobby["id"],
+        category_ids=[category["id"]],
+        description="100% of _everything_ \\ nothing",
+    )
+    await create_book(client, title="Plain Book", author_id=plain["id"])
+
+    for params in (
+        {"author": "'"},
+        {"author": "O'Tables"},
+        {"category": "Students'; --"},
+        {"author": "'", "category": "students"},
+    ):
+        page = (await client.get("/books", params=params)).json()
+        assert [found["id"] for found in page["items"]] == [book["id"]], params
+    assert page["items"][0]["title"] == "Robert'); DROP TABLE books;--"
+    assert page["items"][0]["description"] == "100% of _everything_ \\ nothing"
+
+    authors = (await client.get("/authors", params={"name": "'"})).json()["items"]
+    assert [author["name"] for author in authors] == ["Bobby O'Tables"]
+
+    # The tables are all still there, with everything in them.
+    assert row_counts(await snapshot()) == {
+        "authors": 2,
+        "categories": 1,
+        "books": 2,
+        "book_category": 1,
+    }
+    # And the searches were logged verbatim.
+    logs = (await client.get("/search-logs")).json()["items"]
+    assert {log["author"] for log in logs} == {"'", "O'Tables", None}
+    assert "Students'; --" in {log["category"] for log in logs}
+
+
+async def test_a_search_term_of_sql_finds_only_names_that_contain_it_literally(client):
+    await create_author(client, "Plain Author")
+    odd = await create_author(client, "x' OR 1=1 --")
+
+    authors = (await client.get("/authors", params={"name": "' OR 1=1 --"})).json()["items"]
+
+    assert [author["id"] for author in authors] == [odd["id"]]
+
+
+# -- bodies that are not JSON, or too big ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b'{"name": "\xff\xfe"}',
+        b'{"name": "a"',
+        b"\x00",
+        b"[]",
+        b'"Plain"',
+        b"null",
+        b'{"name": "a", "name": "b", "unknown": 1}',
+    ],
+    ids=["invalid-utf8", "truncated", "nul-byte", "array", "string", "null", "unknown-field"],
+)
+@pytest.mark.parametrize("method", ["POST", "PATCH"])
+async def test_a_body_that_is_not_a_json_object_is_4xx_and_changes_nothing(
+    client, catalog, method, content
+):
+    url = "/authors" if method == "POST" else f"/authors/{catalog.author_id}"
+    before = await snapshot()
+
+    response = await client.request(
+        method, url, content=content, headers={"content-type": "application/json"}
+    )
+
+    assert_json_answer(response)
+    assert 400 <= response.status_code < 500
+    assert await snapshot() == before
+
+
+@pytest.mark.parametrize("method", ["POST", "PATCH"])
+async def test_a_body_over_the_size_limit_is_413_json_and_changes_nothing(
+    client, catalog, method
+):
+    url = "/books" if method == "POST" else f"/books/{catalog.book_id}"
+    body = {"title": "T", "author_id": catalog.author_id, "description": "é" * 1_000_000}
+    before = await snapshot()
+
+    response = await send_json(client, method, url, body)
+
+    expect_error(response, 413)
+    assert await snapshot() == before
