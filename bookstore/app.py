@@ -18,7 +18,7 @@ from bookstore.admin import admin_routes
 from bookstore.api import authors, books, categories, health, search_logs
 from bookstore.api.body_limit import BodySizeLimit
 from bookstore.api.dependencies import bound_database_waits
-from bookstore.api.errors import install_error_handlers
+from bookstore.api.errors import COMMON_ERROR_RESPONSES, install_error_handlers
 from bookstore.database import start_pool
 from bookstore.search_log import SearchLogger
 from bookstore.settings import Settings, get_settings
@@ -71,7 +71,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     install_error_handlers(app)
     for module in (books, authors, categories, search_logs, health):
-        app.include_router(module.router, dependencies=[Depends(bound_database_waits)])
+        app.include_router(
+            module.router,
+            dependencies=[Depends(bound_database_waits)],
+            responses=COMMON_ERROR_RESPONSES,
+        )
     # The back office at /admin/, with its own database pool (bookstore.admin).
     app.include_router(admin_routes(settings))
     return app

@@ -42,13 +42,14 @@ def _text(max_length: int, *, min_length: int = 0) -> Any:
     ]
 
 
-Id = Annotated[int, Field(ge=1, le=INT4_MAX)]
+# Strict: JSON true is not the integer 1.
+Id = Annotated[int, Field(strict=True, ge=1, le=INT4_MAX)]
 Title = _text(300, min_length=1)
 AuthorName = _text(200, min_length=1)
 CategoryName = _text(100, min_length=1)
 LongText = _text(100_000)
 Slug = Annotated[str, StringConstraints(max_length=100, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")]
-PublishedYear = Annotated[int, Field(ge=-5000, le=2100)]
+PublishedYear = Annotated[int, Field(strict=True, ge=-5000, le=2100)]
 Price = Annotated[Decimal, Field(ge=0, max_digits=10, decimal_places=2, allow_inf_nan=False)]
 
 

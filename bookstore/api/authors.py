@@ -10,11 +10,12 @@ from bookstore import catalog
 from bookstore.api.auth import UNAUTHORIZED, WriteToken
 from bookstore.api.books import fetch_book_page
 from bookstore.api.dependencies import CursorParam, Limit, Pager, PathId, search_term
+from bookstore.api.errors import RESOURCE_ERROR_RESPONSES
 from bookstore.api.responses import ModelResponse
 from bookstore.errors import NotFound
 from bookstore.schemas import AuthorCreate, AuthorOut, AuthorPage, AuthorUpdate, BookPage
 
-router = APIRouter(prefix="/authors", tags=["authors"])
+router = APIRouter(prefix="/authors", tags=["authors"], responses=RESOURCE_ERROR_RESPONSES)
 
 NameTerm = search_term(200, "Case-insensitive substring of the name.")
 

@@ -28,11 +28,12 @@ from bookstore.api.dependencies import (
     SearchLoggerDep,
     search_term,
 )
+from bookstore.api.errors import RESOURCE_ERROR_RESPONSES
 from bookstore.api.responses import ModelResponse
 from bookstore.schemas import INT4_MAX, BookCreate, BookOut, BookPage, BookUpdate
 from bookstore.search_log import SearchRecord
 
-router = APIRouter(prefix="/books", tags=["books"])
+router = APIRouter(prefix="/books", tags=["books"], responses=RESOURCE_ERROR_RESPONSES)
 
 AuthorTerm = search_term(200, "Case-insensitive substring of the author's name.")
 CategoryTerm = search_term(100, "A category's slug or name, case-insensitive.")

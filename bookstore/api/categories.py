@@ -8,6 +8,7 @@ from bookstore import catalog
 from bookstore.api.auth import UNAUTHORIZED, WriteToken
 from bookstore.api.books import fetch_book_page
 from bookstore.api.dependencies import CursorParam, Limit, PathId
+from bookstore.api.errors import RESOURCE_ERROR_RESPONSES
 from bookstore.api.responses import ModelResponse
 from bookstore.errors import NotFound
 from bookstore.schemas import (
@@ -18,7 +19,7 @@ from bookstore.schemas import (
     CategoryUpdate,
 )
 
-router = APIRouter(prefix="/categories", tags=["categories"])
+router = APIRouter(prefix="/categories", tags=["categories"], responses=RESOURCE_ERROR_RESPONSES)
 
 
 @router.get("", response_model=CategoryList)

@@ -6,6 +6,7 @@ Every error body is ``{"detail": ...}``; no traceback ever reaches a client.
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 import asyncpg
@@ -22,8 +23,29 @@ from bookstore.errors import (
     NotFound,
     PreconditionFailed,
 )
+from bookstore.schemas import ErrorOut
 
 logger = logging.getLogger(__name__)
+
+
+def _documented(description: str) -> dict[str, Any]:
+    return {"model": ErrorOut, "description": description}
+
+
+# Documented on every route of the API (OpenAPI), so clients and generated
+# SDKs know the shape of each error they can meet.
+COMMON_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    422: _documented("Invalid parameters or body; `detail` says which."),
+    503: _documented("The database is unavailable; retry shortly."),
+    504: _documented("The database took too long to answer."),
+}
+# And on the routes of books, authors and categories.
+RESOURCE_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _documented("The body is not valid JSON."),
+    404: _documented("No such id."),
+    409: _documented("The write conflicts with stored data (duplicate, or in use)."),
+    413: _documented("The body is larger than the limit."),
+}
 
 STATUS_BY_ERROR: dict[type[CatalogError], int] = {
     NotFound: 404,
@@ -53,9 +75,12 @@ async def _catalog_error(request: Request, error: Exception) -> JSONResponse:
 
 
 def _json_safe(value: Any) -> Any:
-    """Replace what cannot be encoded as UTF-8 (lone surrogates) by escapes."""
+    """Replace what JSON cannot carry: lone surrogates (by escapes), NaN and
+    infinities (by their names)."""
     if isinstance(value, str):
         return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
     if isinstance(value, dict):
         return {key: _json_safe(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
@@ -64,8 +89,8 @@ def _json_safe(value: Any) -> Any:
 
 
 async def _invalid_request(request: Request, error: Exception) -> JSONResponse:
-    # FastAPI's own handler echoes the input back; a lone surrogate in it
-    # would make that 422 fail to encode and turn into a 500.
+    # FastAPI's own handler echoes the input back; a lone surrogate or a NaN
+    # in it would make that 422 fail to encode and turn into a 500.
     assert isinstance(error, RequestValidationError)
     return JSONResponse({"detail": _json_safe(jsonable_encoder(error.errors()))}, status_code=422)
 
