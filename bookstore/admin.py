@@ -260,16 +260,28 @@ def _book_before_update(row_id: int, values: dict[Column, Any]) -> dict[Column, 
 
 
 def _category_before_insert(row: AdminCategory) -> AdminCategory:
-    if not row.slug:
-        row.slug = slugify(row.name)
+    # The API finds categories by lower-case slug: normalise what staff type.
+    row.slug = slugify(row.slug or row.name)
     return row
 
 
 def _category_before_update(row_id: int, values: dict[Column, Any]) -> dict[Column, Any]:
     changed = {column._meta.name: column for column in values}
-    if "slug" in changed and not values[changed["slug"]] and "name" in changed:
-        values[changed["slug"]] = slugify(values[changed["name"]])
+    if "slug" in changed:
+        typed = values[changed["slug"]]
+        if typed:
+            values[changed["slug"]] = slugify(typed)
+        elif "name" in changed:
+            values[changed["slug"]] = slugify(values[changed["name"]])
     return values
+
+
+def _spreadsheet_safe(value: Any) -> Any:
+    """Customers type the search terms: keep a spreadsheet from running them
+    as formulas (=HYPERLINK(...) and the like)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
 
 
 def read_only(piccolo_crud: PiccoloCRUD, request: Request) -> None:
@@ -463,7 +475,7 @@ async def export_search_logs(request: Request, form: SearchLogRangeForm) -> File
     contents = io.StringIO()
     writer = csv.DictWriter(contents, [column._meta.name for column in SEARCH_LOG_EXPORT_COLUMNS])
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({key: _spreadsheet_safe(value) for key, value in row.items()} for row in rows)
     name = f"searches-{form.since:%Y%m%dT%H%M}-{form.until:%Y%m%dT%H%M}.csv"
     return FileResponse(contents=contents, file_name=name, media_type="text/csv")
 

@@ -23,6 +23,7 @@ from asyncpg.exceptions import (
 from piccolo.columns.combination import WhereRaw
 from piccolo.querystring import QueryString
 
+from bookstore.database import transaction
 from bookstore.errors import Conflict, InvalidReference, NotFound, PreconditionFailed
 from bookstore.pagination import SortKey
 from bookstore.tables import Author, Book, BookCategory, Category, SearchLog
@@ -345,7 +346,7 @@ def _book_columns(fields: Row) -> Row:
 async def create_book(fields: Row, category_ids: list[int]) -> Row:
     """Insert a book and its category links in one transaction."""
     try:
-        async with Book._meta.db.transaction():
+        async with transaction(Book._meta.db):
             await _check_categories_exist(category_ids)
             (inserted,) = await Book.insert(Book(**_book_columns(fields))).returning(Book.id)
             book_id = inserted["id"]
@@ -372,7 +373,7 @@ async def update_book(
     never overwrites a change it has not seen.
     """
     try:
-        async with Book._meta.db.transaction():
+        async with transaction(Book._meta.db):
             if expected_versions is not None:
                 await _lock_book_at_version(book_id, expected_versions)
             changes = {getattr(Book, name): value for name, value in _book_columns(fields).items()}
@@ -411,7 +412,7 @@ async def _replace_categories(book_id: int, category_ids: list[int]) -> None:
 
 async def delete_book(book_id: int, *, expected_versions: Collection[str] | None = None) -> None:
     """Delete the book; with ``expected_versions``, only if it is still at one of them."""
-    async with Book._meta.db.transaction():
+    async with transaction(Book._meta.db):
         if expected_versions is not None:
             await _lock_book_at_version(book_id, expected_versions)
         deleted = await Book.delete().where(Book.id == book_id).returning(Book.id)

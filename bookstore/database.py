@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from asyncpg import Pool
-from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.postgres import PostgresEngine, PostgresTransaction
 
 from bookstore.embedded import EmbeddedPostgres
 from bookstore.settings import Settings, get_settings
@@ -116,6 +116,39 @@ class _BoundedAcquire:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self._pool.release(self._connection)
+
+
+class ReleasingTransaction(PostgresTransaction):
+    """Piccolo's transaction, whose connection always returns to the pool.
+
+    Piccolo rolls back (or commits) and then releases; when the connection
+    died under the transaction, the rollback raises and the release never
+    happens, so each such failure would cost the pool a connection for good.
+    """
+
+    async def __aexit__(self, exception_type: Any, exception: Any, traceback: Any) -> bool:
+        if self._parent:
+            return exception is None
+        try:
+            if exception is not None:
+                if not self._rolled_back:
+                    await self.rollback()
+            elif not self._committed and not self._rolled_back:
+                await self.commit()
+        finally:
+            try:
+                if self.engine.pool:
+                    await self.engine.pool.release(self.connection)
+                else:
+                    await self.connection.close()
+            finally:
+                self.engine.current_transaction.reset(self.context)
+        return exception is None
+
+
+def transaction(engine: PostgresEngine) -> ReleasingTransaction:
+    """``async with transaction(Book._meta.db): ...``: all of it, or none."""
+    return ReleasingTransaction(engine)
 
 
 async def start_pool(engine: PostgresEngine, settings: Settings) -> None:

@@ -17,6 +17,7 @@ import json
 from typing import NamedTuple
 
 from bookstore.errors import InvalidCursor
+from bookstore.schemas import INT4_MAX
 
 
 class SortKey(NamedTuple):
@@ -57,6 +58,13 @@ def decode_cursor(cursor: str, *, scope: str, secret: str) -> SortKey:
         text, id_ = json.loads(payload)
     except (ValueError, TypeError):
         raise InvalidCursor("cursor is malformed; use next_cursor as given") from None
-    if not isinstance(text, str) or type(id_) is not int:
+    # Signed does not mean sane: the secret may be the default one, so a
+    # cursor is checked as strictly as any other input.
+    if (
+        not isinstance(text, str)
+        or "\x00" in text
+        or type(id_) is not int
+        or not 1 <= id_ <= INT4_MAX
+    ):
         raise InvalidCursor("cursor is malformed; use next_cursor as given")
     return SortKey(text, id_)

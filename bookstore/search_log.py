@@ -109,7 +109,10 @@ class SearchLogger:
     async def stop(self, timeout_s: float = 5.0) -> None:
         """Stop the writer, then write what is buffered (within ``timeout_s``)."""
         if self._writer is not None:
-            self._writer.cancel()
+            # Not in the middle of a batch: a cancelled INSERT may have been
+            # committed already, and its records would be written twice.
+            async with self._flushing:
+                self._writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._writer
             self._writer = None

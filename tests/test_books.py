@@ -1102,3 +1102,28 @@ async def test_a_filtered_page_costs_at_most_two_queries_plus_its_log_row(client
     page_queries = [q for q in statements if "search_logs" not in q]
     assert len(log_writes) == 1, statements
     assert 1 <= len(page_queries) <= 2, page_queries
+
+
+@pytest.mark.parametrize(
+    "key",
+    [("a", 2**40), ("a", 0), ("a\x00b", 1)],
+    ids=["id-beyond-integer", "id-zero", "nul-in-title"],
+)
+async def test_a_correctly_signed_cursor_with_impossible_values_is_422(client, key):
+    # The default secret is public, so a cursor can be forged: it must still
+    # be checked like any other input, never reach the database.
+    from bookstore.api.books import book_page_scope
+    from bookstore.catalog import BookFilters
+    from bookstore.pagination import SortKey, encode_cursor
+    from bookstore.settings import get_settings
+
+    cursor = encode_cursor(
+        SortKey(*key),
+        scope=book_page_scope(BookFilters()),
+        secret=get_settings().cursor_secret,
+    )
+
+    response = await client.get("/books", params={"cursor": cursor})
+
+    assert response.status_code == 422
+    assert "detail" in response.json()

@@ -89,3 +89,13 @@ def test_embedded_server_starts_is_reused_and_stops(server_dir: Path) -> None:
     with pytest.raises(OSError):
         asyncio.run(server_version())
     assert "was not running" in bookstore("db", "stop", env=env).stdout
+
+
+def test_printed_dsns_hide_passwords() -> None:
+    from bookstore.cli import _redacted
+
+    assert (
+        _redacted("postgresql://shop:s3cret@db:5432/books")
+        == "postgresql://shop:***@db:5432/books"
+    )
+    assert "s3cret" not in _redacted("postgresql://db/books?user=shop&password=s3cret")

@@ -213,3 +213,18 @@ async def test_sigterm_lets_requests_in_flight_finish_and_writes_buffered_search
     # uvicorn finishes its graceful shutdown, then re-raises the signal.
     assert server.process.returncode in (0, -15)
     assert await SearchLog.count() == 5
+
+
+async def test_a_chunked_body_over_the_size_limit_answers_413(client: httpx.AsyncClient) -> None:
+    async def chunks():  # no Content-Length: the limit must count what arrives
+        yield b'{"title": "Big", "author_id": 1, "description": "'
+        for _ in range(2048):
+            yield b"x" * 1024
+        yield b'"}'
+
+    response = await client.post(
+        "/books", content=chunks(), headers={"content-type": "application/json"}
+    )
+
+    assert response.status_code == 413
+    assert "detail" in response.json()

@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import json
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
-class _BodyTooLarge(Exception):
-    pass
+class _BodyTooLarge(HTTPException):
+    """Raised while reading: FastAPI turns an HTTPException into its response,
+    where any other error while parsing the body would become a 400."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, detail=f"request body is larger than {max_bytes} bytes")
 
 
 class BodySizeLimit:
@@ -39,7 +44,7 @@ class BodySizeLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise _BodyTooLarge
+                    raise _BodyTooLarge(self.max_bytes)
             return message
 
         async def tracking_send(message: Message) -> None:
