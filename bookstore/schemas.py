@@ -55,6 +55,8 @@ Price = Annotated[Decimal, Field(ge=0, max_digits=10, decimal_places=2, allow_in
 
 def slugify(name: str) -> str:
     """``"Science Fiction & Fantasy"`` -> ``"science-fiction-fantasy"``."""
+    # Apostrophes join words ("Children's" -> "childrens"), they do not split them.
+    name = name.replace("'", "").replace("\u2019", "")
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
     return re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:100].rstrip("-")
 

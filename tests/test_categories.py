@@ -41,6 +41,7 @@ async def test_creating_a_category_returns_it(client):
         ("  Crime  ", "crime"),
         ("Littérature Française", "litterature-francaise"),
         ("90s Kids", "90s-kids"),
+        ("Children's", "childrens"),
     ],
 )
 async def test_the_slug_is_derived_from_the_name_when_not_given(client, name, slug):
