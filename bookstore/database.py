@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -50,12 +51,18 @@ def pool_options(settings: Settings) -> dict[str, Any]:
     }
 
 
+logger = logging.getLogger(__name__)
+
+
 @dataclass
 class WaitBudget:
     """Seconds the current request may still spend waiting for connections."""
 
     remaining: float
 
+
+# Longest a connection's reset may take when it goes back to the pool.
+RELEASE_TIMEOUT_S = 2.0
 
 # Set per request by bookstore.api.dependencies.bound_database_waits.
 wait_budget: ContextVar[WaitBudget | None] = ContextVar("wait_budget", default=None)
@@ -74,25 +81,44 @@ class BoundedPool:
     """
 
     def __init__(self, pool: Pool, timeout: float) -> None:
-        self._pool = pool
+        self.inner = pool
         self._timeout = timeout
 
     def acquire(self, *, timeout: float | None = None) -> _BoundedAcquire:
-        return _BoundedAcquire(self._pool, self._timeout if timeout is None else timeout)
+        return _BoundedAcquire(self, self._timeout if timeout is None else timeout)
+
+    async def release(
+        self,
+        connection: Any,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 - asyncpg's Pool.release signature
+    ) -> None:
+        """Give a connection back; never fails the caller.
+
+        asyncpg would bound the release by the acquire's timeout (what was
+        left of the request's budget), and a release left unbounded can wait
+        forever on a cancelled query to a server that is gone. When the
+        release fails, asyncpg has already closed the connection and freed
+        its place in the pool: the query itself succeeded, so nothing is
+        raised.
+        """
+        try:
+            await self.inner.release(connection, timeout=timeout or RELEASE_TIMEOUT_S)
+        except Exception as error:
+            logger.warning("a database connection was closed on release: %r", error)
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._pool, name)
+        return getattr(self.inner, name)
 
 
 class _BoundedAcquire:
     """``await pool.acquire()`` or ``async with pool.acquire()``, bounded in time.
 
-    Only the wait for a connection is bounded. asyncpg's own acquire context
-    would apply the same timeout to the release too, turning a query that
-    already succeeded into an error when the release is slow.
+    Only the wait for a connection is bounded by the budget; the release
+    goes through ``BoundedPool.release``.
     """
 
-    def __init__(self, pool: Pool, timeout: float) -> None:
+    def __init__(self, pool: BoundedPool, timeout: float) -> None:
         self._pool = pool
         self._timeout = timeout
         self._connection: Any = None
@@ -102,7 +128,7 @@ class _BoundedAcquire:
         timeout = self._timeout if budget is None else min(self._timeout, budget.remaining)
         started = time.monotonic()
         try:
-            return await self._pool.acquire(timeout=max(timeout, 0.001))
+            return await self._pool.inner.acquire(timeout=max(timeout, 0.001))
         finally:
             if budget is not None:
                 budget.remaining -= time.monotonic() - started

@@ -19,10 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import os
-import threading
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import AsyncIterator, Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -219,18 +218,6 @@ class Fuzzer:
                     )
 
 
-@contextmanager
-def server_log_of(process: Any, lines: list[str]) -> Iterator[None]:
-    """Collect the server's output as it comes: a full pipe would block the server."""
-
-    def read() -> None:
-        with suppress(OSError, ValueError):  # closed when the server is stopped
-            lines.extend(process.stdout)
-
-    threading.Thread(target=read, daemon=True).start()
-    yield
-
-
 async def catalog_checksum() -> str:
     """An md5 of every row of the catalog tables, in id order."""
     tables = ("authors", "categories", "books", "book_category")
@@ -271,13 +258,14 @@ async def fuzzing(app) -> AsyncIterator[FuzzRecord]:
         "TRUNCATE books, authors, categories, book_category, search_logs RESTART IDENTITY CASCADE"
     )
     record = FuzzRecord()
-    with running_server() as server, server_log_of(server.process, record.server_log):
+    with running_server() as server:
         await asyncio.to_thread(seed_catalog, server.url)
         fuzzer = await asyncio.to_thread(Fuzzer, server.url, record)
         await asyncio.to_thread(fuzzer.fuzz_with_the_token)
         before = await catalog_checksum()
         await asyncio.to_thread(fuzzer.fuzz_writes_without_a_token)
         record.catalog_changed_without_a_token = await catalog_checksum() != before
+        record.server_log = server.output().splitlines(keepends=True)
     yield record
 
 
