@@ -56,18 +56,27 @@ async def create_book(client: httpx.AsyncClient, **fields: Any) -> dict:
     return response.json()
 
 
-async def list_all_books(client: httpx.AsyncClient) -> list[dict]:
-    """Every book in the catalog, following cursors to the end (no filters: no log)."""
-    books: list[dict] = []
-    params: dict[str, Any] = {"limit": 100}
-    while True:
-        response = await client.get("/books", params=params)
+async def walk_pages(
+    client: httpx.AsyncClient, url: str, params: dict[str, Any], limit: int
+) -> list[dict]:
+    """Every item of a listing, page by page, following ``next_cursor``."""
+    items: list[dict] = []
+    params = {**params, "limit": limit}
+    for _ in range(1000):
+        response = await client.get(url, params=params)
         assert response.status_code == 200, response.text
         page = response.json()
-        books.extend(page["items"])
+        assert len(page["items"]) <= limit
+        items.extend(page["items"])
         if page["next_cursor"] is None:
-            return books
+            return items
         params["cursor"] = page["next_cursor"]
+    raise AssertionError("pagination never ended")
+
+
+async def list_all_books(client: httpx.AsyncClient) -> list[dict]:
+    """Every book in the catalog (no filters: no search is logged)."""
+    return await walk_pages(client, "/books", {}, 100)
 
 
 async def count_books(client: httpx.AsyncClient) -> int:

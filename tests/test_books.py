@@ -15,32 +15,16 @@ from factories import (
     expect_error,
     list_all_books,
     server_like_client,
+    walk_pages,
 )
 from piccolo.engine.postgres import PostgresEngine
 
+from bookstore.schemas import INT4_MAX
 from bookstore.tables import BookCategory
-
-INT4_MAX = 2_147_483_647
 
 
 def titles(page: dict) -> list[str]:
     return [book["title"] for book in page["items"]]
-
-
-async def walk(client, url: str, params: dict, limit: int) -> list[dict]:
-    """Every item of a listing, page by page, following ``next_cursor``."""
-    items: list[dict] = []
-    params = {**params, "limit": limit}
-    for _ in range(1000):
-        response = await client.get(url, params=params)
-        assert response.status_code == 200, response.text
-        page = response.json()
-        assert len(page["items"]) <= limit
-        items.extend(page["items"])
-        if page["next_cursor"] is None:
-            return items
-        params["cursor"] = page["next_cursor"]
-    raise AssertionError("pagination never ended")
 
 
 # -- create and read ---------------------------------------------------------
@@ -680,7 +664,7 @@ async def test_walking_all_pages_returns_every_book_once_in_title_id_order(clien
     assert len(expected) == 9
 
     for limit in (1, 2, 3, 4):
-        walked = await walk(client, "/books", {}, limit)
+        walked = await walk_pages(client, "/books", {}, limit)
         assert [(b["title"], b["id"]) for b in walked] == [
             (b["title"], b["id"]) for b in expected
         ], limit
@@ -692,7 +676,7 @@ async def test_walking_pages_of_many_books_sharing_one_title(client):
         (await create_book(client, title="Same", author_id=author["id"]))["id"] for _ in range(7)
     ]
 
-    walked = await walk(client, "/books", {}, 3)
+    walked = await walk_pages(client, "/books", {}, 3)
 
     assert [b["id"] for b in walked] == sorted(ids)
 
@@ -707,7 +691,7 @@ async def test_walking_pages_of_a_filtered_search(client):
         )
         await create_book(client, title=f"T{n % 3}", author_id=other["id"])
 
-    walked = await walk(client, "/books", {"author": "wanted"}, 2)
+    walked = await walk_pages(client, "/books", {"author": "wanted"}, 2)
 
     assert len(walked) == 7
     assert {b["id"] for b in walked} == set(expected)

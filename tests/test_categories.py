@@ -11,8 +11,7 @@ from factories import (
     server_like_client,
 )
 
-INT4_MAX = 2_147_483_647
-
+from bookstore.schemas import INT4_MAX
 
 # -- create and read ---------------------------------------------------------
 
