@@ -61,6 +61,13 @@ def slugify(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:100].rstrip("-")
 
 
+def refuse_null(value: object) -> object:
+    """For PATCH bodies: a field may be left out, but not set to null."""
+    if value is None:
+        raise ValueError("cannot be null")
+    return value
+
+
 class Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -77,12 +84,7 @@ class AuthorUpdate(Model):
     name: AuthorName | None = None
     bio: LongText | None = None
 
-    @field_validator("name")
-    @classmethod
-    def _name_not_null(cls, value: str | None) -> str:
-        if value is None:
-            raise ValueError("name cannot be null")
-        return value
+    _not_null = field_validator("name")(refuse_null)
 
 
 class AuthorRef(BaseModel):
@@ -123,12 +125,7 @@ class CategoryUpdate(Model):
     slug: Slug | None = None
     description: LongText | None = None
 
-    @field_validator("name", "slug")
-    @classmethod
-    def _not_null(cls, value: str | None) -> str:
-        if value is None:
-            raise ValueError("cannot be null")
-        return value
+    _not_null = field_validator("name", "slug")(refuse_null)
 
 
 class CategoryRef(BaseModel):
@@ -183,12 +180,7 @@ class BookUpdate(Model):
     price: Price | None = None
     description: LongText | None = None
 
-    @field_validator("title", "author_id", "category_ids")
-    @classmethod
-    def _not_null(cls, value: object) -> object:
-        if value is None:
-            raise ValueError("cannot be null")
-        return value
+    _not_null = field_validator("title", "author_id", "category_ids")(refuse_null)
 
 
 class BookOut(BaseModel):
