@@ -183,7 +183,8 @@ async def _bulk_load(connection: Connection, tables: Sequence[str]) -> AsyncIter
         )
     for index in indexes:
         await connection.execute(f"DROP INDEX {index['name']}")
-    # The loader writes what triggers would derive (book_category.book_title).
+    # The loader writes what triggers would derive (book_category's copies of
+    # the book's title and author).
     for table in tables:
         await connection.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
     yield
@@ -236,11 +237,11 @@ async def seed_synthetic(books: int, *, seed: int = 42) -> SyntheticCatalog:
                 columns=["id", "name", "bio"],
             )
             book_records: list[tuple[Any, ...]] = []
-            link_records: list[tuple[int, int, str]] = []
+            link_records: list[tuple[int, int, str, int]] = []
             for record, category_ids in _book_rows(books, author_count, len(category_names), rng):
                 book_records.append(record)
-                book_id, title = record[0], record[1]
-                link_records.extend((book_id, c, title) for c in category_ids)
+                book_id, title, author_id = record[0], record[1], record[-1]
+                link_records.extend((book_id, c, title, author_id) for c in category_ids)
             await connection.copy_records_to_table(
                 "books",
                 records=book_records,
@@ -257,7 +258,7 @@ async def seed_synthetic(books: int, *, seed: int = 42) -> SyntheticCatalog:
             await connection.copy_records_to_table(
                 "book_category",
                 records=link_records,
-                columns=["book_id", "category_id", "book_title"],
+                columns=["book_id", "category_id", "book_title", "book_author_id"],
             )
             link_count = len(link_records)
             for table in ("categories", "authors", "books", "book_category"):

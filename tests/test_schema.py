@@ -25,9 +25,10 @@ async def test_tables_and_columns_are_named_as_the_contract_says() -> None:
     assert {name for table, name in columns if table == "categories"} == {
         "id", "name", "slug", "description",
     }  # fmt: skip
-    # book_title is a copy of books.title kept by triggers, for index-ordered search.
+    # book_title and book_author_id are copies of the book's, kept by triggers,
+    # for index-ordered search.
     assert {name for table, name in columns if table == "book_category"} == {
-        "id", "book_id", "category_id", "book_title",
+        "id", "book_id", "category_id", "book_title", "book_author_id",
     }  # fmt: skip
     assert {name for table, name in columns if table == "search_logs"} == {
         "id", "author", "category", "query", "result_count", "duration_ms", "created_at",
@@ -105,6 +106,7 @@ async def test_indexes_serve_the_searches() -> None:
 
     assert has_index("books", "author_id")
     assert has_index("book_category", "category_id, book_title, book_id")
+    assert has_index("book_category", "category_id, book_author_id, book_title, book_id")
     assert has_index("books", "author_id, title, id")
     assert has_index("books", "title, id")
     assert has_index("search_logs", "created_at")
@@ -132,3 +134,29 @@ async def test_the_title_copy_on_book_category_follows_the_book() -> None:
     assert await copied_title() == "The Modern Prometheus"
     await fetch("UPDATE book_category SET book_title = 'tampered' WHERE book_id = {}", book)
     assert await copied_title() == "The Modern Prometheus"
+
+
+async def test_the_author_copy_on_book_category_follows_the_book() -> None:
+    from bookstore.tables import Author, BookCategory, Category
+
+    async def new_author(name: str) -> int:
+        return (await Author.insert(Author(name=name)).returning(Author.id))[0]["id"]
+
+    shelley, godwin = await new_author("Mary Shelley"), await new_author("William Godwin")
+    category = (
+        await Category.insert(Category(name="Gothic", slug="gothic")).returning(Category.id)
+    )[0]["id"]
+    book = (await Book.insert(Book(title="Frankenstein", author=shelley)).returning(Book.id))[0][
+        "id"
+    ]
+    await BookCategory.insert(BookCategory(book=book, category=category))
+
+    async def copied_author() -> int:
+        rows = await fetch("SELECT book_author_id FROM book_category WHERE book_id = {}", book)
+        return rows[0]["book_author_id"]
+
+    assert await copied_author() == shelley
+    await Book.update({Book.author: godwin}).where(Book.id == book)
+    assert await copied_author() == godwin
+    await fetch("UPDATE book_category SET book_author_id = {} WHERE book_id = {}", shelley, book)
+    assert await copied_author() == godwin
