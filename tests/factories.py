@@ -10,8 +10,10 @@ import itertools
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 import httpx
 
 _sequence = itertools.count(1)
@@ -113,3 +115,27 @@ async def server_like_client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
 
 # A JSON text holding a lone UTF-16 surrogate: valid JSON, but no valid Unicode string.
 LONE_SURROGATE = "\\ud800"
+
+
+@dataclass(frozen=True)
+class Statement:
+    sql: str
+    args: list[Any]
+
+
+def record_statements(monkeypatch: Any, *, ignore: object = None) -> list[Statement]:
+    """Every statement sent through asyncpg's ``Connection.fetch`` from now on.
+
+    That is where both Piccolo and the data layer's own SQL end, whichever
+    path a query takes. ``ignore``: a connection of the test's own.
+    """
+    statements: list[Statement] = []
+    fetch = asyncpg.connection.Connection.fetch
+
+    async def observed(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
+        if self is not ignore:
+            statements.append(Statement(query, list(args)))
+        return await fetch(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(asyncpg.connection.Connection, "fetch", observed)
+    return statements

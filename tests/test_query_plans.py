@@ -4,7 +4,7 @@ A search that falls back to a sequential scan still returns the right page,
 so no functional test notices; it is just slow on a real catalog (see
 bookstore/catalog.py for the index each shape relies on). This module seeds
 100,000 synthetic books once, captures the statements ``list_books`` really
-sends (by observing ``PostgresEngine._run_in_pool``), and runs EXPLAIN on
+sends (by observing asyncpg's ``Connection.fetch``), and runs EXPLAIN on
 each with its real arguments. It also checks each page against a plain SQL
 query written independently of the service's.
 """
@@ -19,8 +19,8 @@ from typing import Any
 
 import asyncpg
 import pytest
+from factories import Statement, record_statements
 from fastapi import FastAPI
-from piccolo.engine.postgres import PostgresEngine
 
 from bookstore.catalog import NARROW_AUTHOR_MATCH, BookFilters, get_book, list_books
 from bookstore.pagination import SortKey
@@ -147,24 +147,10 @@ async def database() -> AsyncIterator[asyncpg.Connection]:
 # -- the statements the service runs ------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Statement:
-    sql: str
-    args: list[Any]
-
-
 @pytest.fixture
-def captured(monkeypatch: pytest.MonkeyPatch) -> list[Statement]:
-    """Every statement run through the engine's pool from now on, as sent to asyncpg."""
-    statements: list[Statement] = []
-    run_in_pool = PostgresEngine._run_in_pool
-
-    async def observed(self: PostgresEngine, query: str, args: Any = None) -> Any:
-        statements.append(Statement(query, list(args or [])))
-        return await run_in_pool(self, query, args)
-
-    monkeypatch.setattr(PostgresEngine, "_run_in_pool", observed)
-    return statements
+def captured(monkeypatch: pytest.MonkeyPatch, database: asyncpg.Connection) -> list[Statement]:
+    """Every statement the service sends from now on, as sent to asyncpg."""
+    return record_statements(monkeypatch, ignore=database)
 
 
 def plan_nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -177,7 +163,7 @@ def plan_nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
 async def assert_no_sequential_scan(
     database: asyncpg.Connection, statements: list[Statement]
 ) -> None:
-    assert statements, "no statement captured: does the data layer still use the engine's pool?"
+    assert statements, "no statement captured: does the data layer still go through asyncpg?"
     for statement in statements:
         explained = await database.fetchval(
             f"EXPLAIN (FORMAT JSON) {statement.sql}", *statement.args
@@ -268,6 +254,13 @@ SHAPES: dict[str, Shape] = {
     ),
     "fragment_of_hundreds_of_authors_and_big_category": Shape(
         lambda c: BookFilters(author=c.fragment_of_many_authors, category=c.big_category_slug)
+    ),
+    "common_surname_and_big_category": Shape(
+        lambda c: BookFilters(author=c.common_surname.lower(), category=c.big_category_slug)
+    ),
+    "common_surname_and_big_category_second_page": Shape(
+        lambda c: BookFilters(author=c.common_surname.lower(), category=c.big_category_slug),
+        second_page=True,
     ),
     "author_id": Shape(lambda c: BookFilters(author_id=c.popular_author_id)),
     "category_id": Shape(lambda c: BookFilters(category_id=c.big_category_id)),

@@ -11,7 +11,7 @@ from bookstore.api.auth import UNAUTHORIZED, WriteToken
 from bookstore.api.books import fetch_book_page
 from bookstore.api.dependencies import CursorParam, Limit, Pager, PathId, search_term
 from bookstore.api.errors import RESOURCE_ERROR_RESPONSES
-from bookstore.api.responses import ModelResponse
+from bookstore.api.responses import ShapedResponse
 from bookstore.errors import NotFound
 from bookstore.schemas import AuthorCreate, AuthorOut, AuthorPage, AuthorUpdate, BookPage
 
@@ -70,11 +70,11 @@ async def delete_author(author_id: PathId) -> Response:
 @router.get("/{author_id}/books", response_model=BookPage)
 async def list_author_books(
     author_id: PathId, limit: Limit = 20, cursor: CursorParam = None
-) -> ModelResponse:
+) -> ShapedResponse:
     """The author's books in (title, id) order; 404 when the author does not exist."""
     filters = catalog.BookFilters(author_id=author_id)
     page = await fetch_book_page(filters, limit=limit, cursor=cursor)
     # An empty page is the only case where existence is in doubt: check it then.
-    if not page.items and not await catalog.author_exists(author_id):
+    if not page["items"] and not await catalog.author_exists(author_id):
         raise NotFound(f"author {author_id} not found")
-    return ModelResponse(page)
+    return ShapedResponse(page)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import astuple
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Query, Request, Response, status
 
@@ -29,7 +29,7 @@ from bookstore.api.dependencies import (
     search_term,
 )
 from bookstore.api.errors import RESOURCE_ERROR_RESPONSES
-from bookstore.api.responses import ModelResponse
+from bookstore.api.responses import ShapedResponse
 from bookstore.schemas import INT4_MAX, BookCreate, BookOut, BookPage, BookUpdate
 from bookstore.search_log import SearchRecord
 
@@ -47,11 +47,11 @@ def book_page_scope(filters: catalog.BookFilters) -> str:
 
 async def fetch_book_page(
     filters: catalog.BookFilters, *, limit: int, cursor: str | None
-) -> BookPage:
-    """One page of books for ``filters``, continuing after ``cursor``."""
+) -> dict[str, Any]:
+    """One page of books for ``filters``, continuing after ``cursor``, shaped as ``BookPage``."""
     pager = Pager(book_page_scope(filters))
     items, next_key = await catalog.list_books(filters, limit=limit, after=pager.decode(cursor))
-    return BookPage.model_validate({"items": items, "next_cursor": pager.encode(next_key)})
+    return {"items": items, "next_cursor": pager.encode(next_key)}
 
 
 @router.get("", response_model=BookPage, summary="Search and list books")
@@ -65,7 +65,7 @@ async def list_books(
     category_id: OptionalId = None,
     limit: Limit = 20,
     cursor: CursorParam = None,
-) -> ModelResponse:
+) -> ShapedResponse:
     """Books in (title, id) order; filters combine with AND.
 
     Every search (any filter given) is logged to ``search_logs`` after the
@@ -80,11 +80,11 @@ async def list_books(
             author=author,
             category=category,
             query=request.url.query,
-            result_count=len(page.items),
+            result_count=len(page["items"]),
             duration_ms=duration_ms,
         )
         background.add_task(search_logger.record, record)
-    return ModelResponse(page)
+    return ShapedResponse(page)
 
 
 @router.post(

@@ -9,7 +9,7 @@ from bookstore.api.auth import UNAUTHORIZED, WriteToken
 from bookstore.api.books import fetch_book_page
 from bookstore.api.dependencies import CursorParam, Limit, PathId
 from bookstore.api.errors import RESOURCE_ERROR_RESPONSES
-from bookstore.api.responses import ModelResponse
+from bookstore.api.responses import ShapedResponse
 from bookstore.errors import NotFound
 from bookstore.schemas import (
     BookPage,
@@ -69,10 +69,10 @@ async def delete_category(category_id: PathId) -> Response:
 @router.get("/{category_id}/books", response_model=BookPage)
 async def list_category_books(
     category_id: PathId, limit: Limit = 20, cursor: CursorParam = None
-) -> ModelResponse:
+) -> ShapedResponse:
     """The category's books in (title, id) order; 404 when it does not exist."""
     filters = catalog.BookFilters(category_id=category_id)
     page = await fetch_book_page(filters, limit=limit, cursor=cursor)
-    if not page.items and not await catalog.category_exists(category_id):
+    if not page["items"] and not await catalog.category_exists(category_id):
         raise NotFound(f"category {category_id} not found")
-    return ModelResponse(page)
+    return ShapedResponse(page)
