@@ -23,6 +23,7 @@ from asyncpg.exceptions import (
     UniqueViolationError,
 )
 from piccolo.columns.combination import WhereRaw
+from piccolo.query import OrderByRaw
 from piccolo.querystring import QueryString
 
 from bookstore.database import DatabaseConnection, connection, fetch, transaction
@@ -112,9 +113,9 @@ def _author_lookup(fragment: str) -> QueryString:
     """
     column = "name" if _TRIGRAM.search(fragment) else "(name || '')"
     return QueryString(
-        f"ARRAY(SELECT id FROM authors WHERE {column} ILIKE {{}} LIMIT {{}}) AS author_ids",
+        f"ARRAY(SELECT id FROM authors WHERE {column} ILIKE {{}}"
+        f" {_limit(NARROW_AUTHOR_MATCH + 1)}) AS author_ids",
         contains_pattern(fragment),
-        NARROW_AUTHOR_MATCH + 1,
     )
 
 
@@ -203,6 +204,19 @@ async def resolve(filters: BookFilters, db: DatabaseConnection) -> Criteria:
     return Criteria(author_ids, author_pattern, tuple(category_sets))
 
 
+def _limit(rows: int) -> str:
+    """A LIMIT written into the statement, not passed as a parameter.
+
+    Statements are planned once for all parameters (``force_generic_plan``),
+    and for ``LIMIT $1`` the planner guesses a tenth of the table: it then
+    prefers hashing all of books to probing the few ids of a page. Limits
+    are small validated integers, so each value is its own statement.
+    """
+    if not 1 <= rows <= NARROW_AUTHOR_MATCH + 1:
+        raise ValueError(f"unexpected LIMIT {rows!r}")
+    return f"LIMIT {int(rows)}"
+
+
 def _and(conditions: list[QueryString]) -> QueryString:
     if not conditions:
         return QueryString("TRUE")
@@ -249,9 +263,8 @@ def _page_from_books(criteria: Criteria, after: SortKey | None, limit: int) -> Q
     if after is not None:
         conditions.append(QueryString("(b.title, b.id) > ({}, {})", after.text, after.id))
     return QueryString(
-        "SELECT b.id FROM books b WHERE {} ORDER BY b.title, b.id LIMIT {}",
+        f"SELECT b.id FROM books b WHERE {{}} ORDER BY b.title, b.id {_limit(limit)}",
         _and(conditions),
-        limit,
     )
 
 
@@ -283,17 +296,18 @@ def _page_from_category(criteria: Criteria, after: SortKey | None, limit: int) -
         scan = (
             "(SELECT id, title FROM (SELECT bc.book_id AS id, bc.book_title AS title"
             " FROM book_category bc WHERE bc.category_id = {} AND {} OFFSET 0) AS found"
-            " ORDER BY title, id LIMIT {})"
+            f" ORDER BY title, id {_limit(limit)})"
         )
     else:
         scan = (
             "(SELECT bc.book_id AS id, bc.book_title AS title FROM book_category bc"
-            " WHERE bc.category_id = {} AND {} ORDER BY bc.book_title, bc.book_id LIMIT {})"
+            " WHERE bc.category_id = {} AND {} ORDER BY bc.book_title, bc.book_id"
+            f" {_limit(limit)})"
         )
-    scans = [QueryString(scan, category_id, _and(conditions), limit) for category_id in driving]
+    scans = [QueryString(scan, category_id, _and(conditions)) for category_id in driving]
     # Two categories (one named by slug, one by name): two scans, merged.
     merged = QueryString(" UNION ".join("{}" for _ in scans), *scans)
-    return QueryString("SELECT id FROM ({}) AS page ORDER BY title, id LIMIT {}", merged, limit)
+    return QueryString(f"SELECT id FROM ({{}}) AS page ORDER BY title, id {_limit(limit)}", merged)
 
 
 def _book_from_row(row: Mapping[str, Any]) -> Row:
@@ -496,9 +510,22 @@ _AUTHOR_COLUMNS = (Author.id, Author.name, Author.bio)
 async def list_authors(
     name: str | None, *, limit: int, after: SortKey | None = None
 ) -> tuple[list[Row], SortKey | None]:
-    query = Author.select(*_AUTHOR_COLUMNS).order_by(Author.name, Author.id).limit(limit + 1)
+    """Authors in (name, id) order, their names containing ``name`` if given.
+
+    The statement is planned once for every fragment (see
+    ``database.pool_options``), so its text picks the plan: a fragment with
+    a trigram is found through the trigram index and sorted (ordering by
+    ``name || ''`` hides the name index, which a generic plan would walk
+    testing every name: 45 ms at 100,000 authors for a name that matches
+    once); one without, which no index serves, walks names in order.
+    """
+    query = Author.select(*_AUTHOR_COLUMNS).limit(limit + 1)
     if name is not None:
         query = query.where(Author.name.ilike(contains_pattern(name)))
+    if name is not None and _TRIGRAM.search(name):
+        query = query.order_by(OrderByRaw("authors.name || ''"), Author.id)
+    else:
+        query = query.order_by(Author.name, Author.id)
     if after is not None:
         query = query.where(
             WhereRaw("(authors.name, authors.id) > ({}, {})", after.text, after.id)

@@ -23,8 +23,10 @@ from factories import Statement, record_statements
 from fastapi import FastAPI
 
 from bookstore.catalog import NARROW_AUTHOR_MATCH, BookFilters, get_book, list_books
+from bookstore.database import pool_options
 from bookstore.pagination import SortKey
 from bookstore.seed import seed_synthetic
+from bookstore.settings import get_settings
 from bookstore.tables import Book
 
 pytestmark = pytest.mark.slow
@@ -136,8 +138,13 @@ async def catalog(app: FastAPI) -> AsyncIterator[Catalog]:
 
 @pytest.fixture(scope="module")
 async def database() -> AsyncIterator[asyncpg.Connection]:
-    """A connection of the tests' own, outside the service's pool, for EXPLAIN."""
-    connection = await asyncpg.connect(os.environ["DATABASE_URL"])
+    """A connection of the tests' own for EXPLAIN, with the settings of the service's pool.
+
+    The pool plans each statement once, for any parameters
+    (``force_generic_plan``): those generic plans are the ones to check.
+    """
+    server_settings = pool_options(get_settings())["server_settings"]
+    connection = await asyncpg.connect(os.environ["DATABASE_URL"], server_settings=server_settings)
     try:
         yield connection
     finally:
@@ -165,21 +172,45 @@ async def assert_no_sequential_scan(
 ) -> None:
     assert statements, "no statement captured: does the data layer still go through asyncpg?"
     for statement in statements:
-        explained = await database.fetchval(
-            f"EXPLAIN (FORMAT JSON) {statement.sql}", *statement.args
-        )
-        (plan,) = json.loads(explained)
+        (plan,) = json.loads(await explain(database, statement, "FORMAT JSON"))
         scanned = {
             node["Relation Name"]
             for node in plan_nodes(plan["Plan"])
             if node["Node Type"] == "Seq Scan" and node.get("Relation Name") in LARGE_TABLES
         }
         if scanned:
-            text = await database.fetch(f"EXPLAIN {statement.sql}", *statement.args)
             pytest.fail(
                 f"sequential scan of {', '.join(sorted(scanned))} in:\n{statement.sql}\n"
-                f"args: {statement.args}\n" + "\n".join(row[0] for row in text)
+                f"args: {statement.args}\n" + await explain(database, statement)
             )
+
+
+async def explain(database: asyncpg.Connection, statement: Statement, options: str = "") -> str:
+    """EXPLAIN of the plan ``database`` would run ``statement`` with, as the service runs it.
+
+    A statement EXPLAINed directly is planned for its arguments; prepared and
+    then EXECUTEd, it gets the plan the session's ``plan_cache_mode`` picks.
+    """
+    # EXECUTE takes no bound parameters: the arguments go in as literals,
+    # which PostgreSQL converts to the types of the prepared parameters.
+    literals = [
+        await database.fetchval("SELECT quote_nullable($1::text)", _as_text(arg))
+        for arg in statement.args
+    ]
+    await database.execute(f"PREPARE planned AS {statement.sql}")
+    try:
+        execute = f"EXECUTE planned({', '.join(literals)})" if literals else "EXECUTE planned"
+        rows = await database.fetch(f"EXPLAIN ({options or 'COSTS'}) {execute}")
+        return "\n".join(row[0] for row in rows)
+    finally:
+        await database.execute("DEALLOCATE planned")
+
+
+def _as_text(value: Any) -> str | None:
+    """``value`` in PostgreSQL's text input form."""
+    if isinstance(value, list):
+        return "{" + ",".join(str(item) for item in value) + "}"
+    return None if value is None else str(value)
 
 
 # -- what a page should hold, by plain SQL ---------------------------------------------
