@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -102,7 +103,7 @@ wait_budget: ContextVar[WaitBudget | None] = ContextVar("wait_budget", default=N
 
 
 class BoundedPool:
-    """An asyncpg pool whose ``acquire()`` gives up in time.
+    """An asyncpg pool whose ``acquire()`` gives up in time, and serves waiters in turn.
 
     Piccolo acquires connections without a timeout; when every connection
     is busy, or the server does not answer, requests would queue forever.
@@ -111,14 +112,36 @@ class BoundedPool:
     statements against a database that is unreachable answers (503) within
     one budget, not three. Time spent running statements is not counted;
     the statement timeout bounds that.
+
+    Waiters get connections in the order they asked (``_turns``, a FIFO
+    semaphore of the pool's size). asyncpg's own queue lets a newcomer take
+    a connection that was released to a waiter, and the waiter goes back to
+    the end of the line: under load a few requests waited hundreds of
+    milliseconds while most waited a few (1M books, 32 connections: p50 8 ms,
+    p99 430 ms).
     """
 
-    def __init__(self, pool: Pool, timeout: float) -> None:
+    def __init__(self, pool: Pool, timeout: float, size: int) -> None:
         self.inner = pool
         self._timeout = timeout
+        self._turns = asyncio.Semaphore(size)
 
     def acquire(self, *, timeout: float | None = None) -> _BoundedAcquire:
         return _BoundedAcquire(self, self._timeout if timeout is None else timeout)
+
+    async def _acquire(self, within_s: float) -> Any:
+        """A connection within ``within_s`` seconds, else TimeoutError."""
+        started = time.monotonic()
+        if self._turns.locked():
+            await asyncio.wait_for(self._turns.acquire(), within_s)
+        else:
+            await self._turns.acquire()  # free: no wait, no timer
+        try:
+            left = within_s - (time.monotonic() - started)
+            return await self.inner.acquire(timeout=max(left, 0.001))
+        except BaseException:
+            self._turns.release()
+            raise
 
     async def release(
         self,
@@ -139,6 +162,8 @@ class BoundedPool:
             await self.inner.release(connection, timeout=timeout or RELEASE_TIMEOUT_S)
         except Exception as error:
             logger.warning("a database connection was closed on release: %r", error)
+        finally:
+            self._turns.release()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
@@ -161,7 +186,7 @@ class _BoundedAcquire:
         timeout = self._timeout if budget is None else min(self._timeout, budget.remaining)
         started = time.monotonic()
         try:
-            return await self._pool.inner.acquire(timeout=max(timeout, 0.001))
+            return await self._pool._acquire(max(timeout, 0.001))
         finally:
             if budget is not None:
                 budget.remaining -= time.monotonic() - started
@@ -243,7 +268,9 @@ async def start_pool(engine: PostgresEngine, settings: Settings) -> None:
     """Open the engine's pool with the service's bounds (see ``pool_options``)."""
     await engine.start_connection_pool(**pool_options(settings))
     assert engine.pool is not None
-    engine.pool = BoundedPool(engine.pool, settings.db_acquire_timeout)  # type: ignore[assignment]
+    engine.pool = BoundedPool(  # type: ignore[assignment]
+        engine.pool, settings.db_acquire_timeout, settings.pool_max_size
+    )
 
 
 def create_engine(dsn: str) -> PostgresEngine:
