@@ -10,7 +10,7 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from piccolo.engine import engine_finder
 from piccolo.engine.postgres import PostgresEngine
@@ -18,8 +18,8 @@ from piccolo.engine.postgres import PostgresEngine
 from bookstore.admin import admin_routes
 from bookstore.api import authors, books, categories, health, search_logs
 from bookstore.api.body_limit import BodySizeLimit
-from bookstore.api.dependencies import bound_database_waits
 from bookstore.api.errors import COMMON_ERROR_RESPONSES, install_error_handlers
+from bookstore.api.wait_budget import DatabaseWaitBudget
 from bookstore.database import start_pool
 from bookstore.search_log import SearchLogger
 from bookstore.settings import Settings, get_settings
@@ -86,13 +86,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         expose_headers=["ETag"],
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(DatabaseWaitBudget, seconds=settings.db_acquire_timeout)
     install_error_handlers(app)
     for module in (books, authors, categories, search_logs, health):
-        app.include_router(
-            module.router,
-            dependencies=[Depends(bound_database_waits)],
-            responses=COMMON_ERROR_RESPONSES,
-        )
+        app.include_router(module.router, responses=COMMON_ERROR_RESPONSES)
     # The back office at /admin/, with its own database pool (bookstore.admin).
     app.include_router(admin_routes(settings))
     return app

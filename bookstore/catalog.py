@@ -13,7 +13,7 @@ import hashlib
 import re
 import time
 from collections.abc import Collection, Mapping
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -52,8 +52,11 @@ class BookFilters:
     author_id: int | None = None
     category_id: int | None = None
 
+    def terms(self) -> tuple[str | int | None, ...]:
+        return (self.author, self.category, self.author_id, self.category_id)
+
     def is_search(self) -> bool:
-        return any(value is not None for value in astuple(self))
+        return any(value is not None for value in self.terms())
 
 
 # -- reading books -------------------------------------------------------------

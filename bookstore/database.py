@@ -98,7 +98,7 @@ class WaitBudget:
 # Longest a connection's reset may take when it goes back to the pool.
 RELEASE_TIMEOUT_S = 2.0
 
-# Set per request by bookstore.api.dependencies.bound_database_waits.
+# Set per request by bookstore.api.wait_budget.DatabaseWaitBudget.
 wait_budget: ContextVar[WaitBudget | None] = ContextVar("wait_budget", default=None)
 
 
@@ -133,7 +133,8 @@ class BoundedPool:
         """A connection within ``within_s`` seconds, else TimeoutError."""
         started = time.monotonic()
         if self._turns.locked():
-            await asyncio.wait_for(self._turns.acquire(), within_s)
+            async with asyncio.timeout(within_s):
+                await self._turns.acquire()
         else:
             await self._turns.acquire()  # free: no wait, no timer
         try:

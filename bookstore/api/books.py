@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import astuple
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Query, Request, Response, status
@@ -25,7 +24,6 @@ from bookstore.api.dependencies import (
     Limit,
     Pager,
     PathId,
-    SearchLoggerDep,
     search_term,
 )
 from bookstore.api.errors import RESOURCE_ERROR_RESPONSES
@@ -42,7 +40,7 @@ OptionalId = Annotated[int | None, Query(ge=1, le=INT4_MAX)]
 
 def book_page_scope(filters: catalog.BookFilters) -> str:
     """Cursors are bound to the filters they were issued for."""
-    return json.dumps(["books", *astuple(filters)])
+    return json.dumps(["books", *filters.terms()])
 
 
 async def fetch_book_page(
@@ -58,7 +56,6 @@ async def fetch_book_page(
 async def list_books(
     request: Request,
     background: BackgroundTasks,
-    search_logger: SearchLoggerDep,
     author: AuthorTerm = None,  # type: ignore[valid-type]
     category: CategoryTerm = None,  # type: ignore[valid-type]
     author_id: OptionalId = None,
@@ -83,7 +80,7 @@ async def list_books(
             result_count=len(page["items"]),
             duration_ms=duration_ms,
         )
-        background.add_task(search_logger.record, record)
+        background.add_task(request.app.state.search_logger.record, record)
     return ShapedResponse(page)
 
 

@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import Depends, Path, Query, Request
 from pydantic import AfterValidator
 
-from bookstore.database import WaitBudget, wait_budget
 from bookstore.pagination import SortKey, decode_cursor, encode_cursor
 from bookstore.schemas import INT4_MAX, refuse_nul
 from bookstore.search_log import SearchLogger
@@ -46,16 +45,6 @@ class Pager:
 
     def encode(self, key: SortKey | None) -> str | None:
         return None if key is None else encode_cursor(key, scope=self.scope, secret=self.secret)
-
-
-async def bound_database_waits(request: Request) -> None:
-    """Give this request a total budget for waiting on database connections.
-
-    Every acquire of the request draws on it (see
-    ``bookstore.database.BoundedPool``): with the database unreachable, a
-    request answers 503 within the budget, however many statements it runs.
-    """
-    wait_budget.set(WaitBudget(request.app.state.settings.db_acquire_timeout))
 
 
 async def get_search_logger(request: Request) -> SearchLogger:
