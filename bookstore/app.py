@@ -20,7 +20,7 @@ from bookstore.api import authors, books, categories, health, search_logs
 from bookstore.api.body_limit import BodySizeLimit
 from bookstore.api.errors import COMMON_ERROR_RESPONSES, install_error_handlers
 from bookstore.api.wait_budget import DatabaseWaitBudget
-from bookstore.database import start_pool
+from bookstore.database import open_health_pool, start_pool
 from bookstore.search_log import SearchLogger
 from bookstore.settings import Settings, get_settings
 
@@ -57,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = await _find_engine()
         await start_pool(engine, settings)
+        app.state.health_pool = await open_health_pool(engine, settings)
         search_logger = SearchLogger(
             enabled=settings.search_log, flush_interval_s=settings.search_log_flush_interval
         )
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await search_logger.stop()
+            await app.state.health_pool.close()
             await engine.close_connection_pool()
 
     app = FastAPI(

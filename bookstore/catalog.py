@@ -656,8 +656,3 @@ async def list_search_logs(limit: int) -> list[Row]:
 
 async def count_books() -> int:
     return await Book.count()
-
-
-async def ping() -> None:
-    """One round trip to the database, through the pool."""
-    await Author.raw("SELECT 1")

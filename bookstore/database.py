@@ -11,6 +11,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 from asyncpg import Connection, Pool, Record
 from asyncpg.pool import PoolConnectionProxy
 from piccolo.engine.postgres import PostgresEngine, PostgresTransaction
@@ -272,6 +273,32 @@ async def start_pool(engine: PostgresEngine, settings: Settings) -> None:
     engine.pool = BoundedPool(  # type: ignore[assignment]
         engine.pool, settings.db_acquire_timeout, settings.pool_max_size
     )
+
+
+async def open_health_pool(engine: PostgresEngine, settings: Settings) -> Pool:
+    """A connection of its own for ``/health``, opened on first use.
+
+    Through the API's pool, a health check queued behind the searches like
+    any request: under full load it took as long as a search (p99 28 ms),
+    and an orchestrator that sees a slow health check restarts a busy but
+    healthy instance. Its own connection still proves the database answers.
+    """
+    config = dict(engine.config)
+    server_settings = {**config.pop("server_settings", {}), "application_name": "bookstore-health"}
+    return await asyncpg.create_pool(
+        **config,
+        min_size=0,
+        max_size=1,
+        timeout=settings.db_connect_timeout,
+        server_settings=server_settings,
+        reset=keep_session,
+    )
+
+
+async def ping(pool: Pool) -> None:
+    """One round trip to the database."""
+    async with pool.acquire() as connection:
+        await connection.fetchval("SELECT 1")
 
 
 def create_engine(dsn: str) -> PostgresEngine:

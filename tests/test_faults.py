@@ -164,6 +164,9 @@ async def test_an_exhausted_pool_answers_503_quickly(client: httpx.AsyncClient) 
                 started = time.monotonic()
                 search = await http.get("/books", params={"author": "x"})
                 elapsed = time.monotonic() - started
+                # The health check has a connection of its own: the database
+                # answers, the instance is alive, only its pool is busy.
+                health = await http.get("/health")
                 await transaction.rollback()
                 assert (await parked).status_code == 200
     finally:
@@ -171,6 +174,8 @@ async def test_an_exhausted_pool_answers_503_quickly(client: httpx.AsyncClient) 
     assert search.status_code == 503
     assert "detail" in search.json()
     assert elapsed < 1
+    assert health.status_code == 200, health.text
+    assert health.json()["database"] == "ok"
 
 
 async def test_a_body_over_the_size_limit_answers_413(client: httpx.AsyncClient) -> None:
