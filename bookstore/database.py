@@ -96,7 +96,8 @@ class WaitBudget:
     remaining: float
 
 
-# Longest a connection's reset may take when it goes back to the pool.
+# Longest a release may take: waiting for a cancelled query to stop, and
+# rolling back a transaction left open.
 RELEASE_TIMEOUT_S = 2.0
 
 # Set per request by bookstore.api.wait_budget.DatabaseWaitBudget.
@@ -126,6 +127,9 @@ class BoundedPool:
         self.inner = pool
         self._timeout = timeout
         self._turns = asyncio.Semaphore(size)
+        # Connections lent out, each holding one turn: a second release of
+        # the same connection gives back nothing.
+        self._lent: set[Any] = set()
 
     def acquire(self, *, timeout: float | None = None) -> _BoundedAcquire:
         return _BoundedAcquire(self, self._timeout if timeout is None else timeout)
@@ -140,10 +144,12 @@ class BoundedPool:
             await self._turns.acquire()  # free: no wait, no timer
         try:
             left = within_s - (time.monotonic() - started)
-            return await self.inner.acquire(timeout=max(left, 0.001))
+            connection = await self.inner.acquire(timeout=max(left, 0.001))
         except BaseException:
             self._turns.release()
             raise
+        self._lent.add(connection)
+        return connection
 
     async def release(
         self,
@@ -165,7 +171,9 @@ class BoundedPool:
         except Exception as error:
             logger.warning("a database connection was closed on release: %r", error)
         finally:
-            self._turns.release()
+            if connection in self._lent:
+                self._lent.discard(connection)
+                self._turns.release()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
@@ -209,8 +217,22 @@ class ReleasingTransaction(PostgresTransaction):
 
     Piccolo rolls back (or commits) and then releases; when the connection
     died under the transaction, the rollback raises and the release never
-    happens, so each such failure would cost the pool a connection for good.
+    happens. And when BEGIN fails or is cancelled after the connection was
+    taken (a connection the server dropped while idle, a client gone), no
+    ``__aexit__`` runs at all. Either way the pool would lose a connection,
+    and ``BoundedPool`` a turn, for good: after ``pool_max_size`` of them,
+    every request would wait for nothing and answer 503.
     """
+
+    async def __aenter__(self) -> PostgresTransaction:
+        if self._parent is not None:
+            return await super().__aenter__()
+        try:
+            return await super().__aenter__()
+        except BaseException:
+            if getattr(self, "connection", None) is not None:  # taken, then BEGIN failed
+                await self._give_back()
+            raise
 
     async def __aexit__(self, exception_type: Any, exception: Any, traceback: Any) -> bool:
         if self._parent:
@@ -223,13 +245,16 @@ class ReleasingTransaction(PostgresTransaction):
                 await self.commit()
         finally:
             try:
-                if self.engine.pool:
-                    await self.engine.pool.release(self.connection)
-                else:
-                    await self.connection.close()
+                await self._give_back()
             finally:
                 self.engine.current_transaction.reset(self.context)
         return exception is None
+
+    async def _give_back(self) -> None:
+        if self.engine.pool:
+            await self.engine.pool.release(self.connection)
+        else:
+            await self.connection.close()
 
 
 def transaction(engine: PostgresEngine) -> ReleasingTransaction:
@@ -295,10 +320,22 @@ async def open_health_pool(engine: PostgresEngine, settings: Settings) -> Pool:
     )
 
 
-async def ping(pool: Pool) -> None:
-    """One round trip to the database."""
-    async with pool.acquire() as connection:
-        await connection.fetchval("SELECT 1")
+async def ping(pool: Pool, within_s: float) -> None:
+    """One round trip to the database in ``within_s`` seconds, else TimeoutError.
+
+    Every step is bounded, release included: a connection that did not answer
+    in time is closed, not waited for (asyncpg's release would wait for the
+    server to acknowledge the cancelled query, however long that takes).
+    """
+    deadline = time.monotonic() + within_s
+    connection = await pool.acquire(timeout=within_s)
+    try:
+        await connection.fetchval("SELECT 1", timeout=max(deadline - time.monotonic(), 0.001))
+    except BaseException:
+        connection.terminate()
+        raise
+    finally:
+        await pool.release(connection, timeout=RELEASE_TIMEOUT_S)
 
 
 def create_engine(dsn: str) -> PostgresEngine:

@@ -1,16 +1,27 @@
-"""The service's pool: bounded waits, and waiters served in the order they asked."""
+"""The service's pool: bounded waits, waiters served in turn, nothing lost on the way."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
 import pytest
+from piccolo.engine.postgres import PostgresEngine
 
-from bookstore.database import BoundedPool, keep_session
+from bookstore.database import (
+    BoundedPool,
+    create_engine,
+    keep_session,
+    ping,
+    start_pool,
+    transaction,
+)
+from bookstore.settings import Settings
 
 
 @pytest.fixture
@@ -79,3 +90,61 @@ async def test_a_wait_longer_than_the_timeout_gives_up_and_keeps_the_turn_order(
     connection = await pool.acquire()  # the timed-out wait left no turn behind
     assert await connection.fetchval("SELECT 1") == 1
     await pool.release(connection)
+
+
+@pytest.fixture
+async def engine_of_one() -> AsyncIterator[PostgresEngine]:
+    """A Piccolo engine on the service's pool wrapper, one connection."""
+    settings = Settings(pool_min_size=1, pool_max_size=1, db_acquire_timeout=0.5)
+    engine = create_engine(os.environ["DATABASE_URL"])
+    await start_pool(engine, settings)
+    try:
+        yield engine
+    finally:
+        try:
+            # A connection never given back would make close() wait forever.
+            await asyncio.wait_for(engine.close_connection_pool(), timeout=5)
+        except TimeoutError:
+            engine.pool.terminate()
+
+
+async def test_a_transaction_cancelled_at_any_point_gives_its_connection_back(engine_of_one):
+    async def write() -> None:
+        async with transaction(engine_of_one):
+            await engine_of_one.run_ddl("SELECT 1")
+
+    # Cancelled after 0, 1, 2... steps of the event loop: while waiting for the
+    # connection, during BEGIN, inside the transaction, during COMMIT.
+    for steps in range(12):
+        task = asyncio.create_task(write())
+        for _ in range(steps):
+            await asyncio.sleep(0)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+        # The only connection, and its turn, are back: this would time out.
+        connection = await engine_of_one.pool.acquire()
+        assert await connection.fetchval("SELECT 1") == 1, steps
+        await engine_of_one.pool.release(connection)
+
+
+async def test_a_ping_gives_up_in_time_on_a_server_that_stopped_answering(one_connection_pool):
+    connection = await one_connection_pool.acquire()
+    backend = await connection.fetchval("SELECT pg_backend_pid()")
+    await one_connection_pool.release(connection)
+
+    os.kill(backend, signal.SIGSTOP)  # the server process freezes, its socket stays open
+    try:
+        started = time.monotonic()
+        pinging = asyncio.create_task(ping(one_connection_pool, 0.3))
+        # asyncio.wait, not wait_for: a ping stuck in its release must not hang the test.
+        done, _ = await asyncio.wait({pinging}, timeout=5)
+        elapsed = time.monotonic() - started
+    finally:
+        os.kill(backend, signal.SIGCONT)
+    outcome = await asyncio.gather(pinging, return_exceptions=True)
+
+    assert done, "the ping waited for the frozen server"
+    assert elapsed < 1, f"ping returned after {elapsed:.2f} s"
+    assert isinstance(outcome[0], TimeoutError), outcome
+    await ping(one_connection_pool, 2)  # a new connection replaces the abandoned one

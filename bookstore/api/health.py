@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import asdict
 
 from fastapi import APIRouter, Request
@@ -35,7 +34,7 @@ async def health(request: Request, search_logger: SearchLoggerDep) -> Health | J
     """
     search_log = SearchLogHealth(**asdict(search_logger.stats))
     try:
-        await asyncio.wait_for(ping(request.app.state.health_pool), timeout=DATABASE_TIMEOUT_S)
+        await ping(request.app.state.health_pool, DATABASE_TIMEOUT_S)
     except Exception:
         unavailable = Health(status="unavailable", database="unreachable", search_log=search_log)
         return JSONResponse(unavailable.model_dump(), status_code=503)
