@@ -220,6 +220,17 @@ def _limit(rows: int) -> str:
     return f"LIMIT {int(rows)}"
 
 
+# Page sizes fetched from the database: any other size is rounded up to one of
+# these. Each LIMIT is its own statement, prepared and planned per connection;
+# clients asking for every size from 1 to 100 would otherwise churn asyncpg's
+# cache of 100 statements per connection, and re-plan on every request.
+_FETCH_SIZES = (11, 21, 51, 101)
+
+
+def _rows_to_fetch(wanted: int) -> int:
+    return next((size for size in _FETCH_SIZES if size >= wanted), wanted)
+
+
 def _and(conditions: list[QueryString]) -> QueryString:
     if not conditions:
         return QueryString("TRUE")
@@ -348,7 +359,8 @@ async def list_books(
         if criteria.matches_nothing():
             return [], None
         # One extra row tells whether a next page exists.
-        books = await _books_with_details(db, page_of_books(criteria, after, limit + 1))
+        page = page_of_books(criteria, after, _rows_to_fetch(limit + 1))
+        books = (await _books_with_details(db, page))[: limit + 1]
     next_key = None
     if len(books) > limit:
         books = books[:limit]
