@@ -237,6 +237,20 @@ def _and(conditions: list[QueryString]) -> QueryString:
     return QueryString(" AND ".join("{}" for _ in conditions), *conditions)
 
 
+def _author_is(column: str, author_ids: list[int]) -> QueryString:
+    """``column`` is one of ``author_ids``.
+
+    One author, the common case, is written as an equality: the plan, made
+    once for all parameters, then reads that author's books from the index in
+    title order and stops after a page. ``= ANY`` of an array that could hold
+    several authors has to read all their books and sort them (3,400 rows for
+    the most prolific author of 100,000 books, ten times that at a million).
+    """
+    if len(author_ids) == 1:
+        return QueryString(f"{column} = {{}}", author_ids[0])
+    return QueryString(f"{column} = ANY({{}}::integer[])", author_ids)
+
+
 def _in_categories(book_id: str, category_ids: list[int]) -> QueryString:
     return QueryString(
         f"EXISTS (SELECT 1 FROM book_category x WHERE x.book_id = {book_id}"
@@ -264,7 +278,7 @@ def page_of_books(criteria: Criteria, after: SortKey | None, limit: int) -> Quer
 def _page_from_books(criteria: Criteria, after: SortKey | None, limit: int) -> QueryString:
     conditions = []
     if criteria.author_ids is not None:
-        conditions.append(QueryString("b.author_id = ANY({}::integer[])", criteria.author_ids))
+        conditions.append(_author_is("b.author_id", criteria.author_ids))
     if criteria.author_pattern is not None:
         # "+ 0" hides the author index: for a broad match the walk in title
         # order is right, whatever a generic plan would estimate.
@@ -296,29 +310,47 @@ def _page_from_category(criteria: Criteria, after: SortKey | None, limit: int) -
                 criteria.author_pattern,
             )
         )
-    if after is not None:
-        conditions.append(
-            QueryString("(bc.book_title, bc.book_id) > ({}, {})", after.text, after.id)
-        )
-    if criteria.author_ids is not None:
+    if criteria.author_ids is not None and len(criteria.author_ids) == 1:
+        # One author's books in the category come from the index in title order.
+        conditions.append(_author_is("bc.book_author_id", criteria.author_ids))
+    if criteria.author_ids is not None and len(criteria.author_ids) > 1:
         # The authors' books in the category, one index descent per author,
-        # then sorted: few rows. OFFSET 0 keeps the planner from walking the
-        # whole category in title order in the hope of meeting them soon.
-        conditions.append(
-            QueryString("bc.book_author_id = ANY({}::integer[])", criteria.author_ids)
+        # then sorted: few rows. OFFSET 0 fences the search off from the
+        # ordering and from the cursor: given either, the generic plan walked
+        # the category's title index from the cursor on, testing authors
+        # (31,000 rows for a page at 100,000 books).
+        conditions.append(_author_is("bc.book_author_id", criteria.author_ids))
+        after_cursor = (
+            QueryString("TRUE")
+            if after is None
+            else QueryString("(title, id) > ({}, {})", after.text, after.id)
         )
-        scan = (
-            "(SELECT id, title FROM (SELECT bc.book_id AS id, bc.book_title AS title"
-            " FROM book_category bc WHERE bc.category_id = {} AND {} OFFSET 0) AS found"
-            f" ORDER BY title, id {_limit(limit)})"
-        )
+        scans = [
+            QueryString(
+                "(SELECT id, title FROM (SELECT bc.book_id AS id, bc.book_title AS title"
+                " FROM book_category bc WHERE bc.category_id = {} AND {} OFFSET 0) AS found"
+                f" WHERE {{}} ORDER BY title, id {_limit(limit)})",
+                category_id,
+                _and(conditions),
+                after_cursor,
+            )
+            for category_id in driving
+        ]
     else:
-        scan = (
-            "(SELECT bc.book_id AS id, bc.book_title AS title FROM book_category bc"
-            " WHERE bc.category_id = {} AND {} ORDER BY bc.book_title, bc.book_id"
-            f" {_limit(limit)})"
-        )
-    scans = [QueryString(scan, category_id, _and(conditions)) for category_id in driving]
+        if after is not None:
+            conditions.append(
+                QueryString("(bc.book_title, bc.book_id) > ({}, {})", after.text, after.id)
+            )
+        scans = [
+            QueryString(
+                "(SELECT bc.book_id AS id, bc.book_title AS title FROM book_category bc"
+                " WHERE bc.category_id = {} AND {} ORDER BY bc.book_title, bc.book_id"
+                f" {_limit(limit)})",
+                category_id,
+                _and(conditions),
+            )
+            for category_id in driving
+        ]
     # Two categories (one named by slug, one by name): two scans, merged.
     merged = QueryString(" UNION ".join("{}" for _ in scans), *scans)
     return QueryString(f"SELECT id FROM ({{}}) AS page ORDER BY title, id {_limit(limit)}", merged)

@@ -124,18 +124,29 @@ class Statement:
 
 
 def record_statements(monkeypatch: Any, *, ignore: object = None) -> list[Statement]:
-    """Every statement sent through asyncpg's ``Connection.fetch`` from now on.
+    """Every statement sent through asyncpg from now on.
 
-    That is where both Piccolo and the data layer's own SQL end, whichever
+    ``Connection._execute`` is where asyncpg sends every statement with
+    parameters (``fetch``, ``fetchrow``, ``fetchval``, ``execute`` with
+    arguments); ``execute`` without arguments uses the simple protocol
+    instead. Both Piccolo and the data layer's own SQL end there, whichever
     path a query takes. ``ignore``: a connection of the test's own.
     """
     statements: list[Statement] = []
-    fetch = asyncpg.connection.Connection.fetch
+    connection_class = asyncpg.connection.Connection
+    send_extended = connection_class._execute
+    send_simple = connection_class.execute
 
-    async def observed(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
+    async def extended(self: Any, query: str, args: Any, *rest: Any, **kwargs: Any) -> Any:
         if self is not ignore:
             statements.append(Statement(query, list(args)))
-        return await fetch(self, query, *args, **kwargs)
+        return await send_extended(self, query, args, *rest, **kwargs)
 
-    monkeypatch.setattr(asyncpg.connection.Connection, "fetch", observed)
+    async def simple(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
+        if self is not ignore and not args:
+            statements.append(Statement(query, []))
+        return await send_simple(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(connection_class, "_execute", extended)
+    monkeypatch.setattr(connection_class, "execute", simple)
     return statements
