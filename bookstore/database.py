@@ -342,8 +342,9 @@ def create_engine(dsn: str) -> PostgresEngine:
     """The Piccolo engine for ``dsn``.
 
     The API's pool adds its own settings when it starts (``pool_options``);
-    tools that use the engine without that pool (migrations, seeding, the
-    admin's own pool) keep PostgreSQL's defaults.
+    migrations and seeding, which use the engine without that pool, keep
+    PostgreSQL's defaults, and the admin builds an engine of its own from
+    this one's config (``bookstore.admin.admin_database``).
     """
     return PostgresEngine(
         config={"dsn": dsn, "server_settings": {"application_name": "bookstore"}}
