@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import queue
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -103,3 +105,78 @@ async def wait_until_blocked_on_a_lock(observer: asyncpg.Connection) -> None:
             return
         await asyncio.sleep(0.01)
     raise AssertionError("no statement ever waited on the lock")
+
+
+class DemoConsole:
+    """``bookstore serve --demo`` in a subprocess, its stdout read line by line.
+
+    What the command prints once (a password, a token) is read from its
+    console, so stdout is a pipe, drained by a thread; stderr goes to a file.
+    """
+
+    def __init__(self, database: str, port: int, log: Path, timeout_s: float = 120) -> None:
+        env = {**os.environ, "DATABASE_URL": database, "PYTHONUNBUFFERED": "1"}
+        self.url = f"http://127.0.0.1:{port}"
+        self.timeout_s = timeout_s
+        self._log = log.open("w")
+        self.server = subprocess.Popen(
+            [sys.executable, "-m", "bookstore.cli", "serve", "--demo", "--port", str(port)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            text=True,
+        )
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self) -> None:
+        assert self.server.stdout is not None
+        for line in self.server.stdout:
+            self.lines.put(line)
+        self.lines.put(None)  # the server exited
+
+    def read_until(self, marker: str) -> str:
+        """The output up to the first line containing ``marker``."""
+        seen: list[str] = []
+        deadline = time.monotonic() + self.timeout_s
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                line = self.lines.get(timeout=left)
+            except queue.Empty:
+                break
+            if line is None:
+                break
+            seen.append(line)
+            if marker in line:
+                return "".join(seen)
+        raise AssertionError(f"no line with {marker!r} in:\n{''.join(seen)}")
+
+    def stop(self) -> None:
+        self.server.terminate()
+        try:
+            self.server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.server.kill()
+            self.server.wait()
+        self._log.close()
+
+
+@contextmanager
+def serving_demo(database: str, log: Path) -> Iterator[DemoConsole]:
+    """``bookstore serve --demo`` on ``database`` and a free port, stopped on exit."""
+    console = DemoConsole(database, free_port(), log)
+    try:
+        yield console
+    finally:
+        console.stop()
+
+
+async def wait_until_listening(http: httpx.AsyncClient, timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            await http.get("/health")
+            return
+        except httpx.TransportError:
+            await asyncio.sleep(0.2)
+    raise AssertionError(f"nothing listens on {http.base_url}")

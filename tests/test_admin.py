@@ -6,17 +6,12 @@ admin's own HTTP API, as its page does.
 
 from __future__ import annotations
 
-import asyncio
 import os
-import queue
 import re
 import subprocess
 import sys
-import threading
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -24,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
-from servers import bookstore
+from servers import bookstore, serving_demo, wait_until_listening
 from starlette.routing import BaseRoute, Mount, Route
 
 from bookstore.admin import Credentials, create_admin_app, create_admin_user
@@ -300,78 +295,6 @@ async def test_migrate_creates_the_user_and_session_tables(empty_database: str) 
     assert {row["tablename"] for row in tables} == {"piccolo_user", "sessions"}
 
 
-class ConsoleOf:
-    """``bookstore serve --demo`` in a subprocess, its stdout read line by line."""
-
-    def __init__(self, database: str, port: int, log: Path) -> None:
-        env = {**os.environ, "DATABASE_URL": database, "PYTHONUNBUFFERED": "1"}
-        self._log = log.open("w")
-        self.server = subprocess.Popen(
-            [sys.executable, "-m", "bookstore.cli", "serve", "--demo", "--port", str(port)],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=self._log,
-            text=True,
-        )
-        self.lines: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._pump, daemon=True).start()
-
-    def _pump(self) -> None:
-        assert self.server.stdout is not None
-        for line in self.server.stdout:
-            self.lines.put(line)
-        self.lines.put(None)  # the server exited
-
-    def read_until(self, marker: str) -> str:
-        """The output up to the first line containing ``marker``."""
-        seen: list[str] = []
-        deadline = time.monotonic() + TIMEOUT_S
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                line = self.lines.get(timeout=left)
-            except queue.Empty:
-                break
-            if line is None:
-                break
-            seen.append(line)
-            if marker in line:
-                return "".join(seen)
-        raise AssertionError(f"no line with {marker!r} in:\n{''.join(seen)}")
-
-    def stop(self) -> None:
-        self.server.terminate()
-        self.server.wait(timeout=30)
-        self._log.close()
-
-
-@contextmanager
-def serving(database: str, port: int, log: Path) -> Iterator[ConsoleOf]:
-    console = ConsoleOf(database, port, log)
-    try:
-        yield console
-    finally:
-        console.stop()
-
-
-async def wait_until_listening(http: httpx.AsyncClient) -> None:
-    deadline = time.monotonic() + TIMEOUT_S
-    while time.monotonic() < deadline:
-        try:
-            await http.get("/health")
-            return
-        except httpx.TransportError:
-            await asyncio.sleep(0.2)
-    raise AssertionError(f"nothing listens on {http.base_url}")
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 async def second_empty_database(empty_database: str) -> AsyncIterator[str]:
     from conftest import SERVER_DSN, run_on_server, with_database
@@ -390,15 +313,13 @@ async def test_serve_demo_creates_an_admin_with_a_random_password_printed_once(
 ) -> None:
     passwords = []
     for number, database in enumerate((empty_database, second_empty_database)):
-        port = _free_port()
-        with serving(database, port, tmp_path / f"serve-{number}.log") as server:
+        with serving_demo(database, tmp_path / f"serve-{number}.log") as server:
             output = server.read_until("with password")
             match = PASSWORD_LINE.search(output)
             assert match, output
             passwords.append(match["password"])
             if number == 0:  # the printed login works
-                base_url = f"http://127.0.0.1:{port}"
-                async with httpx.AsyncClient(base_url=base_url) as http:
+                async with httpx.AsyncClient(base_url=server.url) as http:
                     await wait_until_listening(http)
                     login = await sign_in(http, match["username"], match["password"])
                     assert login.status_code == 200, login.text
@@ -406,7 +327,7 @@ async def test_serve_demo_creates_an_admin_with_a_random_password_printed_once(
     assert all(len(password) >= 20 for password in passwords)
 
     # Users exist now: a second start creates and prints nothing.
-    with serving(empty_database, _free_port(), tmp_path / "serve-again.log") as server:
+    with serving_demo(empty_database, tmp_path / "serve-again.log") as server:
         output = server.read_until("Database:")
         assert "password" not in output
 

@@ -24,6 +24,7 @@ from pathlib import Path
 import httpx
 import pytest
 from playwright.async_api import Locator, Page, async_playwright, expect
+from servers import free_port
 
 from bookstore.admin import create_admin_user
 from bookstore.tables import Author, Book, SearchLog
@@ -50,18 +51,10 @@ def artifacts(tmp_path: Path) -> Path:
     return directory
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @contextmanager
 def uvicorn_serving(log: Path) -> Iterator[str]:
     """The service on a free port of 127.0.0.1, on the test database (DATABASE_URL)."""
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "uvicorn", "--factory", "bookstore.app:create_app"]
     with log.open("w") as output:
         server = subprocess.Popen(

@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-import queue
 import re
 import secrets
-import socket
-import subprocess
-import sys
-import threading
-import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from factories import create_book, create_category, expect_error, unique
 from fastapi import FastAPI
-from servers import bookstore
+from servers import bookstore, serving_demo, wait_until_listening
 
 from bookstore import tokens
 from bookstore.tables import ApiToken
@@ -322,78 +315,21 @@ async def test_token_create_refuses_a_name_with_spaces() -> None:
     assert "invalid token name" in created.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _serve_demo_until(database: str, marker: str) -> tuple[subprocess.Popen[str], str]:
-    """``bookstore serve --demo`` running, and its output up to the line with ``marker``."""
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "bookstore.cli", "serve", "--demo", "--port", str(port)],
-        env={**os.environ, "DATABASE_URL": database, "PYTHONUNBUFFERED": "1"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    lines: queue.Queue[str | None] = queue.Queue()
-
-    def pump() -> None:
-        assert server.stdout is not None
-        for line in server.stdout:
-            lines.put(line)
-        lines.put(None)
-
-    threading.Thread(target=pump, daemon=True).start()
-    seen = []
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
-        except queue.Empty:
-            break
-        if line is None:
-            break
-        seen.append(line)
-        if marker in line:
-            return server, f"{port}\n{''.join(seen)}"
-    server.kill()
-    server.wait()
-    raise AssertionError(f"no line with {marker!r} in:\n{''.join(seen)}")
-
-
-def _stop(server: subprocess.Popen[str]) -> None:
-    server.terminate()
-    try:
-        server.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait()
-
-
-async def test_serve_demo_prints_a_demo_token_once_that_opens_writes(empty_database: str) -> None:
-    server, output = _serve_demo_until(empty_database, "Demo API token")
-    try:
-        port, _, text = output.partition("\n")
-        line = next(line for line in text.splitlines() if "Demo API token" in line)
+async def test_serve_demo_prints_a_demo_token_once_that_opens_writes(
+    empty_database: str, tmp_path: Path
+) -> None:
+    with serving_demo(empty_database, tmp_path / "serve.log") as server:
+        output = server.read_until("Demo API token")
+        line = next(line for line in output.splitlines() if "Demo API token" in line)
         token = line.split("Authorization: Bearer ", 1)[1].split("'", 1)[0]
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as http:
-            for _ in range(300):
-                try:
-                    if (await http.get("/health")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    await asyncio.sleep(0.1)
+        async with httpx.AsyncClient(base_url=server.url, timeout=5) as http:
+            await wait_until_listening(http, timeout_s=30)
             created = await http.post("/authors", json={"name": "Demo"}, headers=bearer(token))
             assert created.status_code == 201, created.text
             refused = await http.post("/authors", json={"name": "Demo"})
             assert refused.status_code == 401
-    finally:
-        _stop(server)
 
-    server, output = _serve_demo_until(empty_database, "Database:")
-    _stop(server)
+    with serving_demo(empty_database, tmp_path / "serve-again.log") as server:
+        output = server.read_until("Database:")
     assert token not in output
     assert "The demo API token 'demo' exists" in output
