@@ -65,6 +65,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from bookstore import catalog
+from bookstore.database import with_server_settings
 from bookstore.errors import CatalogError
 from bookstore.isbn import normalize_isbn
 from bookstore.schemas import slugify
@@ -210,13 +211,12 @@ async def admin_database(app: object) -> AsyncIterator[None]:
     shared = await asyncio.to_thread(engine_finder)  # may start the embedded server
     if not isinstance(shared, PostgresEngine):
         raise RuntimeError("piccolo_conf.DB must be a PostgresEngine")
-    server_settings = {
-        **shared.config.get("server_settings", {}),
-        "application_name": "bookstore-admin",
-        "plan_cache_mode": "force_custom_plan",
-        "statement_timeout": str(ADMIN_STATEMENT_TIMEOUT_MS),
-    }
-    config = {**shared.config, "server_settings": server_settings}
+    config = with_server_settings(
+        shared.config,
+        application_name="bookstore-admin",
+        plan_cache_mode="force_custom_plan",
+        statement_timeout=str(ADMIN_STATEMENT_TIMEOUT_MS),
+    )
     # Building an engine checks the server version: a blocking round trip.
     engine = await asyncio.to_thread(PostgresEngine, config=config)
     await engine.start_connection_pool(min_size=1, max_size=ADMIN_POOL_SIZE)

@@ -308,16 +308,18 @@ async def open_health_pool(engine: PostgresEngine, settings: Settings) -> Pool:
     and an orchestrator that sees a slow health check restarts a busy but
     healthy instance. Its own connection still proves the database answers.
     """
-    config = dict(engine.config)
-    server_settings = {**config.pop("server_settings", {}), "application_name": "bookstore-health"}
     return await asyncpg.create_pool(
-        **config,
+        **with_server_settings(engine.config, application_name="bookstore-health"),
         min_size=0,
         max_size=1,
         timeout=settings.db_connect_timeout,
-        server_settings=server_settings,
         reset=keep_session,
     )
+
+
+def with_server_settings(config: dict[str, Any], **server_settings: str) -> dict[str, Any]:
+    """A copy of an engine's ``config`` with ``server_settings`` added to its own."""
+    return {**config, "server_settings": {**config.get("server_settings", {}), **server_settings}}
 
 
 async def ping(pool: Pool, within_s: float) -> None:
