@@ -187,12 +187,11 @@ async def resolve(filters: BookFilters, db: DatabaseConnection) -> Criteria:
     author_ids: list[int] | None = None
     author_pattern = None
     if filters.author is not None:
-        if not look_up_author:
-            author_pattern = contains_pattern(filters.author)
-        elif len(found["author_ids"]) <= NARROW_AUTHOR_MATCH:
+        if look_up_author and len(found["author_ids"]) <= NARROW_AUTHOR_MATCH:
             author_ids = found["author_ids"]
         else:
-            broad_fragments.add(filters.author)
+            if look_up_author:
+                broad_fragments.add(filters.author)
             author_pattern = contains_pattern(filters.author)
     if filters.author_id is not None:
         if author_ids is None or filters.author_id in author_ids:
@@ -229,6 +228,11 @@ _FETCH_SIZES = (11, 21, 51, 101)
 
 def _rows_to_fetch(wanted: int) -> int:
     return next((size for size in _FETCH_SIZES if size >= wanted), wanted)
+
+
+def _after(columns: str, key: SortKey) -> QueryString:
+    """Rows after ``key`` in the order of ``columns`` (title, then id): the keyset cursor."""
+    return QueryString(f"({columns}) > ({{}}, {{}})", key.text, key.id)
 
 
 def _and(conditions: list[QueryString]) -> QueryString:
@@ -289,7 +293,7 @@ def _page_from_books(criteria: Criteria, after: SortKey | None, limit: int) -> Q
             )
         )
     if after is not None:
-        conditions.append(QueryString("(b.title, b.id) > ({}, {})", after.text, after.id))
+        conditions.append(_after("b.title, b.id", after))
     return QueryString(
         f"SELECT b.id FROM books b WHERE {{}} ORDER BY b.title, b.id {_limit(limit)}",
         _and(conditions),
@@ -322,11 +326,7 @@ def _page_from_category(criteria: Criteria, after: SortKey | None, limit: int) -
         # (20,000-32,000 rows at 100,000 books), and given the cursor so did
         # 18's. The outer OFFSET 0 fences the search off from the ordering and
         # the cursor for the same reason.
-        after_cursor = (
-            QueryString("TRUE")
-            if after is None
-            else QueryString("(title, id) > ({}, {})", after.text, after.id)
-        )
+        after_cursor = QueryString("TRUE") if after is None else _after("title, id", after)
         scans = [
             QueryString(
                 "(SELECT id, title FROM (SELECT bc.book_id AS id, bc.book_title AS title"
@@ -344,9 +344,7 @@ def _page_from_category(criteria: Criteria, after: SortKey | None, limit: int) -
         ]
     else:
         if after is not None:
-            conditions.append(
-                QueryString("(bc.book_title, bc.book_id) > ({}, {})", after.text, after.id)
-            )
+            conditions.append(_after("bc.book_title, bc.book_id", after))
         scans = [
             QueryString(
                 "(SELECT bc.book_id AS id, bc.book_title AS title FROM book_category bc"
