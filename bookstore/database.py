@@ -346,7 +346,7 @@ def create_engine(dsn: str) -> PostgresEngine:
     The API's pool adds its own settings when it starts (``pool_options``);
     migrations and seeding, which use the engine without that pool, keep
     PostgreSQL's defaults, and the admin builds an engine of its own from
-    this one's config (``bookstore.admin.admin_database``).
+    this one's config (``bookstore.admin.database.admin_database``).
     """
     return PostgresEngine(
         config={"dsn": dsn, "server_settings": {"application_name": "bookstore"}}

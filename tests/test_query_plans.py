@@ -2,7 +2,7 @@
 
 A search whose plan falls back to a sequential scan, or walks a whole index,
 still returns the right page, so no functional test notices; it is just slow
-on a real catalog (see bookstore/catalog.py for the index each shape relies
+on a real catalog (see bookstore/catalog/listing.py for the index each shape relies
 on). This module seeds 100,000 synthetic books once, captures the statements
 ``list_books`` really sends (``factories.record_statements``), and EXPLAIN
 ANALYZEs each with its real arguments, in the plan the service's pool uses:

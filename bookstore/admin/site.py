@@ -1,0 +1,53 @@
+"""The admin as an app, mounted at ``/admin/`` with its pool's lifespan."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI
+from piccolo.apps.user.tables import BaseUser
+from piccolo_admin.endpoints import create_admin
+from piccolo_api.rate_limiting.middleware import InMemoryLimitProvider
+from piccolo_api.session_auth.tables import SessionsBase
+
+from bookstore.admin.database import admin_database
+from bookstore.admin.forms import form_configs
+from bookstore.admin.views import table_configs
+from bookstore.settings import Settings
+
+SITE_NAME = "Bookstore back office"
+
+
+def create_admin_app(settings: Settings) -> FastAPI:
+    """The admin as an ASGI app, to mount at ``/admin/``.
+
+    The trailing slash matters: the admin's page loads its assets by relative
+    path. ``production`` makes the session cookie HTTPS-only; under HTTPS the
+    admin refuses writes whose Origin/Referer host is not in ``allowed_hosts``.
+    """
+    window = settings.admin_login_window
+    admin: FastAPI = create_admin(
+        tables=table_configs(),
+        forms=form_configs(),
+        auth_table=BaseUser,
+        session_table=SessionsBase,
+        site_name=SITE_NAME,
+        production=settings.production,
+        allowed_hosts=settings.allowed_hosts,
+        # piccolo-admin's default limiter blocks an address until the process
+        # restarts; behind a proxy that address is everyone's. Block for one window.
+        rate_limit_provider=InMemoryLimitProvider(
+            limit=settings.admin_login_attempts, timespan=window, block_duration=window
+        ),
+        sidebar_links={"API docs": "/docs"},
+    )
+    return admin
+
+
+def admin_routes(settings: Settings) -> APIRouter:
+    """The admin at ``/admin/``, with the lifespan of its database pool.
+
+    Include it with ``app.include_router``: FastAPI runs an included router's
+    lifespan with the app's, which a plain ``app.mount`` would not.
+    """
+    router = APIRouter(lifespan=admin_database)
+    router.mount("/admin/", create_admin_app(settings))
+    return router
