@@ -210,6 +210,7 @@ class SearchLogOut(BaseModel):
     id: int
     author: str | None
     category: str | None
+    q: str | None = Field(description="The search box's text, as typed.")
     query: str | None
     result_count: int
     duration_ms: float

@@ -23,8 +23,8 @@ from bookstore.tables import SearchLog
 logger = logging.getLogger(__name__)
 
 _INSERT_BATCH = """
-INSERT INTO search_logs (author, category, query, result_count, duration_ms, created_at)
-SELECT * FROM unnest({}::text[], {}::text[], {}::text[], {}::integer[],
+INSERT INTO search_logs (author, category, q, query, result_count, duration_ms, created_at)
+SELECT * FROM unnest({}::text[], {}::text[], {}::text[], {}::text[], {}::integer[],
                      {}::double precision[], {}::timestamptz[])
 """
 
@@ -36,6 +36,7 @@ class SearchRecord:
     query: str | None
     result_count: int
     duration_ms: float
+    q: str | None = None
     # When the search ran, not when its row happened to be written.
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
@@ -156,6 +157,7 @@ async def _insert(batch: list[SearchRecord]) -> None:
         _INSERT_BATCH,
         [r.author for r in batch],
         [r.category for r in batch],
+        [r.q for r in batch],
         [r.query for r in batch],
         [r.result_count for r in batch],
         [r.duration_ms for r in batch],

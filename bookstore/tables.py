@@ -87,6 +87,9 @@ class SearchLog(Table, tablename="search_logs"):
 
     author = Text(null=True, default=None)
     category = Text(null=True, default=None)
+    # The search box's text (``GET /books?q=``) as the customer typed it.
+    q = Text(null=True, default=None)
+    # The whole query string, parameters and all.
     query = Text(null=True, default=None)
     result_count = Integer(null=False, default=0)
     duration_ms = DoublePrecision(null=False, default=0.0)

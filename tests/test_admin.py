@@ -470,7 +470,7 @@ async def test_search_logs_can_be_exported_for_a_time_range(
     assert answer.status_code == 200, answer.text
     assert answer.headers["content-type"].startswith("text/csv")
     header, row = answer.text.splitlines()
-    assert header == "created_at,author,category,query,result_count,duration_ms"
+    assert header == "created_at,author,category,q,query,result_count,duration_ms"
     assert ",pratchett," in row
 
     empty = await staff.post(

@@ -31,8 +31,10 @@ async def test_tables_and_columns_are_named_as_the_contract_says() -> None:
         "id", "book_id", "category_id", "book_title", "book_author_id",
     }  # fmt: skip
     assert {name for table, name in columns if table == "search_logs"} == {
-        "id", "author", "category", "query", "result_count", "duration_ms", "created_at",
+        "id", "author", "category", "q", "query", "result_count", "duration_ms", "created_at",
     }  # fmt: skip
+    assert columns["search_logs", "q"]["data_type"] == "text"
+    assert columns["search_logs", "q"]["is_nullable"] == "YES"
     assert columns["books", "title"]["character_maximum_length"] == 300
     assert columns["books", "title"]["is_nullable"] == "NO"
     assert columns["books", "isbn"]["character_maximum_length"] == 13

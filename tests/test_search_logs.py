@@ -34,6 +34,7 @@ async def test_a_search_by_author_writes_one_log_row(client):
         "id",
         "author",
         "category",
+        "q",
         "query",
         "result_count",
         "duration_ms",
@@ -41,6 +42,7 @@ async def test_a_search_by_author_writes_one_log_row(client):
     }
     assert log["author"] == "guin"
     assert log["category"] is None
+    assert log["q"] is None
     assert log["query"] == "author=guin"
     assert log["result_count"] == 1
     assert log["duration_ms"] > 0

@@ -69,6 +69,7 @@ SEARCH_LOG_EXPORT_COLUMNS = (
     AdminSearchLog.created_at,
     AdminSearchLog.author,
     AdminSearchLog.category,
+    AdminSearchLog.q,
     AdminSearchLog.query,
     AdminSearchLog.result_count,
     AdminSearchLog.duration_ms,
