@@ -40,22 +40,56 @@ def _signature(secret: str, scope: str, payload: bytes) -> bytes:
     return hmac.new(secret.encode(), message, hashlib.sha256).digest()[:12]
 
 
-def encode_cursor(key: SortKey, *, scope: str, secret: str) -> str:
-    payload = json.dumps([key.text, key.id], ensure_ascii=False, separators=(",", ":")).encode()
+class SearchKey(NamedTuple):
+    """Where a page of ``GET /books?q=`` resumes.
+
+    ``order``: the last book's score (relevance order) or title (title
+    order); ``dropped``: how many of the query's last terms were dropped
+    because no book matched them all, so that later pages keep the words of
+    the first.
+    """
+
+    order: int | str
+    id: int
+    dropped: int
+
+
+def _encode(values: list[object], scope: str, secret: str) -> str:
+    payload = json.dumps(values, ensure_ascii=False, separators=(",", ":")).encode()
     return f"{_b64encode(payload)}.{_b64encode(_signature(secret, scope, payload))}"
 
 
+def encode_cursor(key: SortKey, *, scope: str, secret: str) -> str:
+    return _encode([key.text, key.id], scope, secret)
+
+
+def encode_search_cursor(key: SearchKey, *, scope: str, secret: str) -> str:
+    return _encode(list(key), scope, secret)
+
+
+def decode_search_cursor(cursor: str, *, scope: str, secret: str) -> SearchKey:
+    values = _decode(cursor, scope=scope, secret=secret)
+    if not (isinstance(values, list) and len(values) == 3):
+        raise InvalidCursor("cursor is malformed; use next_cursor as given")
+    order, id_, dropped = values
+    if (
+        not (
+            (type(order) is int and abs(order) <= 1_000_000)
+            or (isinstance(order, str) and "\x00" not in order)
+        )
+        or type(id_) is not int
+        or not 0 <= id_ <= INT4_MAX
+        or type(dropped) is not int
+        or not 0 <= dropped <= 200
+    ):
+        raise InvalidCursor("cursor is malformed; use next_cursor as given")
+    return SearchKey(order, id_, dropped)
+
+
 def decode_cursor(cursor: str, *, scope: str, secret: str) -> SortKey:
+    values = _decode(cursor, scope=scope, secret=secret)
     try:
-        payload_part, signature_part = cursor.split(".")
-        payload = _b64decode(payload_part)
-        signature = _b64decode(signature_part)
-    except (ValueError, binascii.Error):
-        raise InvalidCursor("cursor is malformed; use next_cursor as given") from None
-    if not hmac.compare_digest(signature, _signature(secret, scope, payload)):
-        raise InvalidCursor("cursor does not belong to this query; use next_cursor as given")
-    try:
-        text, id_ = json.loads(payload)
+        text, id_ = values
     except (ValueError, TypeError):
         raise InvalidCursor("cursor is malformed; use next_cursor as given") from None
     # Signed does not mean sane: the secret may be the default one, so a
@@ -68,3 +102,18 @@ def decode_cursor(cursor: str, *, scope: str, secret: str) -> SortKey:
     ):
         raise InvalidCursor("cursor is malformed; use next_cursor as given")
     return SortKey(text, id_)
+
+
+def _decode(cursor: str, *, scope: str, secret: str) -> object:
+    try:
+        payload_part, signature_part = cursor.split(".")
+        payload = _b64decode(payload_part)
+        signature = _b64decode(signature_part)
+    except (ValueError, binascii.Error):
+        raise InvalidCursor("cursor is malformed; use next_cursor as given") from None
+    if not hmac.compare_digest(signature, _signature(secret, scope, payload)):
+        raise InvalidCursor("cursor does not belong to this query; use next_cursor as given")
+    try:
+        return json.loads(payload)
+    except ValueError:
+        raise InvalidCursor("cursor is malformed; use next_cursor as given") from None

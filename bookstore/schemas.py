@@ -196,11 +196,44 @@ class BookOut(BaseModel):
     updated_at: datetime
 
 
+class BookHit(BookOut):
+    """A book in a listing; with ``q=``, also how well it matched."""
+
+    score: int | None = Field(
+        default=None, description="With `q=`: relevance, higher is better. Absent otherwise."
+    )
+    title_highlight: str | None = Field(
+        default=None,
+        description="With `q=` and `highlight=true`: the title, HTML-escaped, the matched"
+        " words inside `<mark>`. Absent otherwise.",
+    )
+
+
 class BookPage(BaseModel):
-    items: list[BookOut]
+    items: list[BookHit]
     next_cursor: str | None = Field(
         description="Pass as `cursor` for the next page; null at the end."
     )
+    ignored_words: list[str] | None = Field(
+        default=None,
+        description="With `q=`: the words left out because no book matched them (with the"
+        " rest). Absent otherwise.",
+    )
+    suggestion: str | None = Field(
+        default=None,
+        description="With `q=`: the query with its misspelt words corrected, when a word was"
+        " corrected or nothing matched; else null. Absent otherwise.",
+    )
+
+
+class Suggestion(BaseModel):
+    kind: str = Field(description='"title", "author" or "category".')
+    text: str
+    id: int = Field(description="The book's, author's or category's id.")
+
+
+class SuggestionList(BaseModel):
+    items: list[Suggestion]
 
 
 # -- search logs and health --------------------------------------------------

@@ -30,7 +30,7 @@ from bookstore.pagination import SortKey
 from bookstore.tables import Book
 
 _BOOKS_WITH_DETAILS = """
-SELECT b.id, b.title, b.isbn, b.published_year, b.price, b.description,
+SELECT {} b.id, b.title, b.isbn, b.published_year, b.price, b.description,
        b.created_at, b.updated_at, b.author_id, a.name AS author_name,
        (SELECT coalesce(json_agg(json_build_object('id', c.id, 'name', c.name, 'slug', c.slug)
                                  ORDER BY c.name, c.id), '[]')
@@ -39,7 +39,7 @@ SELECT b.id, b.title, b.isbn, b.published_year, b.price, b.description,
 FROM ({}) AS page
 JOIN books b ON b.id = page.id
 JOIN authors a ON a.id = b.author_id
-ORDER BY b.title, b.id
+ORDER BY {}
 """
 
 
@@ -180,9 +180,24 @@ def _book_from_row(row: Mapping[str, Any]) -> Row:
     }
 
 
-async def books_with_details(db: DatabaseConnection, page: QueryString) -> list[Row]:
-    rows = await fetch(db, QueryString(_BOOKS_WITH_DETAILS, page))
-    return [_book_from_row(row) for row in rows]
+async def books_with_details(
+    db: DatabaseConnection, page: QueryString, *, scored: bool = False, by_score: bool = False
+) -> list[Row]:
+    """The books whose ids ``page`` selects, with author and categories, in title order.
+
+    ``scored``: ``page`` also selects a relevance ``score``, which each book
+    carries; ``by_score``: the books come best first, then by id.
+    """
+    statement = QueryString(
+        _BOOKS_WITH_DETAILS,
+        QueryString("page.score," if scored else ""),
+        page,
+        QueryString("page.score DESC, b.id" if by_score else "b.title, b.id"),
+    )
+    rows = await fetch(db, statement)
+    if not scored:
+        return [_book_from_row(row) for row in rows]
+    return [{**_book_from_row(row), "score": row["score"]} for row in rows]
 
 
 async def list_books(

@@ -1,0 +1,138 @@
+"""Text search, ``GET /books?q=``: a pipeline, one step per module.
+
+1. ``words``: the query folded (case, accents) and split into terms, quoted
+   phrases and excluded words.
+2. ``typos`` and ``vocabulary``: each term looked up in the catalog's
+   vocabulary, corrected within its allowed typos when it is not there, and
+   the last one completed as a prefix while it is being typed.
+3. ``ranking``: a book's score from the fields its words are found in.
+4. ``pages``: the statement for one page, best first, after a cursor.
+5. ``highlight``: the matched words of each title marked.
+
+``search_books`` chains them; docs/search.md explains the design.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from bookstore.catalog.filters import BookFilters, resolve
+from bookstore.catalog.listing import books_with_details
+from bookstore.catalog.search.highlight import highlight_title, stems_of
+from bookstore.catalog.search.pages import (
+    FIRST,
+    Match,
+    Relevance,
+    page_by_relevance,
+    page_by_title,
+)
+from bookstore.catalog.search.vocabulary import ResolvedTerm, look_up_terms
+from bookstore.catalog.search.words import ParsedQuery, parse_query
+from bookstore.catalog.statements import Row, rows_to_fetch
+from bookstore.database import DatabaseConnection, connection
+from bookstore.pagination import SearchKey
+from bookstore.tables import Book
+
+Sort = Literal["relevance", "title"]
+
+
+@dataclass(frozen=True)
+class TextQuery:
+    """What the search box sent: the text, the order, and whether to mark titles."""
+
+    q: str
+    sort: Sort = "relevance"
+    highlight: bool = False
+
+
+@dataclass
+class SearchResult:
+    books: list[Row]
+    next_key: SearchKey | None
+    ignored_words: list[str] = field(default_factory=list)
+    suggestion: str | None = None
+
+
+def _suggestion(query: ParsedQuery, resolved: list[ResolvedTerm], found: bool) -> str | None:
+    """The query with its corrected words, when a word was corrected or nothing was found."""
+    corrected = any(term.correction for term in resolved)
+    if not corrected and found:
+        return None
+    suggestion = " ".join(term.correction or term.term.folded for term in resolved)
+    if not suggestion or suggestion == " ".join(term.folded for term in query.terms):
+        return None
+    return suggestion
+
+
+async def _page(
+    db: DatabaseConnection,
+    match: Match,
+    filters: BookFilters,
+    text: TextQuery,
+    after: SearchKey | None,
+    limit: int,
+) -> list[Row]:
+    criteria = await resolve(filters, db)
+    if criteria.matches_nothing():
+        return []
+    rows = rows_to_fetch(limit + 1)
+    if text.sort == "title":
+        after_title = None if after is None else (str(after.order), after.id)
+        page = page_by_title(match, criteria, after_title, rows)
+        return await books_with_details(db, page, scored=True)
+    resume = FIRST if after is None else Relevance(int(after.order), after.id)
+    page = page_by_relevance(match, criteria, resume, rows)
+    return await books_with_details(db, page, scored=True, by_score=True)
+
+
+def _cut(
+    books: list[Row], limit: int, text: TextQuery, dropped: int
+) -> tuple[list[Row], SearchKey | None]:
+    """The page, and the key of its last book when a next page exists."""
+    if len(books) <= limit:
+        return books, None
+    books = books[:limit]
+    last = books[-1]
+    order = last["title"] if text.sort == "title" else last["score"]
+    return books, SearchKey(order, last["id"], dropped)
+
+
+async def search_books(
+    filters: BookFilters, text: TextQuery, *, limit: int, after: SearchKey | None = None
+) -> SearchResult:
+    """One page of the books matching ``text`` and ``filters``, and where the next starts.
+
+    Every term must match. When no book matches them all, the terms that
+    match nothing are dropped, then the last ones, one at a time, until
+    some book matches (Meilisearch's "last" strategy); the response names
+    the words ignored, and later pages keep the same words.
+    """
+    query = parse_query(text.q)
+    if query.empty:
+        return SearchResult([], None, [])
+    async with connection(Book._meta.db) as db:
+        resolved = await look_up_terms(db, query.terms, prefix=query.prefix)
+        # Stop words ("the", "of") are not searched, nor reported.
+        resolved = [t for t in resolved if t.variants or t.lexeme is not None]
+        active = [t for t in resolved if t.variants]
+        ignored = [t.term.typed for t in resolved if not t.variants]
+        dropped = 0 if after is None else min(after.dropped, max(len(active) - 1, 0))
+        books: list[Row] = []
+        while active:
+            kept = active[: len(active) - dropped]
+            match = Match(tuple(kept), query.phrases, query.excluded)
+            books = await _page(db, match, filters, text, after, limit)
+            if books or after is not None or len(kept) == 1:
+                break
+            dropped += 1
+        kept = active[: len(active) - dropped]
+        ignored += [t.term.typed for t in active[len(kept) :]]
+        books, next_key = _cut(books, limit, text, dropped)
+        if text.highlight and books:
+            stems = await stems_of(db, [book["title"] for book in books])
+            matched = {word for term in kept for word in term.words}
+            typing = kept[-1].term.folded if query.prefix and kept[-1] is active[-1] else None
+            for book in books:
+                book["title_highlight"] = highlight_title(book["title"], matched, stems, typing)
+    return SearchResult(books, next_key, ignored, _suggestion(query, resolved, bool(books)))

@@ -1,0 +1,49 @@
+"""The title with the words that matched inside ``<mark>``, safe to put in a page."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Collection, Mapping
+
+from piccolo.querystring import QueryString
+
+from bookstore.catalog.search.words import fold
+from bookstore.database import DatabaseConnection, fetch
+
+_WORD = re.compile(r"[^\W_]+")
+
+
+async def stems_of(db: DatabaseConnection, titles: Collection[str]) -> dict[str, str]:
+    """The stem of every word of ``titles`` (folded word -> stem), as the index has them."""
+    words = sorted({fold(word) for title in titles for word in _WORD.findall(title)})
+    rows = await fetch(
+        db,
+        QueryString(
+            "SELECT t.word, (SELECT min(l.lexeme) FROM unnest(to_tsvector('english', t.word)) l)"
+            " AS stem FROM unnest({}::text[]) AS t (word)",
+            words,
+        ),
+    )
+    return {row["word"]: row["stem"] for row in rows if row["stem"] is not None}
+
+
+def highlight_title(
+    title: str, matched: Collection[str], stems: Mapping[str, str], prefix: str | None
+) -> str:
+    """``"The Hobbit"`` -> ``"The <mark>Hobbit</mark>"``, HTML-escaped.
+
+    A word is marked when its stem is one of the ``matched`` words, or when
+    it starts with ``prefix`` (the word still being typed).
+    """
+    parts = []
+    position = 0
+    for found in _WORD.finditer(title):
+        parts.append(html.escape(title[position : found.start()]))
+        word = html.escape(found.group())
+        folded = fold(found.group())
+        hit = stems.get(folded) in matched or (prefix is not None and folded.startswith(prefix))
+        parts.append(f"<mark>{word}</mark>" if hit else word)
+        position = found.end()
+    parts.append(html.escape(title[position:]))
+    return "".join(parts)

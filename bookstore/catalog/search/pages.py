@@ -1,0 +1,162 @@
+"""Step 5: the statement that fetches one page of matches, best first.
+
+Two shapes, chosen by the number of terms:
+
+- One term (``harry``, or ``pot`` standing for pot, potter, potion...):
+  each of its words is walked in ``search_postings`` primary key order,
+  which is that word's order of relevance (best field, then id), and the
+  walk stops after a page of books passing the filters. A word held by
+  300,000 books costs a page of index entries, not 300,000.
+- Several terms: every term must match, an AND of array overlaps on
+  ``book_search.words`` that its GIN index answers as a bitmap; the
+  matches are scored from their rows and the best page sorted out.
+
+Both continue after a cursor (score, id) and return (id, score) rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from piccolo.querystring import QueryString
+
+from bookstore.catalog.filters import Criteria
+from bookstore.catalog.search import ranking
+from bookstore.catalog.search.vocabulary import ResolvedTerm
+from bookstore.catalog.statements import all_of, literal_limit
+
+
+@dataclass(frozen=True)
+class Relevance:
+    """Where a page in order of relevance resumes: after this (score, id)."""
+
+    score: int
+    id: int
+
+
+FIRST = Relevance(ranking.TOP_SCORE, 0)
+
+
+@dataclass(frozen=True)
+class Match:
+    """What a book must satisfy besides its terms."""
+
+    terms: tuple[ResolvedTerm, ...]
+    phrases: tuple[str, ...] = ()
+    excluded: tuple[str, ...] = ()
+
+
+def _conditions(row: str, match: Match, criteria: Criteria) -> list[QueryString]:
+    conditions = []
+    if match.excluded:
+        # Stemmed as the books' words are: "-sequels" excludes "sequel".
+        conditions.append(
+            QueryString(
+                f"NOT {row}.words && coalesce((SELECT array_agg(l.lexeme)"
+                " FROM unnest(to_tsvector('english', {})) AS l), '{{}}')",
+                " ".join(match.excluded),
+            )
+        )
+    for phrase in match.phrases:
+        conditions.append(
+            QueryString(f"{row}.document @@ phraseto_tsquery('english', {{}})", phrase)
+        )
+    if criteria.author_ids is not None:
+        conditions.append(
+            QueryString(f"{row}.author_id = ANY({{}}::integer[])", criteria.author_ids)
+        )
+    if criteria.author_pattern is not None:
+        conditions.append(
+            QueryString(
+                f"EXISTS (SELECT 1 FROM authors a WHERE a.id = {row}.author_id"
+                " AND a.name ILIKE {})",
+                criteria.author_pattern,
+            )
+        )
+    for category_ids in criteria.category_sets:
+        conditions.append(
+            QueryString(
+                f"EXISTS (SELECT 1 FROM book_category x WHERE x.book_id = {row}.book_id"
+                " AND x.category_id = ANY({}::integer[]))",
+                category_ids,
+            )
+        )
+    return conditions
+
+
+def _after(score: QueryString, row: str, after: Relevance) -> QueryString:
+    return QueryString(
+        f"({{}} < {{}} OR ({{}} = {{}} AND {row}.book_id > {{}}))",
+        score,
+        after.score,
+        score,
+        after.score,
+        after.id,
+    )
+
+
+def page_by_relevance(
+    match: Match, criteria: Criteria, after: Relevance, limit: int
+) -> QueryString:
+    """(id, score) of the best ``limit`` matches after ``after``, best first."""
+    if len(match.terms) == 1 and not match.phrases:
+        return _walk_postings(match, criteria, after, limit)
+    return _score_matches(match, criteria, after, limit)
+
+
+def _walk_postings(match: Match, criteria: Criteria, after: Relevance, limit: int) -> QueryString:
+    (term,) = match.terms
+    score = ranking.score("s", match.terms)
+    words = [variant.word for variant in term.variants]
+    starts = [ranking.walk_start(v.inexact, after.score, after.id) for v in term.variants]
+    conditions = [*_conditions("s", match, criteria), _after(score, "s", after)]
+    return QueryString(
+        "SELECT DISTINCT found.id, found.score FROM"
+        " unnest({}::text[], {}::smallint[], {}::integer[]) AS v (word, field, book_id)"
+        " CROSS JOIN LATERAL ("
+        " SELECT s.book_id AS id, {} AS score"
+        " FROM search_postings p JOIN book_search s ON s.book_id = p.book_id"
+        " WHERE p.word = v.word AND (p.field, p.book_id) > (v.field, v.book_id) AND {}"
+        f" ORDER BY p.field, p.book_id {literal_limit(limit)}) AS found"
+        f" ORDER BY found.score DESC, found.id {literal_limit(limit)}",
+        words,
+        [field for field, _ in starts],
+        [book_id for _, book_id in starts],
+        score,
+        all_of(conditions),
+    )
+
+
+def _score_matches(match: Match, criteria: Criteria, after: Relevance, limit: int) -> QueryString:
+    score = ranking.score("s", match.terms)
+    conditions = [
+        *(QueryString("s.words && {}::text[]", list(term.words)) for term in match.terms),
+        *_conditions("s", match, criteria),
+        _after(score, "s", after),
+    ]
+    return QueryString(
+        "SELECT id, score FROM (SELECT s.book_id AS id, {} AS score FROM book_search s"
+        " WHERE {}) AS found"
+        f" ORDER BY score DESC, id {literal_limit(limit)}",
+        score,
+        all_of(conditions),
+    )
+
+
+def page_by_title(
+    match: Match, criteria: Criteria, after_title: tuple[str, int] | None, limit: int
+) -> QueryString:
+    """(id, score) of the first ``limit`` matches in (title, id) order."""
+    score = ranking.score("s", match.terms)
+    conditions = [
+        *(QueryString("s.words && {}::text[]", list(term.words)) for term in match.terms),
+        *_conditions("s", match, criteria),
+    ]
+    if after_title is not None:
+        conditions.append(QueryString("(b.title, b.id) > ({}, {})", *after_title))
+    return QueryString(
+        "SELECT b.id, {} AS score FROM book_search s JOIN books b ON b.id = s.book_id"
+        f" WHERE {{}} ORDER BY b.title, b.id {literal_limit(limit)}",
+        score,
+        all_of(conditions),
+    )

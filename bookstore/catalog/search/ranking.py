@@ -1,0 +1,63 @@
+"""Step 4: a book's relevance to the query, computed from its row of ``book_search``.
+
+Each term scores by the best field that holds one of its words: title 16,
+author 8, category 4, description 2; one less when only a corrected or
+completed word matched there. A book's score is the sum over the terms;
+ties go to the lower id, so pages are stable. The score is written into the
+statement as SQL over the row's word arrays: reading it costs no lookup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from piccolo.querystring import QueryString
+
+from bookstore.catalog.search.vocabulary import ResolvedTerm
+
+# book_search's field columns, best first, with their weights; the index of
+# a field is its number in search_postings.field.
+FIELDS = ("title", "author", "categories", "description")
+WEIGHTS = (16, 8, 4, 2)
+INEXACT_PENALTY = 1
+# Higher than any score: "after" this is the first page.
+TOP_SCORE = 10_000
+
+
+def _field_weight(row: str, words: Sequence[str]) -> QueryString:
+    cases = " ".join(
+        f"WHEN {row}.{field} && {{}}::text[] THEN {weight}"
+        for field, weight in zip(FIELDS, WEIGHTS, strict=True)
+    )
+    return QueryString(f"CASE {cases} ELSE 0 END", *([list(words)] * len(FIELDS)))
+
+
+def term_score(row: str, term: ResolvedTerm) -> QueryString:
+    exact, inexact = term.exact, term.inexact
+    if not inexact:
+        return _field_weight(row, exact)
+    penalised = QueryString(f"({{}} - {INEXACT_PENALTY})", _field_weight(row, inexact))
+    if not exact:
+        return penalised
+    return QueryString("GREATEST({}, {})", _field_weight(row, exact), penalised)
+
+
+def score(row: str, terms: Sequence[ResolvedTerm]) -> QueryString:
+    """The relevance of ``row`` (an alias of book_search) to all of ``terms``."""
+    return QueryString(" + ".join("{}" for _ in terms), *(term_score(row, t) for t in terms))
+
+
+def walk_start(variant_inexact: bool, after_score: int, after_id: int) -> tuple[int, int]:
+    """Where one word's postings, in (field, book_id) order, pass the cursor.
+
+    A word's books are listed best field first; with the cursor at
+    (``after_score``, ``after_id``), the walk resumes at the first (field,
+    book_id) whose score for this word is lower, or equal with a higher id.
+    """
+    penalty = INEXACT_PENALTY if variant_inexact else 0
+    for field, weight in enumerate(WEIGHTS):
+        if weight - penalty == after_score:
+            return field, after_id
+        if weight - penalty < after_score:
+            return field - 1, 2_147_483_647
+    return len(WEIGHTS) - 1, 2_147_483_647

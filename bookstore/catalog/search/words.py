@@ -1,0 +1,114 @@
+"""Step 1 of a search: what the customer typed, folded and split into terms.
+
+Folding must give exactly what ``search_fold`` gives in the database (the
+migration that creates the search index): lower case, accents stripped
+through NFKD, and the letters NFKD leaves whole spelled out. Both sides
+then agree on "marquez" whichever of "Márquez" or "Marquez" was typed or
+stored.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+_SPELLED_OUT = str.maketrans(
+    {
+        "ß": "ss",
+        "æ": "ae",
+        "œ": "oe",
+        "þ": "th",
+        "ø": "o",
+        "ł": "l",
+        "đ": "d",
+        "ð": "d",
+        "\u0131": "i",
+    }
+)
+_COMBINING_MARKS = re.compile("[\u0300-\u036f]")
+_WORD = re.compile(r"[^\W_]+")
+# A quoted phrase, a word excluded with a leading minus, or a run of other text.
+_SYNTAX = re.compile(
+    r'"(?P<phrase>[^"]*)"|(?<!\S)-(?P<excluded>[^\W_][^\s"]*)|(?P<text>"|[^\s"]+|\s+)'
+)
+
+# A prefix shorter than this would expand to most of the vocabulary.
+MIN_PREFIX = 2
+
+
+def fold(text: str) -> str:
+    """``"Gabriel García Márquez"`` -> ``"gabriel garcia marquez"``."""
+    lowered = text.lower().translate(_SPELLED_OUT)
+    return _COMBINING_MARKS.sub("", unicodedata.normalize("NFKD", lowered))
+
+
+def split_words(text: str) -> list[str]:
+    """The folded words of ``text``, split where PostgreSQL's parser splits them."""
+    return _WORD.findall(fold(text))
+
+
+@dataclass(frozen=True)
+class Term:
+    """One word the books must match: as typed, and folded."""
+
+    typed: str
+    folded: str
+    in_phrase: bool = False
+
+
+@dataclass(frozen=True)
+class ParsedQuery:
+    """The terms of a query: all must match (AND), ``excluded`` must not.
+
+    ``prefix``: the last term is also matched as the start of a word (the
+    customer is still typing it).
+    """
+
+    terms: tuple[Term, ...]
+    phrases: tuple[str, ...] = ()
+    excluded: tuple[str, ...] = ()
+    prefix: bool = False
+    # Words typed that can never match: only punctuation, say.
+    empty: bool = field(default=False)
+
+
+def _terms_of(text: str, *, in_phrase: bool) -> list[Term]:
+    return [
+        Term(typed=match.group(), folded=fold(match.group()), in_phrase=in_phrase)
+        for match in _WORD.finditer(text)
+    ]
+
+
+def parse_query(q: str) -> ParsedQuery:
+    """Split ``q`` into terms, quoted phrases and excluded words.
+
+    ``"left hand"`` is a phrase (its words must also stand next to each
+    other); ``-word`` excludes books with that word. Anything else is text:
+    an unmatched quote or a lone ``-`` is not an error.
+
+    >>> parse_query('"left hand" darkness -sequel le gu').terms[-1].folded
+    'gu'
+    """
+    terms: list[Term] = []
+    phrases: list[str] = []
+    excluded: list[str] = []
+    for match in _SYNTAX.finditer(q):
+        if match.group("phrase") is not None:
+            words = _terms_of(match.group("phrase"), in_phrase=True)
+            terms.extend(words)
+            if len(words) > 1:
+                phrases.append(" ".join(word.folded for word in words))
+        elif match.group("excluded") is not None:
+            excluded.extend(split_words(match.group("excluded")))
+        else:
+            terms.extend(_terms_of(match.group("text"), in_phrase=False))
+    last = terms[-1] if terms else None
+    prefix = (
+        last is not None
+        and not last.in_phrase
+        and not q[-1:].isspace()
+        and q.rstrip().endswith(last.typed)
+        and len(last.folded) >= MIN_PREFIX
+    )
+    return ParsedQuery(tuple(terms), tuple(phrases), tuple(excluded), prefix, empty=not terms)

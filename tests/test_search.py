@@ -1,0 +1,366 @@
+"""The search box, ``GET /books?q=``, and its completions, ``GET /books/suggest``."""
+
+from __future__ import annotations
+
+import html
+
+import pytest
+from factories import create_author, create_book, create_category, walk_pages
+
+from bookstore.catalog.search.typos import allowed_typos, typo_distance
+from bookstore.catalog.search.words import fold, parse_query
+from bookstore.tables import SearchLog
+
+
+async def search(client, q: str, **params) -> dict:
+    response = await client.get("/books", params={"q": q, **params})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def titles(page: dict) -> list[str]:
+    return [book["title"] for book in page["items"]]
+
+
+@pytest.fixture
+async def shelf(client) -> dict[str, dict]:
+    """A few real books, with the fields that searching tells apart."""
+    tolkien = await create_author(client, "J. R. R. Tolkien")
+    le_guin = await create_author(client, "Ursula K. Le Guin")
+    marquez = await create_author(client, "Gabriel García Márquez")
+    shelley = await create_author(client, "Mary Shelley")
+    dostoyevsky = await create_author(client, "Fyodor Dostoyevsky")
+    lem = await create_author(client, "Stanisław Lem")
+    fantasy = await create_category(client, "Fantasy")
+    horror = await create_category(client, "Gothic Horror")
+    books = {
+        "hobbit": await create_book(
+            client,
+            title="The Hobbit",
+            author_id=tolkien["id"],
+            category_ids=[fantasy["id"]],
+            description="A hobbit is swept into a quest for a dragon's gold.",
+        ),
+        "earthsea": await create_book(
+            client,
+            title="A Wizard of Earthsea",
+            author_id=le_guin["id"],
+            category_ids=[fantasy["id"]],
+            description="A young mage on an island sea.",
+        ),
+        "left_hand": await create_book(
+            client,
+            title="The Left Hand of Darkness",
+            author_id=le_guin["id"],
+            description="An envoy on the winter planet Gethen.",
+        ),
+        "solitude": await create_book(
+            client, title="One Hundred Years of Solitude", author_id=marquez["id"]
+        ),
+        "frankenstein": await create_book(
+            client,
+            title="Frankenstein",
+            author_id=shelley["id"],
+            category_ids=[horror["id"]],
+            description="A scientist builds a creature, and a wizard of sorts he is not.",
+        ),
+        "crime": await create_book(
+            client, title="Crime and Punishment", author_id=dostoyevsky["id"]
+        ),
+        "solaris": await create_book(client, title="Solaris", author_id=lem["id"]),
+        "dragon": await create_book(
+            client,
+            title="Dragon Hand Tales",
+            author_id=tolkien["id"],
+            description="Left over stories.",
+        ),
+    }
+    return books
+
+
+# -- words, typos and accents -----------------------------------------------------
+
+
+def test_folding_ignores_case_and_accents_and_spells_out_whole_letters() -> None:
+    assert fold("Gabriel García Márquez") == "gabriel garcia marquez"
+    assert fold("SØREN Stanisław Straße Æsop Œuvre") == "soren stanislaw strasse aesop oeuvre"
+
+
+def test_words_of_up_to_four_letters_allow_no_typo_then_one_then_two() -> None:
+    assert [
+        allowed_typos(word) for word in ("cat", "lord", "hobit", "frankens", "dostoevsky")
+    ] == [
+        0,
+        0,
+        1,
+        1,
+        2,
+    ]
+    assert allowed_typos("12044") == 0
+
+
+def test_a_swap_of_neighbouring_letters_is_one_typo() -> None:
+    assert typo_distance("tolkein", "tolkien", 2) == 1
+    assert typo_distance("hobit", "hobbit", 2) == 1
+    assert typo_distance("abcdef", "badcfe", 2) == 3
+
+
+def test_quotes_make_phrases_and_a_leading_minus_excludes() -> None:
+    query = parse_query('"left hand" -sequel darkn')
+    assert [term.folded for term in query.terms] == ["left", "hand", "darkn"]
+    assert query.phrases == ("left hand",)
+    assert query.excluded == ("sequel",)
+    assert query.prefix
+    assert not parse_query("darkness ").prefix
+
+
+async def test_a_title_word_finds_the_book(client, shelf) -> None:
+    page = await search(client, "hobbit")
+    assert titles(page)[0] == "The Hobbit"
+    assert page["ignored_words"] == []
+    assert page["suggestion"] is None
+    assert isinstance(page["items"][0]["score"], int)
+
+
+async def test_misspellings_within_the_allowed_typos_are_found_and_suggested(client, shelf):
+    page = await search(client, "tolkein hobit")
+    assert titles(page) == ["The Hobbit"]
+    assert page["suggestion"] == "tolkien hobbit"
+    assert titles(await search(client, "frankenstien")) == ["Frankenstein"]
+    assert titles(await search(client, "dostoevsky crime")) == ["Crime and Punishment"]
+
+
+async def test_short_words_must_be_spelt_exactly(client, shelf) -> None:
+    page = await search(client, "hobit lodr ")
+    assert page["items"]  # hobit is corrected, lodr (4 letters) matches nothing
+    assert page["ignored_words"] == ["lodr"]
+
+
+async def test_a_word_found_as_typed_is_never_corrected(client, shelf) -> None:
+    await create_book(client, title="The Hobbits of Nowhere")
+    await create_book(client, title="Hobbies for Everyone")
+    page = await search(client, "hobbies ")
+    assert titles(page) == ["Hobbies for Everyone"]
+    assert page["suggestion"] is None
+
+
+async def test_accents_are_ignored_both_ways(client, shelf) -> None:
+    assert titles(await search(client, "marquez "))[0] == "One Hundred Years of Solitude"
+    assert titles(await search(client, "MÁRQUEZ "))[0] == "One Hundred Years of Solitude"
+    assert titles(await search(client, "stanislaw lem"))[0] == "Solaris"
+    author = await create_author(client, "Gabriel Garcia Marquez")
+    await create_book(client, title="Plain Letters", author_id=author["id"])
+    assert "Plain Letters" in titles(await search(client, "garcía márquez "))
+
+
+async def test_stemming_finds_other_forms_of_a_word(client, shelf) -> None:
+    assert "A Wizard of Earthsea" in titles(await search(client, "wizards "))
+
+
+async def test_the_last_word_is_a_prefix_while_it_is_being_typed(client, shelf) -> None:
+    assert "The Hobbit" in titles(await search(client, "tolkien hob"))
+    assert titles(await search(client, "le gu"))[:2] == [
+        "A Wizard of Earthsea",
+        "The Left Hand of Darkness",
+    ]
+    finished = await search(client, "tolkien hob ")  # "hob" is a finished word: no such word
+    assert finished["ignored_words"] == ["hob"]
+
+
+async def test_a_prefix_needs_two_letters(client, shelf) -> None:
+    assert (await search(client, "solitude o"))["ignored_words"] == ["o"]
+    assert (await search(client, "solitude on"))["ignored_words"] == []
+
+
+# -- ranking ----------------------------------------------------------------------
+
+
+async def test_a_title_match_ranks_above_author_category_and_description(client, shelf) -> None:
+    wizard_author = await create_author(client, "Oz Wizard")
+    await create_book(client, title="Plains", author_id=wizard_author["id"])
+    category = await create_category(client, "Wizard Lore")
+    await create_book(client, title="Mountains", category_ids=[category["id"]])
+    page = await search(client, "wizard ")
+    assert titles(page) == ["A Wizard of Earthsea", "Plains", "Mountains", "Frankenstein"]
+    scores = [book["score"] for book in page["items"]]
+    assert scores == sorted(scores, reverse=True) and len(set(scores)) == 4
+
+
+async def test_equal_scores_come_in_id_order(client, shelf) -> None:
+    page = await search(client, "le guin")
+    assert [book["id"] for book in page["items"]] == sorted(book["id"] for book in page["items"])
+
+
+async def test_sort_title_keeps_the_matches_and_orders_them_by_title(client, shelf) -> None:
+    page = await search(client, "le guin", sort="title")
+    assert titles(page) == ["A Wizard of Earthsea", "The Left Hand of Darkness"]
+
+
+# -- syntax -------------------------------------------------------------------------
+
+
+async def test_a_quoted_phrase_needs_its_words_next_to_each_other(client, shelf) -> None:
+    assert set(titles(await search(client, "left hand"))) == {
+        "The Left Hand of Darkness",
+        "Dragon Hand Tales",
+    }
+    assert titles(await search(client, '"left hand"')) == ["The Left Hand of Darkness"]
+
+
+async def test_a_minus_excludes_books_with_the_word(client, shelf) -> None:
+    assert titles(await search(client, "le guin -wizards")) == ["The Left Hand of Darkness"]
+
+
+@pytest.mark.parametrize(
+    "q",
+    ['"', '""', "-", "--x", '"unclosed', "a", "%_\\", "'; DROP TABLE books; --", "\U0001f600",
+     "x" * 200, "- - -", "ßßß", "C++", "<mark>"],
+)  # fmt: skip
+async def test_anything_typed_is_text_never_an_error(client, shelf, q) -> None:
+    await search(client, q)
+
+
+async def test_blank_or_too_long_text_is_refused(client) -> None:
+    for q in ("", "   ", "x" * 201, "a\x00b"):
+        response = await client.get("/books", params={"q": q})
+        assert response.status_code == 422, q
+    response = await client.get("/books", params={"sort": "relevance"})
+    assert response.status_code == 422
+
+
+# -- did you mean, ignored words ----------------------------------------------------
+
+
+async def test_words_that_find_nothing_are_ignored_and_named(client, shelf) -> None:
+    page = await search(client, "hobbit xyzzyq")
+    assert titles(page) == ["The Hobbit"]
+    assert page["ignored_words"] == ["xyzzyq"]
+
+
+async def test_when_no_book_has_every_word_the_last_words_are_dropped(client, shelf) -> None:
+    page = await search(client, "solaris hobbit ")
+    assert titles(page) == ["Solaris"]
+    assert page["ignored_words"] == ["hobbit"]
+
+
+# -- filters, pages, highlights -------------------------------------------------------
+
+
+async def test_q_combines_with_the_author_and_category_filters(client, shelf) -> None:
+    assert titles(await search(client, "wizard", category="fantasy")) == ["A Wizard of Earthsea"]
+    assert titles(await search(client, "dragon", author="tolkien")) == [
+        "Dragon Hand Tales",
+        "The Hobbit",
+    ]
+    author_id = shelf["hobbit"]["author"]["id"]
+    assert titles(await search(client, "dragon", author_id=author_id, category="fantasy")) == [
+        "The Hobbit"
+    ]
+
+
+@pytest.mark.parametrize("sort", ["relevance", "title"])
+async def test_walking_the_pages_gives_every_match_once(client, sort) -> None:
+    author = await create_author(client, "Many Wizards")
+    for number in range(23):
+        await create_book(
+            client,
+            title=f"Wizard {number}" if number % 3 else f"Tales {number}",
+            author_id=author["id"],
+            description="wizard" if number % 2 else None,
+        )
+    everything = await walk_pages(client, "/books", {"q": "wizard", "sort": sort}, limit=4)
+    assert len(everything) == 23
+    assert len({book["id"] for book in everything}) == 23
+    keys = [(-book["score"], book["id"]) for book in everything]
+    if sort == "relevance":
+        assert keys == sorted(keys)
+    else:
+        assert [b["title"] for b in everything] == sorted(b["title"] for b in everything)
+
+
+async def test_a_cursor_belongs_to_its_query(client, shelf) -> None:
+    page = await search(client, "le guin", limit=1)
+    cursor = page["next_cursor"]
+    assert cursor
+    other = await client.get("/books", params={"q": "tolkien", "limit": 1, "cursor": cursor})
+    assert other.status_code == 422
+    resorted = await client.get(
+        "/books", params={"q": "le guin", "limit": 1, "cursor": cursor, "sort": "title"}
+    )
+    assert resorted.status_code == 422
+
+
+async def test_highlights_mark_the_matched_words_and_escape_the_title(client, shelf) -> None:
+    await create_book(client, title="<b>Wizards</b> & Witches")
+    page = await search(client, "wizard witch", highlight="true")
+    (book,) = page["items"]
+    assert book["title_highlight"] == (
+        "&lt;b&gt;<mark>Wizards</mark>&lt;/b&gt; &amp; <mark>Witches</mark>"
+    )
+    assert (
+        html.unescape(book["title_highlight"].replace("<mark>", "").replace("</mark>", ""))
+        == (book["title"])
+    )
+    assert "title_highlight" not in (await search(client, "wizard witch"))["items"][0]
+
+
+# -- freshness ----------------------------------------------------------------------------
+
+
+async def test_writes_are_searchable_by_the_next_request(client, shelf) -> None:
+    book = await create_book(client, title="Quixotic Adventures")
+    assert titles(await search(client, "quixotic")) == ["Quixotic Adventures"]
+
+    await client.patch(f"/books/{book['id']}", json={"title": "Sober Adventures"})
+    assert titles(await search(client, "quixotic ")) == []
+    assert titles(await search(client, "sober")) == ["Sober Adventures"]
+
+    author_id = book["author"]["id"]
+    await client.patch(f"/authors/{author_id}", json={"name": "Zebulon Quark"})
+    assert titles(await search(client, "zebulon")) == ["Sober Adventures"]
+
+    category = await create_category(client, "Nautical")
+    await client.patch(f"/books/{book['id']}", json={"category_ids": [category["id"]]})
+    assert titles(await search(client, "nautical")) == ["Sober Adventures"]
+    await client.patch(f"/categories/{category['id']}", json={"name": "Maritime"})
+    assert titles(await search(client, "maritime")) == ["Sober Adventures"]
+    assert titles(await search(client, "nautical ")) == []
+
+    await client.delete(f"/books/{book['id']}")
+    assert titles(await search(client, "sober")) == []
+
+
+# -- logging and completions --------------------------------------------------------------
+
+
+async def test_a_text_search_is_logged_with_its_text(client, shelf) -> None:
+    await SearchLog.delete(force=True)
+    await search(client, "tolkein hobit")
+    (log,) = await SearchLog.select()
+    assert log["q"] == "tolkein hobit"
+    assert log["result_count"] == 1
+
+
+async def test_suggest_completes_titles_authors_and_categories(client, shelf) -> None:
+    response = await client.get("/books/suggest", params={"q": "tolk"})
+    assert response.status_code == 200
+    assert {
+        "kind": "author",
+        "text": "J. R. R. Tolkien",
+        "id": shelf["hobbit"]["author"]["id"],
+    } in (response.json()["items"])
+    items = (await client.get("/books/suggest", params={"q": "fant"})).json()["items"]
+    assert [(item["kind"], item["text"]) for item in items] == [("category", "Fantasy")]
+    items = (await client.get("/books/suggest", params={"q": "frankenstien"})).json()["items"]
+    assert [item["text"] for item in items] == ["Frankenstein"]
+    await SearchLog.delete(force=True)
+    await client.get("/books/suggest", params={"q": "hob"})
+    assert await SearchLog.count() == 0
+
+
+async def test_suggest_limits_its_answers(client, shelf) -> None:
+    for limit in (0, 21):
+        response = await client.get("/books/suggest", params={"q": "a", "limit": limit})
+        assert response.status_code == 422
+    items = (await client.get("/books/suggest", params={"q": "th", "limit": 1})).json()["items"]
+    assert len(items) <= 1
