@@ -12,6 +12,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import TypeVar
 
 from bookstore.database import embedded_server, resolve_dsn
@@ -247,6 +248,36 @@ def db_stop(args: argparse.Namespace) -> None:
     print("embedded PostgreSQL stopped" if stopped else "embedded PostgreSQL was not running")
 
 
+def db_dump(args: argparse.Namespace) -> None:
+    """Back the whole database up to FILE (pg_dump's custom format)."""
+    from bookstore.backups import BackupError, database_name, dump_database
+
+    dsn = _use_database()
+    try:
+        clients = dump_database(dsn, args.file)
+    except BackupError as error:
+        raise SystemExit(f"db dump: {error}") from None
+    print(
+        f"Dumped database {database_name(dsn)!r} to {args.file} "
+        f"({args.file.stat().st_size:,} bytes, pg_dump {clients.major} from {clients.bin_dir})."
+    )
+
+
+def db_restore(args: argparse.Namespace) -> None:
+    """Restore a dump made by `bookstore db dump` (or pg_dump -Fc), in one transaction."""
+    from bookstore.backups import BackupError, database_name, restore_database
+
+    dsn = _use_database()
+    try:
+        clients = restore_database(dsn, args.file, replace=args.replace)
+    except BackupError as error:
+        raise SystemExit(f"db restore: {error}") from None
+    print(
+        f"Restored {args.file} into database {database_name(dsn)!r} "
+        f"(pg_restore {clients.major} from {clients.bin_dir})."
+    )
+
+
 def _redacted(dsn: str) -> str:
     """The DSN with its password, if any, replaced: safe to print and log."""
     from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -326,6 +357,18 @@ def build_parser() -> argparse.ArgumentParser:
     db_commands = db_parser.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser("url", help=db_url.__doc__).set_defaults(handler=db_url)
     db_commands.add_parser("stop", help=db_stop.__doc__).set_defaults(handler=db_stop)
+    dump_parser = db_commands.add_parser("dump", help=db_dump.__doc__)
+    dump_parser.add_argument("file", type=Path, help="where to write the backup")
+    dump_parser.set_defaults(handler=db_dump)
+    restore_parser = db_commands.add_parser("restore", help=db_restore.__doc__)
+    restore_parser.add_argument("file", type=Path, help="a backup made by `bookstore db dump`")
+    restore_parser.add_argument(
+        "--replace",
+        action="store_true",
+        help="drop what the database holds first (in the same transaction); without it a "
+        "database that is not empty is refused",
+    )
+    restore_parser.set_defaults(handler=db_restore)
     return parser
 
 
