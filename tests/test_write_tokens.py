@@ -1,4 +1,5 @@
-"""Writes to /books, /authors and /categories need a bearer token; reads stay public."""
+"""Writes to /books, /authors and /categories, and reading /search-logs, need a bearer token;
+catalog reads stay public."""
 
 from __future__ import annotations
 
@@ -29,6 +30,8 @@ WRITE_ROUTES = [
     ("DELETE", "/categories/{id}"),
 ]
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+# Reads that need a token too: the search log holds what customers typed.
+TOKEN_READ_ROUTES = [("GET", "/search-logs")]
 
 
 @pytest.fixture
@@ -175,7 +178,6 @@ async def test_reads_are_public(client: httpx.AsyncClient, anonymous: httpx.Asyn
         "/categories",
         f"/categories/{category['id']}",
         f"/categories/{category['id']}/books",
-        "/search-logs",
         "/health",
         "/openapi.json",
     ]
@@ -184,7 +186,43 @@ async def test_reads_are_public(client: httpx.AsyncClient, anonymous: httpx.Asyn
         assert response.status_code == 200, (url, response.text)
 
 
-async def test_the_openapi_document_declares_the_token_on_writes_only(
+@pytest.mark.parametrize(("method", "path"), TOKEN_READ_ROUTES)
+async def test_reading_the_search_log_without_a_token_is_401(
+    client: httpx.AsyncClient, anonymous: httpx.AsyncClient, method: str, path: str
+) -> None:
+    await client.get("/books", params={"author": "private"})
+
+    response = await anonymous.request(method, path)
+
+    detail = expect_unauthorized(response)
+    assert "search logs" in detail
+    assert "private" not in response.text
+
+
+@pytest.mark.parametrize(("method", "path"), TOKEN_READ_ROUTES)
+async def test_reading_the_search_log_with_an_unknown_token_is_401(
+    anonymous: httpx.AsyncClient, method: str, path: str
+) -> None:
+    guess = secrets.token_urlsafe(tokens.TOKEN_BYTES)
+
+    response = await anonymous.request(method, path, headers=bearer(guess))
+
+    expect_unauthorized(response)
+    assert response.headers["www-authenticate"] == 'Bearer error="invalid_token"'
+
+
+@pytest.mark.parametrize(("method", "path"), TOKEN_READ_ROUTES)
+async def test_reading_the_search_log_with_a_token_is_200(
+    anonymous: httpx.AsyncClient, method: str, path: str
+) -> None:
+    token = await tokens.create_token(token_name())
+
+    response = await anonymous.request(method, path, headers=bearer(token))
+
+    assert response.status_code == 200, response.text
+
+
+async def test_the_openapi_document_declares_the_token_on_writes_and_the_search_log_only(
     anonymous: httpx.AsyncClient,
 ) -> None:
     document = (await anonymous.get("/openapi.json")).json()
@@ -192,19 +230,25 @@ async def test_the_openapi_document_declares_the_token_on_writes_only(
     assert document["components"]["securitySchemes"]["WriteToken"] == {
         "type": "http",
         "scheme": "bearer",
-        "description": "A token from `bookstore token create NAME`; needed by every write.",
+        "description": (
+            "A token from `bookstore token create NAME`; needed by every write and to read "
+            "the search logs."
+        ),
     }
     writes = set()
+    token_reads = set()
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
-            if method.upper() in WRITE_METHODS:
-                writes.add((method.upper(), re.sub(r"\{\w+\}", "{id}", path)))
+            route = (method.upper(), re.sub(r"\{\w+\}", "{id}", path))
+            if method.upper() in WRITE_METHODS or path.startswith("/search-logs"):
+                (writes if method.upper() in WRITE_METHODS else token_reads).add(route)
                 assert operation["security"] == [{"WriteToken": []}], (method, path)
                 assert "401" in operation["responses"], (method, path)
             else:
                 assert "security" not in operation, (method, path)
-    # Every write the API has is one the tests above send without a token.
+    # Every route that needs a token is one the tests above send without a token.
     assert writes == set(WRITE_ROUTES)
+    assert token_reads == set(TOKEN_READ_ROUTES)
 
 
 # -- the tokens ----------------------------------------------------------------

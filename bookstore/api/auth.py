@@ -1,9 +1,11 @@
-"""Bearer tokens for writes: ``dependencies=[WriteToken]`` on every write route.
+"""Bearer tokens for writes and the search log: ``dependencies=[WriteToken]``.
 
-Reads stay public; a POST, PATCH or DELETE on ``/books``, ``/authors`` or
-``/categories`` needs ``Authorization: Bearer <token>`` naming an active
-token (``bookstore token create NAME``). Anything else answers 401
-``{"detail": ...}`` with a ``WWW-Authenticate: Bearer`` challenge (RFC 6750).
+Catalog reads stay public; a POST, PATCH or DELETE on ``/books``,
+``/authors`` or ``/categories`` needs ``Authorization: Bearer <token>``
+naming an active token (``bookstore token create NAME``), and so does
+reading ``/search-logs`` (``LogReaderToken``): the log holds what customers
+typed. Anything else answers 401 ``{"detail": ...}`` with a
+``WWW-Authenticate: Bearer`` challenge (RFC 6750).
 
 >>> @router.post("", dependencies=[WriteToken], responses=UNAUTHORIZED)
 """
@@ -23,7 +25,10 @@ from bookstore.schemas import ErrorOut
 bearer = HTTPBearer(
     auto_error=False,
     scheme_name="WriteToken",
-    description="A token from `bookstore token create NAME`; needed by every write.",
+    description=(
+        "A token from `bookstore token create NAME`; needed by every write and to read "
+        "the search logs."
+    ),
 )
 
 UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
@@ -32,7 +37,7 @@ UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
         "description": "No valid `Authorization: Bearer <token>` header.",
     }
 }
-"""The 401 of write routes, for their ``responses=`` in the OpenAPI document."""
+"""The 401 of routes that need a token, for their ``responses=`` in the OpenAPI document."""
 
 
 def _unauthorized(detail: str, challenge: str) -> HTTPException:
@@ -43,9 +48,7 @@ def _unauthorized(detail: str, challenge: str) -> HTTPException:
     )
 
 
-async def require_write_token(
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> str:
+async def _require_token(credentials: HTTPAuthorizationCredentials | None, needed_for: str) -> str:
     """The name of the request's token; 401 when it is missing, unknown or revoked.
 
     The message never says which of unknown and revoked it was, nor echoes
@@ -54,7 +57,7 @@ async def require_write_token(
     if credentials is None:
         # Missing, empty, or another scheme (Basic ...): no error code, per RFC 6750 §3.1.
         raise _unauthorized(
-            "writes need an API token: send `Authorization: Bearer <token>`", "Bearer"
+            f"{needed_for} an API token: send `Authorization: Bearer <token>`", "Bearer"
         )
     name = await tokens.verify_token(credentials.credentials)
     if name is None:
@@ -62,4 +65,17 @@ async def require_write_token(
     return name
 
 
+async def require_write_token(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> str:
+    return await _require_token(credentials, "writes need")
+
+
+async def require_log_reader_token(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> str:
+    return await _require_token(credentials, "the search logs need")
+
+
 WriteToken = Depends(require_write_token)
+LogReaderToken = Depends(require_log_reader_token)

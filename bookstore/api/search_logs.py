@@ -1,4 +1,4 @@
-"""/search-logs: what customers searched for, newest first."""
+"""/search-logs: what customers searched for, newest first (token required)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,16 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from bookstore import catalog
+from bookstore.api.auth import UNAUTHORIZED, LogReaderToken
 from bookstore.schemas import SearchLogList
 
-router = APIRouter(prefix="/search-logs", tags=["search logs"])
+# The log holds what customers typed: reading it needs a token, like writes.
+router = APIRouter(
+    prefix="/search-logs",
+    tags=["search logs"],
+    dependencies=[LogReaderToken],
+    responses=UNAUTHORIZED,
+)
 
 
 @router.get("", response_model=SearchLogList)
