@@ -24,8 +24,18 @@ import pytest
 from factories import Statement, record_statements
 from fastapi import FastAPI
 
-from bookstore.catalog import NARROW_AUTHOR_MATCH, BookFilters, get_book, list_books
-from bookstore.database import pool_options
+from bookstore.catalog import (
+    NARROW_AUTHOR_MATCH,
+    BookFilters,
+    Row,
+    broad_fragments,
+    get_book,
+    list_books,
+)
+from bookstore.catalog.filters import resolve
+from bookstore.catalog.listing import books_with_details, page_of_books
+from bookstore.catalog.statements import rows_to_fetch
+from bookstore.database import connection, pool_options
 from bookstore.pagination import SortKey
 from bookstore.seed import seed_synthetic
 from bookstore.settings import get_settings
@@ -380,3 +390,149 @@ async def test_reading_one_book_reads_a_page_not_a_table(
     book = await get_book(BOOKS // 2)
     assert book["id"] == BOOKS // 2
     await assert_served_by_indexes(database, captured)
+
+
+# -- ?author= alone: lookup and page in one statement -----------------------------------
+
+NARROW_AUTHOR_SHAPES = [
+    "popular_author",
+    "rare_author",
+    "specific_fragment",
+    "common_surname",
+    "popular_author_second_page",
+]
+
+
+async def list_books_in_two_statements(
+    filters: BookFilters, *, limit: int, after: SortKey | None = None
+) -> tuple[list[Row], SortKey | None]:
+    """``list_books`` as every search ran before ?author= alone became one statement.
+
+    The lookup (``resolve``), then the page for the ids it found: the
+    reference that the one-statement path must agree with, book for book.
+    """
+    async with connection(Book._meta.db) as db:
+        criteria = await resolve(filters, db)
+        if criteria.matches_nothing():
+            return [], None
+        page = page_of_books(criteria, after, rows_to_fetch(limit + 1))
+        books = (await books_with_details(db, page))[: limit + 1]
+    if len(books) <= limit:
+        return books, None
+    return books[:limit], SortKey(books[limit - 1]["title"], books[limit - 1]["id"])
+
+
+@pytest.fixture
+def no_fragment_known_broad() -> Iterator[None]:
+    broad_fragments.clear()
+    yield
+    broad_fragments.clear()
+
+
+@pytest.mark.parametrize("name", NARROW_AUTHOR_SHAPES)
+async def test_a_search_by_a_narrow_author_fragment_alone_is_one_statement(
+    name: str, catalog: Catalog, database: asyncpg.Connection, captured: list[Statement]
+):
+    shape = SHAPES[name]
+    after = await start_of(shape, catalog)
+    captured.clear()
+
+    books, _ = await list_books(shape.filters(catalog), limit=PAGE, after=after)
+
+    assert books
+    assert len(captured) == 1, [statement.sql for statement in captured]
+    await assert_served_by_indexes(database, captured)
+
+
+@pytest.mark.parametrize("name", NARROW_AUTHOR_SHAPES)
+async def test_a_search_by_author_alone_returns_what_the_two_statement_path_returns(
+    name: str, catalog: Catalog
+):
+    shape = SHAPES[name]
+    filters = shape.filters(catalog)
+    after = await start_of(shape, catalog)
+
+    one = await list_books(filters, limit=PAGE, after=after)
+    two = await list_books_in_two_statements(filters, limit=PAGE, after=after)
+
+    assert one == two
+    assert [book["id"] for book in one[0]] == await expected_page(filters, after)
+
+
+async def test_an_unknown_author_is_one_statement_and_an_empty_page(
+    catalog: Catalog, database: asyncpg.Connection, captured: list[Statement]
+):
+    filters = BookFilters(author="nobody by this name")
+
+    books, after = await list_books(filters, limit=PAGE)
+
+    assert (books, after) == ([], None)
+    assert len(captured) == 1
+    await assert_served_by_indexes(database, captured)
+    assert await list_books_in_two_statements(filters, limit=PAGE) == ([], None)
+
+
+async def test_a_fragment_found_broad_is_walked_by_a_second_statement_then_by_one(
+    catalog: Catalog,
+    database: asyncpg.Connection,
+    captured: list[Statement],
+    no_fragment_known_broad: None,
+):
+    filters = BookFilters(author=catalog.fragment_of_many_authors)
+
+    first = await list_books(filters, limit=PAGE)
+    assert len(captured) == 2, [statement.sql for statement in captured]
+    await assert_served_by_indexes(database, captured)
+    assert catalog.fragment_of_many_authors in broad_fragments
+
+    captured.clear()
+    again = await list_books(filters, limit=PAGE)
+    assert len(captured) == 1, [statement.sql for statement in captured]
+
+    assert first == again
+    broad_fragments.clear()
+    assert first == await list_books_in_two_statements(filters, limit=PAGE)
+    assert [book["id"] for book in first[0]] == await expected_page(filters, None)
+
+
+async def test_a_fragment_that_grows_from_narrow_to_broad_keeps_its_results_right(
+    catalog: Catalog, database: asyncpg.Connection, no_fragment_known_broad: None
+):
+    # A word no synthetic name holds: first three authors with books have it,
+    # then more authors than can be listed (without books: a book write is
+    # slow with the search index's triggers). The statement that looked up a
+    # few authors then finds too many, and the search walks titles instead.
+    filters = BookFilters(author="qzvx")
+
+    async def search() -> tuple[list[Row], SortKey | None]:
+        books, after = await list_books(filters, limit=PAGE)
+        assert (books, after) == await list_books_in_two_statements(filters, limit=PAGE)
+        assert [book["id"] for book in books] == await expected_page(filters, None)
+        return books, after
+
+    try:
+        await database.execute(
+            "WITH added AS (INSERT INTO authors (name)"
+            " SELECT 'Qzvx Early ' || n FROM generate_series(1, 3) AS n RETURNING id)"
+            " INSERT INTO books (title, author_id, created_at, updated_at)"
+            " SELECT 'Qzvx book ' || added.id || '-' || k, added.id, now(), now()"
+            " FROM added, generate_series(1, 4) AS k"
+        )
+        narrow = await search()
+        assert len(narrow[0]) == 12
+        assert "qzvx" not in broad_fragments
+
+        await database.execute(
+            "INSERT INTO authors (name) SELECT 'Qzvx Late ' || n"
+            " FROM generate_series(1, $1::integer) AS n",
+            NARROW_AUTHOR_MATCH,
+        )
+        assert await search() == narrow
+        assert "qzvx" in broad_fragments
+        assert await search() == narrow  # now walked in one statement
+    finally:
+        await database.execute(
+            "DELETE FROM books"
+            " WHERE author_id IN (SELECT id FROM authors WHERE name LIKE 'Qzvx %')"
+        )
+        await database.execute("DELETE FROM authors WHERE name LIKE 'Qzvx %'")

@@ -58,8 +58,8 @@ class Criteria:
         return self.author_ids == [] or any(not ids for ids in self.category_sets)
 
 
-def _author_lookup(fragment: str) -> QueryString:
-    """The ids of up to NARROW_AUTHOR_MATCH + 1 authors whose name contains ``fragment``.
+def authors_named_sql(trigram: bool) -> str:
+    """The ids of up to NARROW_AUTHOR_MATCH + 1 authors whose name matches the pattern ``{}``.
 
     The trigram index only helps a fragment holding a trigram (three word
     characters in a row); for "30" or "e" it would be read whole, 15-20 ms
@@ -67,12 +67,20 @@ def _author_lookup(fragment: str) -> QueryString:
     short fragments match many names, so a scan of the table (the index
     hidden by ``|| ''``) finds the first thousand quickly: 0.4-3.5 ms.
     """
-    column = "name" if has_trigram(fragment) else "(name || '')"
-    return QueryString(
-        f"ARRAY(SELECT id FROM authors WHERE {column} ILIKE {{}}"
-        f" {literal_limit(NARROW_AUTHOR_MATCH + 1)}) AS author_ids",
-        contains_pattern(fragment),
+    column = "name" if trigram else "(name || '')"
+    return (
+        f"SELECT id FROM authors WHERE {column} ILIKE {{}}"
+        f" {literal_limit(NARROW_AUTHOR_MATCH + 1)}"
     )
+
+
+def authors_named(fragment: str) -> QueryString:
+    """The ids of up to NARROW_AUTHOR_MATCH + 1 authors whose name contains ``fragment``."""
+    return QueryString(authors_named_sql(has_trigram(fragment)), contains_pattern(fragment))
+
+
+def _author_lookup(fragment: str) -> QueryString:
+    return QueryString("ARRAY({}) AS author_ids", authors_named(fragment))
 
 
 class BroadFragments:
@@ -111,6 +119,28 @@ class BroadFragments:
 broad_fragments = BroadFragments()
 
 
+def lone_author_fragment(filters: BookFilters) -> str | None:
+    """``?author=`` when it is the only term and not known to be broad, else None.
+
+    Such a search needs no separate lookup: ``bookstore.catalog.listing``
+    sends the lookup of the authors and the page of their books as one
+    statement, which also reports how many authors matched. A fragment that
+    turns out broad (more than NARROW_AUTHOR_MATCH authors) is then
+    remembered (``found_broad``) and searched by walking titles.
+    """
+    if filters.author is None or filters.author in broad_fragments:
+        return None
+    if sum(term is not None for term in filters.terms()) > 1:
+        return None
+    return filters.author
+
+
+def found_broad(fragment: str) -> Criteria:
+    """Remember that ``fragment`` matches too many authors to list; search it by pattern."""
+    broad_fragments.add(fragment)
+    return Criteria(author_pattern=contains_pattern(fragment))
+
+
 async def resolve(filters: BookFilters, db: DatabaseConnection) -> Criteria:
     """Turn ``filters`` into ``Criteria``, looking the terms up in one statement on ``db``.
 
@@ -142,9 +172,9 @@ async def resolve(filters: BookFilters, db: DatabaseConnection) -> Criteria:
     if filters.author is not None:
         if look_up_author and len(found["author_ids"]) <= NARROW_AUTHOR_MATCH:
             author_ids = found["author_ids"]
+        elif look_up_author:
+            author_pattern = found_broad(filters.author).author_pattern
         else:
-            if look_up_author:
-                broad_fragments.add(filters.author)
             author_pattern = contains_pattern(filters.author)
     if filters.author_id is not None:
         if author_ids is None or filters.author_id in author_ids:
