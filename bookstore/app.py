@@ -16,7 +16,7 @@ from piccolo.engine import engine_finder
 from piccolo.engine.postgres import PostgresEngine
 
 from bookstore.admin import admin_routes
-from bookstore.api import authors, books, categories, health, search_logs
+from bookstore.api import authors, books, categories, health, search_logs, transfers
 from bookstore.api.body_limit import BodySizeLimit
 from bookstore.api.errors import COMMON_ERROR_RESPONSES, install_error_handlers
 from bookstore.api.wait_budget import DatabaseWaitBudget
@@ -90,10 +90,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # unless listed: If-Match needs the ETag read back.
         expose_headers=["ETag"],
     )
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_body_bytes,
+        limits_by_path={"/books/import": settings.max_import_bytes},
+    )
     app.add_middleware(DatabaseWaitBudget, seconds=settings.db_acquire_timeout)
     install_error_handlers(app)
-    for module in (books, authors, categories, search_logs, health):
+    # transfers first: /books/export.csv is not a /books/{book_id}.
+    for module in (transfers, books, authors, categories, search_logs, health):
         app.include_router(module.router, responses=COMMON_ERROR_RESPONSES)
     # The back office at /admin/, with its own database pool (bookstore.admin).
     app.include_router(admin_routes(settings))

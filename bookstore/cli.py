@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from bookstore.database import embedded_server, resolve_dsn
 from bookstore.settings import get_settings
@@ -234,6 +234,135 @@ def _token_name(text: str) -> str:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+def _transfer_format(path: Path, given: str | None) -> str:
+    """The file format: ``--format``, else the file's extension."""
+    if given:
+        return given
+    suffix = path.suffix.lower().lstrip(".")
+    if suffix in {"csv", "jsonl"}:
+        return suffix
+    if suffix in {"ndjson", "jsonlines"}:
+        return "jsonl"
+    raise SystemExit(f"{path}: cannot tell the format from the extension; add --format csv|jsonl")
+
+
+def export(args: argparse.Namespace) -> None:
+    """Write the catalog (or the books matching filters) to FILE, as CSV or JSON Lines."""
+    import time
+
+    from bookstore.catalog import BookFilters
+    from bookstore.catalog.exports import TransferFormat, export_books
+
+    file_format = TransferFormat(_transfer_format(args.file, args.format))
+    filters = BookFilters(
+        author=args.author,
+        category=args.category,
+        author_id=args.author_id,
+        category_id=args.category_id,
+    )
+    _use_database()
+    exported = 0
+
+    def count(rows: int) -> None:
+        nonlocal exported
+        exported += rows
+
+    # Written beside the target and renamed when complete: an export that
+    # fails half-way never passes for a whole catalog.
+    partial = args.file.with_name(f".{args.file.name}.partial")
+
+    async def run() -> None:
+        async for chunk in export_books(filters, file_format, on_rows=count):
+            sink.write(chunk)
+
+    started = time.perf_counter()
+    try:
+        with open(partial, "wb") as sink:
+            _with_engine(run)
+        partial.replace(args.file)
+    finally:
+        partial.unlink(missing_ok=True)
+    print(f"Exported {exported:,} books to {args.file} in {time.perf_counter() - started:.1f} s.")
+
+
+class _ProgressBar:
+    """A one-line progress bar on stderr, by bytes of the file read; silent off a terminal."""
+
+    def __init__(self, binary: Any, total_bytes: int) -> None:
+        self.binary = binary
+        self.total = max(total_bytes, 1)
+        self.rows = 0
+        self.shown = sys.stderr.isatty()
+
+    def advance(self, rows: int) -> None:
+        self.rows += rows
+        if not self.shown:
+            return
+        done = min(self.binary.tell() / self.total, 1.0)
+        bar = "#" * int(done * 30)
+        print(f"\r[{bar:<30}] {done:4.0%} {self.rows:,} rows", end="", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.shown:
+            print(file=sys.stderr, flush=True)
+
+
+def import_(args: argparse.Namespace) -> None:
+    """Import books from a CSV or JSON Lines file: match by ISBN, else title and author."""
+    import csv
+    import io
+    import time
+
+    from bookstore.catalog.exports import TransferFormat
+    from bookstore.catalog.imports import import_books
+    from bookstore.errors import InvalidImportFile
+
+    file_format = TransferFormat(_transfer_format(args.file, args.format))
+    try:
+        binary = open(args.file, "rb")  # noqa: SIM115 - closed below, read by the text wrapper
+    except OSError as error:
+        raise SystemExit(f"import: {error}") from None
+    _use_database()
+    progress = _ProgressBar(binary, args.file.stat().st_size)
+    text = io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
+
+    async def run() -> Any:
+        return await import_books(
+            text, file_format, dry_run=args.dry_run, on_batch=progress.advance
+        )
+
+    started = time.perf_counter()
+    try:
+        report = _with_engine(run)
+    except InvalidImportFile as error:
+        raise SystemExit(f"import: {args.file}: {error.detail}") from None
+    except UnicodeDecodeError as error:
+        raise SystemExit(f"import: {args.file} is not UTF-8 text ({error})") from None
+    finally:
+        progress.close()
+        text.close()
+    elapsed = time.perf_counter() - started
+    if args.report:
+        with open(args.report, "w", newline="", encoding="utf-8") as sink:
+            writer = csv.writer(sink)
+            writer.writerow(["line", "field", "reason"])
+            writer.writerows((p.line, p.field, p.reason) for p in report.problems)
+    verb = "Checked (dry run, nothing written)" if report.dry_run else "Imported"
+    print(
+        f"{verb} {args.file} in {elapsed:.1f} s: {report.created:,} created, "
+        f"{report.updated:,} updated, {report.unchanged:,} unchanged, "
+        f"{report.rejected:,} rejected."
+    )
+    if report.problems and not args.report:
+        for problem in report.problems[:10]:
+            where = f" {problem.field}:" if problem.field else ""
+            print(f"  line {problem.line}:{where} {problem.reason}", file=sys.stderr)
+        if len(report.problems) > 10:
+            print(
+                f"  ... and {len(report.problems) - 10:,} more: use --report FILE", file=sys.stderr
+            )
+
+
 def db_url(args: argparse.Namespace) -> None:
     """Print the DSN, for psql and GUI tools."""
     print(_use_database())
@@ -340,6 +469,30 @@ def build_parser() -> argparse.ArgumentParser:
         "--replace", action="store_true", help="empty a non-empty catalog first"
     )
     seed_parser.set_defaults(handler=seed)
+
+    export_parser = commands.add_parser("export", help=export.__doc__)
+    export_parser.add_argument("file", type=Path, help="where to write; .csv or .jsonl")
+    export_parser.add_argument(
+        "--format", choices=["csv", "jsonl"], help="default: from the file's extension"
+    )
+    export_parser.add_argument("--author", help="as GET /books?author=: part of the name")
+    export_parser.add_argument("--category", help="as GET /books?category=: a slug or name")
+    export_parser.add_argument("--author-id", type=_positive, metavar="ID")
+    export_parser.add_argument("--category-id", type=_positive, metavar="ID")
+    export_parser.set_defaults(handler=export)
+
+    import_parser = commands.add_parser("import", help=import_.__doc__)
+    import_parser.add_argument("file", type=Path, help="a .csv (with a header row) or .jsonl")
+    import_parser.add_argument(
+        "--format", choices=["csv", "jsonl"], help="default: from the file's extension"
+    )
+    import_parser.add_argument(
+        "--report", type=Path, metavar="FILE", help="write the rejected rows here (CSV)"
+    )
+    import_parser.add_argument(
+        "--dry-run", action="store_true", help="check and count every row, write nothing"
+    )
+    import_parser.set_defaults(handler=import_)
 
     token_parser = commands.add_parser("token", help="API tokens, needed by writes to the API")
     token_commands = token_parser.add_subparsers(dest="token_command", required=True)

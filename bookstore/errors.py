@@ -31,3 +31,7 @@ class InvalidCursor(CatalogError):
 
 class PreconditionFailed(CatalogError):
     """The caller's version of a book (its ETag) is no longer the stored one."""
+
+
+class InvalidImportFile(CatalogError):
+    """An import file that cannot be read as a whole (no header, unknown columns)."""

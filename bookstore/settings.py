@@ -52,6 +52,14 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=1_048_576, ge=1024, description="Largest request body accepted (then 413)."
     )
+    max_import_bytes: int = Field(
+        default=20_971_520,
+        ge=1024,
+        description=(
+            "Largest body of POST /books/import (then 413); it is held in memory while "
+            "imported. Bigger files: bookstore import FILE."
+        ),
+    )
     cursor_secret: str = Field(
         default="bookstore-cursor",
         description="Key that signs pagination cursors so a tampered one is refused.",

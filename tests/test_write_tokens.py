@@ -28,6 +28,7 @@ WRITE_ROUTES = [
     ("POST", "/categories"),
     ("PATCH", "/categories/{id}"),
     ("DELETE", "/categories/{id}"),
+    ("POST", "/books/import"),
 ]
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 # Reads that need a token too: the search log holds what customers typed.
@@ -63,6 +64,9 @@ async def one_of_each(client: httpx.AsyncClient) -> dict[str, Any]:
 
 def write_request(method: str, path: str, targets: dict[str, Any]) -> dict[str, Any]:
     """Arguments for ``client.request``: a valid write, which only a missing token spoils."""
+    if path == "/books/import":
+        body = "title,author\nWritten without a token,Someone\n"
+        return {"method": method, "url": path, "content": body, "params": {"format": "csv"}}
     collection = path.removesuffix("/{id}")
     url = path.format(id=targets[collection]["id"])
     bodies = {

@@ -19,6 +19,7 @@ from bookstore.errors import (
     CatalogError,
     Conflict,
     InvalidCursor,
+    InvalidImportFile,
     InvalidReference,
     NotFound,
     PreconditionFailed,
@@ -53,6 +54,7 @@ STATUS_BY_ERROR: dict[type[CatalogError], int] = {
     PreconditionFailed: 412,
     InvalidReference: 422,
     InvalidCursor: 422,
+    InvalidImportFile: 422,
 }
 
 # Raised when the database is down, restarting, shutting down or unreachable,

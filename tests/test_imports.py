@@ -1,0 +1,355 @@
+"""``bookstore import`` and POST /books/import: a catalog from CSV or JSON Lines."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+from factories import create_author, create_book, create_category, expect_error
+from servers import bookstore
+
+from bookstore.tables import Author, Book, BookCategory, Category
+
+HEADER = "title,author,isbn,categories,published_year,price,description\n"
+
+
+async def catalog_state() -> dict[str, list]:
+    """Everything an import may touch, as comparable rows."""
+    return {
+        "books": await Book.raw(
+            "SELECT id, title, author_id, isbn, published_year, price, description, updated_at"
+            " FROM books ORDER BY id"
+        ),
+        "authors": await Author.raw("SELECT id, name FROM authors ORDER BY id"),
+        "categories": await Category.raw("SELECT id, name, slug FROM categories ORDER BY id"),
+        "links": await BookCategory.raw(
+            "SELECT book_id, category_id FROM book_category ORDER BY 1, 2"
+        ),
+    }
+
+
+async def post_import(
+    client: httpx.AsyncClient, body: str, media_type: str = "text/csv", **params: str
+) -> dict:
+    response = await client.post(
+        "/books/import", content=body.encode(), headers={"Content-Type": media_type}, params=params
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def counts(report: dict) -> tuple[int, int, int, int]:
+    return (report["created"], report["updated"], report["unchanged"], report["rejected"])
+
+
+async def test_an_import_creates_books_with_their_authors_and_categories(
+    client: httpx.AsyncClient,
+) -> None:
+    fantasy = await create_category(client, "Fantasy")
+    body = HEADER + (
+        "A Wizard of Earthsea,Ursula K. Le Guin,0-547-77374-9,fantasy;Coming of Age,1968,8.5,\n"
+        'The Tombs of Atuan,Ursula K. Le Guin,,Fantasy,1970,,"Tenar, priestess"\n'
+    )
+    report = await post_import(client, body)
+    assert counts(report) == (2, 0, 0, 0) and report["problems"] == []
+
+    books = (await client.get("/books", params={"author": "le guin"})).json()["items"]
+    assert [book["title"] for book in books] == ["A Wizard of Earthsea", "The Tombs of Atuan"]
+    earthsea, tombs = books
+    assert earthsea["isbn"] == "9780547773742" and earthsea["price"] == "8.50"
+    assert earthsea["published_year"] == 1968
+    # "fantasy" is the existing category (by slug); "Coming of Age" is new.
+    assert {c["name"] for c in earthsea["categories"]} == {"Coming of Age", "Fantasy"}
+    assert [c["id"] for c in tombs["categories"]] == [fantasy["id"]]
+    assert tombs["description"] == "Tenar, priestess"
+    assert earthsea["author"] == tombs["author"]  # one author created, not two
+    assert await Author.count() == 1
+
+
+async def test_a_row_matches_by_isbn_else_by_title_and_author(client: httpx.AsyncClient) -> None:
+    le_guin = await create_author(client, "Ursula K. Le Guin")
+    by_isbn = await create_book(
+        client, title="Earthsea", author_id=le_guin["id"], isbn="9780547773742"
+    )
+    by_title = await create_book(client, title="The Dispossessed", author_id=le_guin["id"])
+    other_edition = await create_book(
+        client, title="Lathe of Heaven", author_id=le_guin["id"], isbn="9781416556961"
+    )
+    body = HEADER + (
+        "A Wizard of Earthsea,Ursula K. Le Guin,9780547773742,,1968,,\n"  # renamed via ISBN
+        "The Dispossessed,Ursula K. Le Guin,,,1974,,\n"
+        "Lathe of Heaven,Ursula K. Le Guin,9780060512750,,,,\n"  # another ISBN: a new book
+    )
+    report = await post_import(client, body)
+    assert counts(report) == (1, 2, 0, 0)
+
+    assert (await client.get(f"/books/{by_isbn['id']}")).json()["title"] == "A Wizard of Earthsea"
+    assert (await client.get(f"/books/{by_title['id']}")).json()["published_year"] == 1974
+    unchanged = (await client.get(f"/books/{other_edition['id']}")).json()
+    assert unchanged["isbn"] == "9781416556961"
+    assert await Book.count() == 4
+
+
+async def test_empty_fields_keep_what_the_catalog_holds(client: httpx.AsyncClient) -> None:
+    classics = await create_category(client, "Classics")
+    austen = await create_author(client, "Jane Austen")
+    emma = await create_book(
+        client,
+        title="Emma",
+        author_id=austen["id"],
+        price="7.00",
+        description="Matchmaking.",
+        category_ids=[classics["id"]],
+    )
+    report = await post_import(
+        client,
+        '{"title": "Emma", "author": "Jane Austen", "price": null, "published_year": 1815}\n',
+        "application/jsonl",
+    )
+    assert counts(report) == (0, 1, 0, 0)
+    book = (await client.get(f"/books/{emma['id']}")).json()
+    assert (book["price"], book["description"], book["published_year"]) == (
+        "7.00",
+        "Matchmaking.",
+        1815,
+    )
+    assert [c["name"] for c in book["categories"]] == ["Classics"]
+
+
+async def test_bad_rows_are_reported_and_never_stop_the_import_nor_write_anything(
+    client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    source = tmp_path / "supplier.csv"
+    source.write_text(
+        HEADER
+        + "Good One,Ann Author,,,,,\n"  # line 2
+        + "Bad Price,Bea Writer,,,,-3,\n"  # line 3
+        + ',Cy Nobody,,,,,"a description\nover two lines"\n'  # line 4: no title
+        + "Bad ISBN,Dee Penman,12345,,,,\n"  # line 6
+        + "Too,Few,Fields\n"  # line 7
+        + "Bad Year,Ed Scribe,,,nineteen,,\n"  # line 8
+        + "Good Two,Ann Author,,Poetry,1999,1.25,\n"  # line 9
+    )
+    report_file = tmp_path / "report.csv"
+    result = bookstore("import", str(source), "--report", str(report_file))
+    assert result.returncode == 0, result.stderr
+    assert "2 created" in result.stdout and "5 rejected" in result.stdout
+
+    with report_file.open(newline="") as report:
+        rows = list(csv.reader(report))
+    assert rows[0] == ["line", "field", "reason"]
+    problems = [(int(line), field) for line, field, _ in rows[1:]]
+    assert problems == [
+        (3, "price"),
+        (4, "title"),
+        (6, "isbn"),
+        (7, ""),
+        (8, "published_year"),
+    ]
+    assert "3 fields" in rows[4][2]
+    # A rejected row leaves nothing behind: no author, no book.
+    assert sorted(await Author.select(Author.name).output(as_list=True)) == ["Ann Author"]
+    assert sorted(await Book.select(Book.title).output(as_list=True)) == ["Good One", "Good Two"]
+
+
+async def test_importing_the_same_file_twice_changes_nothing_the_second_time(
+    client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    await create_author(client, "Jane Austen")
+    source = tmp_path / "books.jsonl"
+    source.write_text(
+        "\n".join(
+            json.dumps(row)
+            for row in [
+                {"title": "Emma", "author": "Jane Austen", "categories": "Classics;Romance"},
+                {"title": "Persuasion", "author": "Jane Austen", "price": "6.5"},
+                {"title": "Dune", "author": "Frank Herbert", "isbn": "9780441013593"},
+                {"title": "Dune", "author": "Frank Herbert", "isbn": "9780441013593"},
+            ]
+        )
+    )
+    first = bookstore("import", str(source))
+    assert first.returncode == 0, first.stderr
+    assert "3 created, 0 updated, 1 unchanged" in first.stdout
+    after_first = await catalog_state()
+
+    second = bookstore("import", str(source))
+    assert second.returncode == 0, second.stderr
+    assert "0 created, 0 updated, 4 unchanged, 0 rejected" in second.stdout
+    assert await catalog_state() == after_first  # not even updated_at moved
+
+
+async def test_a_dry_run_reports_what_an_import_would_do_and_writes_nothing(
+    client: httpx.AsyncClient,
+) -> None:
+    await create_book(client, title="Old Title", isbn="9780547773742")
+    body = HEADER + (
+        "New Title,Someone,9780547773742,Fantasy,,,\n"  # an update
+        "Fresh,Someone Else,,Fantasy,,,\n"  # a creation
+        "New Title,Someone,9780547773742,Fantasy,,,\n"  # the same again: unchanged
+        "Broken,,,,,,\n"  # no author
+    )
+    before = await catalog_state()
+    report = await post_import(client, body, dry_run="true")
+    assert report["dry_run"] is True
+    assert counts(report) == (1, 1, 1, 1)
+    assert await catalog_state() == before
+
+    real = await post_import(client, body)
+    assert counts(real) == (1, 1, 1, 1) and real["dry_run"] is False
+
+
+async def test_an_export_imports_back_unchanged(client: httpx.AsyncClient) -> None:
+    assert bookstore("seed", "--books", "1500").returncode == 0
+    await create_book(
+        client,
+        title='Quotes "and", commas',
+        description="Line one\nline two, with ; and \\ too",
+        price="0.00",
+    )
+    for suffix, media_type in (("csv", "text/csv"), ("jsonl", "application/jsonl")):
+        exported = (await client.get(f"/books/export.{suffix}")).text
+        before = await catalog_state()
+        report = await post_import(client, exported, media_type)
+        assert counts(report) == (0, 0, 1501, 0), report["problems"][:3]
+        assert await catalog_state() == before
+
+
+async def test_an_export_rebuilds_the_catalog_in_an_empty_one(
+    client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    assert bookstore("seed", "--books", "300").returncode == 0
+    exported = tmp_path / "books.csv"
+    assert bookstore("export", str(exported)).returncode == 0
+    await Book.raw("TRUNCATE books, authors, categories, book_category RESTART IDENTITY CASCADE")
+
+    result = bookstore("import", str(exported))
+    assert result.returncode == 0, result.stderr
+    assert "300 created" in result.stdout
+    again = tmp_path / "again.csv"
+    assert bookstore("export", str(again)).returncode == 0
+    assert again.read_text() == exported.read_text()
+
+
+async def test_a_file_that_cannot_be_read_is_refused_whole(
+    client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    detail = expect_error(
+        await client.post(
+            "/books/import",
+            content=b"title,author,prise\nA,B,3\n",
+            headers={"Content-Type": "text/csv"},
+        ),
+        422,
+    )
+    assert "prise" in detail
+    expect_error(
+        await client.post(
+            "/books/import", content=b"isbn\n123\n", headers={"Content-Type": "text/csv"}
+        ),
+        422,
+    )
+    source = tmp_path / "nothing.csv"
+    source.write_text("")
+    result = bookstore("import", str(source))
+    assert result.returncode != 0 and "empty" in result.stderr
+    assert await Book.count() == 0
+
+
+async def test_the_import_route_needs_a_token_a_known_format_and_a_bounded_body(
+    client: httpx.AsyncClient,
+) -> None:
+    body = (HEADER + "A,B,,,,,\n").encode()
+    anonymous = await client.post(
+        "/books/import",
+        content=body,
+        headers={"Content-Type": "text/csv", "Authorization": ""},
+    )
+    expect_error(anonymous, 401)
+    expect_error(
+        await client.post("/books/import", content=body, headers={"Content-Type": "text/plain"}),
+        415,
+    )
+    named = await client.post(
+        "/books/import",
+        content=body,
+        headers={"Content-Type": "text/plain"},
+        params={"format": "csv"},
+    )
+    assert named.status_code == 200 and named.json()["created"] == 1
+    expect_error(
+        await client.post(
+            "/books/import",
+            content=body,
+            headers={"Content-Type": "text/csv"},
+            params={"dryrun": "1"},
+        ),
+        422,
+    )
+    too_big = b"x" * (20 * 1024 * 1024 + 1)
+    expect_error(
+        await client.post("/books/import", content=too_big, headers={"Content-Type": "text/csv"}),
+        413,
+    )
+    # Other routes keep their own, smaller limit.
+    expect_error(
+        await client.post(
+            "/books", content=b"x" * (1024 * 1024 + 1), headers={"Content-Type": "text/csv"}
+        ),
+        413,
+    )
+    not_utf8 = await client.post(
+        "/books/import", content=b"title,author\n\xff,B\n", headers={"Content-Type": "text/csv"}
+    )
+    expect_error(not_utf8, 400)
+
+
+@pytest.mark.parametrize("suffix", ["csv", "jsonl"])
+async def test_the_import_command_shows_its_problems_without_a_report_file(
+    tmp_path: Path, suffix: str
+) -> None:
+    source = tmp_path / f"bad.{suffix}"
+    if suffix == "csv":
+        source.write_text(HEADER + ",No Title,,,,,\n")
+    else:
+        source.write_text('{"title": "T", "author": "A", "colour": "red"}\nnot json\n')
+    result = bookstore("import", str(source))
+    assert result.returncode == 0, result.stderr
+    assert "line " in result.stderr
+    assert await Book.count() == 0
+
+
+def test_csv_rows_report_the_line_where_they_start() -> None:
+    from bookstore.catalog.imports import read_csv
+
+    text = HEADER + 'A,B,,,,,"one\ntwo"\n\nC,D,,,,,\n'
+    lines = [row.line for row in read_csv(io.StringIO(text, newline=""))]
+    assert lines == [2, 5]
+
+
+async def test_books_sharing_a_title_and_author_keep_their_own_rows_across_batches(
+    client: httpx.AsyncClient,
+) -> None:
+    from bookstore.catalog.exports import TransferFormat
+    from bookstore.catalog.imports import import_books
+
+    poet = await create_author(client, "A Poet")
+    for year in (1901, 1902, 1903):
+        await create_book(client, title="Poems", author_id=poet["id"], published_year=year)
+    exported = (await client.get("/books/export.csv")).text
+    before = await catalog_state()
+    report = await import_books(
+        io.StringIO(exported, newline=""), TransferFormat.csv, rows_per_batch=1
+    )
+    assert (report.created, report.updated, report.unchanged) == (0, 0, 3)
+    assert await catalog_state() == before
+
+    more = exported + "Poems,A Poet,,,1904,,\n"
+    first = await import_books(io.StringIO(more, newline=""), TransferFormat.csv, rows_per_batch=2)
+    assert (first.created, first.unchanged) == (1, 3)
+    second = await import_books(io.StringIO(more, newline=""), TransferFormat.csv)
+    assert (second.created, second.updated, second.unchanged) == (0, 0, 4)
