@@ -112,11 +112,90 @@ def _author_name(author_id: int, rng: random.Random) -> str:
     return f"{rng.choice(words['first_names'])} {rng.choice(words['last_names'])} {author_id}"
 
 
+@dataclass(frozen=True)
+class Vocabulary:
+    """Words drawn with a long-tailed frequency: a few in many books, most in few.
+
+    The head is real words; the tail, made-up ones (stand-ins for the
+    names, places and rare words of real blurbs). The weights follow
+    Zipf-Mandelbrot, 1 / (rank + offset): with the description vocabulary
+    the commonest word lands in about a fifth of a million books, the
+    hundredth in about 2%, the last in a few hundred.
+    """
+
+    words: list[str]
+    cumulative: list[float]
+
+    def draw(self, rng: random.Random, k: int) -> list[str]:
+        return rng.choices(self.words, cum_weights=self.cumulative, k=k)
+
+
+def _made_up_words(count: int, rng: random.Random, taken: set[str]) -> list[str]:
+    onsets = [
+        "b",
+        "br",
+        "c",
+        "ch",
+        "d",
+        "dr",
+        "f",
+        "g",
+        "gr",
+        "h",
+        "k",
+        "l",
+        "m",
+        "n",
+        "p",
+        "pr",
+        "r",
+        "s",
+        "st",
+        "t",
+        "tr",
+        "v",
+        "z",
+    ]
+    vowels = ["a", "e", "i", "o", "u", "ai", "ei", "ou"]
+    codas = ["", "", "n", "r", "l", "s", "th", "nd"]
+    words: list[str] = []
+    while len(words) < count:
+        word = "".join(rng.choice(onsets) + rng.choice(vowels) for _ in range(rng.randint(2, 3)))
+        word += rng.choice(codas)
+        if word not in taken:
+            taken.add(word)
+            words.append(word)
+    return words
+
+
+def _vocabulary(head: list[str], tail: int, offset: float, seed: int) -> Vocabulary:
+    words = [*head, *_made_up_words(tail, random.Random(seed), {w.lower() for w in head})]
+    weights = [1.0 / (rank + offset) for rank in range(1, len(words) + 1)]
+    return Vocabulary(words, list(accumulate(weights)))
+
+
+@lru_cache
+def _title_vocabulary() -> Vocabulary:
+    return _vocabulary(_words()["title_words"], 1_000, 5.0, seed=1)
+
+
+@lru_cache
+def _description_vocabulary() -> Vocabulary:
+    return _vocabulary(_words()["description_words"], 5_000, 10.0, seed=2)
+
+
 def _title(rng: random.Random) -> str:
     shape = rng.choice(_words()["title_shapes"])
-    return shape.format(
-        a=rng.choice(_words()["title_words"]), b=rng.choice(_words()["title_words"])
-    )
+    a, b = (word.capitalize() for word in _title_vocabulary().draw(rng, 2))
+    return shape.format(a=a, b=b)
+
+
+def _description(rng: random.Random) -> str | None:
+    """A blurb of 8 to 20 words, or none (about one book in seven has none)."""
+    if rng.random() < 0.15:
+        return None
+    words = _description_vocabulary().draw(rng, rng.randint(8, 20))
+    return " ".join(words).capitalize() + "."
 
 
 def _book_rows(
@@ -142,11 +221,14 @@ def _book_rows(
         title = _title(rng)
         if rng.random() < 0.3:
             title = f"{title}, Volume {rng.randrange(1, 12)}"
-        record = (book_id, title, None, rng.randrange(1850, 2026), price, None, author_id)
+        description = _description(rng)
+        record = (book_id, title, None, rng.randrange(1850, 2026), price, description, author_id)
         yield record, sorted(picked)
 
 
 _BULK_TABLES = ("authors", "books", "book_category")
+# The search index, rebuilt in one pass once the catalog is written.
+_SEARCH_TABLES = ("book_search", "search_postings", "search_words")
 
 
 @asynccontextmanager
@@ -224,7 +306,10 @@ async def seed_synthetic(books: int, *, seed: int = 42) -> SyntheticCatalog:
     connection = await engine.get_new_connection()
     try:
         await connection.execute("SET maintenance_work_mem = '512MB'")
-        async with connection.transaction(), _bulk_load(connection, _BULK_TABLES):
+        async with (
+            connection.transaction(),
+            _bulk_load(connection, (*_BULK_TABLES, *_SEARCH_TABLES)),
+        ):
             category_names = _category_names(category_count, rng)
             await connection.copy_records_to_table(
                 "categories",
@@ -266,8 +351,12 @@ async def seed_synthetic(books: int, *, seed: int = 42) -> SyntheticCatalog:
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                     f"(SELECT coalesce(max(id), 1) FROM {table}))"
                 )
+            await connection.execute("SELECT search_rebuild()")
         # VACUUM sets the visibility map, which index-only scans rely on.
-        await connection.execute("VACUUM (ANALYZE) categories, authors, books, book_category")
+        await connection.execute(
+            "VACUUM (ANALYZE) categories, authors, books, book_category, "
+            + ", ".join(_SEARCH_TABLES)
+        )
     finally:
         await connection.close()
     return SyntheticCatalog(author_count, len(category_names), books, link_count)

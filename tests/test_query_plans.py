@@ -34,6 +34,7 @@ from bookstore.catalog import (
 )
 from bookstore.catalog.filters import resolve
 from bookstore.catalog.listing import books_with_details, page_of_books
+from bookstore.catalog.search import TextQuery, search_books
 from bookstore.catalog.statements import rows_to_fetch
 from bookstore.database import connection, pool_options
 from bookstore.pagination import SortKey
@@ -45,8 +46,9 @@ pytestmark = pytest.mark.slow
 
 BOOKS = 100_000
 PAGE = 20
-# Tables whose sequential scan costs a read of the whole catalog.
-LARGE_TABLES = frozenset({"books", "book_category"})
+# Tables whose sequential scan costs a read of the whole catalog (the last
+# two are the search index behind q=).
+LARGE_TABLES = frozenset({"books", "book_category", "book_search", "search_postings"})
 # Rows of those tables one statement may read, kept or filtered out, at
 # BOOKS books. The largest read by design: gathering the books of a common
 # surname's authors, the most prolific author among them, to sort them
@@ -536,3 +538,73 @@ async def test_a_fragment_that_grows_from_narrow_to_broad_keeps_its_results_righ
             " WHERE author_id IN (SELECT id FROM authors WHERE name LIKE 'Qzvx %')"
         )
         await database.execute("DELETE FROM authors WHERE name LIKE 'Qzvx %'")
+
+
+# -- the search box's shapes (q=) ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Words:
+    """Words of the seeded catalog for the search box, picked by their frequency."""
+
+    frequent: str  # the word held by the most books
+    title: str  # two words of one title, both held by thousands of books
+    title_category: str  # a category of that title's book
+
+
+async def _pick_words() -> Words:
+    frequent = await Book.raw("SELECT word FROM search_words ORDER BY books DESC, word LIMIT 1")
+    # A title of two common words (long enough to take a typo), and its category.
+    (title,) = await Book.raw(
+        "SELECT s.book_id, s.title, c.slug FROM book_search s"
+        " JOIN book_category bc ON bc.book_id = s.book_id"
+        " JOIN categories c ON c.id = bc.category_id"
+        " WHERE cardinality(s.title) = 2 AND (SELECT min(w.books) FROM search_words w"
+        "   WHERE w.word = ANY(s.title)) > 1000"
+        " AND (SELECT min(length(t)) FROM unnest(s.title) t) >= 5"
+        " ORDER BY s.book_id LIMIT 1"
+    )
+    return Words(frequent[0]["word"], " ".join(title["title"]), title["slug"])
+
+
+def _with_typo(words: str) -> str:
+    """The first word with two neighbouring letters swapped (one typo)."""
+    first, *rest = words.split()
+    typo = first[0] + first[2] + first[1] + first[3:]
+    return " ".join([typo, *rest])
+
+
+TEXT_SHAPES: dict[str, Callable[[Words], tuple[str, BookFilters]]] = {
+    "q_word": lambda w: (w.frequent + " ", BookFilters()),
+    "q_word_as_typed": lambda w: (w.frequent, BookFilters()),
+    "q_words": lambda w: (w.title + " ", BookFilters()),
+    "q_typo": lambda w: (_with_typo(w.title) + " ", BookFilters()),
+    "q_prefix": lambda w: (w.title[: len(w.title) - 2], BookFilters()),
+    "q_filtered": lambda w: (w.title + " ", BookFilters(category=w.title_category)),
+    "q_word_in_a_category": lambda w: (w.frequent + " ", BookFilters(category=w.title_category)),
+}
+
+
+@pytest.fixture(params=list(TEXT_SHAPES))
+def text_shape(request: pytest.FixtureRequest) -> Callable[[Words], tuple[str, BookFilters]]:
+    return TEXT_SHAPES[request.param]
+
+
+@pytest.mark.parametrize("page", ["first", "second"])
+async def test_a_text_search_reads_a_page_not_a_table(
+    text_shape: Callable[[Words], tuple[str, BookFilters]],
+    page: str,
+    catalog: Catalog,
+    database: asyncpg.Connection,
+    captured: list[Statement],
+):
+    q, filters = text_shape(await _pick_words())
+    text = TextQuery(q)
+    result = await search_books(filters, text, limit=PAGE)
+    assert result.books, f"{q!r} should find books"
+    after = result.next_key if page == "second" else None
+    if page == "second" and after is None:
+        pytest.skip("a single page")
+    captured.clear()
+    await search_books(filters, text, limit=PAGE, after=after)
+    await assert_served_by_indexes(database, captured)

@@ -22,15 +22,17 @@ from bookstore.catalog.listing import books_with_details
 from bookstore.catalog.search.highlight import highlight_title, stems_of
 from bookstore.catalog.search.pages import (
     FIRST,
+    SMALL_CATEGORY,
     Match,
     Relevance,
     page_by_relevance,
     page_by_title,
+    small_categories_statement,
 )
 from bookstore.catalog.search.vocabulary import ResolvedTerm, look_up_terms
 from bookstore.catalog.search.words import ParsedQuery, parse_query
 from bookstore.catalog.statements import Row, rows_to_fetch
-from bookstore.database import DatabaseConnection, connection
+from bookstore.database import DatabaseConnection, connection, fetch
 from bookstore.pagination import SearchKey
 from bookstore.tables import Book
 
@@ -65,6 +67,17 @@ def _suggestion(query: ParsedQuery, resolved: list[ResolvedTerm], found: bool) -
     return suggestion
 
 
+async def _small_category(
+    db: DatabaseConnection, category_sets: tuple[list[int], ...]
+) -> list[int] | None:
+    """The first of ``category_sets`` holding at most SMALL_CATEGORY books, if any."""
+    for category_ids in category_sets:
+        (row,) = await fetch(db, small_categories_statement(category_ids))
+        if row["books"] <= SMALL_CATEGORY:
+            return category_ids
+    return None
+
+
 async def _page(
     db: DatabaseConnection,
     match: Match,
@@ -82,7 +95,9 @@ async def _page(
         page = page_by_title(match, criteria, after_title, rows)
         return await books_with_details(db, page, scored=True)
     resume = FIRST if after is None else Relevance(int(after.order), after.id)
-    page = page_by_relevance(match, criteria, resume, rows)
+    page = page_by_relevance(
+        match, criteria, resume, rows, await _small_category(db, criteria.category_sets)
+    )
     return await books_with_details(db, page, scored=True, by_score=True)
 
 

@@ -95,10 +95,35 @@ def _after(score: QueryString, row: str, after: Relevance) -> QueryString:
     )
 
 
+# A category of at most this many books is read whole to find the matches of
+# a single term in it; a bigger one is tested book by book along the term's
+# postings, where one book in every SMALL_CATEGORY / 21 or so is in it.
+SMALL_CATEGORY = 5_000
+
+
+def small_categories_statement(category_ids: list[int]) -> QueryString:
+    """How many books ``category_ids`` hold, counted up to SMALL_CATEGORY + 1."""
+    return QueryString(
+        "SELECT count(*) AS books FROM (SELECT 1 FROM book_category"
+        f" WHERE category_id = ANY({{}}::integer[]) {literal_limit(SMALL_CATEGORY + 1)}) AS c",
+        category_ids,
+    )
+
+
 def page_by_relevance(
-    match: Match, criteria: Criteria, after: Relevance, limit: int
+    match: Match,
+    criteria: Criteria,
+    after: Relevance,
+    limit: int,
+    small_category: list[int] | None = None,
 ) -> QueryString:
-    """(id, score) of the best ``limit`` matches after ``after``, best first."""
+    """(id, score) of the best ``limit`` matches after ``after``, best first.
+
+    ``small_category``: one of the criteria's category sets, known to hold
+    few books: the matches are looked for among them.
+    """
+    if small_category is not None:
+        return _score_matches(match, criteria, after, limit, among=small_category)
     if len(match.terms) == 1 and not match.phrases:
         return _walk_postings(match, criteria, after, limit)
     return _score_matches(match, criteria, after, limit)
@@ -127,18 +152,33 @@ def _walk_postings(match: Match, criteria: Criteria, after: Relevance, limit: in
     )
 
 
-def _score_matches(match: Match, criteria: Criteria, after: Relevance, limit: int) -> QueryString:
+def _score_matches(
+    match: Match,
+    criteria: Criteria,
+    after: Relevance,
+    limit: int,
+    among: list[int] | None = None,
+) -> QueryString:
     score = ranking.score("s", match.terms)
     conditions = [
         *(QueryString("s.words && {}::text[]", list(term.words)) for term in match.terms),
         *_conditions("s", match, criteria),
         _after(score, "s", after),
     ]
+    source = QueryString("book_search s")
+    if among is not None:
+        # The category's books first (book_category's index), then their rows.
+        source = QueryString(
+            "(SELECT DISTINCT book_id FROM book_category WHERE category_id = ANY({}::integer[]))"
+            " AS small JOIN book_search s ON s.book_id = small.book_id",
+            among,
+        )
     return QueryString(
-        "SELECT id, score FROM (SELECT s.book_id AS id, {} AS score FROM book_search s"
+        "SELECT id, score FROM (SELECT s.book_id AS id, {} AS score FROM {}"
         " WHERE {}) AS found"
         f" ORDER BY score DESC, id {literal_limit(limit)}",
         score,
+        source,
         all_of(conditions),
     )
 
