@@ -19,8 +19,8 @@ Row = dict[str, Any]
 
 # The largest LIMIT a statement may carry: a page is at most 101 rows, a
 # narrow author lookup at most 1,001 ids (``filters.NARROW_AUTHOR_MATCH`` + 1),
-# and a category's books are counted up to 5,001 (``search.pages.SMALL_CATEGORY``).
-MAX_LITERAL_LIMIT = 5001
+# and a category's books are counted up to 2,001 (``search.pages.SMALL_CATEGORY``).
+MAX_LITERAL_LIMIT = 2001
 
 _TRIGRAM = re.compile(r"\w{3}")
 

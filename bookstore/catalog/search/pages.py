@@ -69,15 +69,18 @@ def _conditions(row: str, match: Match, criteria: Criteria) -> list[QueryString]
         conditions.append(
             QueryString(
                 f"EXISTS (SELECT 1 FROM authors a WHERE a.id = {row}.author_id"
-                " AND a.name ILIKE {})",
+                " AND a.name ILIKE {} OFFSET 0)",
                 criteria.author_pattern,
             )
         )
+    # OFFSET 0 keeps each EXISTS a probe per book: flattened into a join, a
+    # generic plan hashed the whole category first (32,000 rows at 100,000
+    # books) to find a page of a frequent word in it.
     for category_ids in criteria.category_sets:
         conditions.append(
             QueryString(
                 f"EXISTS (SELECT 1 FROM book_category x WHERE x.book_id = {row}.book_id"
-                " AND x.category_id = ANY({}::integer[]))",
+                " AND x.category_id = ANY({}::integer[]) OFFSET 0)",
                 category_ids,
             )
         )
@@ -98,7 +101,7 @@ def _after(score: QueryString, row: str, after: Relevance) -> QueryString:
 # A category of at most this many books is read whole to find the matches of
 # a single term in it; a bigger one is tested book by book along the term's
 # postings, where one book in every SMALL_CATEGORY / 21 or so is in it.
-SMALL_CATEGORY = 5_000
+SMALL_CATEGORY = 2_000
 
 
 def small_categories_statement(category_ids: list[int]) -> QueryString:
