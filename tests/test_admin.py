@@ -438,6 +438,28 @@ async def test_the_form_sets_a_books_categories(staff: httpx.AsyncClient) -> Non
     assert "Cookery" in unknown.json()["custom_form_error"]
 
 
+async def test_the_import_form_imports_pasted_books_and_reports(
+    staff: httpx.AsyncClient,
+) -> None:
+    form = "/admin/api/forms/import-books/"
+    contents = "title,author,categories,price\nDune,Frank Herbert,Science Fiction,9.99\nBad,,,\n"
+    dry = await staff.post(form, json={"contents": contents, "dry_run": True}, headers=csrf(staff))
+    assert dry.status_code == 200, dry.text
+    assert "1 created" in dry.text and "1 rejected" in dry.text and "line 3" in dry.text
+    assert await Book.count() == 0
+
+    done = await staff.post(form, json={"contents": contents}, headers=csrf(staff))
+    assert done.status_code == 200, done.text
+    assert "Imported: 1 created" in done.text
+    assert await Book.select(Book.title).output(as_list=True) == ["Dune"]
+
+    unreadable = await staff.post(
+        form, json={"contents": "titel,author\nX,Y\n"}, headers=csrf(staff)
+    )
+    assert unreadable.status_code == 422
+    assert "titel" in unreadable.json()["custom_form_error"]
+
+
 async def test_search_logs_are_read_only(
     client: httpx.AsyncClient, staff: httpx.AsyncClient
 ) -> None:

@@ -1,11 +1,11 @@
-"""The admin's custom forms: setting a book's categories, exporting searches."""
+"""The admin's custom forms: setting a book's categories, importing books, exporting searches."""
 
 from __future__ import annotations
 
 import csv
 import io
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from piccolo_admin.endpoints import FileResponse, FormConfig
 from pydantic import BaseModel, Field, model_validator
@@ -14,6 +14,8 @@ from starlette.requests import Request
 from bookstore import catalog
 from bookstore.admin.tables import AdminSearchLog
 from bookstore.admin.views import CATALOG, INSIGHTS
+from bookstore.catalog import imports as catalog_imports
+from bookstore.catalog.exports import TransferFormat
 from bookstore.errors import CatalogError
 
 
@@ -50,6 +52,44 @@ async def set_book_categories(request: Request, form: BookCategoriesForm) -> str
         raise ValueError(str(error)) from error  # the admin shows a ValueError's message
     names = ", ".join(category["name"] for category in book["categories"]) or "no category"
     return f"{book['title']!r} is now in: {names}."
+
+
+class ImportBooksForm(BaseModel):
+    file_format: Literal["csv", "jsonl"] = Field(
+        default="csv", description="csv: with a header row. jsonl: one JSON object a line."
+    )
+    contents: str = Field(
+        description="Paste the file here (up to 1 MiB; larger files: bookstore import FILE).",
+        json_schema_extra={"extra": {"widget": "text-area"}},
+    )
+    dry_run: bool = Field(default=False, description="Check and count only; write nothing.")
+
+
+IMPORT_PROBLEMS_SHOWN = 20
+
+
+async def import_books(request: Request, form: ImportBooksForm) -> str:
+    """``bookstore import`` from the admin: the rows pasted, the report as the answer."""
+    try:
+        report = await catalog_imports.import_books(
+            io.StringIO(form.contents, newline=""),
+            TransferFormat(form.file_format),
+            dry_run=form.dry_run,
+        )
+    except CatalogError as error:
+        raise ValueError(error.detail) from error
+    verb = "Dry run, nothing written" if report.dry_run else "Imported"
+    summary = (
+        f"{verb}: {report.created} created, {report.updated} updated, "
+        f"{report.unchanged} unchanged, {report.rejected} rejected."
+    )
+    problems = [
+        f"line {p.line}{f' ({p.field})' if p.field else ''}: {p.reason}"
+        for p in report.problems[:IMPORT_PROBLEMS_SHOWN]
+    ]
+    if len(report.problems) > IMPORT_PROBLEMS_SHOWN:
+        problems.append(f"... and {len(report.problems) - IMPORT_PROBLEMS_SHOWN} more")
+    return " ".join([summary, *problems])
 
 
 class SearchLogRangeForm(BaseModel):
@@ -107,6 +147,16 @@ def form_configs() -> list[FormConfig]:
             pydantic_model=BookCategoriesForm,
             endpoint=set_book_categories,
             description="Replaces the book's categories with the ones listed.",
+            form_group=CATALOG,
+        ),
+        FormConfig(
+            name="Import books",
+            pydantic_model=ImportBooksForm,
+            endpoint=import_books,
+            description=(
+                "Creates or updates books from CSV or JSON Lines, as `bookstore import` does: "
+                "matched by ISBN, else title and author; empty fields keep what is stored."
+            ),
             form_group=CATALOG,
         ),
         FormConfig(
