@@ -111,8 +111,19 @@ async def test_indexes_serve_the_searches() -> None:
     assert has_index("book_category", "category_id, book_author_id, book_title, book_id")
     assert has_index("books", "author_id, title, id")
     assert has_index("books", "title, id")
-    assert has_index("search_logs", "created_at")
+    assert has_index("search_logs", "created_at, id")
     assert any("authors" in d and "gin_trgm_ops" in d for d in definitions)
+
+
+async def test_search_logs_have_no_index_on_created_at_alone() -> None:
+    # (created_at, id) serves every query by time; one on created_at alone
+    # would only make the logging of each search slower.
+    rows = await fetch(
+        "SELECT indexdef FROM pg_indexes WHERE schemaname = 'public' AND tablename = 'search_logs'"
+    )
+    definitions = [r["indexdef"] for r in rows]
+    assert any(d.endswith("(created_at, id)") for d in definitions), definitions
+    assert not any(d.endswith("(created_at)") for d in definitions), definitions
 
 
 async def _new_author(name: str) -> int:
