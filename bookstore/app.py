@@ -19,6 +19,7 @@ from bookstore.admin import admin_routes
 from bookstore.api import authors, books, categories, health, search_logs, transfers
 from bookstore.api.body_limit import BodySizeLimit
 from bookstore.api.errors import COMMON_ERROR_RESPONSES, install_error_handlers
+from bookstore.api.security_headers import SecurityHeaders
 from bookstore.api.wait_budget import DatabaseWaitBudget
 from bookstore.database import open_health_pool, start_pool
 from bookstore.search_log import SearchLogger
@@ -96,6 +97,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         limits_by_path={"/books/import": settings.max_import_bytes},
     )
     app.add_middleware(DatabaseWaitBudget, seconds=settings.db_acquire_timeout)
+    # Outermost: the refusals of the middleware above carry the headers too.
+    app.add_middleware(SecurityHeaders)
     install_error_handlers(app)
     # transfers first: /books/export.csv is not a /books/{book_id}.
     for module in (transfers, books, authors, categories, search_logs, health):
