@@ -123,6 +123,61 @@ async def test_a_write_with_an_unknown_token_is_401(
     assert response.headers["www-authenticate"] == 'Bearer error="invalid_token"'
 
 
+MALFORMED_BODIES = [b"{bad", b"", b"[1, 2", b"\xff\xfe", b'{"title": 1}' * 3, b"null"]
+
+
+def token_guarded_routes(app: FastAPI) -> list[tuple[str, str]]:
+    """Every (method, path) that needs a write token, as the OpenAPI document declares."""
+    return [
+        (method.upper(), path)
+        for path, operations in app.openapi()["paths"].items()
+        for method, operation in operations.items()
+        if any("WriteToken" in requirement for requirement in operation.get("security", []))
+    ]
+
+
+@pytest.mark.parametrize("body", MALFORMED_BODIES)
+@pytest.mark.parametrize("authorization", [None, "Bearer not-a-token"])
+async def test_a_write_without_a_valid_token_is_401_whatever_its_body(
+    app: FastAPI, anonymous: httpx.AsyncClient, body: bytes, authorization: str | None
+) -> None:
+    # Every route that needs a token, those added later included: none may
+    # parse the body (and say how it failed) for a client it will refuse.
+    routes = token_guarded_routes(app)
+    assert len(routes) >= len(WRITE_ROUTES)
+    headers = {"content-type": "application/json"}
+    if authorization is not None:
+        headers["authorization"] = authorization
+    for method, path in routes:
+        url = re.sub(r"\{[^}]+\}", "1", path)
+
+        response = await anonymous.request(method, url, content=body, headers=headers)
+
+        assert response.status_code == 401, (method, url, response.text)
+        expect_unauthorized(response)
+
+
+async def test_with_a_valid_token_a_malformed_body_is_still_refused_as_such(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.post(
+        "/books", content=b"{bad", headers={"content-type": "application/json"}
+    )
+
+    assert response.status_code == 422
+    assert "JSON" in response.text
+
+
+async def test_a_body_over_the_limit_is_413_before_the_token_is_checked(
+    anonymous: httpx.AsyncClient,
+) -> None:
+    response = await anonymous.post(
+        "/books", content=b"{" * 2_000_000, headers={"content-type": "application/json"}
+    )
+
+    expect_error(response, 413)
+
+
 @pytest.mark.parametrize(
     "authorization",
     [

@@ -7,7 +7,7 @@ import json
 from fastapi import APIRouter, Response, status
 
 from bookstore import catalog
-from bookstore.api.auth import UNAUTHORIZED, WriteToken
+from bookstore.api.auth import UNAUTHORIZED, TokenFirstRoute, WriteToken
 from bookstore.api.books import fetch_book_page
 from bookstore.api.dependencies import CursorParam, Limit, Pager, PathId, search_term
 from bookstore.api.errors import RESOURCE_ERROR_RESPONSES
@@ -15,7 +15,12 @@ from bookstore.api.responses import ShapedResponse
 from bookstore.errors import NotFound
 from bookstore.schemas import AuthorCreate, AuthorOut, AuthorPage, AuthorUpdate, BookPage
 
-router = APIRouter(prefix="/authors", tags=["authors"], responses=RESOURCE_ERROR_RESPONSES)
+router = APIRouter(
+    prefix="/authors",
+    tags=["authors"],
+    responses=RESOURCE_ERROR_RESPONSES,
+    route_class=TokenFirstRoute,
+)
 
 NameTerm = search_term(200, "Case-insensitive substring of the name.")
 

@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import AfterValidator
 
 from bookstore import catalog
-from bookstore.api.auth import UNAUTHORIZED, WriteToken
+from bookstore.api.auth import UNAUTHORIZED, TokenFirstRoute, WriteToken
 from bookstore.api.conditional import (
     NOT_MODIFIED,
     PRECONDITION_FAILED,
@@ -44,7 +44,12 @@ from bookstore.schemas import (
 )
 from bookstore.search_log import SearchRecord
 
-router = APIRouter(prefix="/books", tags=["books"], responses=RESOURCE_ERROR_RESPONSES)
+router = APIRouter(
+    prefix="/books",
+    tags=["books"],
+    responses=RESOURCE_ERROR_RESPONSES,
+    route_class=TokenFirstRoute,
+)
 
 AuthorTerm = search_term(200, "Case-insensitive substring of the author's name.")
 CategoryTerm = search_term(100, "A category's slug or name, case-insensitive.")

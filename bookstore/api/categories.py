@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 
 from bookstore import catalog
-from bookstore.api.auth import UNAUTHORIZED, WriteToken
+from bookstore.api.auth import UNAUTHORIZED, TokenFirstRoute, WriteToken
 from bookstore.api.books import fetch_book_page
 from bookstore.api.dependencies import CursorParam, Limit, PathId
 from bookstore.api.errors import RESOURCE_ERROR_RESPONSES
@@ -19,7 +19,12 @@ from bookstore.schemas import (
     CategoryUpdate,
 )
 
-router = APIRouter(prefix="/categories", tags=["categories"], responses=RESOURCE_ERROR_RESPONSES)
+router = APIRouter(
+    prefix="/categories",
+    tags=["categories"],
+    responses=RESOURCE_ERROR_RESPONSES,
+    route_class=TokenFirstRoute,
+)
 
 
 @router.get("", response_model=CategoryList)
