@@ -22,6 +22,7 @@ from bookstore.api.errors import COMMON_ERROR_RESPONSES, install_error_handlers
 from bookstore.api.security_headers import SecurityHeaders
 from bookstore.api.wait_budget import DatabaseWaitBudget
 from bookstore.database import open_health_pool, start_pool
+from bookstore.installation_secrets import cursor_secret
 from bookstore.search_log import SearchLogger
 from bookstore.settings import Settings, get_settings
 
@@ -58,6 +59,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = await _find_engine()
         await start_pool(engine, settings)
+        # Once per process: the search path never queries it.
+        app.state.cursor_secret = await cursor_secret(settings)
         app.state.health_pool = await open_health_pool(engine, settings)
         search_logger = SearchLogger(
             enabled=settings.search_log, flush_interval_s=settings.search_log_flush_interval

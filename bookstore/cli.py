@@ -47,9 +47,13 @@ def _with_engine(work: Callable[[], Awaitable[T]]) -> T:
 async def _migrate() -> None:
     from piccolo.apps.migrations.commands.forwards import run_forwards
 
+    from bookstore.installation_secrets import CURSOR_SECRET, installation_secret
+
     result = await run_forwards(app_name="all")
     if not result.success:
         raise SystemExit(f"migrations failed: {result.message}")
+    # Generated now, once, rather than by workers racing at their first start.
+    await installation_secret(CURSOR_SECRET)
 
 
 def migrate(args: argparse.Namespace) -> None:

@@ -92,8 +92,8 @@ def decode_cursor(cursor: str, *, scope: str, secret: str) -> SortKey:
         text, id_ = values
     except (ValueError, TypeError):
         raise InvalidCursor("cursor is malformed; use next_cursor as given") from None
-    # Signed does not mean sane: the secret may be the default one, so a
-    # cursor is checked as strictly as any other input.
+    # Signed does not mean sane: a secret can leak (or be set to something
+    # guessable), so a cursor is checked as strictly as any other input.
     if (
         not isinstance(text, str)
         or "\x00" in text

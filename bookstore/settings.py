@@ -60,9 +60,12 @@ class Settings(BaseSettings):
             "imported. Bigger files: bookstore import FILE."
         ),
     )
-    cursor_secret: str = Field(
-        default="bookstore-cursor",
-        description="Key that signs pagination cursors so a tampered one is refused.",
+    cursor_secret: str | None = Field(
+        default=None,
+        description=(
+            "Key that signs pagination cursors so a tampered one is refused; when unset, a "
+            "random key generated once per installation and stored in the database."
+        ),
     )
     search_log: bool = Field(
         default=True,

@@ -112,4 +112,26 @@ class ApiToken(Table, tablename="api_tokens"):
     revoked_at = Timestamptz(null=True, default=None)
 
 
-TABLES: tuple[type[Table], ...] = (Author, Category, Book, BookCategory, SearchLog, ApiToken)
+class InstallationSecret(Table, tablename="installation_secrets"):
+    """Keys generated once per installation and shared by every worker and host.
+
+    ``cursor`` signs pagination cursors (``bookstore.installation_secrets``).
+    Kept in the database rather than in each process's memory so that a
+    cursor issued by one worker is accepted by the next; kept out of the
+    source so that nobody can sign a cursor who cannot read this table.
+    """
+
+    name = Varchar(length=100, null=False, unique=True)
+    value = Varchar(length=100, null=False, secret=True)
+    created_at = Timestamptz(default=TimestamptzNow(), null=False)
+
+
+TABLES: tuple[type[Table], ...] = (
+    Author,
+    Category,
+    Book,
+    BookCategory,
+    SearchLog,
+    ApiToken,
+    InstallationSecret,
+)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 
 from bookstore import catalog
 from bookstore.api.auth import UNAUTHORIZED, TokenFirstRoute, WriteToken
@@ -27,12 +27,13 @@ NameTerm = search_term(200, "Case-insensitive substring of the name.")
 
 @router.get("", response_model=AuthorPage)
 async def list_authors(
+    request: Request,
     name: NameTerm = None,  # type: ignore[valid-type]
     limit: Limit = 20,
     cursor: CursorParam = None,
 ) -> AuthorPage:
     """Authors in (name, id) order."""
-    pager = Pager(json.dumps(["authors", name]))
+    pager = Pager(json.dumps(["authors", name]), request.app.state.cursor_secret)
     items, next_key = await catalog.list_authors(name, limit=limit, after=pager.decode(cursor))
     return AuthorPage.model_validate({"items": items, "next_cursor": pager.encode(next_key)})
 
@@ -74,11 +75,11 @@ async def delete_author(author_id: PathId) -> Response:
 
 @router.get("/{author_id}/books", response_model=BookPage)
 async def list_author_books(
-    author_id: PathId, limit: Limit = 20, cursor: CursorParam = None
+    request: Request, author_id: PathId, limit: Limit = 20, cursor: CursorParam = None
 ) -> ShapedResponse:
     """The author's books in (title, id) order; 404 when the author does not exist."""
     filters = catalog.BookFilters(author_id=author_id)
-    page = await fetch_book_page(filters, limit=limit, cursor=cursor)
+    page = await fetch_book_page(request, filters, limit=limit, cursor=cursor)
     # An empty page is the only case where existence is in doubt: check it then.
     if not page["items"] and not await catalog.author_exists(author_id):
         raise NotFound(f"author {author_id} not found")

@@ -91,19 +91,25 @@ def book_page_scope(filters: catalog.BookFilters) -> str:
 
 
 async def fetch_book_page(
-    filters: catalog.BookFilters, *, limit: int, cursor: str | None
+    request: Request, filters: catalog.BookFilters, *, limit: int, cursor: str | None
 ) -> dict[str, Any]:
     """One page of books for ``filters``, continuing after ``cursor``, shaped as ``BookPage``."""
-    pager = Pager(book_page_scope(filters))
+    pager = Pager(book_page_scope(filters), request.app.state.cursor_secret)
     items, next_key = await catalog.list_books(filters, limit=limit, after=pager.decode(cursor))
     return {"items": items, "next_cursor": pager.encode(next_key)}
 
 
 async def fetch_search_page(
-    filters: catalog.BookFilters, text: TextQuery, *, limit: int, cursor: str | None
+    request: Request,
+    filters: catalog.BookFilters,
+    text: TextQuery,
+    *,
+    limit: int,
+    cursor: str | None,
 ) -> dict[str, Any]:
     """One page of the books matching ``text`` (``q=``), shaped as ``BookPage``."""
-    pager = Pager(json.dumps(["search", text.q, text.sort, *filters.terms()]))
+    scope = json.dumps(["search", text.q, text.sort, *filters.terms()])
+    pager = Pager(scope, request.app.state.cursor_secret)
     after = None
     if cursor is not None:
         after = decode_search_cursor(cursor, scope=pager.scope, secret=pager.secret)
@@ -149,7 +155,7 @@ async def list_books(
     started = time.perf_counter()
     if q is not None:
         text = TextQuery(q, sort or "relevance", highlight)
-        page = await fetch_search_page(filters, text, limit=limit, cursor=cursor)
+        page = await fetch_search_page(request, filters, text, limit=limit, cursor=cursor)
     elif sort == "relevance":
         raise RequestValidationError(
             [
@@ -162,7 +168,7 @@ async def list_books(
             ]
         )
     else:
-        page = await fetch_book_page(filters, limit=limit, cursor=cursor)
+        page = await fetch_book_page(request, filters, limit=limit, cursor=cursor)
     duration_ms = (time.perf_counter() - started) * 1000
     if q is not None or filters.is_search():
         record = SearchRecord(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 
 from bookstore import catalog
 from bookstore.api.auth import UNAUTHORIZED, TokenFirstRoute, WriteToken
@@ -73,11 +73,11 @@ async def delete_category(category_id: PathId) -> Response:
 
 @router.get("/{category_id}/books", response_model=BookPage)
 async def list_category_books(
-    category_id: PathId, limit: Limit = 20, cursor: CursorParam = None
+    request: Request, category_id: PathId, limit: Limit = 20, cursor: CursorParam = None
 ) -> ShapedResponse:
     """The category's books in (title, id) order; 404 when it does not exist."""
     filters = catalog.BookFilters(category_id=category_id)
-    page = await fetch_book_page(filters, limit=limit, cursor=cursor)
+    page = await fetch_book_page(request, filters, limit=limit, cursor=cursor)
     if not page["items"] and not await catalog.category_exists(category_id):
         raise NotFound(f"category {category_id} not found")
     return ShapedResponse(page)

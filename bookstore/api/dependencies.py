@@ -10,7 +10,6 @@ from pydantic import AfterValidator
 from bookstore.pagination import SortKey, decode_cursor, encode_cursor
 from bookstore.schemas import INT4_MAX, refuse_nul
 from bookstore.search_log import SearchLogger
-from bookstore.settings import get_settings
 
 PathId = Annotated[int, Path(ge=1, le=INT4_MAX, description="A positive integer id.")]
 Limit = Annotated[int, Query(ge=1, le=100, description="Page size, 1 to 100.")]
@@ -32,11 +31,15 @@ CursorParam = Annotated[
 
 
 class Pager:
-    """Encodes and decodes the cursors of one listing (its ``scope``)."""
+    """Encodes and decodes the cursors of one listing (its ``scope``).
 
-    def __init__(self, scope: str) -> None:
+    ``secret`` is the app's ``state.cursor_secret``, read once at start-up
+    (``bookstore.installation_secrets``).
+    """
+
+    def __init__(self, scope: str, secret: str) -> None:
         self.scope = scope
-        self.secret = get_settings().cursor_secret
+        self.secret = secret
 
     def decode(self, cursor: str | None) -> SortKey | None:
         if cursor is None:
