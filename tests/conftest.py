@@ -41,6 +41,9 @@ def _server_dsn() -> str:
 
 
 SERVER_DSN = _server_dsn()
+# DATABASE_URL named the server: what only the embedded one does (its
+# authentication, its files) is not tested against it.
+EXTERNAL_SERVER = bool(Settings().database_url)
 TEST_DATABASE = f"bookstore_test_{uuid.uuid4().hex[:12]}"
 TEST_DSN = with_database(SERVER_DSN, TEST_DATABASE)
 

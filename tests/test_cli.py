@@ -69,7 +69,8 @@ def test_embedded_server_starts_is_reused_and_stops(server_dir: Path) -> None:
     first = bookstore("db", "url", env=env)
     assert first.returncode == 0, first.stderr
     dsn = first.stdout.strip()
-    assert dsn.startswith("postgresql://postgres@127.0.0.1:") and dsn.endswith("/bookstore")
+    assert dsn.startswith("postgresql://postgres:") and dsn.endswith("/bookstore")
+    assert "@127.0.0.1:" in dsn
     assert bookstore("db", "url", env=env).stdout.strip() == dsn  # reused, same port
 
     migrated = bookstore("migrate", env=env)
