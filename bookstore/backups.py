@@ -98,9 +98,27 @@ def choose_clients(server_major: int, installed: list[ClientPrograms]) -> Client
     return usable[0]
 
 
+def _password_apart(dsn: str) -> tuple[str, dict[str, str]]:
+    """``dsn`` without its password, and an environment that carries it (``PGPASSWORD``).
+
+    Every user on the machine can read a process's command line (``ps``);
+    only its owner can read its environment.
+    """
+    parts = urlsplit(dsn)
+    if parts.password is None:
+        return dsn, dict(os.environ)
+    netloc = parts.netloc.replace(f":{parts.password}@", "@", 1)
+    return parts._replace(netloc=netloc).geturl(), {
+        **os.environ,
+        "PGPASSWORD": unquote(parts.password),
+    }
+
+
 def _psql(clients: ClientPrograms, dsn: str, sql: str) -> str:
+    target, env = _password_apart(dsn)
     result = subprocess.run(
-        [clients.program("psql"), "-X", "-At", "-v", "ON_ERROR_STOP=1", "-c", sql, "-d", dsn],
+        [clients.program("psql"), "-X", "-At", "-v", "ON_ERROR_STOP=1", "-c", sql, "-d", target],
+        env=env,
         capture_output=True,
         text=True,
         stdin=subprocess.DEVNULL,
@@ -143,8 +161,17 @@ def dump_database(dsn: str, target: Path) -> ClientPrograms:
     """
     clients = clients_for(dsn)
     partial = target.with_name(f".{target.name}.partial")
+    source, env = _password_apart(dsn)
     result = subprocess.run(
-        [clients.program("pg_dump"), "--format=custom", "--file", str(partial), "--dbname", dsn],
+        [
+            clients.program("pg_dump"),
+            "--format=custom",
+            "--file",
+            str(partial),
+            "--dbname",
+            source,
+        ],
+        env=env,
         capture_output=True,
         text=True,
         stdin=subprocess.DEVNULL,
@@ -225,8 +252,10 @@ def restore_database(dsn: str, source: Path, *, replace: bool = False) -> Client
             stderr=restore_errors,
             stdin=subprocess.DEVNULL,
         )
+        destination, env = _password_apart(dsn)
         run = subprocess.Popen(
-            [clients.program("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", dsn],
+            [clients.program("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", destination],
+            env=env,
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=run_errors,
