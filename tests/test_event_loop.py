@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
+import uuid
 
 import asyncpg
 import httpx
@@ -51,3 +53,37 @@ async def test_fifty_searches_finish_while_a_request_waits_on_a_lock(
         assert updated.json()["price"] == "5.00"
     finally:
         await locker.close()
+
+
+async def test_admin_sign_ins_hash_passwords_off_the_event_loop(app: object) -> None:
+    # One PBKDF2 hash (600,000 rounds) takes a few hundred milliseconds: on
+    # the loop, each sign-in would stop it that long.
+    from bookstore.admin import create_admin_user
+    from bookstore.admin.accounts import StaffUser
+
+    username, password = f"loop-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    await create_admin_user(username, password)
+    started = time.monotonic()
+    StaffUser.hash_password(password)  # what one sign-in would block the loop for
+    one_hash_s = time.monotonic() - started
+    gaps: list[float] = []
+
+    async def tick() -> None:
+        last = time.monotonic()
+        while True:
+            await asyncio.sleep(0.005)
+            gaps.append(time.monotonic() - last)
+            last = time.monotonic()
+
+    ticker = asyncio.create_task(tick())
+    try:
+        signed_in = await asyncio.gather(
+            StaffUser.login(username, password),
+            StaffUser.login(username, "not the password"),
+            StaffUser.login(f"no-{username}", password),
+        )
+    finally:
+        ticker.cancel()
+
+    assert signed_in[0] is not None and signed_in[1:] == [None, None]
+    assert max(gaps) < one_hash_s / 2, f"the loop stood still {max(gaps):.2f} s ({one_hash_s:.2f})"

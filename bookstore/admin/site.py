@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
-from piccolo.apps.user.tables import BaseUser
 from piccolo_admin.endpoints import create_admin
 from piccolo_api.rate_limiting.middleware import InMemoryLimitProvider
 from piccolo_api.session_auth.tables import SessionsBase
 
+from bookstore.admin.accounts import StaffUser
 from bookstore.admin.database import admin_database
 from bookstore.admin.forms import form_configs
 from bookstore.admin.views import table_configs
@@ -27,7 +27,8 @@ def create_admin_app(settings: Settings) -> FastAPI:
     admin: FastAPI = create_admin(
         tables=table_configs(),
         forms=form_configs(),
-        auth_table=BaseUser,
+        # Its login hashes in a worker thread (see StaffUser).
+        auth_table=StaffUser,
         session_table=SessionsBase,
         site_name=SITE_NAME,
         production=settings.production,

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from piccolo.apps.user.tables import BaseUser
 from piccolo.columns import Column
 from piccolo_admin.endpoints import TableConfig
 from piccolo_api.crud.endpoints import OrderBy, PiccoloCRUD
@@ -14,6 +13,7 @@ from piccolo_api.crud.validators import Validators
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
+from bookstore.admin.accounts import StaffUser
 from bookstore.admin.tables import (
     AdminAuthor,
     AdminBook,
@@ -175,18 +175,18 @@ def table_configs() -> list[TableConfig]:
             time_resolution={AdminSearchLog.created_at: 0.001},
         ),
         TableConfig(
-            BaseUser,
+            StaffUser,
             visible_columns=[
-                BaseUser.username,
-                BaseUser.email,
-                BaseUser.active,
-                BaseUser.admin,
-                BaseUser.superuser,
-                BaseUser.last_login,
+                StaffUser.username,
+                StaffUser.email,
+                StaffUser.active,
+                StaffUser.admin,
+                StaffUser.superuser,
+                StaffUser.last_login,
             ],
-            visible_filters=[BaseUser.username, BaseUser.email, BaseUser.active],
-            order_by=_ordered(BaseUser.username),
-            link_column=BaseUser.username,
+            visible_filters=[StaffUser.username, StaffUser.email, StaffUser.active],
+            order_by=_ordered(StaffUser.username),
+            link_column=StaffUser.username,
             menu_group=STAFF,
         ),
     ]
