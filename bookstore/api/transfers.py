@@ -16,13 +16,13 @@ from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import StreamingResponse
 
 from bookstore import catalog
-from bookstore.api.auth import UNAUTHORIZED, WriteToken
+from bookstore.api.auth import UNAUTHORIZED, TokenFirstRoute, WriteToken
 from bookstore.api.errors import RESOURCE_ERROR_RESPONSES
 from bookstore.catalog.exports import TransferFormat, export_books
 from bookstore.catalog.imports import import_books
 from bookstore.schemas import BookExportQuery, BookImportQuery, ErrorOut, ImportReport
 
-router = APIRouter(prefix="/books", tags=["import and export"])
+router = APIRouter(prefix="/books", tags=["import and export"], route_class=TokenFirstRoute)
 
 _EXPORTED = {
     200: {
