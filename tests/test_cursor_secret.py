@@ -84,7 +84,7 @@ async def test_every_worker_accepts_the_cursors_of_the_others(client: httpx.Asyn
     cursor = await first_page_cursor(client)
     expected = (await client.get("/books", params={"limit": 1, "cursor": cursor})).json()
 
-    with running_server() as other:
+    with running_server(timeout_s=120) as other:
         async with httpx.AsyncClient(base_url=other.url) as http:
             response = await http.get("/books", params={"limit": 1, "cursor": cursor})
 
@@ -101,7 +101,7 @@ async def test_bookstore_cursor_secret_overrides_the_stored_key(
         SortKey("", 1), scope=book_page_scope(BookFilters()), secret=pinned
     )
 
-    with running_server(env={"BOOKSTORE_CURSOR_SECRET": pinned}) as pinned_server:
+    with running_server(env={"BOOKSTORE_CURSOR_SECRET": pinned}, timeout_s=120) as pinned_server:
         async with httpx.AsyncClient(base_url=pinned_server.url) as http:
             refused = await http.get("/books", params={"cursor": cursor})
             accepted = await http.get("/books", params={"cursor": signed_with_pinned})
