@@ -12,7 +12,7 @@ import unicodedata
 from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -21,6 +21,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -242,6 +243,139 @@ class Suggestion(BaseModel):
 
 class SuggestionList(BaseModel):
     items: list[Suggestion]
+
+
+# -- query parameters ----------------------------------------------------------
+#
+# Each listing's query parameters are one model: FastAPI spreads its fields
+# into the OpenAPI document as separate parameters, and ``extra="forbid"``
+# turns a parameter the route does not know (``?titel=``) into a 422 naming
+# it instead of a silently ignored one.
+
+
+# Free text: 1 to N characters, no NUL. Not stripped: spaces are text too.
+AuthorTerm = Annotated[
+    str | None,
+    Field(
+        min_length=1,
+        max_length=200,
+        description="Case-insensitive substring of the author's name.",
+    ),
+    AfterValidator(refuse_nul),
+]
+CategoryTerm = Annotated[
+    str | None,
+    Field(
+        min_length=1, max_length=100, description="A category's slug or name, case-insensitive."
+    ),
+    AfterValidator(refuse_nul),
+]
+NameTerm = Annotated[
+    str | None,
+    Field(min_length=1, max_length=200, description="Case-insensitive substring of the name."),
+    AfterValidator(refuse_nul),
+]
+# Longest search text, after trimming: longer is refused, not cut.
+MAX_QUERY_TEXT = 200
+
+
+def _search_text(value: str | None) -> str | None:
+    if value is None:
+        return None
+    text = value.strip()
+    if not text:
+        raise ValueError("must not be blank")
+    if len(text) > MAX_QUERY_TEXT:
+        raise ValueError(f"must be at most {MAX_QUERY_TEXT} characters after trimming")
+    return value  # as typed: a trailing space means the last word is complete
+
+
+SearchText = Annotated[
+    str | None,
+    Field(
+        max_length=2000,
+        description=(
+            "Search text, 1 to 200 characters: every word must match title, author, category"
+            ' or description (typos tolerated, accents ignored); `"two words"` next to each'
+            " other; `-word` excluded; the last word also as a prefix unless followed by a"
+            " space."
+        ),
+        examples=["tolkein hobit"],
+    ),
+    AfterValidator(refuse_nul),
+    AfterValidator(_search_text),
+]
+# Not strict, unlike ``Id``: query parameters arrive as text.
+OptionalIdParam = Annotated[int | None, Field(ge=1, le=INT4_MAX)]
+PageLimit = Annotated[int, Field(ge=1, le=100, description="Page size, 1 to 100.")]
+Cursor = Annotated[
+    str | None, Field(max_length=2000, description="The `next_cursor` of the previous page.")
+]
+
+
+class QueryModel(BaseModel):
+    """The query parameters of one route; any other parameter answers 422."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class PageQuery(QueryModel):
+    """A page of a listing: ``GET /authors/{id}/books``, ``/categories/{id}/books``."""
+
+    limit: PageLimit = 20
+    cursor: Cursor = None
+
+
+class BookQuery(QueryModel):
+    """``GET /books``: the search filters, combined with AND, and the page."""
+
+    q: SearchText = None
+    author: AuthorTerm = None
+    category: CategoryTerm = None
+    author_id: OptionalIdParam = None
+    category_id: OptionalIdParam = None
+    sort: Literal["relevance", "title"] | None = Field(
+        default=None, description="`relevance` (the default with `q`; needs `q`) or `title`."
+    )
+    highlight: bool = Field(
+        default=False, description="With `q`: add `title_highlight` to each book."
+    )
+    limit: PageLimit = 20
+    cursor: Cursor = None
+
+    @field_validator("sort")
+    @classmethod
+    def relevance_needs_q(cls, sort: str | None, info: ValidationInfo) -> str | None:
+        # ``q`` is validated first; a refused ``q`` is missing from ``info.data``
+        # and has its own error already.
+        if sort == "relevance" and "q" in info.data and info.data["q"] is None:
+            raise ValueError("relevance needs q")
+        return sort
+
+
+class SuggestQuery(QueryModel):
+    """``GET /books/suggest``: what has been typed so far."""
+
+    q: Annotated[
+        str,
+        Field(min_length=1, max_length=200, description="What has been typed so far."),
+        AfterValidator(refuse_nul),
+    ]
+    limit: Annotated[int, Field(ge=1, le=20, description="At most this many, 1 to 20.")] = 8
+
+
+class AuthorQuery(QueryModel):
+    """``GET /authors``: a name filter and the page."""
+
+    name: NameTerm = None
+    limit: PageLimit = 20
+    cursor: Cursor = None
+
+
+class SearchLogQuery(QueryModel):
+    """``GET /search-logs``."""
+
+    limit: Annotated[int, Field(ge=1, le=1000, description="How many, 1 to 1000.")] = 50
 
 
 # -- search logs and health --------------------------------------------------

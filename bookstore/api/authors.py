@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import json
+from typing import Annotated
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from bookstore import catalog
 from bookstore.api.auth import UNAUTHORIZED, TokenFirstRoute, WriteToken
 from bookstore.api.books import fetch_book_page
-from bookstore.api.dependencies import CursorParam, Limit, Pager, PathId, search_term
+from bookstore.api.dependencies import Pager, PathId, refuse_repeated_parameters
 from bookstore.api.errors import RESOURCE_ERROR_RESPONSES
 from bookstore.api.responses import ShapedResponse
 from bookstore.errors import NotFound
-from bookstore.schemas import AuthorCreate, AuthorOut, AuthorPage, AuthorUpdate, BookPage
+from bookstore.schemas import (
+    AuthorCreate,
+    AuthorOut,
+    AuthorPage,
+    AuthorQuery,
+    AuthorUpdate,
+    BookPage,
+    PageQuery,
+)
 
 router = APIRouter(
     prefix="/authors",
@@ -22,19 +31,14 @@ router = APIRouter(
     route_class=TokenFirstRoute,
 )
 
-NameTerm = search_term(200, "Case-insensitive substring of the name.")
 
-
-@router.get("", response_model=AuthorPage)
-async def list_authors(
-    request: Request,
-    name: NameTerm = None,  # type: ignore[valid-type]
-    limit: Limit = 20,
-    cursor: CursorParam = None,
-) -> AuthorPage:
+@router.get("", response_model=AuthorPage, dependencies=[refuse_repeated_parameters(AuthorQuery)])
+async def list_authors(request: Request, params: Annotated[AuthorQuery, Query()]) -> AuthorPage:
     """Authors in (name, id) order."""
-    pager = Pager(json.dumps(["authors", name]), request.app.state.cursor_secret)
-    items, next_key = await catalog.list_authors(name, limit=limit, after=pager.decode(cursor))
+    pager = Pager(json.dumps(["authors", params.name]), request.app.state.cursor_secret)
+    items, next_key = await catalog.list_authors(
+        params.name, limit=params.limit, after=pager.decode(params.cursor)
+    )
     return AuthorPage.model_validate({"items": items, "next_cursor": pager.encode(next_key)})
 
 
@@ -73,13 +77,17 @@ async def delete_author(author_id: PathId) -> Response:
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/{author_id}/books", response_model=BookPage)
+@router.get(
+    "/{author_id}/books",
+    response_model=BookPage,
+    dependencies=[refuse_repeated_parameters(PageQuery)],
+)
 async def list_author_books(
-    request: Request, author_id: PathId, limit: Limit = 20, cursor: CursorParam = None
+    request: Request, author_id: PathId, params: Annotated[PageQuery, Query()]
 ) -> ShapedResponse:
     """The author's books in (title, id) order; 404 when the author does not exist."""
     filters = catalog.BookFilters(author_id=author_id)
-    page = await fetch_book_page(request, filters, limit=limit, cursor=cursor)
+    page = await fetch_book_page(request, filters, limit=params.limit, cursor=params.cursor)
     # An empty page is the only case where existence is in doubt: check it then.
     if not page["items"] and not await catalog.author_exists(author_id):
         raise NotFound(f"author {author_id} not found")

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Query, Request, Response, status
-from fastapi.exceptions import RequestValidationError
-from pydantic import AfterValidator
 
 from bookstore import catalog
 from bookstore.api.auth import UNAUTHORIZED, TokenFirstRoute, WriteToken
@@ -21,26 +19,20 @@ from bookstore.api.conditional import (
     if_match_versions,
     is_not_modified,
 )
-from bookstore.api.dependencies import (
-    CursorParam,
-    Limit,
-    Pager,
-    PathId,
-    search_term,
-)
+from bookstore.api.dependencies import Pager, PathId, refuse_repeated_parameters
 from bookstore.api.errors import RESOURCE_ERROR_RESPONSES
 from bookstore.api.responses import ShapedResponse
 from bookstore.catalog.search import TextQuery, search_books
 from bookstore.catalog.search.suggest import suggest
 from bookstore.pagination import decode_search_cursor, encode_search_cursor
 from bookstore.schemas import (
-    INT4_MAX,
     BookCreate,
     BookOut,
     BookPage,
+    BookQuery,
     BookUpdate,
     SuggestionList,
-    refuse_nul,
+    SuggestQuery,
 )
 from bookstore.search_log import SearchRecord
 
@@ -50,39 +42,6 @@ router = APIRouter(
     responses=RESOURCE_ERROR_RESPONSES,
     route_class=TokenFirstRoute,
 )
-
-AuthorTerm = search_term(200, "Case-insensitive substring of the author's name.")
-CategoryTerm = search_term(100, "A category's slug or name, case-insensitive.")
-OptionalId = Annotated[int | None, Query(ge=1, le=INT4_MAX)]
-
-# Longest search text, after trimming: longer is refused, not cut.
-MAX_QUERY_TEXT = 200
-
-
-def _search_text(value: str) -> str:
-    text = value.strip()
-    if not text:
-        raise ValueError("must not be blank")
-    if len(text) > MAX_QUERY_TEXT:
-        raise ValueError(f"must be at most {MAX_QUERY_TEXT} characters after trimming")
-    return value  # as typed: a trailing space means the last word is complete
-
-
-SearchText = Annotated[
-    str | None,
-    Query(
-        max_length=2000,
-        description=(
-            "Search text, 1 to 200 characters: every word must match title, author, category"
-            ' or description (typos tolerated, accents ignored); `"two words"` next to each'
-            " other; `-word` excluded; the last word also as a prefix unless followed by a"
-            " space."
-        ),
-        examples=["tolkein hobit"],
-    ),
-    AfterValidator(refuse_nul),
-    AfterValidator(lambda value: None if value is None else _search_text(value)),
-]
 
 
 def book_page_scope(filters: catalog.BookFilters) -> str:
@@ -126,55 +85,37 @@ async def fetch_search_page(
 
 
 @router.get(
-    "", response_model=BookPage, response_model_exclude_unset=True, summary="Search and list books"
+    "",
+    response_model=BookPage,
+    response_model_exclude_unset=True,
+    summary="Search and list books",
+    dependencies=[refuse_repeated_parameters(BookQuery)],
 )
 async def list_books(
-    request: Request,
-    background: BackgroundTasks,
-    q: SearchText = None,  # type: ignore[valid-type]
-    author: AuthorTerm = None,  # type: ignore[valid-type]
-    category: CategoryTerm = None,  # type: ignore[valid-type]
-    author_id: OptionalId = None,
-    category_id: OptionalId = None,
-    sort: Annotated[
-        Literal["relevance", "title"] | None,
-        Query(description="`relevance` (the default with `q`; needs `q`) or `title`."),
-    ] = None,
-    highlight: Annotated[
-        bool, Query(description="With `q`: add `title_highlight` to each book.")
-    ] = False,
-    limit: Limit = 20,
-    cursor: CursorParam = None,
+    request: Request, background: BackgroundTasks, params: Annotated[BookQuery, Query()]
 ) -> ShapedResponse:
     """Books matching every filter given (AND): by relevance with ``q``, else by title.
 
     Every search (any filter given) is logged to ``search_logs`` after the
     response is sent.
     """
-    filters = catalog.BookFilters(author, category, author_id, category_id)
+    filters = catalog.BookFilters(
+        params.author, params.category, params.author_id, params.category_id
+    )
     started = time.perf_counter()
-    if q is not None:
-        text = TextQuery(q, sort or "relevance", highlight)
-        page = await fetch_search_page(request, filters, text, limit=limit, cursor=cursor)
-    elif sort == "relevance":
-        raise RequestValidationError(
-            [
-                {
-                    "type": "value_error",
-                    "loc": ("query", "sort"),
-                    "msg": "relevance needs q",
-                    "input": sort,
-                }
-            ]
+    if params.q is not None:
+        text = TextQuery(params.q, params.sort or "relevance", params.highlight)
+        page = await fetch_search_page(
+            request, filters, text, limit=params.limit, cursor=params.cursor
         )
     else:
-        page = await fetch_book_page(request, filters, limit=limit, cursor=cursor)
+        page = await fetch_book_page(request, filters, limit=params.limit, cursor=params.cursor)
     duration_ms = (time.perf_counter() - started) * 1000
-    if q is not None or filters.is_search():
+    if params.q is not None or filters.is_search():
         record = SearchRecord(
-            author=author,
-            category=category,
-            q=q,
+            author=params.author,
+            category=params.category,
+            q=params.q,
             query=request.url.query,
             result_count=len(page["items"]),
             duration_ms=duration_ms,
@@ -183,18 +124,16 @@ async def list_books(
     return ShapedResponse(page)
 
 
-@router.get("/suggest", response_model=SuggestionList, summary="Complete what is being typed")
-async def suggest_books(
-    q: Annotated[
-        str,
-        Query(min_length=1, max_length=200, description="What has been typed so far."),
-        AfterValidator(refuse_nul),
-    ],
-    limit: Annotated[int, Query(ge=1, le=20, description="At most this many, 1 to 20.")] = 8,
-) -> ShapedResponse:
+@router.get(
+    "/suggest",
+    response_model=SuggestionList,
+    summary="Complete what is being typed",
+    dependencies=[refuse_repeated_parameters(SuggestQuery)],
+)
+async def suggest_books(params: Annotated[SuggestQuery, Query()]) -> ShapedResponse:
     """Titles, authors and categories completing ``q``, with the search box's typo and
     accent rules. Meant for every keystroke: not logged."""
-    return ShapedResponse({"items": await suggest(q, limit=limit)})
+    return ShapedResponse({"items": await suggest(params.q, limit=params.limit)})
 
 
 @router.post(

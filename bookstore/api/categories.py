@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response, status
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response, status
 
 from bookstore import catalog
 from bookstore.api.auth import UNAUTHORIZED, TokenFirstRoute, WriteToken
 from bookstore.api.books import fetch_book_page
-from bookstore.api.dependencies import CursorParam, Limit, PathId
+from bookstore.api.dependencies import PathId, refuse_repeated_parameters
 from bookstore.api.errors import RESOURCE_ERROR_RESPONSES
 from bookstore.api.responses import ShapedResponse
 from bookstore.errors import NotFound
@@ -17,6 +19,7 @@ from bookstore.schemas import (
     CategoryList,
     CategoryOut,
     CategoryUpdate,
+    PageQuery,
 )
 
 router = APIRouter(
@@ -71,13 +74,17 @@ async def delete_category(category_id: PathId) -> Response:
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/{category_id}/books", response_model=BookPage)
+@router.get(
+    "/{category_id}/books",
+    response_model=BookPage,
+    dependencies=[refuse_repeated_parameters(PageQuery)],
+)
 async def list_category_books(
-    request: Request, category_id: PathId, limit: Limit = 20, cursor: CursorParam = None
+    request: Request, category_id: PathId, params: Annotated[PageQuery, Query()]
 ) -> ShapedResponse:
     """The category's books in (title, id) order; 404 when it does not exist."""
     filters = catalog.BookFilters(category_id=category_id)
-    page = await fetch_book_page(request, filters, limit=limit, cursor=cursor)
+    page = await fetch_book_page(request, filters, limit=params.limit, cursor=params.cursor)
     if not page["items"] and not await catalog.category_exists(category_id):
         raise NotFound(f"category {category_id} not found")
     return ShapedResponse(page)

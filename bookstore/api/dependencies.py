@@ -2,32 +2,57 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections import Counter
+from typing import Annotated, Any, get_args, get_origin
 
-from fastapi import Depends, Path, Query, Request
-from pydantic import AfterValidator
+from fastapi import Depends, Path, Request, params
+from fastapi.exceptions import RequestValidationError
 
 from bookstore.pagination import SortKey, decode_cursor, encode_cursor
-from bookstore.schemas import INT4_MAX, refuse_nul
+from bookstore.schemas import INT4_MAX, QueryModel
 from bookstore.search_log import SearchLogger
 
 PathId = Annotated[int, Path(ge=1, le=INT4_MAX, description="A positive integer id.")]
-Limit = Annotated[int, Query(ge=1, le=100, description="Page size, 1 to 100.")]
 
 
-def search_term(max_length: int, description: str) -> object:
-    """A free-text query parameter: 1 to ``max_length`` characters, no NUL."""
-    return Annotated[
-        str | None,
-        Query(min_length=1, max_length=max_length, description=description),
-        AfterValidator(refuse_nul),
-    ]
+def _takes_repeats(annotation: Any) -> bool:
+    """Whether a field is a list (``list[int]``, ``list[int] | None``)."""
+    return get_origin(annotation) is list or any(
+        get_origin(argument) is list for argument in get_args(annotation)
+    )
 
 
-CursorParam = Annotated[
-    str | None,
-    Query(max_length=2000, description="The `next_cursor` of the previous page."),
-]
+def refuse_repeated_parameters(model: type[QueryModel]) -> params.Depends:
+    """A route dependency: 422 when a single-valued query parameter comes twice.
+
+    FastAPI reads the last of ``?category=fantasy&category=horror``, and the
+    first would be ignored without a word. List fields of ``model`` take
+    repeats on purpose and are let through.
+    """
+    repeatable = frozenset(
+        name for name, field in model.model_fields.items() if _takes_repeats(field.annotation)
+    )
+
+    async def refuse(request: Request) -> None:
+        query = request.query_params
+        items = query.multi_items()
+        if len(items) == len(query):  # the common case: each name once
+            return
+        counts = Counter(name for name, _ in items)
+        errors = [
+            {
+                "type": "repeated_parameter",
+                "loc": ("query", name),
+                "msg": "Given more than once; give it once",
+                "input": query.getlist(name),
+            }
+            for name, count in counts.items()
+            if count > 1 and name not in repeatable
+        ]
+        if errors:
+            raise RequestValidationError(errors)
+
+    return Depends(refuse)
 
 
 class Pager:

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Query
 
 from bookstore import catalog
 from bookstore.api.auth import UNAUTHORIZED, LogReaderToken
-from bookstore.schemas import SearchLogList
+from bookstore.api.dependencies import refuse_repeated_parameters
+from bookstore.schemas import SearchLogList, SearchLogQuery
 
 # The log holds what customers typed: reading it needs a token, like writes.
 router = APIRouter(
@@ -19,8 +20,8 @@ router = APIRouter(
 )
 
 
-@router.get("", response_model=SearchLogList)
-async def list_search_logs(
-    limit: Annotated[int, Query(ge=1, le=1000, description="How many, 1 to 1000.")] = 50,
-) -> SearchLogList:
-    return SearchLogList.model_validate({"items": await catalog.list_search_logs(limit)})
+@router.get(
+    "", response_model=SearchLogList, dependencies=[refuse_repeated_parameters(SearchLogQuery)]
+)
+async def list_search_logs(params: Annotated[SearchLogQuery, Query()]) -> SearchLogList:
+    return SearchLogList.model_validate({"items": await catalog.list_search_logs(params.limit)})
