@@ -26,7 +26,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks.database import count_search_logs, postgres_version, prepare_bench_database
+from benchmarks.database import (
+    count_search_logs,
+    ensure_anchor_title_index,
+    postgres_version,
+    prepare_bench_database,
+)
 from benchmarks.machine import machine_facts
 from benchmarks.report import (
     PRODUCT,
@@ -37,7 +42,7 @@ from benchmarks.report import (
     update_performance_doc,
     write_json,
 )
-from benchmarks.scenarios import Scenario, scenario_paths
+from benchmarks.scenarios import REFERENCE_SCENARIOS, Scenario, scenario_paths
 from benchmarks.servers import (
     Server,
     free_port,
@@ -355,6 +360,12 @@ def main(argv: Sequence[str] | None = None) -> None:
             running_server(product_spec(PROJECT_DIR, free_port()), dsn, log_dir)
         )
         references = start_references(servers, args.reference_dir.resolve(), dsn, report, log_dir)
+        if any(
+            scenario in server.serves and scenario not in REFERENCE_SCENARIOS
+            for server in references
+            for scenario in args.scenarios
+        ):
+            ensure_anchor_title_index(dsn)
         targets = [product, *references]
         rows_before = count_search_logs(dsn)
         print(f"Load: {load.connections} connections, {load.duration_s} s per run.", flush=True)

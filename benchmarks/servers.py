@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmarks.scenarios import REFERENCE_SCENARIOS, Scenario
+from benchmarks.scenarios import FLOOR_SCENARIOS, REFERENCE_SCENARIOS, Scenario
 
 HOST = "127.0.0.1"
 STARTUP_TIMEOUT_S = 90.0
@@ -86,7 +86,8 @@ def reference_spec(reference_dir: Path, module: str, port: int) -> ServerSpec:
     # The reference directory is read-only: no __pycache__ there.
     env = {"PYTHONDONTWRITEBYTECODE": "1"}
     name = module.removesuffix("_app")
-    return ServerSpec(name, command, reference_dir, port, REFERENCE_SCENARIOS, env)
+    serves = FLOOR_SCENARIOS if name == "floor" else REFERENCE_SCENARIOS
+    return ServerSpec(name, command, reference_dir, port, serves, env)
 
 
 def _answers(url: str) -> bool:

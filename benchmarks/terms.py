@@ -9,6 +9,8 @@ combinations that have results, books that exist. Sampling is seeded
 from __future__ import annotations
 
 import random
+import re
+from collections import Counter
 from dataclasses import dataclass
 
 import asyncpg
@@ -16,6 +18,15 @@ import asyncpg
 # How many of each kind of term; paths are picked from these at random.
 SAMPLE_SIZE = 500
 BIGGEST_CATEGORIES = 10
+# q_word asks for one of the title words most books share.
+FREQUENT_WORDS = 20
+# Meilisearch's rule: a word needs 5 letters before one typo is allowed.
+MIN_TYPO_LENGTH = 5
+# What a search box sends while a word is typed: 2 to 4 letters of it (q_prefix),
+# 2 to 5 for completions (suggest).
+PREFIX_LENGTHS = (2, 4)
+SUGGEST_PREFIX_LENGTHS = (2, 5)
+_WORD = re.compile(r"[^\W_]+")
 
 
 @dataclass(frozen=True)
@@ -27,6 +38,13 @@ class SampledTerms:
     biggest_category_slugs: list[str]
     author_category_pairs: list[tuple[str, str]]
     book_ids: list[int]
+    # The search box (q_* scenarios), all drawn from real titles and names.
+    frequent_words: list[str]
+    title_words: list[str]
+    misspelt_title_words: list[str]
+    word_and_prefix: list[str]
+    title_words_in_category: list[tuple[str, str]]
+    typed_prefixes: list[str]
 
 
 def typed_fragment(author_name: str, rng: random.Random) -> str:
@@ -42,6 +60,152 @@ def typed_fragment(author_name: str, rng: random.Random) -> str:
     if len(words) < 2 or rng.random() < 0.5:
         return words[-1]
     return " ".join(words[-2:]).lower()
+
+
+def words_of(text: str) -> list[str]:
+    """The lower-cased words of ``text`` made of letters only, each once, in order.
+
+    >>> words_of("The Bell of the Bell, Volume 3")
+    ['the', 'bell', 'of', 'volume']
+    """
+    return list(dict.fromkeys(w.lower() for w in _WORD.findall(text) if w.isalpha()))
+
+
+def some_words(words: list[str], rng: random.Random) -> list[str] | None:
+    """Two or three of ``words``, in their order; None when there are fewer than two.
+
+    >>> some_words(["ash", "bell", "river"], random.Random(3))
+    ['ash', 'river']
+    """
+    if len(words) < 2:
+        return None
+    picked = sorted(rng.sample(range(len(words)), min(len(words), rng.choice((2, 3)))))
+    return [words[index] for index in picked]
+
+
+def misspell(word: str, rng: random.Random) -> str:
+    """``word`` with one typo: two neighbouring letters swapped, or one letter replaced.
+
+    Either counts as one typo by the search box's rules (issue 9).
+
+    >>> misspell("candle", random.Random(3))
+    'candel'
+    """
+    swaps = [i for i in range(len(word) - 1) if word[i] != word[i + 1]]
+    if swaps and rng.random() < 0.5:
+        i = rng.choice(swaps)
+        return word[:i] + word[i + 1] + word[i] + word[i + 2 :]
+    i = rng.randrange(len(word))
+    letter = rng.choice([c for c in "abcdefghijklmnopqrstuvwxyz" if c != word[i]])
+    return word[:i] + letter + word[i + 1 :]
+
+
+def with_one_typo(words: list[str], rng: random.Random) -> list[str] | None:
+    """``words`` with a typo in one of those long enough to allow one; None if none is."""
+    long_enough = [i for i, word in enumerate(words) if len(word) >= MIN_TYPO_LENGTH]
+    if not long_enough:
+        return None
+    i = rng.choice(long_enough)
+    return [*words[:i], misspell(words[i], rng), *words[i + 1 :]]
+
+
+def word_and_prefix(words: list[str], rng: random.Random) -> str | None:
+    """A word, then the first 2 to 4 letters of another word of the same title.
+
+    The text does not end with a space: the search box reads the last word as a
+    prefix. The prefix is shorter than its word, so that it is one.
+
+    >>> word_and_prefix(["river", "lantern"], random.Random(0))
+    'river la'
+    """
+    typed = [i for i, word in enumerate(words) if len(word) > PREFIX_LENGTHS[0]]
+    if len(words) < 2 or not typed:
+        return None
+    last = rng.choice(typed)
+    first = rng.choice([i for i in range(len(words)) if i != last])
+    length = rng.randint(PREFIX_LENGTHS[0], min(PREFIX_LENGTHS[1], len(words[last]) - 1))
+    return f"{words[first]} {words[last][:length]}"
+
+
+def typed_prefix(word: str, rng: random.Random) -> str | None:
+    """The first 2 to 5 letters of ``word``, as typed so far; None for a shorter word."""
+    if len(word) < SUGGEST_PREFIX_LENGTHS[0]:
+        return None
+    return word[
+        : rng.randint(SUGGEST_PREFIX_LENGTHS[0], min(SUGGEST_PREFIX_LENGTHS[1], len(word)))
+    ]
+
+
+async def _content_words(connection: asyncpg.Connection, words: set[str]) -> set[str]:
+    """The words that are not English stop words.
+
+    The plain full-text reference drops stop words ("the", "of"); asking it for
+    one would compare nothing.
+    """
+    rows = await connection.fetch(
+        "SELECT w FROM unnest($1::text[]) AS w WHERE to_tsvector('english', w) <> ''::tsvector",
+        sorted(words),
+    )
+    return {row["w"] for row in rows}
+
+
+@dataclass(frozen=True)
+class SearchBoxTerms:
+    """What customers type in the search box, drawn from real titles and names."""
+
+    frequent_words: list[str]
+    title_words: list[str]
+    misspelt_title_words: list[str]
+    word_and_prefix: list[str]
+    title_words_in_category: list[tuple[str, str]]
+    typed_prefixes: list[str]
+
+
+async def sample_search_box_terms(
+    connection: asyncpg.Connection, author_names: list[str], size: int, rng: random.Random
+) -> SearchBoxTerms:
+    """Texts for the q_* and suggest scenarios, from books sampled with their categories.
+
+    Run after ``setseed``: the same catalog gives the same texts.
+    """
+    rows = await connection.fetch(
+        """
+        SELECT b.title, c.slug
+        FROM (SELECT id, title FROM books ORDER BY random() LIMIT $1) AS b
+        JOIN LATERAL (SELECT category_id FROM book_category
+                      WHERE book_id = b.id ORDER BY random() LIMIT 1) AS bc ON TRUE
+        JOIN categories c ON c.id = bc.category_id
+        """,
+        size,
+    )
+    titles = [(words_of(row["title"]), row["slug"]) for row in rows]
+    everything = {word for words, _ in titles for word in words}
+    content = await _content_words(connection, everything)
+    titles = [([w for w in words if w in content], slug) for words, slug in titles]
+    counts = Counter(word for words, _ in titles for word in words)
+    terms = SearchBoxTerms([w for w, _ in counts.most_common(FREQUENT_WORDS)], [], [], [], [], [])
+    for words, slug in titles:
+        picked = some_words(words, rng)
+        if picked is None:
+            continue
+        terms.title_words.append(" ".join(picked))
+        terms.title_words_in_category.append((" ".join(picked), slug))
+        misspelt = with_one_typo(picked, rng)
+        if misspelt is not None:
+            terms.misspelt_title_words.append(" ".join(misspelt))
+        prefixed = word_and_prefix(words, rng)
+        if prefixed is not None:
+            terms.word_and_prefix.append(prefixed)
+    # Completions: half from title words, half from author names.
+    name_words = [word for name in author_names for word in words_of(name)]
+    title_words = sorted(everything)
+    for _ in range(size):
+        source = title_words if rng.random() < 0.5 or not name_words else name_words
+        if source:
+            prefix = typed_prefix(rng.choice(source), rng)
+            if prefix is not None:
+                terms.typed_prefixes.append(prefix)
+    return terms
 
 
 async def sample_terms(dsn: str, *, size: int = SAMPLE_SIZE, seed: int = 7) -> SampledTerms:
@@ -75,6 +239,10 @@ async def sample_terms(dsn: str, *, size: int = SAMPLE_SIZE, seed: int = 7) -> S
             size,
         )
         book_ids = await connection.fetch("SELECT id FROM books ORDER BY random() LIMIT $1", size)
+        # Last, so that adding it left the terms above as they were.
+        search_box = await sample_search_box_terms(
+            connection, [row["name"] for row in names], size, rng
+        )
     finally:
         await connection.close()
     terms = SampledTerms(
@@ -83,6 +251,7 @@ async def sample_terms(dsn: str, *, size: int = SAMPLE_SIZE, seed: int = 7) -> S
         biggest_category_slugs=[row["slug"] for row in biggest],
         author_category_pairs=[(typed_fragment(row["name"], rng), row["slug"]) for row in pairs],
         book_ids=[row["id"] for row in book_ids],
+        **vars(search_box),
     )
     empty = [name for name, values in vars(terms).items() if not values]
     if empty:
