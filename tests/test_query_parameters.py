@@ -14,6 +14,8 @@ LISTINGS = [
     ("/books", "author", "tolkien"),
     ("/books", "q", "hobbit"),
     ("/books/suggest", "q", "hob"),
+    ("/books/export.csv", "author", "tolkien"),
+    ("/books/export.jsonl", "category", "fantasy"),
     ("/authors", "name", "tolkien"),
     ("/authors/{author_id}/books", "limit", "5"),
     ("/categories/{category_id}/books", "limit", "5"),

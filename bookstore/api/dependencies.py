@@ -7,9 +7,10 @@ from typing import Annotated, Any, get_args, get_origin
 
 from fastapi import Depends, Path, Request, params
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel
 
 from bookstore.pagination import SortKey, decode_cursor, encode_cursor
-from bookstore.schemas import INT4_MAX, QueryModel
+from bookstore.schemas import INT4_MAX
 from bookstore.search_log import SearchLogger
 
 PathId = Annotated[int, Path(ge=1, le=INT4_MAX, description="A positive integer id.")]
@@ -22,7 +23,7 @@ def _takes_repeats(annotation: Any) -> bool:
     )
 
 
-def refuse_repeated_parameters(model: type[QueryModel]) -> params.Depends:
+def refuse_repeated_parameters(model: type[BaseModel]) -> params.Depends:
     """A route dependency: 422 when a single-valued query parameter comes twice.
 
     FastAPI reads the last of ``?category=fantasy&category=horror``, and the
