@@ -25,6 +25,9 @@ import urllib.parse
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from fastapi import FastAPI
+from starlette.requests import Request
+
 from benchmarks.terms import sample_terms
 from bookstore import catalog
 from bookstore.api.books import fetch_book_page
@@ -78,15 +81,18 @@ async def per_search(
     print(f"{label:52} Python CPU {cpu / count * 1e6:6.0f} us   wall {wall / count * 1e3:6.2f} ms")
 
 
-async def inner_layers(fragments: Sequence[str], count: int) -> None:
+async def inner_layers(app: FastAPI, fragments: Sequence[str], count: int) -> None:
     """The route's body, the data layer and the statement, each without what wraps it."""
     from bookstore.catalog.listing import _books_of_authors_named_sql
 
     statement = _books_of_authors_named_sql(True, False, 21)
 
+    # The route reads the cursor secret from the application through its request.
+    request = Request({"type": "http", "app": app, "headers": []})
+
     async def route_body(fragment: str) -> None:
         filters = catalog.BookFilters(author=fragment)
-        ShapedResponse(await fetch_book_page(filters, limit=20, cursor=None))
+        ShapedResponse(await fetch_book_page(request, filters, limit=20, cursor=None))
 
     async def data_layer(fragment: str) -> None:
         await catalog.list_books(catalog.BookFilters(author=fragment), limit=20)
@@ -111,7 +117,7 @@ async def whole_app(
     async with app.router.lifespan_context(app):
         await per_search(label, fragments, lambda f: call_app(app, queries[f]), count)
         if inner:
-            await inner_layers(fragments, count)
+            await inner_layers(app, fragments, count)
 
 
 async def measure(count: int, only: str | None) -> None:
