@@ -18,11 +18,14 @@ from piccolo.engine.postgres import PostgresEngine
 from bookstore.admin import admin_routes
 from bookstore.api import authors, books, categories, health, search_logs, transfers
 from bookstore.api.body_limit import BodySizeLimit
+from bookstore.api.cached_listings import CachedListings
 from bookstore.api.errors import COMMON_ERROR_RESPONSES, install_error_handlers
 from bookstore.api.security_headers import SecurityHeaders
 from bookstore.api.wait_budget import DatabaseWaitBudget
+from bookstore.catalog_version import CatalogVersion
 from bookstore.database import open_health_pool, start_pool
 from bookstore.installation_secrets import cursor_secret
+from bookstore.response_cache import ResponseCache
 from bookstore.search_log import SearchLogger
 from bookstore.settings import Settings, get_settings
 
@@ -54,11 +57,14 @@ def _tune_garbage_collector() -> None:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    catalog_version = CatalogVersion()
+    response_cache = ResponseCache(max_bytes=int(settings.cache_mb * 2**20))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = await _find_engine()
         await start_pool(engine, settings)
+        await catalog_version.start(engine.config)
         # Once per process: the search path never queries it.
         app.state.cursor_secret = await cursor_secret(settings)
         app.state.health_pool = await open_health_pool(engine, settings)
@@ -76,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             finally:
                 # Its only statement is SELECT 1: nothing to wait for.
                 app.state.health_pool.terminate()
+                await catalog_version.stop()
                 await engine.close_connection_pool()
 
     app = FastAPI(
@@ -85,6 +92,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.catalog_version = catalog_version
+    app.state.response_cache = response_cache
+    # Innermost: CORS and the security headers below dress cached answers too.
+    app.add_middleware(
+        CachedListings,
+        catalog_version=catalog_version,
+        cache=response_cache,
+        max_age_s=settings.list_max_age_s,
+    )
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,

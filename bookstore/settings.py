@@ -103,8 +103,36 @@ class Settings(BaseSettings):
             "is refused (429) for as long again."
         ),
     )
+    cache_mb: float = Field(
+        default=64,
+        ge=0,
+        description=(
+            "Megabytes of listing and search responses each process keeps in memory, "
+            "until the catalog changes (0 turns the cache off)."
+        ),
+    )
+    list_max_age_s: int = Field(
+        default=0,
+        ge=0,
+        description=(
+            "max-age of the Cache-Control header on listings and searches: how long a "
+            "browser or CDN may reuse one without asking (0: always ask, with If-None-Match)."
+        ),
+    )
+    replica_urls: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description=(
+            "Comma-separated PostgreSQL URLs of streaming replicas; listings and searches "
+            "read from the healthy ones."
+        ),
+    )
+    replica_max_lag_s: float = Field(
+        default=5,
+        gt=0,
+        description="Seconds a replica may lag before it is left out until it catches up.",
+    )
 
-    @field_validator("cors_origins", "allowed_hosts", mode="before")
+    @field_validator("cors_origins", "allowed_hosts", "replica_urls", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):

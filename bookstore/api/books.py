@@ -10,6 +10,7 @@ from fastapi import APIRouter, BackgroundTasks, Query, Request, Response, status
 
 from bookstore import catalog
 from bookstore.api.auth import UNAUTHORIZED, TokenFirstRoute, WriteToken
+from bookstore.api.cached_listings import remember_search
 from bookstore.api.conditional import (
     NOT_MODIFIED,
     PRECONDITION_FAILED,
@@ -121,6 +122,7 @@ async def list_books(
             duration_ms=duration_ms,
         )
         background.add_task(request.app.state.search_logger.record, record)
+        remember_search(request.scope, record)
     return ShapedResponse(page)
 
 

@@ -18,6 +18,7 @@ strong validator: it changes whenever any byte of the book's JSON would.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Sequence
 from typing import Annotated, Any
@@ -81,3 +82,28 @@ def is_not_modified(if_none_match: Sequence[str] | None, book: catalog.Row) -> b
         return True
     tags = _ENTITY_TAG.findall(",".join(if_none_match))
     return catalog.book_version(book) in {opaque for _weak, opaque in tags}
+
+
+# Listings and searches (GET /books, /authors, /categories, their /books,
+# /books/suggest) carry a weak ETag: the same request at the same catalog
+# version gets the same answer, but "the same" is the data's, not every
+# byte's (a cached answer and a fresh one may differ in the order of JSON
+# keys of an object no client compares). See bookstore.api.cached_listings.
+
+
+def listing_etag(catalog_version: int, request_key: str) -> str:
+    """``W/"<version>-<digest of the request>"``: one tag per question and catalog.
+
+    The digest keeps the tag short, and the version in clear lets an
+    operator read from a tag which catalog an answer came from.
+    """
+    digest = hashlib.blake2b(request_key.encode(), digest_size=8).hexdigest()
+    return f'W/"{catalog_version}-{digest}"'
+
+
+def names_etag(if_none_match: str, tag: str) -> bool:
+    """Whether an ``If-None-Match`` header names ``tag`` (weak comparison), or is ``*``."""
+    if if_none_match.strip() == "*":
+        return True
+    opaque = tag.removeprefix("W/")
+    return any(f'"{value}"' == opaque for _weak, value in _ENTITY_TAG.findall(if_none_match))
