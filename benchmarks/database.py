@@ -89,23 +89,25 @@ def postgres_version(dsn: str) -> str:
     return str(asyncio.run(fetch_value(dsn, "SHOW server_version")))
 
 
-def prepare_bench_database(project_dir: Path, *, books: int, reseed: bool) -> str:
-    """Create, migrate and seed ``bookstore_bench`` as needed; return its DSN.
+def prepare_bench_database(
+    project_dir: Path, *, books: int, reseed: bool, database: str = BENCH_DATABASE
+) -> str:
+    """Create, migrate and seed ``database`` (``bookstore_bench``) as needed; return its DSN.
 
     A database that already holds exactly ``books`` books is reused as it
     is, unless ``reseed`` is set.
     """
     server = server_dsn(project_dir)
-    dsn = with_database(server, BENCH_DATABASE)
-    if asyncio.run(_create_database_if_missing(server, BENCH_DATABASE)):
-        print(f"Created database {BENCH_DATABASE}.", flush=True)
+    dsn = with_database(server, database)
+    if asyncio.run(_create_database_if_missing(server, database)):
+        print(f"Created database {database}.", flush=True)
     env = {**os.environ, "DATABASE_URL": dsn}
     _bookstore(project_dir, "migrate", env=env, timeout=COMMAND_TIMEOUT_S)
     present = count_books(dsn)
     if present == books and not reseed:
-        print(f"Reusing {BENCH_DATABASE}: it holds {books:,} books (--reseed to rebuild).")
+        print(f"Reusing {database}: it holds {books:,} books (--reseed to rebuild).")
         return dsn
-    print(f"Seeding {BENCH_DATABASE} with {books:,} books (it holds {present:,})...", flush=True)
+    print(f"Seeding {database} with {books:,} books (it holds {present:,})...", flush=True)
     started = time.perf_counter()
     output = _bookstore(
         project_dir, "seed", "--books", str(books), "--replace", env=env, timeout=SEED_TIMEOUT_S

@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from benchmarks.database import (
+    BENCH_DATABASE,
     count_search_logs,
     ensure_anchor_title_index,
     postgres_version,
@@ -63,6 +64,11 @@ WARMUP_CONNECTIONS = 8
 # The setting a server is started with to measure the product without logging.
 SEARCH_LOG_OFF = {"BOOKSTORE_SEARCH_LOG": "off"}
 LOG_OFF_TARGET = "product, search log off"
+# Every scenario measures the database path, with the response cache off; the
+# hot scenario is measured again with it on (issue 12).
+CACHE_OFF = {"BOOKSTORE_CACHE_MB": "0"}
+CACHE_ON = {"BOOKSTORE_CACHE_MB": "64"}
+CACHE_ON_TARGET = "product, cache on"
 # Bounds on waiting for a server to drain its backlog, or the log to settle.
 IDLE_TIMEOUT_S = 60.0
 SETTLE_TIMEOUT_S = 30.0
@@ -96,7 +102,7 @@ class Bench:
         self.searches_sent = 0
 
     def _count(self, server: Server, scenario: Scenario, run: Measurement) -> None:
-        if server.name == PRODUCT and scenario.is_search:
+        if server.name in (PRODUCT, CACHE_ON_TARGET) and scenario.is_search:
             self.searches_answered += run.result.succeeded
             self.searches_sent += run.result.sent
 
@@ -284,7 +290,9 @@ def start_references(
 
 def measure_logging_cost(bench: Bench, dsn: str) -> None:
     """The author scenario against a product with search logging off, if it can be turned off."""
-    spec = product_spec(PROJECT_DIR, free_port(), name=LOG_OFF_TARGET, extra_env=SEARCH_LOG_OFF)
+    spec = product_spec(
+        PROJECT_DIR, free_port(), name=LOG_OFF_TARGET, extra_env={**CACHE_OFF, **SEARCH_LOG_OFF}
+    )
     with running_server(spec, dsn, bench.log_dir) as server:
         probe = scenario_paths(Scenario.AUTHOR, bench.terms)[0]
         if not search_log_honours_off(server, dsn, probe):
@@ -320,6 +328,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--reseed", action="store_true", help="seed again even when the size matches"
     )
+    parser.add_argument(
+        "--database",
+        default=BENCH_DATABASE,
+        help="database on DATABASE_URL's server to use (created and seeded when missing)",
+    )
     args = parser.parse_args(argv)
     for name in ("books", "duration", "connections"):
         if getattr(args, name) < 1:
@@ -337,7 +350,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     now = datetime.now(UTC)
     started_at, stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ"), now.strftime("%Y%m%dT%H%M%SZ")
     log_dir = RESULTS_DIR / f"{stamp}-logs"
-    dsn = prepare_bench_database(PROJECT_DIR, books=args.books, reseed=args.reseed)
+    dsn = prepare_bench_database(
+        PROJECT_DIR, books=args.books, reseed=args.reseed, database=args.database
+    )
     terms = asyncio.run(sample_terms(dsn))
     load = Load(args.duration, args.connections, args.warmup)
     report = BenchReport(
@@ -356,17 +371,26 @@ def main(argv: Sequence[str] | None = None) -> None:
     searches = [s for s in args.scenarios if s.is_search]
     with ExitStack() as servers:
         print("Starting servers...", flush=True)
-        product = servers.enter_context(
-            running_server(product_spec(PROJECT_DIR, free_port()), dsn, log_dir)
-        )
+        product_off = product_spec(PROJECT_DIR, free_port(), extra_env=CACHE_OFF)
+        product = servers.enter_context(running_server(product_off, dsn, log_dir))
         references = start_references(servers, args.reference_dir.resolve(), dsn, report, log_dir)
+        variants = []
+        if Scenario.HOT in args.scenarios:
+            cached = product_spec(
+                PROJECT_DIR,
+                free_port(),
+                name=CACHE_ON_TARGET,
+                extra_env=CACHE_ON,
+                serves=frozenset({Scenario.HOT}),
+            )
+            variants.append(servers.enter_context(running_server(cached, dsn, log_dir)))
         if any(
             scenario in server.serves and scenario not in REFERENCE_SCENARIOS
             for server in references
             for scenario in args.scenarios
         ):
             ensure_anchor_title_index(dsn)
-        targets = [product, *references]
+        targets = [product, *variants, *references]
         rows_before = count_search_logs(dsn)
         print(f"Load: {load.connections} connections, {load.duration_s} s per run.", flush=True)
         bench.run_scenarios(targets, args.scenarios)

@@ -8,6 +8,7 @@ query over and over.
 from __future__ import annotations
 
 from enum import StrEnum
+from itertools import zip_longest
 from urllib.parse import urlencode
 
 from benchmarks.terms import SampledTerms
@@ -28,6 +29,8 @@ class Scenario(StrEnum):
     Q_PREFIX = "q_prefix"
     Q_FILTERED = "q_filtered"
     SUGGEST = "suggest"
+    # A storefront's repetitive traffic: 50 popular searches, Zipf-like (issue 12).
+    HOT = "hot"
 
     @property
     def is_search(self) -> bool:
@@ -42,10 +45,42 @@ REFERENCE_SCENARIOS = frozenset({Scenario.AUTHOR, Scenario.CATEGORY, Scenario.CA
 FLOOR_SCENARIOS = REFERENCE_SCENARIOS | {Scenario.Q_WORD, Scenario.Q_WORDS}
 # Completions per keystroke, as a search box asks for them.
 SUGGEST_LIMIT = 8
+# The hot scenario: how many popular searches, and how often the most popular
+# is asked (the n-th most popular is asked HOT_TOP_WEIGHT / n times as often).
+HOT_SEARCHES = 50
+HOT_TOP_WEIGHT = 100
 
 
 def _search(**params: str) -> str:
     return "/books?" + urlencode(params)
+
+
+def hot_paths(terms: SampledTerms) -> list[str]:
+    """50 popular searches, each listed in proportion to its popularity (Zipf, s = 1).
+
+    What a store's front page and search box send all day: a few category
+    pages and words asked very often, a long tail asked rarely. wrk picks
+    one path at random per request, so the first search is about 22% of the
+    requests and the last 0.4%.
+
+    >>> paths = hot_paths(terms)
+    >>> len(set(paths)), paths.count(paths[0]) // paths.count(paths[-1])
+    (50, 50)
+    """
+    kinds = [
+        [_search(q=word) for word in terms.frequent_words[:20]],
+        [_search(category=slug) for slug in terms.biggest_category_slugs[:10]],
+        [_search(q=text) for text in terms.title_words[:10]],
+        [_search(author=fragment) for fragment in terms.author_fragments[:10]],
+    ]
+    # Taken in turn, so that each kind has popular and rare members.
+    ranked = [path for group in zip_longest(*kinds) for path in group if path is not None]
+    ranked = list(dict.fromkeys(ranked))[:HOT_SEARCHES]
+    return [
+        path
+        for rank, path in enumerate(ranked, start=1)
+        for _ in range(max(1, round(HOT_TOP_WEIGHT / rank)))
+    ]
 
 
 def scenario_paths(scenario: Scenario, terms: SampledTerms) -> list[str]:
@@ -75,6 +110,8 @@ def scenario_paths(scenario: Scenario, terms: SampledTerms) -> list[str]:
         return [_search(q=text) for text in terms.word_and_prefix]
     if scenario is Scenario.Q_FILTERED:
         return [_search(q=text, category=slug) for text, slug in terms.title_words_in_category]
+    if scenario is Scenario.HOT:
+        return hot_paths(terms)
     if scenario is Scenario.SUGGEST:
         return [
             "/books/suggest?" + urlencode({"q": prefix, "limit": SUGGEST_LIMIT})

@@ -68,13 +68,14 @@ def product_spec(
     *,
     name: str = "product",
     extra_env: Mapping[str, str] | None = None,
+    serves: frozenset[Scenario] = frozenset(Scenario),
 ) -> ServerSpec:
     """The service as deployed: ``bookstore serve``, one worker."""
     command = [
         sys.executable, "-m", "bookstore.cli", "serve",
         "--host", HOST, "--port", str(port), "--workers", "1", "--log-level", "warning",
     ]  # fmt: skip
-    return ServerSpec(name, command, project_dir, port, frozenset(Scenario), dict(extra_env or {}))
+    return ServerSpec(name, command, project_dir, port, serves, dict(extra_env or {}))
 
 
 def reference_spec(reference_dir: Path, module: str, port: int) -> ServerSpec:
