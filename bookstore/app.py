@@ -20,11 +20,13 @@ from bookstore.api import authors, books, categories, health, search_logs, trans
 from bookstore.api.body_limit import BodySizeLimit
 from bookstore.api.cached_listings import CachedListings
 from bookstore.api.errors import COMMON_ERROR_RESPONSES, install_error_handlers
+from bookstore.api.replica_reads import ReplicaReads
 from bookstore.api.security_headers import SecurityHeaders
 from bookstore.api.wait_budget import DatabaseWaitBudget
 from bookstore.catalog_version import CatalogVersion
 from bookstore.database import open_health_pool, start_pool
 from bookstore.installation_secrets import cursor_secret
+from bookstore.replicas import ReplicaSet, RoutedPool
 from bookstore.response_cache import ResponseCache
 from bookstore.search_log import SearchLogger
 from bookstore.settings import Settings, get_settings
@@ -65,6 +67,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = await _find_engine()
         await start_pool(engine, settings)
         await catalog_version.start(engine.config)
+        replicas = None
+        if settings.replica_urls:
+            replicas = ReplicaSet(settings.replica_urls, settings, lambda: catalog_version.value)
+            await replicas.start()
+            engine.pool = RoutedPool(engine.pool, replicas)  # type: ignore[arg-type,assignment]
+        app.state.replicas = replicas
         # Once per process: the search path never queries it.
         app.state.cursor_secret = await cursor_secret(settings)
         app.state.health_pool = await open_health_pool(engine, settings)
@@ -83,6 +91,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 # Its only statement is SELECT 1: nothing to wait for.
                 app.state.health_pool.terminate()
                 await catalog_version.stop()
+                if replicas is not None:
+                    await replicas.stop()
                 await engine.close_connection_pool()
 
     app = FastAPI(
@@ -94,7 +104,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.catalog_version = catalog_version
     app.state.response_cache = response_cache
-    # Innermost: CORS and the security headers below dress cached answers too.
+    app.add_middleware(ReplicaReads)
+    # CORS and the security headers below dress cached answers too.
     app.add_middleware(
         CachedListings,
         catalog_version=catalog_version,

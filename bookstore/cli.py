@@ -381,6 +381,26 @@ def db_stop(args: argparse.Namespace) -> None:
     print("embedded PostgreSQL stopped" if stopped else "embedded PostgreSQL was not running")
 
 
+def db_replica(args: argparse.Namespace) -> None:
+    """Start or stop a local streaming replica of the embedded server.
+
+    ``start`` prints its DSN: serve with ``BOOKSTORE_REPLICA_URLS`` set to
+    it, and searches and listings read from it.
+    """
+    settings = get_settings()
+    if settings.database_url:
+        raise SystemExit(
+            "DATABASE_URL is set: replicas of another server are made with its own tools "
+            "(pg_basebackup -R), then named in BOOKSTORE_REPLICA_URLS"
+        )
+    server = embedded_server(settings)
+    if args.action == "start":
+        print(server.start_replica())
+    else:
+        stopped = server.stop_replica()
+        print("embedded replica stopped" if stopped else "embedded replica was not running")
+
+
 def db_dump(args: argparse.Namespace) -> None:
     """Back the whole database up to FILE (pg_dump's custom format)."""
     from bookstore.backups import BackupError, database_name, dump_database
@@ -514,6 +534,9 @@ def build_parser() -> argparse.ArgumentParser:
     db_commands = db_parser.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser("url", help=db_url.__doc__).set_defaults(handler=db_url)
     db_commands.add_parser("stop", help=db_stop.__doc__).set_defaults(handler=db_stop)
+    replica_parser = db_commands.add_parser("replica", help=db_replica.__doc__)
+    replica_parser.add_argument("action", choices=["start", "stop"])
+    replica_parser.set_defaults(handler=db_replica)
     dump_parser = db_commands.add_parser("dump", help=db_dump.__doc__)
     dump_parser.add_argument("file", type=Path, help="where to write the backup")
     dump_parser.set_defaults(handler=db_dump)

@@ -129,6 +129,60 @@ class EmbeddedPostgres:
             self._run("pg_ctl", "-D", str(self.pgdata), "-m", "fast", "-w", "stop")
             return True
 
+    # -- a streaming replica, to try read replicas with no other server ------
+
+    def replica(self) -> EmbeddedPostgres:
+        """The streaming replica of this server, kept in ``<data dir>/replica``."""
+        return EmbeddedPostgres(self.data_dir / "replica", database=self.database)
+
+    def start_replica(self) -> str:
+        """Start (creating it first if needed) a streaming replica; return its DSN.
+
+        Made with ``pg_basebackup -R``: a copy of the primary's files that
+        follows it over streaming replication, on a port of its own, with
+        the same password. Reads only: ``BOOKSTORE_REPLICA_URLS`` takes its
+        DSN. The primary is started first if it is not running.
+        """
+        self.ensure_running()
+        replica = self.replica()
+        with self._lock():
+            if not replica.is_initialised():
+                self._base_backup(replica)
+            if not replica.is_running():
+                replica._start()
+        return replica.dsn()
+
+    def stop_replica(self) -> bool:
+        """Stop the replica; False when it was not running. Its files are kept."""
+        return self.replica().stop()
+
+    def _base_backup(self, replica: EmbeddedPostgres) -> None:
+        if replica.pgdata.exists():
+            shutil.rmtree(replica.pgdata)  # a half-finished copy; nothing to keep
+        replica.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        replica.pgdata.mkdir(mode=0o700)
+        if not replica.password_file.exists():
+            descriptor = os.open(replica.password_file, os.O_WRONLY | os.O_CREAT, 0o600)
+            with os.fdopen(descriptor, "w") as file:
+                file.write(self.password() + "\n")
+        if _running_as_root():
+            _prepare_for_system_user(replica.pgdata)
+        self._run(
+            "pg_basebackup",
+            "--pgdata",
+            str(replica.pgdata),
+            "--write-recovery-conf",
+            "--wal-method=stream",
+            "--checkpoint=fast",
+            "--host=127.0.0.1",
+            f"--port={self.port}",
+            "--username=postgres",
+            env={**os.environ, "PGPASSWORD": self.password()},
+        )
+        # The copy listens where the primary does: the last port line wins.
+        with open(replica.pgdata / "postgresql.conf", "a") as conf:
+            conf.write(f"\n# bookstore embedded replica\nport = {_free_port()}\n")
+
     # -- internals ---------------------------------------------------------
 
     @contextmanager
@@ -269,7 +323,7 @@ class EmbeddedPostgres:
         env: dict[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
         identity: dict[str, object] = {}
-        if _running_as_root() and program in {"initdb", "pg_ctl", "postgres"}:
+        if _running_as_root() and program in {"initdb", "pg_ctl", "postgres", "pg_basebackup"}:
             entry = pwd.getpwnam(SYSTEM_USER)
             # The user's own groups too: with user= alone, the server would
             # keep root's group, and read whatever that group may read.

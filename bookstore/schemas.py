@@ -403,9 +403,24 @@ class SearchLogHealth(BaseModel):
     failed_writes: int = Field(description="Batch writes that failed and were retried.")
 
 
+class ReplicaHealth(BaseModel):
+    url: str = Field(description="The replica's URL, without its password.")
+    state: Literal["ok", "lagging", "down"] = Field(
+        description="ok: serving reads; lagging: further behind than "
+        "BOOKSTORE_REPLICA_MAX_LAG_S; down: not answering. Either of the last two "
+        "is left out of reads until it recovers."
+    )
+    lag_s: float | None = Field(description="Seconds behind the primary at the last check.")
+
+
 class Health(BaseModel):
     status: str
     database: str
+    replicas: list[ReplicaHealth] = Field(
+        default_factory=list,
+        description="Each read replica (BOOKSTORE_REPLICA_URLS); one down does not make "
+        "the service unhealthy.",
+    )
     search_log: SearchLogHealth
 
 

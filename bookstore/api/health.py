@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from bookstore.api.dependencies import SearchLoggerDep
 from bookstore.database import ping
-from bookstore.schemas import Health, SearchLogHealth
+from bookstore.schemas import Health, ReplicaHealth, SearchLogHealth
 
 router = APIRouter(tags=["health"])
 
@@ -29,13 +29,24 @@ async def health(request: Request, search_logger: SearchLoggerDep) -> Health | J
     (``bookstore.database.open_health_pool``), so the answer stays quick
     while searches keep the API's pool busy.
 
+    ``replicas`` lists each read replica, ok, lagging or down, as the
+    background checks last saw it (``bookstore.replicas``): reads already
+    avoid one that is not ok, so it does not make the service unhealthy.
+
     ``search_log.dropped`` above zero means searches went unlogged because
     the buffer overflowed while the database could not be written.
     """
     search_log = SearchLogHealth(**asdict(search_logger.stats))
+    replica_set = request.app.state.replicas
+    replicas = [
+        ReplicaHealth(url=replica.display_url, state=replica.state.value, lag_s=replica.lag_s)
+        for replica in (replica_set.replicas if replica_set is not None else ())
+    ]
     try:
         await ping(request.app.state.health_pool, DATABASE_TIMEOUT_S)
     except Exception:
-        unavailable = Health(status="unavailable", database="unreachable", search_log=search_log)
+        unavailable = Health(
+            status="unavailable", database="unreachable", replicas=replicas, search_log=search_log
+        )
         return JSONResponse(unavailable.model_dump(), status_code=503)
-    return Health(status="ok", database="ok", search_log=search_log)
+    return Health(status="ok", database="ok", replicas=replicas, search_log=search_log)
