@@ -59,7 +59,7 @@ def _tune_garbage_collector() -> None:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    catalog_version = CatalogVersion()
+    catalog_version = CatalogVersion(listen=not settings.pgbouncer)
     response_cache = ResponseCache(max_bytes=int(settings.cache_mb * 2**20))
 
     @asynccontextmanager

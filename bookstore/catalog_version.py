@@ -12,8 +12,9 @@ connection also reads the row every ``poll_interval_s`` (half a second).
 The read is what keeps the promise when the notification cannot: a
 listener lost to a restart or a network fault (it reconnects, reading the
 row first), or a pooler in transaction mode in between, which delivers no
-notification at all. A write is thus seen within a few milliseconds, and
-within ``poll_interval_s`` at worst. Writes made by this process refresh
+notification at all (with ``BOOKSTORE_PGBOUNCER`` the version is only
+polled). A write is thus seen within a few milliseconds, and within
+``poll_interval_s`` at worst. Writes made by this process refresh
 the number themselves before they answer (``refresh``), so a client that
 writes then reads never sees the older answer.
 
@@ -52,8 +53,13 @@ class CatalogVersion:
     """
 
     def __init__(
-        self, *, poll_interval_s: float = POLL_INTERVAL_S, connect_timeout_s: float = 2.0
+        self,
+        *,
+        listen: bool = True,
+        poll_interval_s: float = POLL_INTERVAL_S,
+        connect_timeout_s: float = 2.0,
     ) -> None:
+        self._listen = listen
         self._connect_options: dict[str, Any] = {}
         self._poll_interval_s = poll_interval_s
         self._connect_timeout_s = connect_timeout_s
@@ -137,14 +143,15 @@ class CatalogVersion:
         )
         try:
             # LISTEN first, then read: no bump can fall between the two.
-            await connection.add_listener(CHANNEL, self._on_notification)
+            if self._listen:
+                await connection.add_listener(CHANNEL, self._on_notification)
             self._connection = connection
             self._set(await self._read(connection))
         except BaseException:
             self._connection = None
             connection.terminate()
             raise
-        self.listening = True
+        self.listening = self._listen
 
     def _drop_connection(self) -> None:
         self.listening = False

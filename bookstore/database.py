@@ -64,14 +64,36 @@ def pool_options(settings: Settings) -> dict[str, Any]:
         "min_size": settings.pool_min_size,
         "max_size": settings.pool_max_size,
         "timeout": settings.db_connect_timeout,
-        "server_settings": {
-            "application_name": "bookstore",
-            "statement_timeout": str(settings.statement_timeout_ms),
-            "plan_cache_mode": "force_generic_plan",
-            "max_parallel_workers_per_gather": "0",
-        },
+        "server_settings": session_settings(
+            settings,
+            application_name="bookstore",
+            statement_timeout=str(settings.statement_timeout_ms),
+            plan_cache_mode="force_generic_plan",
+            max_parallel_workers_per_gather="0",
+        ),
         "reset": keep_session,
     }
+
+
+# What PgBouncer accepts in a connection's startup packet (it tracks them per
+# client); it refuses any other setting there.
+POOLER_STARTUP_SETTINGS = frozenset(
+    {"application_name", "client_encoding", "datestyle", "timezone", "standard_conforming_strings"}
+)
+
+
+def session_settings(settings: Settings, **wanted: str) -> dict[str, str]:
+    """``wanted``, the settings a pool's connections start with, as can be sent.
+
+    Behind PgBouncer (``BOOKSTORE_PGBOUNCER``) only those it tracks go in
+    the startup packet: a server connection is shared by many clients in
+    turn, so per-client settings cannot hold, and PgBouncer refuses them.
+    The pooler's own ``connect_query`` sets them for every server
+    connection instead (docs/deployment.md, "PgBouncer").
+    """
+    if not settings.pgbouncer:
+        return wanted
+    return {name: value for name, value in wanted.items() if name in POOLER_STARTUP_SETTINGS}
 
 
 async def keep_session(connection: DatabaseConnection) -> None:
@@ -340,14 +362,22 @@ async def ping(pool: Pool, within_s: float) -> None:
         await pool.release(connection, timeout=RELEASE_TIMEOUT_S)
 
 
-def create_engine(dsn: str) -> PostgresEngine:
+def create_engine(dsn: str, settings: Settings | None = None) -> PostgresEngine:
     """The Piccolo engine for ``dsn``.
 
     The API's pool adds its own settings when it starts (``pool_options``);
     migrations and seeding, which use the engine without that pool, keep
     PostgreSQL's defaults, and the admin builds an engine of its own from
-    this one's config (``bookstore.admin.database.admin_database``).
+    this one's config (``bookstore.admin.database.admin_database``). Every
+    connection made from the config, pooled or not, keeps
+    ``db_statement_cache_size`` prepared statements (0 behind a pooler
+    that cannot keep them).
     """
+    settings = settings or get_settings()
     return PostgresEngine(
-        config={"dsn": dsn, "server_settings": {"application_name": "bookstore"}}
+        config={
+            "dsn": dsn,
+            "server_settings": {"application_name": "bookstore"},
+            "statement_cache_size": settings.db_statement_cache_size,
+        }
     )

@@ -122,6 +122,7 @@ class ReplicaSet:
         # gone, a partition) would hold a statement forever: the server's
         # statement_timeout cannot fire there, so the client's does.
         options["command_timeout"] = self._settings.statement_timeout_ms / 1000 + 1
+        options["statement_cache_size"] = self._settings.db_statement_cache_size
         for replica in self.replicas:
             pool = await asyncpg.create_pool(dsn=replica.url, **options)
             replica.pool = BoundedPool(

@@ -131,6 +131,22 @@ class Settings(BaseSettings):
         gt=0,
         description="Seconds a replica may lag before it is left out until it catches up.",
     )
+    pgbouncer: bool = Field(
+        default=False,
+        description=(
+            "DATABASE_URL is a PgBouncer in transaction mode: session settings are not sent "
+            "when connecting (PgBouncer refuses them; its connect_query sets them, see "
+            "docs/deployment.md) and the catalog version is polled rather than LISTENed for."
+        ),
+    )
+    db_statement_cache_size: int = Field(
+        default=100,
+        ge=0,
+        description=(
+            "Prepared statements asyncpg keeps per connection; 0 behind a PgBouncer older "
+            "than 1.21 or without max_prepared_statements."
+        ),
+    )
 
     @field_validator("cors_origins", "allowed_hosts", "replica_urls", mode="before")
     @classmethod

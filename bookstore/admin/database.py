@@ -10,7 +10,8 @@ from piccolo.engine import engine_finder
 from piccolo.engine.postgres import PostgresEngine
 
 from bookstore.admin.tables import ADMIN_TABLES
-from bookstore.database import with_server_settings
+from bookstore.database import session_settings, with_server_settings
+from bookstore.settings import get_settings
 
 ADMIN_POOL_SIZE = 4
 ADMIN_STATEMENT_TIMEOUT_MS = 15_000
@@ -32,9 +33,12 @@ async def admin_database(app: object) -> AsyncIterator[None]:
         raise RuntimeError("piccolo_conf.DB must be a PostgresEngine")
     config = with_server_settings(
         shared.config,
-        application_name="bookstore-admin",
-        plan_cache_mode="force_custom_plan",
-        statement_timeout=str(ADMIN_STATEMENT_TIMEOUT_MS),
+        **session_settings(
+            get_settings(),
+            application_name="bookstore-admin",
+            plan_cache_mode="force_custom_plan",
+            statement_timeout=str(ADMIN_STATEMENT_TIMEOUT_MS),
+        ),
     )
     # Building an engine checks the server version: a blocking round trip.
     engine = await asyncio.to_thread(PostgresEngine, config=config)
