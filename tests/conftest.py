@@ -23,6 +23,7 @@ import httpx
 import pytest
 from factories import TEST_TOKEN_VARIABLE, write_headers
 from fastapi import FastAPI
+from pgbouncer import PgBouncer, start_pgbouncer
 
 from bookstore.embedded import EmbeddedPostgres
 from bookstore.settings import Settings
@@ -69,9 +70,33 @@ def pytest_configure(config: pytest.Config) -> None:
         text=True,
     )
     os.environ[TEST_TOKEN_VARIABLE] = created.stdout.strip()
+    if os.environ.get("BOOKSTORE_TEST_PGBOUNCER"):
+        _serve_through_pgbouncer()
+
+
+# Set when the run goes through PgBouncer (BOOKSTORE_TEST_PGBOUNCER=1, .ci/run).
+PGBOUNCER: list[PgBouncer] = []
+
+
+def _serve_through_pgbouncer() -> None:
+    """From here on the service connects through PgBouncer in transaction mode.
+
+    Migrations and the token were made directly, as a deployment runs them
+    (docs/deployment.md); TEST_DSN, used by tests for their own
+    connections, stays direct.
+    """
+    bouncer = start_pgbouncer(SERVER_DSN, TEST_DATABASE)
+    PGBOUNCER.append(bouncer)
+    os.environ["DATABASE_URL"] = bouncer.url
+    os.environ["BOOKSTORE_PGBOUNCER"] = "true"
+    os.environ["BOOKSTORE_DB_STATEMENT_CACHE_SIZE"] = (
+        "100" if bouncer.keeps_prepared_statements else "0"
+    )
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    for bouncer in PGBOUNCER:
+        bouncer.stop()
     asyncio.run(run_on_server(f'DROP DATABASE IF EXISTS "{TEST_DATABASE}" WITH (FORCE)'))
 
 

@@ -25,7 +25,7 @@ from servers import Server, bookstore, running_server
 from bookstore.embedded import EmbeddedPostgres
 
 pytestmark = pytest.mark.skipif(
-    os.environ.get("BOOKSTORE_PGBOUNCER_URL") is not None,
+    bool(os.environ.get("BOOKSTORE_TEST_PGBOUNCER")),
     reason="needs servers of its own, not the pooler's",
 )
 
