@@ -23,9 +23,9 @@ data layer stay as they are: it sees ``GET /books``, ``/books/suggest``,
   of it from NOTIFY (``bookstore.catalog_version``).
 
 The request is normalized as its path plus its query parameters sorted
-(``?b=2&a=1`` is ``?a=1&b=2``), each decoded and encoded again; requests
-that differ otherwise (a repeated parameter, an unknown one) are different
-keys, and those the routes refuse (4xx) are never kept.
+(``?b=2&a=1`` is ``?a=1&b=2``); requests that differ otherwise (a repeated
+parameter, an unknown one, another spelling of a space) are different keys,
+and those the routes refuse (4xx) are never kept.
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ import re
 import time
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -66,12 +65,17 @@ def is_listing(scope: Scope) -> bool:
 
 
 def request_key(scope: Scope) -> str:
-    """The path and its query parameters, sorted: one key per question."""
+    """The path and its query parameters, sorted: one key per question.
+
+    The parameters are sorted as sent, not decoded: decoding and encoding
+    them again cost 18 us a request (a twentieth of a whole search), and
+    the rare client that spells one question two ways (``%20`` and ``+``)
+    only gets two entries.
+    """
     query = scope.get("query_string", b"").decode("latin-1")
     if not query:
         return scope["path"]
-    pairs = sorted(parse_qsl(query, keep_blank_values=True))
-    return f"{scope['path']}?{urlencode(pairs)}"
+    return f"{scope['path']}?{'&'.join(sorted(query.split('&')))}"
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
