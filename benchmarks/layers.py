@@ -122,9 +122,14 @@ async def whole_app(
 
 async def measure(count: int, only: str | None) -> None:
     variants = {
-        "app": ("whole application", Settings(), False),
-        "no-search-log": ("whole application, search log off", Settings(search_log=False), False),
-        "no-middleware": ("whole application, no middleware", Settings(), True),
+        # The response cache off: a repeated fragment would be answered from memory.
+        "app": ("whole application", Settings(cache_mb=0), False),
+        "no-search-log": (
+            "whole application, search log off",
+            Settings(search_log=False, cache_mb=0),
+            False,
+        ),
+        "no-middleware": ("whole application, no middleware", Settings(cache_mb=0), True),
     }
     for name, (label, settings, strip_middleware) in variants.items():
         if only in (None, name):
