@@ -49,7 +49,7 @@ class SearchKey(NamedTuple):
     the first.
     """
 
-    order: int | str
+    order: int | str | None
     id: int
     dropped: int
 
@@ -57,6 +57,16 @@ class SearchKey(NamedTuple):
 def _encode(values: list[object], scope: str, secret: str) -> str:
     payload = json.dumps(values, ensure_ascii=False, separators=(",", ":")).encode()
     return f"{_b64encode(payload)}.{_b64encode(_signature(secret, scope, payload))}"
+
+
+def encode_values(values: list[object], *, scope: str, secret: str) -> str:
+    """A cursor carrying ``values`` (JSON), signed for ``scope``."""
+    return _encode(values, scope, secret)
+
+
+def decode_values(cursor: str, *, scope: str, secret: str) -> object:
+    """The values a cursor carries, once its signature for ``scope`` is checked; unchecked."""
+    return _decode(cursor, scope=scope, secret=secret)
 
 
 def encode_cursor(key: SortKey, *, scope: str, secret: str) -> str:
@@ -76,6 +86,7 @@ def decode_search_cursor(cursor: str, *, scope: str, secret: str) -> SearchKey:
         not (
             (type(order) is int and abs(order) <= 1_000_000)
             or (isinstance(order, str) and "\x00" not in order)
+            or order is None  # a book without the sorted value (price, year)
         )
         or type(id_) is not int
         or not 0 <= id_ <= INT4_MAX

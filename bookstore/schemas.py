@@ -326,26 +326,166 @@ class PageQuery(QueryModel):
     cursor: Cursor = None
 
 
-class BookQuery(QueryModel):
-    """``GET /books``: the search filters, combined with AND, and the page."""
+# At most this many values of ``category`` (and as many of ``category_id``):
+# each category of ``category_mode=any`` is one more index range per page.
+MAX_CATEGORY_TERMS = 20
+FACETS = ("category", "author", "decade", "price_band")
+SORTS = (
+    "title",
+    "-title",
+    "published_year",
+    "-published_year",
+    "price",
+    "-price",
+    "created_at",
+    "-created_at",
+)
+SortParam = Literal[
+    "title",
+    "-title",
+    "published_year",
+    "-published_year",
+    "price",
+    "-price",
+    "created_at",
+    "-created_at",
+]
+YearParam = Annotated[int | None, Field(ge=-5000, le=2100)]
+PriceParam = Annotated[
+    Decimal | None, Field(ge=0, max_digits=10, decimal_places=2, allow_inf_nan=False)
+]
 
-    q: SearchText = None
-    author: AuthorTerm = None
-    category: CategoryTerm = None
-    author_id: OptionalIdParam = None
-    category_id: OptionalIdParam = None
-    sort: Literal["relevance", "title"] | None = Field(
-        default=None, description="`relevance` (the default with `q`; needs `q`) or `title`."
+
+def _facet_names(value: str | None) -> str | None:
+    if value is None:
+        return None
+    names = [name.strip() for name in value.split(",")]
+    unknown = [name for name in names if name not in FACETS]
+    if unknown:
+        raise ValueError(f"unknown facet {unknown[0]!r}; facets are {', '.join(FACETS)}")
+    if len(set(names)) != len(names):
+        raise ValueError("each facet at most once")
+    return ",".join(names)
+
+
+class BrowseQuery(QueryModel):
+    """The storefront's narrowing, order, facets and total, shared by every book listing."""
+
+    year_min: YearParam = Field(
+        default=None, description="Published this year or later.", examples=[1950]
     )
-    highlight: bool = Field(
-        default=False, description="With `q`: add `title_highlight` to each book."
+    year_max: YearParam = Field(
+        default=None, description="Published this year or earlier.", examples=[1979]
+    )
+    price_min: PriceParam = Field(
+        default=None,
+        description='At least this price, inclusive ("9.99" or 9.99). Books without a price'
+        " are outside any price range.",
+        examples=["5.00"],
+    )
+    price_max: PriceParam = Field(
+        default=None, description="At most this price, inclusive.", examples=["15.00"]
+    )
+    facets: Annotated[str | None, Field(max_length=200), AfterValidator(_facet_names)] = Field(
+        default=None,
+        description="Comma-separated, any of `category`, `author`, `decade`, `price_band`: the"
+        " number of matching books per value, each facet ignoring its own filter.",
+        examples=["category,decade,price_band"],
+    )
+    facet_limit: Annotated[int, Field(ge=1, le=100)] = Field(
+        default=20, description="Values per facet, largest first, 1 to 100.", examples=[10]
+    )
+    with_total: bool = Field(
+        default=False,
+        description="Add `total` (how many books match) and `total_is_estimate`.",
+        examples=[True],
     )
     limit: PageLimit = 20
     cursor: Cursor = None
 
+    @field_validator("year_max", "price_max")
+    @classmethod
+    def _range_in_order(cls, high: Any, info: ValidationInfo) -> Any:
+        # The minimum is validated first; a refused one is missing from
+        # ``info.data`` and has its own error already.
+        field = info.field_name.removesuffix("_max")
+        low = info.data.get(f"{field}_min")
+        if low is not None and high is not None and low > high:
+            raise ValueError(f"must not be less than {field}_min")
+        return high
+
+
+class ListingQuery(BrowseQuery):
+    """``GET /categories/{id}/books``: the category's books, narrowed, sorted, counted."""
+
+    sort: SortParam | None = Field(
+        default=None,
+        description="`title` (the default), `-title`, `published_year`, `price`, `created_at`"
+        " (date added), each with `-` for descending. Books without the value come last in"
+        " both directions; ties by id. A cursor continues only the sort it was issued for.",
+        examples=["-published_year"],
+    )
+
+
+CategoryTerms = Annotated[
+    list[Annotated[str, Field(min_length=1, max_length=100), AfterValidator(refuse_nul)]] | None,
+    Field(
+        max_length=MAX_CATEGORY_TERMS,
+        description="A category's slug or name, case-insensitive; may be repeated (at most"
+        f" {MAX_CATEGORY_TERMS}).",
+        examples=[["fantasy", "horror"]],
+    ),
+]
+CategoryIdTerms = Annotated[
+    list[Annotated[int, Field(ge=1, le=INT4_MAX)]] | None,
+    Field(
+        max_length=MAX_CATEGORY_TERMS,
+        description=f"A category's id; may be repeated (at most {MAX_CATEGORY_TERMS}).",
+        examples=[[5, 12]],
+    ),
+]
+CategoryModeParam = Annotated[
+    Literal["any", "all"],
+    Field(
+        description="With several categories: `any` (the default) lists the books in at least"
+        " one of them, `all` the books in every one.",
+        examples=["all"],
+    ),
+]
+
+
+class AuthorBooksQuery(ListingQuery):
+    """``GET /authors/{id}/books``: the author's books, narrowed by category too."""
+
+    category: CategoryTerms = None
+    category_id: CategoryIdTerms = None
+    category_mode: CategoryModeParam = "any"
+
+
+class BookQuery(BrowseQuery):
+    """``GET /books``: the search filters, combined with AND, the order and the page."""
+
+    q: SearchText = None
+    author: AuthorTerm = None
+    category: CategoryTerms = None
+    author_id: OptionalIdParam = None
+    category_id: CategoryIdTerms = None
+    category_mode: CategoryModeParam = "any"
+    sort: Literal["relevance", SortParam] | None = Field(
+        default=None,
+        description="`relevance` (the default with `q`; needs `q`), `title` (the default"
+        " otherwise), `-title`, `published_year`, `-published_year`, `price`, `-price`,"
+        " `created_at`, `-created_at` (date added). Books without the value come last in"
+        " both directions; ties by id. A cursor continues only the sort it was issued for.",
+        examples=["price"],
+    )
+    highlight: bool = Field(
+        default=False, description="With `q`: add `title_highlight` to each book."
+    )
+
     @field_validator("sort")
     @classmethod
-    def relevance_needs_q(cls, sort: str | None, info: ValidationInfo) -> str | None:
+    def _relevance_needs_q(cls, sort: str | None, info: ValidationInfo) -> str | None:
         # ``q`` is validated first; a refused ``q`` is missing from ``info.data``
         # and has its own error already.
         if sort == "relevance" and "q" in info.data and info.data["q"] is None:

@@ -14,6 +14,7 @@ import random
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from importlib import resources
@@ -217,13 +218,44 @@ def _book_rows(
                 category_ids, cum_weights=category_cumulative, k=rng.choice((1, 1, 2, 2, 3))
             )
         )
-        price = Decimal(rng.randrange(299, 4999)) / 100 if rng.random() < 0.9 else None
+        price = _price(rng)
         title = _title(rng)
         if rng.random() < 0.3:
             title = f"{title}, Volume {rng.randrange(1, 12)}"
         description = _description(rng)
-        record = (book_id, title, None, rng.randrange(1850, 2026), price, description, author_id)
+        year = _year(rng)
+        # Books were added over ten years, in id order, as a store's are.
+        created_at = _FIRST_ADDED + (_ADDING_PERIOD * book_id) / books
+        record = (book_id, title, None, year, price, description, author_id, created_at)
         yield record, sorted(picked)
+
+
+_FIRST_ADDED = datetime(2016, 1, 1, tzinfo=UTC)
+_ADDING_PERIOD = timedelta(days=3652)
+
+
+def _price(rng: random.Random) -> Decimal | None:
+    """A shop price: mostly paperbacks around 10-15, a tail of hardcovers and boxed sets.
+
+    Log-normal around 13.50 (half of the books between 9 and 20, one in
+    fifty above 45), ending in .99 or .49 or .00 as prices do; one book in
+    ten has none (not yet priced).
+    """
+    if rng.random() < 0.1:
+        return None
+    euros = min(max(int(rng.lognormvariate(2.6, 0.55)), 2), 199)
+    cents = rng.choice((99, 99, 99, 49, 0))
+    return Decimal(euros * 100 + cents) / 100
+
+
+def _year(rng: random.Random) -> int | None:
+    """A publication year: most books recent (median about 2004), a long tail back to 1850.
+
+    One book in twenty has none (unknown edition).
+    """
+    if rng.random() < 0.05:
+        return None
+    return max(1850, 2025 - int(rng.expovariate(1 / 28)))
 
 
 _BULK_TABLES = ("authors", "books", "book_category")
@@ -322,11 +354,13 @@ async def seed_synthetic(books: int, *, seed: int = 42) -> SyntheticCatalog:
                 columns=["id", "name", "bio"],
             )
             book_records: list[tuple[Any, ...]] = []
-            link_records: list[tuple[int, int, str, int]] = []
+            link_records: list[tuple[Any, ...]] = []
             for record, category_ids in _book_rows(books, author_count, len(category_names), rng):
                 book_records.append(record)
-                book_id, title, author_id = record[0], record[1], record[-1]
-                link_records.extend((book_id, c, title, author_id) for c in category_ids)
+                book_id, title, _, year, price, _, author_id, created_at = record
+                link_records.extend(
+                    (book_id, c, title, author_id, year, price, created_at) for c in category_ids
+                )
             await connection.copy_records_to_table(
                 "books",
                 records=book_records,
@@ -338,12 +372,21 @@ async def seed_synthetic(books: int, *, seed: int = 42) -> SyntheticCatalog:
                     "price",
                     "description",
                     "author_id",
+                    "created_at",
                 ],
             )
             await connection.copy_records_to_table(
                 "book_category",
                 records=link_records,
-                columns=["book_id", "category_id", "book_title", "book_author_id"],
+                columns=[
+                    "book_id",
+                    "category_id",
+                    "book_title",
+                    "book_author_id",
+                    "book_year",
+                    "book_price",
+                    "book_created_at",
+                ],
             )
             link_count = len(link_records)
             for table in ("categories", "authors", "books", "book_category"):

@@ -9,19 +9,20 @@ from fastapi import APIRouter, Query, Request, Response, status
 
 from bookstore import catalog
 from bookstore.api.auth import UNAUTHORIZED, TokenFirstRoute, WriteToken
-from bookstore.api.books import fetch_book_page
+from bookstore.api.books import browse_filters, fetch_book_page
 from bookstore.api.dependencies import Pager, PathId, refuse_repeated_parameters
 from bookstore.api.errors import RESOURCE_ERROR_RESPONSES
 from bookstore.api.responses import ShapedResponse
+from bookstore.catalog.sorts import sort_order
 from bookstore.errors import NotFound
 from bookstore.schemas import (
+    AuthorBooksQuery,
     AuthorCreate,
     AuthorOut,
     AuthorPage,
     AuthorQuery,
     AuthorUpdate,
     BookPage,
-    PageQuery,
 )
 
 router = APIRouter(
@@ -80,14 +81,27 @@ async def delete_author(author_id: PathId) -> Response:
 @router.get(
     "/{author_id}/books",
     response_model=BookPage,
-    dependencies=[refuse_repeated_parameters(PageQuery)],
+    dependencies=[refuse_repeated_parameters(AuthorBooksQuery)],
 )
 async def list_author_books(
-    request: Request, author_id: PathId, params: Annotated[PageQuery, Query()]
+    request: Request, author_id: PathId, params: Annotated[AuthorBooksQuery, Query()]
 ) -> ShapedResponse:
-    """The author's books in (title, id) order; 404 when the author does not exist."""
-    filters = catalog.BookFilters(author_id=author_id)
-    page = await fetch_book_page(request, filters, limit=params.limit, cursor=params.cursor)
+    """The author's books, by title unless ``sort`` says otherwise; 404 when the author
+    does not exist. The storefront's ranges, categories, sorts, facets and total apply."""
+    filters = browse_filters(
+        params,
+        author_id=author_id,
+        category=params.category,
+        category_id=params.category_id,
+        category_mode=params.category_mode,
+    )
+    page = await fetch_book_page(
+        request,
+        filters,
+        limit=params.limit,
+        cursor=params.cursor,
+        sort=sort_order(params.sort or "title"),
+    )
     # An empty page is the only case where existence is in doubt: check it then.
     if not page["items"] and not await catalog.author_exists(author_id):
         raise NotFound(f"author {author_id} not found")

@@ -23,15 +23,23 @@ from bookstore.api.conditional import (
 from bookstore.api.dependencies import Pager, PathId, refuse_repeated_parameters
 from bookstore.api.errors import RESOURCE_ERROR_RESPONSES
 from bookstore.api.responses import ShapedResponse
+from bookstore.catalog.filters import CategoryMode
 from bookstore.catalog.search import TextQuery, search_books
 from bookstore.catalog.search.suggest import suggest
-from bookstore.pagination import decode_search_cursor, encode_search_cursor
+from bookstore.catalog.sorts import TITLE, SortOrder, decode_key, sort_order
+from bookstore.pagination import (
+    decode_search_cursor,
+    decode_values,
+    encode_search_cursor,
+    encode_values,
+)
 from bookstore.schemas import (
     BookCreate,
     BookOut,
     BookPage,
     BookQuery,
     BookUpdate,
+    BrowseQuery,
     SuggestionList,
     SuggestQuery,
 )
@@ -45,18 +53,52 @@ router = APIRouter(
 )
 
 
-def book_page_scope(filters: catalog.BookFilters) -> str:
-    """Cursors are bound to the filters they were issued for."""
-    return json.dumps(["books", *filters.terms()])
+def book_page_scope(filters: catalog.BookFilters, sort: SortOrder = TITLE) -> str:
+    """Cursors are bound to the filters and the sort they were issued for."""
+    return json.dumps(["books", sort.name, *filters.terms()])
 
 
 async def fetch_book_page(
-    request: Request, filters: catalog.BookFilters, *, limit: int, cursor: str | None
+    request: Request,
+    filters: catalog.BookFilters,
+    *,
+    limit: int,
+    cursor: str | None,
+    sort: SortOrder = TITLE,
 ) -> dict[str, Any]:
     """One page of books for ``filters``, continuing after ``cursor``, shaped as ``BookPage``."""
-    pager = Pager(book_page_scope(filters), request.app.state.cursor_secret)
-    items, next_key = await catalog.list_books(filters, limit=limit, after=pager.decode(cursor))
-    return {"items": items, "next_cursor": pager.encode(next_key)}
+    scope, secret = book_page_scope(filters, sort), request.app.state.cursor_secret
+    after = None
+    if cursor is not None:
+        after = decode_key(sort, decode_values(cursor, scope=scope, secret=secret))
+    items, next_key = await catalog.list_books(filters, limit=limit, after=after, sort=sort)
+    next_cursor = None
+    if next_key is not None:
+        next_cursor = encode_values(next_key.encode(sort), scope=scope, secret=secret)
+    return {"items": items, "next_cursor": next_cursor}
+
+
+def browse_filters(
+    params: BrowseQuery,
+    *,
+    author: str | None = None,
+    author_id: int | None = None,
+    category: list[str] | None = None,
+    category_id: list[int] | None = None,
+    category_mode: CategoryMode = "any",
+) -> catalog.BookFilters:
+    """The ``BookFilters`` of a listing's parameters (the route's own path id included)."""
+    return catalog.BookFilters(
+        author=author,
+        category=tuple(category or ()),
+        author_id=author_id,
+        category_id=tuple(category_id or ()),
+        category_mode=category_mode,
+        year_min=params.year_min,
+        year_max=params.year_max,
+        price_min=params.price_min,
+        price_max=params.price_max,
+    )
 
 
 async def fetch_search_page(
@@ -100,8 +142,13 @@ async def list_books(
     Every search (any filter given) is logged to ``search_logs`` after the
     response is sent.
     """
-    filters = catalog.BookFilters(
-        params.author, params.category, params.author_id, params.category_id
+    filters = browse_filters(
+        params,
+        author=params.author,
+        author_id=params.author_id,
+        category=params.category,
+        category_id=params.category_id,
+        category_mode=params.category_mode,
     )
     started = time.perf_counter()
     if params.q is not None:
@@ -110,12 +157,15 @@ async def list_books(
             request, filters, text, limit=params.limit, cursor=params.cursor
         )
     else:
-        page = await fetch_book_page(request, filters, limit=params.limit, cursor=params.cursor)
+        sort = sort_order(params.sort or "title")
+        page = await fetch_book_page(
+            request, filters, limit=params.limit, cursor=params.cursor, sort=sort
+        )
     duration_ms = (time.perf_counter() - started) * 1000
     if params.q is not None or filters.is_search():
         record = SearchRecord(
             author=params.author,
-            category=params.category,
+            category=",".join(params.category) if params.category else None,
             q=params.q,
             query=request.url.query,
             result_count=len(page["items"]),

@@ -8,10 +8,11 @@ from fastapi import APIRouter, Query, Request, Response, status
 
 from bookstore import catalog
 from bookstore.api.auth import UNAUTHORIZED, TokenFirstRoute, WriteToken
-from bookstore.api.books import fetch_book_page
+from bookstore.api.books import browse_filters, fetch_book_page
 from bookstore.api.dependencies import PathId, refuse_repeated_parameters
 from bookstore.api.errors import RESOURCE_ERROR_RESPONSES
 from bookstore.api.responses import ShapedResponse
+from bookstore.catalog.sorts import sort_order
 from bookstore.errors import NotFound
 from bookstore.schemas import (
     BookPage,
@@ -19,7 +20,7 @@ from bookstore.schemas import (
     CategoryList,
     CategoryOut,
     CategoryUpdate,
-    PageQuery,
+    ListingQuery,
 )
 
 router = APIRouter(
@@ -77,14 +78,21 @@ async def delete_category(category_id: PathId) -> Response:
 @router.get(
     "/{category_id}/books",
     response_model=BookPage,
-    dependencies=[refuse_repeated_parameters(PageQuery)],
+    dependencies=[refuse_repeated_parameters(ListingQuery)],
 )
 async def list_category_books(
-    request: Request, category_id: PathId, params: Annotated[PageQuery, Query()]
+    request: Request, category_id: PathId, params: Annotated[ListingQuery, Query()]
 ) -> ShapedResponse:
-    """The category's books in (title, id) order; 404 when it does not exist."""
-    filters = catalog.BookFilters(category_id=category_id)
-    page = await fetch_book_page(request, filters, limit=params.limit, cursor=params.cursor)
+    """The category's books, by title unless ``sort`` says otherwise; 404 when it does not
+    exist. The storefront's ranges, sorts, facets and total apply."""
+    filters = browse_filters(params, category_id=[category_id])
+    page = await fetch_book_page(
+        request,
+        filters,
+        limit=params.limit,
+        cursor=params.cursor,
+        sort=sort_order(params.sort or "title"),
+    )
     if not page["items"] and not await catalog.category_exists(category_id):
         raise NotFound(f"category {category_id} not found")
     return ShapedResponse(page)

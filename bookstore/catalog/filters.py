@@ -11,28 +11,86 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from decimal import Decimal
+from typing import Any, Literal
 
 from piccolo.querystring import QueryString
 
 from bookstore.catalog.statements import contains_pattern, has_trigram, literal_limit
 from bookstore.database import DatabaseConnection, fetch
 
+CategoryMode = Literal["any", "all"]
+
+
+def _as_tuple(value: Any) -> tuple[Any, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, (list, tuple)):
+        return tuple(dict.fromkeys(value))  # each once, in the order given
+    return (value,)
+
 
 @dataclass(frozen=True)
 class BookFilters:
-    """The search terms of ``GET /books``; all given ones must hold (AND)."""
+    """The search terms of ``GET /books``; all given ones must hold (AND).
+
+    ``category`` (slugs or names) and ``category_id`` may each be one value
+    or several; they are kept as tuples. The categories they name, together,
+    are combined by ``category_mode``: ``any`` lists the books in at least
+    one of them, ``all`` the books in every one. Ranges are inclusive; a
+    book without a year or a price is outside any range on that field.
+    """
 
     author: str | None = None
-    category: str | None = None
+    category: str | tuple[str, ...] | None = None
     author_id: int | None = None
-    category_id: int | None = None
+    category_id: int | tuple[int, ...] | None = None
+    category_mode: CategoryMode = "any"
+    year_min: int | None = None
+    year_max: int | None = None
+    price_min: Decimal | None = None
+    price_max: Decimal | None = None
 
-    def terms(self) -> tuple[str | int | None, ...]:
-        return (self.author, self.category, self.author_id, self.category_id)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "category", _as_tuple(self.category))
+        object.__setattr__(self, "category_id", _as_tuple(self.category_id))
+
+    @property
+    def categories(self) -> tuple[str, ...]:
+        return self.category  # type: ignore[return-value]  # a tuple since __post_init__
+
+    @property
+    def category_ids(self) -> tuple[int, ...]:
+        return self.category_id  # type: ignore[return-value]
+
+    def terms(self) -> tuple[object, ...]:
+        """Every term, as plain JSON-able values: the scope a cursor is signed for."""
+        return (
+            self.author,
+            list(self.categories),
+            self.author_id,
+            list(self.category_ids),
+            self.category_mode if len(self.categories) + len(self.category_ids) > 1 else None,
+            self.year_min,
+            self.year_max,
+            None if self.price_min is None else str(self.price_min),
+            None if self.price_max is None else str(self.price_max),
+        )
+
+    def has_ranges(self) -> bool:
+        return any(
+            value is not None
+            for value in (self.year_min, self.year_max, self.price_min, self.price_max)
+        )
 
     def is_search(self) -> bool:
-        return any(value is not None for value in self.terms())
+        return (
+            self.author is not None
+            or self.author_id is not None
+            or bool(self.categories)
+            or bool(self.category_ids)
+            or self.has_ranges()
+        )
 
 
 # Up to this many authors matching ?author=, a page gathers their books
@@ -48,11 +106,14 @@ class Criteria:
     ``author_ids``: the book's author is one of these (a short list).
     ``author_pattern``: the author's name matches (too many authors to list).
     ``category_sets``: for each set, the book is in one of its categories.
+    ``year``, ``price``: inclusive (min, max) ranges, either end None when open.
     """
 
     author_ids: list[int] | None = None
     author_pattern: str | None = None
     category_sets: tuple[list[int], ...] = ()
+    year: tuple[int | None, int | None] = (None, None)
+    price: tuple[Decimal | None, Decimal | None] = (None, None)
 
     def matches_nothing(self) -> bool:
         return self.author_ids == [] or any(not ids for ids in self.category_sets)
@@ -130,7 +191,12 @@ def lone_author_fragment(filters: BookFilters) -> str | None:
     """
     if filters.author is None or filters.author in broad_fragments:
         return None
-    if sum(term is not None for term in filters.terms()) > 1:
+    if (
+        filters.author_id is not None
+        or filters.categories
+        or filters.category_ids
+        or filters.has_ranges()
+    ):
         return None
     return filters.author
 
@@ -146,21 +212,15 @@ async def resolve(filters: BookFilters, db: DatabaseConnection) -> Criteria:
 
     ?author= is matched against authors.name (see ``_author_lookup``), unless
     it is known to match too many authors to list (``broad_fragments``);
-    ?category= is a slug or a name, whatever the case (two different
-    categories may match, one by each).
+    each ?category= is a slug or a name, whatever the case (two different
+    categories may match one term, one by each).
     """
     lookups: list[QueryString] = []
     look_up_author = filters.author is not None and filters.author not in broad_fragments
     if look_up_author:
         lookups.append(_author_lookup(filters.author))
-    if filters.category is not None:
-        lookups.append(
-            QueryString(
-                "ARRAY(SELECT id FROM categories, lower({}::text) AS term"
-                " WHERE slug = term OR lower(name) = term) AS category_ids",
-                filters.category,
-            )
-        )
+    if filters.categories:
+        lookups.append(_categories_lookup(list(filters.categories)))
     found: Mapping[str, Any] = {}
     if lookups:
         (found,) = await fetch(
@@ -181,9 +241,46 @@ async def resolve(filters: BookFilters, db: DatabaseConnection) -> Criteria:
             author_ids = [filters.author_id]
         else:
             author_ids = []  # that author's name does not match ?author=
-    category_sets = []
-    if filters.category_id is not None:
-        category_sets.append([filters.category_id])
-    if filters.category is not None:
-        category_sets.append(found["category_ids"])
-    return Criteria(author_ids, author_pattern, tuple(category_sets))
+    return Criteria(
+        author_ids,
+        author_pattern,
+        _category_sets(filters, found.get("category_terms") or [], found.get("category_found")),
+        (filters.year_min, filters.year_max),
+        (filters.price_min, filters.price_max),
+    )
+
+
+def _categories_lookup(terms: list[str]) -> QueryString:
+    """The categories each term names, as two parallel arrays: term number, category id."""
+    matches = (
+        " FROM unnest({}::text[]) WITH ORDINALITY AS t (term, ord)"
+        " JOIN categories c ON c.slug = lower(t.term) OR lower(c.name) = lower(t.term))"
+    )
+    return QueryString(
+        "(SELECT array_agg(t.ord::integer ORDER BY t.ord, c.id)"
+        + matches
+        + " AS category_terms, (SELECT array_agg(c.id ORDER BY t.ord, c.id)"
+        + matches
+        + " AS category_found",
+        terms,
+        terms,
+    )
+
+
+def _category_sets(
+    filters: BookFilters, term_numbers: list[int], found_ids: list[int] | None
+) -> tuple[list[int], ...]:
+    """The category sets a book must meet: one set for ``any``, one per category for ``all``.
+
+    A term naming no category names an empty set: in ``all`` mode nothing
+    matches it; in ``any`` mode the other categories still count.
+    """
+    by_term: list[list[int]] = [[] for _ in filters.categories]
+    for number, category_id in zip(term_numbers, found_ids or [], strict=True):
+        by_term[number - 1].append(category_id)
+    sets = [*by_term, *([category_id] for category_id in filters.category_ids)]
+    if not sets:
+        return ()
+    if filters.category_mode == "all":
+        return tuple(sets)
+    return (sorted({category_id for ids in sets for category_id in ids}),)

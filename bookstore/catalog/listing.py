@@ -26,6 +26,13 @@ from bookstore.catalog.filters import (
     lone_author_fragment,
     resolve,
 )
+from bookstore.catalog.sorts import (
+    TITLE,
+    PageKey,
+    SortOrder,
+    merged_page,
+    ordered_parts,
+)
 from bookstore.catalog.statements import (
     Row,
     after_key,
@@ -89,8 +96,46 @@ def _in_categories(book_id: str, category_ids: list[int]) -> QueryString:
     )
 
 
-def page_of_books(criteria: Criteria, after: SortKey | None, limit: int) -> QueryString:
-    """The ids of one page, by the index that yields them in (title, id) order.
+def in_ranges(criteria: Criteria, year: str, price: str) -> list[QueryString]:
+    """The year and price ranges, inclusive, on the columns ``year`` and ``price``.
+
+    A book without the value is outside any range on it (NULL compares to nothing).
+    Only the bounds given are written: an open bound is no condition at all,
+    rather than a ``$1 IS NULL OR ...`` that a generic plan cannot use.
+    """
+    conditions = []
+    for column, (low, high) in ((year, criteria.year), (price, criteria.price)):
+        if low is not None:
+            conditions.append(QueryString(f"{column} >= {{}}", low))
+        if high is not None:
+            conditions.append(QueryString(f"{column} <= {{}}", high))
+    return conditions
+
+
+def ranges_of_book(book_id: str, criteria: Criteria) -> list[QueryString]:
+    """The ranges as one probe of the book ``book_id`` (for tables without its year and price).
+
+    OFFSET 0 keeps it a probe of books' primary key per candidate, never a
+    join over every book in the range.
+    """
+    ranges = in_ranges(criteria, "r.published_year", "r.price")
+    if not ranges:
+        return []
+    return [
+        QueryString(
+            f"EXISTS (SELECT 1 FROM books r WHERE r.id = {book_id} AND {{}} OFFSET 0)",
+            all_of(ranges),
+        )
+    ]
+
+
+def page_of_books(
+    criteria: Criteria, after: SortKey | PageKey | None, limit: int, sort: SortOrder = TITLE
+) -> QueryString:
+    """The ids of one page, by the index that yields them in ``sort``'s order.
+
+    Title order (the default) is described below; the other orders are in
+    ``_page_in_order``.
 
     - A category: book_category (category_id, book_title, book_id) is a range
       scan in title order, whatever the category's size; with listed
@@ -100,9 +145,106 @@ def page_of_books(criteria: Criteria, after: SortKey | None, limit: int) -> Quer
       sorted; a few hundred rows at most.
     - Otherwise: a walk over books (title, id) INCLUDE (author_id).
     """
+    if sort != TITLE:
+        return _page_in_order(criteria, sort, _page_key(after), limit)
+    title_after = None if after is None else SortKey(str(_page_key(after).value), after.id)
     if criteria.category_sets:
-        return _page_from_category(criteria, after, limit)
-    return _page_from_books(criteria, after, limit)
+        return _page_from_category(criteria, title_after, limit)
+    return _page_from_books(criteria, title_after, limit)
+
+
+def _page_key(after: SortKey | PageKey | None) -> PageKey | None:
+    if after is None or isinstance(after, PageKey):
+        return after
+    return PageKey(after.text, after.id)
+
+
+def _page_in_order(
+    criteria: Criteria, sort: SortOrder, after: PageKey | None, limit: int
+) -> QueryString:
+    """A page in an order other than title ascending.
+
+    - Listed authors: their books gathered through books (author_id, ...)
+      and sorted; as many rows as they have books (in the categories asked).
+    - Categories: for each category driving the page, a range of
+      book_category (category_id, <copy of the value>, book_id), which
+      INCLUDEs the year, price and author, so ranges and broad author
+      fragments are tested on the index entry; the parts merged.
+    - Otherwise: a range of books (<value>, id), likewise covering.
+    """
+    if criteria.author_ids is not None:
+        return _gathered_authors_page(criteria, sort, after, limit)
+    if criteria.category_sets:
+        driving, *others = criteria.category_sets
+        conditions = [_in_categories("bc.book_id", ids) for ids in others]
+        conditions += in_ranges(criteria, "bc.book_year", "bc.book_price")
+        if criteria.author_pattern is not None:
+            conditions.append(
+                QueryString(
+                    "EXISTS (SELECT 1 FROM authors a"
+                    " WHERE a.id = bc.book_author_id AND a.name ILIKE {} OFFSET 0)",
+                    criteria.author_pattern,
+                )
+            )
+        parts = [
+            part
+            for category_id in driving
+            for part in ordered_parts(
+                sort,
+                source="book_category bc",
+                value=f"bc.{sort.copy}",
+                book_id="bc.book_id",
+                conditions=all_of([QueryString("bc.category_id = {}", category_id), *conditions]),
+                after=after,
+                limit=limit,
+            )
+        ]
+        return merged_page(sort, parts, limit)
+    conditions = in_ranges(criteria, "b.published_year", "b.price")
+    if criteria.author_pattern is not None:
+        conditions.append(
+            QueryString(
+                "(b.author_id + 0) IN (SELECT id FROM authors WHERE name ILIKE {})",
+                criteria.author_pattern,
+            )
+        )
+    parts = ordered_parts(
+        sort,
+        source="books b",
+        value=f"b.{sort.field}",
+        book_id="b.id",
+        conditions=all_of(conditions),
+        after=after,
+        limit=limit,
+    )
+    return merged_page(sort, parts, limit)
+
+
+def _gathered_authors_page(
+    criteria: Criteria, sort: SortOrder, after: PageKey | None, limit: int
+) -> QueryString:
+    """The listed authors' books, all gathered (OFFSET 0 keeps that a loop over them), sorted.
+
+    No index yields an author's books by price or year; gathering them reads
+    as many rows as the authors have books, which the author filter keeps to
+    a few hundred but for the most prolific authors (docs/performance.md).
+    """
+    conditions = [_author_is("b.author_id", criteria.author_ids or [])]
+    conditions += in_ranges(criteria, "b.published_year", "b.price")
+    conditions += [_in_categories("b.id", ids) for ids in criteria.category_sets]
+    gathered = QueryString(
+        f"(SELECT b.id, b.{sort.field} FROM books b WHERE {{}} OFFSET 0) AS b", all_of(conditions)
+    )
+    parts = ordered_parts(
+        sort,
+        source=gathered,
+        value=f"b.{sort.field}",
+        book_id="b.id",
+        conditions=QueryString("TRUE"),
+        after=after,
+        limit=limit,
+    )
+    return merged_page(sort, parts, limit)
 
 
 def _page_from_books(criteria: Criteria, after: SortKey | None, limit: int) -> QueryString:
@@ -118,6 +260,7 @@ def _page_from_books(criteria: Criteria, after: SortKey | None, limit: int) -> Q
                 criteria.author_pattern,
             )
         )
+    conditions += in_ranges(criteria, "b.published_year", "b.price")
     if after is not None:
         conditions.append(after_key("b.title, b.id", after))
     return QueryString(
@@ -129,6 +272,7 @@ def _page_from_books(criteria: Criteria, after: SortKey | None, limit: int) -> Q
 def _page_from_category(criteria: Criteria, after: SortKey | None, limit: int) -> QueryString:
     driving, *others = criteria.category_sets
     conditions = [_in_categories("bc.book_id", ids) for ids in others]
+    conditions += in_ranges(criteria, "bc.book_year", "bc.book_price")
     if criteria.author_pattern is not None:
         # OFFSET 0 keeps PostgreSQL from turning the EXISTS into a join over
         # the whole category: each row, in title order, is checked until the
@@ -241,7 +385,11 @@ async def _books_of_authors_named(
 
 
 async def _page(
-    db: DatabaseConnection, filters: BookFilters, after: SortKey | None, limit: int
+    db: DatabaseConnection,
+    filters: BookFilters,
+    after: PageKey | None,
+    limit: int,
+    sort: SortOrder = TITLE,
 ) -> list[Row]:
     """Up to ``limit`` books for ``filters`` after ``after``, with their details.
 
@@ -249,9 +397,10 @@ async def _page(
     searches without free-text terms; two otherwise (lookup, then page), or
     when an ?author= fragment is found broad.
     """
-    fragment = lone_author_fragment(filters)
+    fragment = lone_author_fragment(filters) if sort == TITLE else None
     if fragment is not None:
-        books = await _books_of_authors_named(db, fragment, after, limit)
+        title_after = None if after is None else SortKey(str(after.value), after.id)
+        books = await _books_of_authors_named(db, fragment, title_after, limit)
         if books is not None:
             return books
         criteria = found_broad(fragment)
@@ -259,7 +408,7 @@ async def _page(
         criteria = await resolve(filters, db)
         if criteria.matches_nothing():
             return []
-    return await books_with_details(db, page_of_books(criteria, after, limit))
+    return await books_with_details(db, page_of_books(criteria, after, limit, sort), sort=sort)
 
 
 def _book_from_row(row: Mapping[str, Any]) -> Row:
@@ -279,35 +428,49 @@ def _book_from_row(row: Mapping[str, Any]) -> Row:
 
 
 def _with_details(
-    page: QueryString, *, scored: bool = False, by_score: bool = False
+    page: QueryString,
+    *,
+    scored: bool = False,
+    by_score: bool = False,
+    sort: SortOrder = TITLE,
 ) -> QueryString:
     """The statement of ``books_with_details``: ``page``'s books, with author and categories."""
+    order = "page.score DESC, b.id" if by_score else sort.order_by(f"b.{sort.field}", "b.id")
     return QueryString(
         _BOOKS_WITH_DETAILS,
         QueryString("page.score," if scored else ""),
         page,
-        QueryString("page.score DESC, b.id" if by_score else "b.title, b.id"),
+        QueryString(order),
     )
 
 
 async def books_with_details(
-    db: DatabaseConnection, page: QueryString, *, scored: bool = False, by_score: bool = False
+    db: DatabaseConnection,
+    page: QueryString,
+    *,
+    scored: bool = False,
+    by_score: bool = False,
+    sort: SortOrder = TITLE,
 ) -> list[Row]:
-    """The books whose ids ``page`` selects, with author and categories, in title order.
+    """The books whose ids ``page`` selects, with author and categories, in ``sort``'s order.
 
     ``scored``: ``page`` also selects a relevance ``score``, which each book
     carries; ``by_score``: the books come best first, then by id.
     """
-    rows = await fetch(db, _with_details(page, scored=scored, by_score=by_score))
+    rows = await fetch(db, _with_details(page, scored=scored, by_score=by_score, sort=sort))
     if not scored:
         return [_book_from_row(row) for row in rows]
     return [{**_book_from_row(row), "score": row["score"]} for row in rows]
 
 
 async def list_books(
-    filters: BookFilters, *, limit: int, after: SortKey | None = None
-) -> tuple[list[Row], SortKey | None]:
-    """One page in (title, id) order, and the key to continue after, if any.
+    filters: BookFilters,
+    *,
+    limit: int,
+    after: SortKey | PageKey | None = None,
+    sort: SortOrder = TITLE,
+) -> tuple[list[Row], PageKey | None]:
+    """One page in ``sort``'s order (title by default), and the key to continue after, if any.
 
     Keyset pagination: every page costs the same, the thousandth as much as
     the first. One statement per page; a search by ?author= alone looks
@@ -316,11 +479,12 @@ async def list_books(
     """
     async with connection(Book._meta.db) as db:
         # One extra row tells whether a next page exists.
-        books = (await _page(db, filters, after, rows_to_fetch(limit + 1)))[: limit + 1]
+        page = await _page(db, filters, _page_key(after), rows_to_fetch(limit + 1), sort)
+    books = page[: limit + 1]
     next_key = None
     if len(books) > limit:
         books = books[:limit]
-        next_key = SortKey(books[-1]["title"], books[-1]["id"])
+        next_key = PageKey(sort.value_of(books[-1]), books[-1]["id"])
     return books, next_key
 
 

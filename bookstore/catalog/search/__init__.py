@@ -15,11 +15,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
 
 from bookstore.catalog.filters import BookFilters, resolve
 from bookstore.catalog.listing import books_with_details
 from bookstore.catalog.search.highlight import highlight_title, stems_of
+from bookstore.catalog.search.ordered import page_in_order
 from bookstore.catalog.search.pages import (
     FIRST,
     SMALL_CATEGORY,
@@ -31,12 +31,14 @@ from bookstore.catalog.search.pages import (
 )
 from bookstore.catalog.search.vocabulary import ResolvedTerm, look_up_terms
 from bookstore.catalog.search.words import ParsedQuery, parse_query
+from bookstore.catalog.sorts import PageKey, decode_key, sort_order
 from bookstore.catalog.statements import Row, rows_to_fetch
 from bookstore.database import DatabaseConnection, connection, fetch
 from bookstore.pagination import SearchKey
 from bookstore.tables import Book
 
-Sort = Literal["relevance", "title"]
+# "relevance", "title", or any order of ``bookstore.catalog.sorts``.
+Sort = str
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,11 @@ async def _page(
     if criteria.matches_nothing():
         return []
     rows = rows_to_fetch(limit + 1)
+    if text.sort not in ("relevance", "title"):
+        sort = sort_order(text.sort)
+        key = None if after is None else decode_key(sort, [after.order, after.id])
+        page = page_in_order(match, criteria, sort, key, rows)
+        return await books_with_details(db, page, scored=True, sort=sort)
     if text.sort == "title":
         after_title = None if after is None else (str(after.order), after.id)
         page = page_by_title(match, criteria, after_title, rows)
@@ -110,6 +117,9 @@ def _cut(
     books = books[:limit]
     last = books[-1]
     order = last["title"] if text.sort == "title" else last["score"]
+    if text.sort not in ("relevance", "title"):
+        sort = sort_order(text.sort)
+        (order, _) = PageKey(sort.value_of(last), last["id"]).encode(sort)
     return books, SearchKey(order, last["id"], dropped)
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from piccolo.querystring import QueryString
 
 from bookstore.catalog.filters import Criteria
+from bookstore.catalog.listing import ranges_of_book
 from bookstore.catalog.search import ranking
 from bookstore.catalog.search.vocabulary import ResolvedTerm
 from bookstore.catalog.statements import all_of, literal_limit
@@ -73,6 +74,7 @@ def _conditions(row: str, match: Match, criteria: Criteria) -> list[QueryString]
                 criteria.author_pattern,
             )
         )
+    conditions.extend(ranges_of_book(f"{row}.book_id", criteria))
     # OFFSET 0 keeps each EXISTS a probe per book: flattened into a join, a
     # generic plan hashed the whole category first (32,000 rows at 100,000
     # books) to find a page of a frequent word in it.
@@ -186,15 +188,20 @@ def _score_matches(
     )
 
 
+def match_conditions(row: str, match: Match, criteria: Criteria) -> list[QueryString]:
+    """What a book_search row ``row`` must satisfy: every term, and the rest of ``match``."""
+    return [
+        *(QueryString(f"{row}.words && {{}}::text[]", list(term.words)) for term in match.terms),
+        *_conditions(row, match, criteria),
+    ]
+
+
 def page_by_title(
     match: Match, criteria: Criteria, after_title: tuple[str, int] | None, limit: int
 ) -> QueryString:
     """(id, score) of the first ``limit`` matches in (title, id) order."""
     score = ranking.score("s", match.terms)
-    conditions = [
-        *(QueryString("s.words && {}::text[]", list(term.words)) for term in match.terms),
-        *_conditions("s", match, criteria),
-    ]
+    conditions = match_conditions("s", match, criteria)
     if after_title is not None:
         conditions.append(QueryString("(b.title, b.id) > ({}, {})", *after_title))
     return QueryString(

@@ -1,0 +1,385 @@
+"""Storefront browsing (issue 10): several categories, ranges, sorts and their cursors."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from factories import create_author, create_book, create_category, expect_error, walk_pages
+
+from bookstore.tables import Book
+
+SORTS = [
+    "title",
+    "-title",
+    "published_year",
+    "-published_year",
+    "price",
+    "-price",
+    "created_at",
+    "-created_at",
+]
+
+
+def ids(items: list[dict]) -> list[int]:
+    return [item["id"] for item in items]
+
+
+def names_in(detail: list[dict]) -> set[str]:
+    return {error["loc"][1] for error in detail if len(error["loc"]) > 1}
+
+
+def expected_order(books: list[dict], sort: str) -> list[int]:
+    """The ids of ``books`` in ``sort``: without the value last, ties by id (sort's direction)."""
+    field = sort.removeprefix("-")
+    descending = sort.startswith("-")
+
+    def value(book: dict) -> Any:
+        raw = book[field]
+        return Decimal(raw) if field == "price" and raw is not None else raw
+
+    with_value = sorted(
+        (book for book in books if value(book) is not None),
+        key=lambda book: (value(book), book["id"]),
+        reverse=descending,
+    )
+    without = sorted(
+        (book for book in books if value(book) is None),
+        key=lambda book: book["id"],
+        reverse=descending,
+    )
+    return ids(with_value + without)
+
+
+@pytest.fixture
+async def shelf(client) -> dict[str, Any]:
+    """Twenty-four books in three categories, with ties, and some without price or year."""
+    fantasy = await create_category(client, "Fantasy")
+    horror = await create_category(client, "Horror")
+    poetry = await create_category(client, "Poetry")
+    author = await create_author(client, "Ada Writer")
+    other = await create_author(client, "Bo Scribe")
+    books = []
+    for n in range(24):
+        categories = [
+            c["id"]
+            for c, member in (
+                (fantasy, n % 2 == 0),
+                (horror, n % 3 == 0),
+                (poetry, n % 5 == 0),
+            )
+            if member
+        ]
+        books.append(
+            await create_book(
+                client,
+                title=f"Title {n % 7}",  # ties on title
+                author_id=(author if n % 4 else other)["id"],
+                category_ids=categories,
+                published_year=None if n % 6 == 5 else 1950 + (n % 5) * 10,
+                price=None if n % 8 == 7 else f"{5 + (n % 4) * 5}.00",
+            )
+        )
+    return {
+        "books": books,
+        "fantasy": fantasy,
+        "horror": horror,
+        "poetry": poetry,
+        "author": author,
+        "other": other,
+    }
+
+
+def in_category(book: dict, category: dict) -> bool:
+    return category["id"] in {c["id"] for c in book["categories"]}
+
+
+# -- several categories ----------------------------------------------------------------
+
+
+async def test_repeated_categories_list_books_in_any_of_them_by_default(client, shelf):
+    fantasy, horror = shelf["fantasy"], shelf["horror"]
+
+    found = await walk_pages(client, "/books", {"category": ["fantasy", "Horror"]}, 5)
+
+    expected = [b for b in shelf["books"] if in_category(b, fantasy) or in_category(b, horror)]
+    assert ids(found) == expected_order(expected, "title")
+
+
+async def test_category_mode_all_lists_books_in_every_category(client, shelf):
+    fantasy, horror = shelf["fantasy"], shelf["horror"]
+
+    found = await walk_pages(
+        client,
+        "/books",
+        {"category_id": [fantasy["id"], horror["id"]], "category_mode": "all"},
+        2,
+    )
+
+    expected = [b for b in shelf["books"] if in_category(b, fantasy) and in_category(b, horror)]
+    assert expected and ids(found) == expected_order(expected, "title")
+
+
+async def test_category_and_category_id_name_one_list_of_categories(client, shelf):
+    fantasy, poetry = shelf["fantasy"], shelf["poetry"]
+    params = {"category": "fantasy", "category_id": poetry["id"]}
+
+    any_of = await walk_pages(client, "/books", params, 100)
+    all_of = await walk_pages(client, "/books", {**params, "category_mode": "all"}, 100)
+
+    books = shelf["books"]
+    assert ids(any_of) == expected_order(
+        [b for b in books if in_category(b, fantasy) or in_category(b, poetry)], "title"
+    )
+    assert ids(all_of) == expected_order(
+        [b for b in books if in_category(b, fantasy) and in_category(b, poetry)], "title"
+    )
+
+
+async def test_an_unknown_category_among_others(client, shelf):
+    any_of = await client.get("/books", params={"category": ["fantasy", "no-such"]})
+    all_of = await client.get(
+        "/books", params={"category": ["fantasy", "no-such"], "category_mode": "all"}
+    )
+
+    assert len(any_of.json()["items"]) == 12
+    assert all_of.json() == {"items": [], "next_cursor": None}
+
+
+# -- ranges ---------------------------------------------------------------------------------
+
+
+async def test_year_and_price_ranges_are_inclusive_and_exclude_missing_values(client, shelf):
+    params = {"year_min": 1960, "year_max": 1980, "price_min": "10", "price_max": 15}
+
+    found = await walk_pages(client, "/books", params, 3)
+
+    expected = [
+        b
+        for b in shelf["books"]
+        if b["published_year"] is not None
+        and 1960 <= b["published_year"] <= 1980
+        and b["price"] is not None
+        and Decimal("10") <= Decimal(b["price"]) <= Decimal("15")
+    ]
+    assert expected and ids(found) == expected_order(expected, "title")
+
+
+async def test_an_open_range_keeps_only_books_with_the_value(client, shelf):
+    found = await walk_pages(client, "/books", {"price_min": "0"}, 100)
+
+    assert ids(found) == expected_order(
+        [b for b in shelf["books"] if b["price"] is not None], "title"
+    )
+
+
+@pytest.mark.parametrize(
+    ("params", "name"),
+    [
+        ({"year_min": 2000, "year_max": 1990}, "year_max"),
+        ({"price_min": "20", "price_max": "9.99"}, "price_max"),
+        ({"price_min": "abc"}, "price_min"),
+        ({"price_max": "-1"}, "price_max"),
+        ({"price_min": "1.005"}, "price_min"),
+        ({"price_min": "NaN"}, "price_min"),
+        ({"year_min": "1990.5"}, "year_min"),
+        ({"year_max": 99999}, "year_max"),
+        ({"sort": "rating"}, "sort"),
+        ({"sort": "relevance"}, "sort"),
+        ({"sort": ["price", "title"]}, "sort"),
+        ({"category_mode": "some"}, "category_mode"),
+        ({"category": ["fantasy"] * 1000}, "category"),
+        ({"category_id": list(range(1, 1001))}, "category_id"),
+        ({"category_id": "x"}, "category_id"),
+        ({"facets": "category,colour"}, "facets"),
+        ({"facet_limit": 0}, "facet_limit"),
+        ({"facet_limit": 101}, "facet_limit"),
+        ({"with_total": "maybe"}, "with_total"),
+    ],
+)
+async def test_bad_browsing_input_is_a_422_naming_the_parameter(client, params, name):
+    detail = expect_error(await client.get("/books", params=params), 422)
+
+    assert name in names_in(detail), detail
+
+
+async def test_a_min_equal_to_the_max_is_one_value(client, shelf):
+    found = await walk_pages(client, "/books", {"price_min": "10", "price_max": "10.00"}, 100)
+
+    assert ids(found) == expected_order(
+        [b for b in shelf["books"] if b["price"] == "10.00"], "title"
+    )
+
+
+# -- sorts and their cursors ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sort", SORTS)
+async def test_each_sort_walks_every_book_once_in_order(client, shelf, sort):
+    found = await walk_pages(client, "/books", {"sort": sort}, 4)
+
+    assert ids(found) == expected_order(shelf["books"], sort)
+
+
+@pytest.mark.parametrize("sort", ["price", "-published_year", "-created_at", "-title"])
+async def test_each_sort_combines_with_categories_ranges_and_an_author(client, shelf, sort):
+    fantasy, horror, author = shelf["fantasy"], shelf["horror"], shelf["author"]
+    base = {"category": ["fantasy", "horror"], "price_max": "15", "sort": sort}
+
+    by_category = await walk_pages(client, "/books", base, 3)
+    by_author = await walk_pages(client, "/books", {**base, "author_id": author["id"]}, 2)
+    of_author = await walk_pages(
+        client, f"/authors/{author['id']}/books", {"price_max": "15", "sort": sort}, 2
+    )
+    of_category = await walk_pages(
+        client, f"/categories/{fantasy['id']}/books", {"price_max": "15", "sort": sort}, 2
+    )
+
+    def cheap(book: dict) -> bool:
+        return book["price"] is not None and Decimal(book["price"]) <= 15
+
+    matching = [
+        b
+        for b in shelf["books"]
+        if cheap(b) and (in_category(b, fantasy) or in_category(b, horror))
+    ]
+    assert ids(by_category) == expected_order(matching, sort)
+    assert ids(by_author) == expected_order(
+        [b for b in matching if b["author"]["id"] == author["id"]], sort
+    )
+    assert ids(of_author) == expected_order(
+        [b for b in shelf["books"] if cheap(b) and b["author"]["id"] == author["id"]], sort
+    )
+    assert ids(of_category) == expected_order(
+        [b for b in shelf["books"] if cheap(b) and in_category(b, fantasy)], sort
+    )
+
+
+async def test_an_author_fragment_combines_with_a_sort(client, shelf):
+    found = await walk_pages(client, "/books", {"author": "scribe", "sort": "-price"}, 2)
+
+    assert ids(found) == expected_order(
+        [b for b in shelf["books"] if b["author"]["id"] == shelf["other"]["id"]], "-price"
+    )
+
+
+@pytest.mark.parametrize("sort", ["price", "-price", "published_year", "-published_year"])
+async def test_walking_all_pages_while_books_are_added_returns_every_book_once(
+    client, shelf, sort
+):
+    first = await client.get("/books", params={"sort": sort, "limit": 5})
+    page = first.json()
+    seen = ids(page["items"])
+    added = []
+    while page["next_cursor"] is not None:
+        # A book sorted before the cursor, one after it, one without a value.
+        added.append(await create_book(client, title="Added", price="1.00", published_year=1900))
+        added.append(await create_book(client, title="Added", price="99.00", published_year=2099))
+        added.append(await create_book(client, title="Added"))
+        response = await client.get(
+            "/books", params={"sort": sort, "limit": 5, "cursor": page["next_cursor"]}
+        )
+        page = response.json()
+        seen += ids(page["items"])
+
+    assert len(seen) == len(set(seen))
+    assert set(ids(shelf["books"])) <= set(seen)
+    everything = await walk_pages(client, "/books", {"sort": sort}, 100)
+    assert ids(everything) == expected_order(shelf["books"] + added, sort)
+
+
+async def test_a_cursor_reused_with_another_sort_is_refused(client, shelf):
+    page = (await client.get("/books", params={"sort": "price", "limit": 2})).json()
+
+    for sort in ("-price", "title", "published_year"):
+        response = await client.get(
+            "/books", params={"sort": sort, "limit": 2, "cursor": page["next_cursor"]}
+        )
+        assert "cursor" in str(expect_error(response, 422))
+
+
+async def test_a_cursor_reused_with_other_filters_is_refused(client, shelf):
+    params = {"sort": "-price", "limit": 2, "category": ["fantasy", "horror"]}
+    page = (await client.get("/books", params=params)).json()
+
+    for changed in (
+        {"category": ["fantasy"]},
+        {"category_mode": "all"},
+        {"price_min": "1"},
+        {"year_max": 2000},
+    ):
+        response = await client.get(
+            "/books", params={**params, **changed, "cursor": page["next_cursor"]}
+        )
+        expect_error(response, 422)
+
+
+async def test_a_book_without_a_price_in_the_middle_of_a_walk_continues(client, shelf):
+    # The page ends among the books without a price: the cursor holds no value.
+    priced = sum(1 for b in shelf["books"] if b["price"] is not None)
+    first = (await client.get("/books", params={"sort": "price", "limit": priced + 1})).json()
+    assert first["items"][-1]["price"] is None
+
+    rest = await client.get(
+        "/books", params={"sort": "price", "limit": 100, "cursor": first["next_cursor"]}
+    )
+
+    assert ids(first["items"]) + ids(rest.json()["items"]) == expected_order(
+        shelf["books"], "price"
+    )
+
+
+# -- with the search box ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sort", ["price", "-published_year", "created_at"])
+async def test_q_combines_with_ranges_categories_and_sorts(client, shelf, sort):
+    params = {"q": "title", "category": ["fantasy", "poetry"], "year_min": 1960, "sort": sort}
+
+    found = await walk_pages(client, "/books", params, 2)
+
+    fantasy, poetry = shelf["fantasy"], shelf["poetry"]
+    expected = [
+        b
+        for b in shelf["books"]
+        if (in_category(b, fantasy) or in_category(b, poetry))
+        and b["published_year"] is not None
+        and b["published_year"] >= 1960
+    ]
+    assert expected and ids(found) == expected_order(expected, sort)
+
+
+async def test_q_with_a_price_range_by_relevance(client, shelf):
+    found = await walk_pages(client, "/books", {"q": "title", "price_max": "5"}, 3)
+
+    assert sorted(ids(found)) == sorted(
+        b["id"] for b in shelf["books"] if b["price"] is not None and Decimal(b["price"]) <= 5
+    )
+
+
+# -- the copies on book_category stay right ---------------------------------------------------
+
+
+async def test_a_changed_price_or_year_moves_the_book_in_its_categories(client, shelf):
+    fantasy = shelf["fantasy"]
+    book = next(b for b in shelf["books"] if in_category(b, fantasy))
+
+    response = await client.patch(
+        f"/books/{book['id']}", json={"price": "0.50", "published_year": 2099}
+    )
+    assert response.status_code == 200, response.text
+
+    by_price = (await client.get("/books", params={"category": "fantasy", "sort": "price"})).json()
+    by_year = await client.get(
+        "/books", params={"category": "fantasy", "sort": "-published_year", "year_min": 2099}
+    )
+    assert by_price["items"][0]["id"] == book["id"]
+    assert ids(by_year.json()["items"]) == [book["id"]]
+    rows = await Book.raw(
+        "SELECT count(*) AS stale FROM book_category bc JOIN books b ON b.id = bc.book_id"
+        " WHERE bc.book_price IS DISTINCT FROM b.price"
+        " OR bc.book_year IS DISTINCT FROM b.published_year"
+        " OR bc.book_created_at IS DISTINCT FROM b.created_at"
+    )
+    assert rows[0]["stale"] == 0
