@@ -233,6 +233,61 @@ class BookPage(BaseModel):
         description="With `q=`: the query with its misspelt words corrected, when a word was"
         " corrected or nothing matched; else null. Absent otherwise.",
     )
+    total: int | None = Field(
+        default=None,
+        description="With `with_total=true`: how many books match. Absent otherwise.",
+        examples=[1204],
+    )
+    total_is_estimate: bool | None = Field(
+        default=None,
+        description="With `with_total=true`: true when `total` is an estimate (more than"
+        " 1,000 books match), false when it is exact.",
+    )
+    facets: Facets | None = Field(
+        default=None, description="With `facets=`: the counts per value. Absent otherwise."
+    )
+    facets_is_estimate: bool | None = Field(
+        default=None,
+        description="With `facets=`: true when some count is an estimate (a facet's set holds"
+        " more than 1,000 books), false when all are exact.",
+    )
+
+
+class CategoryCount(BaseModel):
+    id: int
+    name: str
+    slug: str
+    count: int
+
+
+class AuthorCount(BaseModel):
+    id: int
+    name: str
+    count: int
+
+
+class DecadeCount(BaseModel):
+    value: int = Field(description="The decade's first year: 1960 for 1960-1969.")
+    count: int
+
+
+class PriceBandCount(BaseModel):
+    min: str = Field(description='Lowest price of the band, inclusive ("10.00").')
+    max: str | None = Field(description="Highest price, exclusive; null for the last band.")
+    count: int
+
+
+class Facets(BaseModel):
+    """Per facet asked for, the number of matching books per value, largest first.
+
+    Each facet ignores its own filter: the category counts ignore the
+    categories asked for, the decade counts the year range, and so on.
+    """
+
+    category: list[CategoryCount] | None = None
+    author: list[AuthorCount] | None = None
+    decade: list[DecadeCount] | None = None
+    price_band: list[PriceBandCount] | None = None
 
 
 class Suggestion(BaseModel):

@@ -383,3 +383,145 @@ async def test_a_changed_price_or_year_moves_the_book_in_its_categories(client, 
         " OR bc.book_created_at IS DISTINCT FROM b.created_at"
     )
     assert rows[0]["stale"] == 0
+
+
+# -- facets and totals ---------------------------------------------------------------------
+
+
+def decade(year: int) -> int:
+    return year // 10 * 10
+
+
+async def test_with_total_is_exact_for_a_small_set(client, shelf):
+    page = (
+        await client.get("/books", params={"category": "fantasy", "with_total": "true"})
+    ).json()
+
+    assert page["total"] == 12
+    assert page["total_is_estimate"] is False
+    assert "facets" not in page
+
+
+async def test_without_with_total_there_is_no_total(client, shelf):
+    page = (await client.get("/books", params={"category": "fantasy"})).json()
+
+    assert set(page) == {"items", "next_cursor"}
+
+
+async def test_facets_count_the_matching_books_each_ignoring_its_own_filter(client, shelf):
+    params = {
+        "category": "fantasy",
+        "price_max": "15",
+        "facets": "category,author,decade,price_band",
+        "with_total": "true",
+    }
+
+    page = (await client.get("/books", params=params)).json()
+
+    books = shelf["books"]
+    fantasy = shelf["fantasy"]
+
+    def cheap(book: dict) -> bool:
+        return book["price"] is not None and Decimal(book["price"]) <= 15
+
+    matching = [b for b in books if in_category(b, fantasy) and cheap(b)]
+    assert page["total"] == len(matching)
+    assert page["facets_is_estimate"] is False
+    facets = page["facets"]
+    # Categories: every cheap book, whatever its categories.
+    expected_categories: dict[int, int] = {}
+    for book in books:
+        if cheap(book):
+            for category in book["categories"]:
+                expected_categories[category["id"]] = (
+                    expected_categories.get(category["id"], 0) + 1
+                )
+    assert {c["id"]: c["count"] for c in facets["category"]} == expected_categories
+    assert facets["category"][0] == {
+        "id": fantasy["id"],
+        "name": "Fantasy",
+        "slug": "fantasy",
+        "count": expected_categories[fantasy["id"]],
+    }
+    counts = [c["count"] for c in facets["category"]]
+    assert counts == sorted(counts, reverse=True)
+    # Price bands: the fantasy books, whatever their price (those without none).
+    in_fantasy = [b for b in books if in_category(b, fantasy)]
+    bands: dict[str, int] = {}
+    for book in in_fantasy:
+        if book["price"] is not None:
+            low = next(
+                edge for edge in ("15", "10", "5", "0") if Decimal(book["price"]) >= Decimal(edge)
+            )
+            bands[low] = bands.get(low, 0) + 1
+    assert {Decimal(b["min"]): b["count"] for b in facets["price_band"]} == {
+        Decimal(low): count for low, count in bands.items()
+    }
+    five = next(b for b in facets["price_band"] if b["min"] == "5.00")
+    assert five["max"] == "10.00"
+    # Decades and authors: the matching books.
+    decades: dict[int, int] = {}
+    for book in matching:
+        if book["published_year"] is not None:
+            key = decade(book["published_year"])
+            decades[key] = decades.get(key, 0) + 1
+    assert {d["value"]: d["count"] for d in facets["decade"]} == decades
+    authors: dict[int, int] = {}
+    for book in matching:
+        authors[book["author"]["id"]] = authors.get(book["author"]["id"], 0) + 1
+    assert {a["id"]: a["count"] for a in facets["author"]} == authors
+    assert {a["name"] for a in facets["author"]} <= {"Ada Writer", "Bo Scribe"}
+
+
+async def test_facet_limit_keeps_the_largest_values(client, shelf):
+    page = (await client.get("/books", params={"facets": "category", "facet_limit": 2})).json()
+
+    assert [c["slug"] for c in page["facets"]["category"]] == ["fantasy", "horror"]
+    assert set(page["facets"]) == {"category"}
+
+
+async def test_facets_and_total_on_the_nested_listings_and_with_q(client, shelf):
+    author = shelf["author"]
+    fantasy = shelf["fantasy"]
+    params = {"facets": "decade", "with_total": "true", "year_min": 1960}
+
+    of_author = (await client.get(f"/authors/{author['id']}/books", params=params)).json()
+    of_category = (await client.get(f"/categories/{fantasy['id']}/books", params=params)).json()
+    searched = (await client.get("/books", params={**params, "q": "title"})).json()
+    nothing = (await client.get("/books", params={**params, "q": "zzyzx"})).json()
+
+    def year_ok(book: dict) -> bool:
+        return book["published_year"] is not None and book["published_year"] >= 1960
+
+    books = shelf["books"]
+    assert of_author["total"] == sum(
+        1 for b in books if b["author"]["id"] == author["id"] and year_ok(b)
+    )
+    assert of_category["total"] == sum(1 for b in books if in_category(b, fantasy) and year_ok(b))
+    assert searched["total"] == sum(1 for b in books if year_ok(b))
+    assert sum(d["count"] for d in searched["facets"]["decade"]) == sum(
+        1 for b in books if b["published_year"] is not None
+    )
+    assert nothing["total"] == 0 and nothing["facets"] == {"decade": []}
+
+
+async def test_beyond_the_exact_limit_totals_and_counts_are_estimates(client, shelf, monkeypatch):
+    from bookstore.catalog import counts
+
+    await Book.raw("ANALYZE books, book_category")
+    counts.stats_cache.clear()
+    monkeypatch.setattr(counts, "EXACT_UP_TO", 5)
+
+    page = (
+        await client.get(
+            "/books",
+            params={"category": "fantasy", "with_total": "true", "facets": "category,decade"},
+        )
+    ).json()
+
+    assert page["total_is_estimate"] is True
+    assert page["facets_is_estimate"] is True
+    assert abs(page["total"] - 12) <= 1  # ANALYZE read every row of so small a table
+    by_slug = {c["slug"]: c["count"] for c in page["facets"]["category"]}
+    assert abs(by_slug["fantasy"] - 12) <= 1 and abs(by_slug["horror"] - 8) <= 1
+    assert sum(d["count"] for d in page["facets"]["decade"]) > 0

@@ -23,8 +23,10 @@ from bookstore.api.conditional import (
 from bookstore.api.dependencies import Pager, PathId, refuse_repeated_parameters
 from bookstore.api.errors import RESOURCE_ERROR_RESPONSES
 from bookstore.api.responses import ShapedResponse
+from bookstore.catalog.counts import Counts, count_matching
 from bookstore.catalog.filters import CategoryMode
 from bookstore.catalog.search import TextQuery, search_books
+from bookstore.catalog.search.pages import Match
 from bookstore.catalog.search.suggest import suggest
 from bookstore.catalog.sorts import TITLE, SortOrder, decode_key, sort_order
 from bookstore.pagination import (
@@ -78,6 +80,40 @@ async def fetch_book_page(
     return {"items": items, "next_cursor": next_cursor}
 
 
+async def add_counts(
+    page: dict[str, Any],
+    filters: catalog.BookFilters,
+    params: BrowseQuery,
+    match: Match | None = None,
+    *,
+    searched: bool = False,
+) -> None:
+    """``total`` and ``facets`` of the page's filters, when the parameters ask for them.
+
+    ``searched``: the page is a text search, whose words are ``match`` (None
+    when no word of ``q`` could be searched: nothing matches).
+    """
+    facets = params.facets.split(",") if params.facets else []
+    if not params.with_total and not facets:
+        return
+    if searched and match is None:
+        counts = Counts(0, False, {facet: [] for facet in facets}, False)
+    else:
+        counts = await count_matching(
+            filters,
+            total=params.with_total,
+            facets=facets,
+            facet_limit=params.facet_limit,
+            match=match,
+        )
+    if params.with_total:
+        page["total"] = counts.total
+        page["total_is_estimate"] = counts.total_is_estimate
+    if facets:
+        page["facets"] = counts.facets
+        page["facets_is_estimate"] = counts.facets_is_estimate
+
+
 def browse_filters(
     params: BrowseQuery,
     *,
@@ -108,8 +144,10 @@ async def fetch_search_page(
     *,
     limit: int,
     cursor: str | None,
+    counts: BrowseQuery | None = None,
 ) -> dict[str, Any]:
-    """One page of the books matching ``text`` (``q=``), shaped as ``BookPage``."""
+    """One page of the books matching ``text`` (``q=``), shaped as ``BookPage``; with the
+    total and facets ``counts`` asks for."""
     scope = json.dumps(["search", text.q, text.sort, *filters.terms()])
     pager = Pager(scope, request.app.state.cursor_secret)
     after = None
@@ -119,12 +157,15 @@ async def fetch_search_page(
     next_cursor = None
     if result.next_key is not None:
         next_cursor = encode_search_cursor(result.next_key, scope=pager.scope, secret=pager.secret)
-    return {
+    page = {
         "items": result.books,
         "next_cursor": next_cursor,
         "ignored_words": result.ignored_words,
         "suggestion": result.suggestion,
     }
+    if counts is not None:
+        await add_counts(page, filters, counts, result.match, searched=True)
+    return page
 
 
 @router.get(
@@ -154,13 +195,14 @@ async def list_books(
     if params.q is not None:
         text = TextQuery(params.q, params.sort or "relevance", params.highlight)
         page = await fetch_search_page(
-            request, filters, text, limit=params.limit, cursor=params.cursor
+            request, filters, text, limit=params.limit, cursor=params.cursor, counts=params
         )
     else:
         sort = sort_order(params.sort or "title")
         page = await fetch_book_page(
             request, filters, limit=params.limit, cursor=params.cursor, sort=sort
         )
+        await add_counts(page, filters, params)
     duration_ms = (time.perf_counter() - started) * 1000
     if params.q is not None or filters.is_search():
         record = SearchRecord(

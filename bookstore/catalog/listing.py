@@ -159,8 +159,28 @@ def _page_key(after: SortKey | PageKey | None) -> PageKey | None:
     return PageKey(after.text, after.id)
 
 
+def sample_of_books(criteria: Criteria, limit: int) -> QueryString:
+    """(id, year, price, author_id) of the first ``limit`` books matching ``criteria``, by title.
+
+    What ``bookstore.catalog.counts`` counts: read by the same index ranges
+    as a page, index only (the ranges INCLUDE those values).
+    """
+    return _page_in_order(criteria, TITLE, None, limit, with_values=True)
+
+
+_VALUES = {
+    "bc": ", bc.book_year AS year, bc.book_price AS price, bc.book_author_id AS author_id",
+    "b": ", b.published_year AS year, b.price AS price, b.author_id AS author_id",
+}
+
+
 def _page_in_order(
-    criteria: Criteria, sort: SortOrder, after: PageKey | None, limit: int
+    criteria: Criteria,
+    sort: SortOrder,
+    after: PageKey | None,
+    limit: int,
+    *,
+    with_values: bool = False,
 ) -> QueryString:
     """A page in an order other than title ascending.
 
@@ -173,7 +193,8 @@ def _page_in_order(
     - Otherwise: a range of books (<value>, id), likewise covering.
     """
     if criteria.author_ids is not None:
-        return _gathered_authors_page(criteria, sort, after, limit)
+        return _gathered_authors_page(criteria, sort, after, limit, with_values=with_values)
+    columns = "id, year, price, author_id" if with_values else "id"
     if criteria.category_sets:
         driving, *others = criteria.category_sets
         conditions = [_in_categories("bc.book_id", ids) for ids in others]
@@ -197,9 +218,10 @@ def _page_in_order(
                 conditions=all_of([QueryString("bc.category_id = {}", category_id), *conditions]),
                 after=after,
                 limit=limit,
+                extra=_VALUES["bc"] if with_values else "",
             )
         ]
-        return merged_page(sort, parts, limit)
+        return merged_page(sort, parts, limit, columns)
     conditions = in_ranges(criteria, "b.published_year", "b.price")
     if criteria.author_pattern is not None:
         conditions.append(
@@ -216,12 +238,18 @@ def _page_in_order(
         conditions=all_of(conditions),
         after=after,
         limit=limit,
+        extra=_VALUES["b"] if with_values else "",
     )
-    return merged_page(sort, parts, limit)
+    return merged_page(sort, parts, limit, columns)
 
 
 def _gathered_authors_page(
-    criteria: Criteria, sort: SortOrder, after: PageKey | None, limit: int
+    criteria: Criteria,
+    sort: SortOrder,
+    after: PageKey | None,
+    limit: int,
+    *,
+    with_values: bool = False,
 ) -> QueryString:
     """The listed authors' books, all gathered (OFFSET 0 keeps that a loop over them), sorted.
 
@@ -233,7 +261,9 @@ def _gathered_authors_page(
     conditions += in_ranges(criteria, "b.published_year", "b.price")
     conditions += [_in_categories("b.id", ids) for ids in criteria.category_sets]
     gathered = QueryString(
-        f"(SELECT b.id, b.{sort.field} FROM books b WHERE {{}} OFFSET 0) AS b", all_of(conditions)
+        f"(SELECT b.id, b.{sort.field}, b.published_year, b.price, b.author_id"
+        " FROM books b WHERE {} OFFSET 0) AS b",
+        all_of(conditions),
     )
     parts = ordered_parts(
         sort,
@@ -243,8 +273,9 @@ def _gathered_authors_page(
         conditions=QueryString("TRUE"),
         after=after,
         limit=limit,
+        extra=_VALUES["b"] if with_values else "",
     )
-    return merged_page(sort, parts, limit)
+    return merged_page(sort, parts, limit, "id, year, price, author_id" if with_values else "id")
 
 
 def _page_from_books(criteria: Criteria, after: SortKey | None, limit: int) -> QueryString:

@@ -186,13 +186,15 @@ def ordered_parts(
     return parts
 
 
-def merged_page(sort: SortOrder, parts: list[QueryString], limit: int) -> QueryString:
-    """The ids of the first ``limit`` rows of ``parts`` in ``sort`` (each row once)."""
+def merged_page(
+    sort: SortOrder, parts: list[QueryString], limit: int, columns: str = "id"
+) -> QueryString:
+    """``columns`` of the first ``limit`` rows of ``parts`` in ``sort`` (each row once)."""
     if len(parts) == 1:
-        return QueryString("SELECT id FROM {} AS page", parts[0])
+        return QueryString(f"SELECT {columns} FROM {{}} AS page", parts[0])
     merged = QueryString(" UNION ".join("{}" for _ in parts), *parts)
     return QueryString(
-        f"SELECT id FROM ({{}}) AS page ORDER BY {sort.order_by('value', 'id')}"
+        f"SELECT {columns} FROM ({{}}) AS page ORDER BY {sort.order_by('value', 'id')}"
         f" {literal_limit(limit)}",
         merged,
     )

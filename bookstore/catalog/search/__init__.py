@@ -56,6 +56,9 @@ class SearchResult:
     next_key: SearchKey | None
     ignored_words: list[str] = field(default_factory=list)
     suggestion: str | None = None
+    # The words searched (after any were dropped): what the facets and the
+    # total of the search count (``bookstore.catalog.counts``).
+    match: Match | None = None
 
 
 def _suggestion(query: ParsedQuery, resolved: list[ResolvedTerm], found: bool) -> str | None:
@@ -160,4 +163,5 @@ async def search_books(
             typing = kept[-1].term.folded if query.prefix and kept[-1] is active[-1] else None
             for book in books:
                 book["title_highlight"] = highlight_title(book["title"], matched, stems, typing)
-    return SearchResult(books, next_key, ignored, _suggestion(query, resolved, bool(books)))
+    match = Match(tuple(kept), query.phrases, query.excluded) if kept else None
+    return SearchResult(books, next_key, ignored, _suggestion(query, resolved, bool(books)), match)
