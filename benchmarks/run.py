@@ -17,8 +17,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
+import json
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Sequence
 from contextlib import ExitStack
@@ -43,7 +46,7 @@ from benchmarks.report import (
     update_performance_doc,
     write_json,
 )
-from benchmarks.scenarios import REFERENCE_SCENARIOS, Scenario, scenario_paths
+from benchmarks.scenarios import REFERENCE_SCENARIOS, SECOND_PAGE, Scenario, scenario_paths
 from benchmarks.servers import (
     Server,
     free_port,
@@ -118,7 +121,7 @@ class Bench:
     ) -> Measurement:
         result = run_wrk(
             server.base_url,
-            scenario_paths(scenario, self.terms),
+            with_second_pages(server.base_url, scenario_paths(scenario, self.terms)),
             threads=threads,
             connections=connections,
             duration_s=duration_s,
@@ -203,6 +206,26 @@ class Bench:
         self._count(product, Scenario.AUTHOR, measured)
         self.report.search_under_health_probe = measured
         self.report.health_under_load = Measurement("health", PRODUCT, 1, health_result)
+
+
+@functools.lru_cache(maxsize=64)
+def _next_page(base_url: str, path: str) -> str:
+    """``path`` continued by the ``next_cursor`` its first page answers (the server signs it)."""
+    with urllib.request.urlopen(base_url + path, timeout=30) as response:
+        cursor = json.load(response)["next_cursor"]
+    if cursor is None:
+        raise SystemExit(f"{path} has a single page: no second page to measure")
+    return f"{path}&{urllib.parse.urlencode({'cursor': cursor})}"
+
+
+def with_second_pages(base_url: str, paths: Sequence[str]) -> list[str]:
+    """``paths`` with each ``SECOND_PAGE`` one replaced by its second page."""
+    return [
+        _next_page(base_url, path.removeprefix(SECOND_PAGE))
+        if path.startswith(SECOND_PAGE)
+        else path
+        for path in paths
+    ]
 
 
 def _health_seconds(server: Server) -> float | None:

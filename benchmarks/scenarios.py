@@ -31,6 +31,14 @@ class Scenario(StrEnum):
     SUGGEST = "suggest"
     # A storefront's repetitive traffic: 50 popular searches, Zipf-like (issue 12).
     HOT = "hot"
+    # Storefront browsing (issue 10).
+    CATEGORIES_ANY = "categories_any"
+    CATEGORIES_ALL = "categories_all"
+    PRICE_RANGE = "price_range"
+    SORT_PRICE = "sort_price"
+    SORT_NEWEST = "sort_newest"
+    FACETS = "facets"
+    TOTAL = "total"
 
     @property
     def is_search(self) -> bool:
@@ -51,8 +59,23 @@ HOT_SEARCHES = 50
 HOT_TOP_WEIGHT = 100
 
 
-def _search(**params: str) -> str:
-    return "/books?" + urlencode(params)
+def _search(**params: str | list[str]) -> str:
+    return "/books?" + urlencode(params, doseq=True)
+
+
+# Price ranges of the price_range scenario: a shopper's "under 10", "10 to 20"...
+PRICE_RANGES = (("0", "10"), ("10", "20"), ("15", "30"), ("20", "50"), ("5", "15"))
+# Paths of sort_price that are a second page: ``benchmarks.run`` follows the
+# first page's next_cursor for these (a cursor is signed by the server).
+SECOND_PAGE = "second-page:"
+
+
+def _category_groups(slugs: list[str]) -> list[list[str]]:
+    """Two or three of the biggest categories, every pair and triple of neighbours."""
+    count = len(slugs)
+    pairs = [[slugs[i], slugs[(i + 1) % count]] for i in range(count)]
+    triples = [[slugs[i], slugs[(i + 2) % count], slugs[(i + 5) % count]] for i in range(count)]
+    return [group for group in pairs + triples if len(set(group)) == len(group)]
 
 
 def hot_paths(terms: SampledTerms) -> list[str]:
@@ -112,6 +135,33 @@ def scenario_paths(scenario: Scenario, terms: SampledTerms) -> list[str]:
         return [_search(q=text, category=slug) for text, slug in terms.title_words_in_category]
     if scenario is Scenario.HOT:
         return hot_paths(terms)
+    if scenario is Scenario.CATEGORIES_ANY:
+        return [
+            _search(category=group) for group in _category_groups(terms.biggest_category_slugs)
+        ]
+    if scenario is Scenario.CATEGORIES_ALL:
+        return [
+            _search(category=group[:2], category_mode="all")
+            for group in _category_groups(terms.biggest_category_slugs)
+        ]
+    if scenario is Scenario.PRICE_RANGE:
+        return [
+            _search(category=slug, price_min=low, price_max=high)
+            for slug in terms.biggest_category_slugs
+            for low, high in PRICE_RANGES
+        ]
+    if scenario is Scenario.SORT_PRICE:
+        first = [_search(category=slug, sort="price") for slug in terms.biggest_category_slugs]
+        return first + [SECOND_PAGE + path for path in first]
+    if scenario is Scenario.SORT_NEWEST:
+        return [_search(sort="-created_at")]
+    if scenario is Scenario.FACETS:
+        return [
+            _search(category=slug, facets="category,decade,price_band")
+            for slug in terms.biggest_category_slugs
+        ]
+    if scenario is Scenario.TOTAL:
+        return [_search(category=slug, with_total="true") for slug in terms.biggest_category_slugs]
     if scenario is Scenario.SUGGEST:
         return [
             "/books/suggest?" + urlencode({"q": prefix, "limit": SUGGEST_LIMIT})

@@ -134,9 +134,10 @@ async def test_a_single_valued_parameter_given_twice_is_422_naming_it(
 
 
 async def test_two_different_values_of_one_filter_are_422_not_the_last_one(client, paths):
-    response = await client.get("/books?category=fantasy&category=horror")
+    response = await client.get("/books?author=tolkien&author=le+guin&category=a&category=b")
 
-    assert names_in(expect_error(response, 422)) == {"category"}
+    # category may be repeated (several categories, issue 10); author may not.
+    assert names_in(expect_error(response, 422)) == {"author"}
 
 
 async def test_routes_without_query_parameters_are_unchanged(client, paths):

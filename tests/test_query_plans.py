@@ -17,6 +17,7 @@ import json
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import asyncpg
@@ -32,12 +33,15 @@ from bookstore.catalog import (
     get_book,
     list_books,
 )
+from bookstore.catalog.counts import count_matching, stats_cache
 from bookstore.catalog.filters import resolve
 from bookstore.catalog.listing import books_with_details, page_of_books
 from bookstore.catalog.search import TextQuery, search_books
+from bookstore.catalog.sorts import PageKey, sort_order
 from bookstore.catalog.statements import rows_to_fetch
 from bookstore.database import connection, pool_options
 from bookstore.pagination import SortKey
+from bookstore.schemas import FACETS
 from bookstore.seed import seed_synthetic
 from bookstore.settings import get_settings
 from bookstore.tables import Book
@@ -256,7 +260,7 @@ def _as_text(value: Any) -> str | None:
 # -- what a page should hold, by plain SQL ---------------------------------------------
 
 
-async def expected_page(filters: BookFilters, after: SortKey | None) -> list[int]:
+async def expected_page(filters: BookFilters, after: SortKey | PageKey | None) -> list[int]:
     """The ids of the page, by the most direct query: slow perhaps, but plainly right."""
     conditions, args = ["TRUE"], []
 
@@ -268,19 +272,19 @@ async def expected_page(filters: BookFilters, after: SortKey | None) -> list[int
         conditions.append(f"strpos(lower(a.name), lower({arg(filters.author)})) > 0")
     if filters.author_id is not None:
         conditions.append(f"b.author_id = {arg(filters.author_id)}")
-    if filters.category is not None:
+    for category in filters.categories:
         conditions.append(
             "EXISTS (SELECT 1 FROM book_category bc JOIN categories c ON c.id = bc.category_id"
-            f" WHERE bc.book_id = b.id AND (c.slug = lower({arg(filters.category)})"
-            f" OR lower(c.name) = lower({arg(filters.category)})))"
+            f" WHERE bc.book_id = b.id AND (c.slug = lower({arg(category)})"
+            f" OR lower(c.name) = lower({arg(category)})))"
         )
-    if filters.category_id is not None:
+    for category_id in filters.category_ids:
         conditions.append(
             "EXISTS (SELECT 1 FROM book_category bc WHERE bc.book_id = b.id"
-            f" AND bc.category_id = {arg(filters.category_id)})"
+            f" AND bc.category_id = {arg(category_id)})"
         )
     if after is not None:
-        conditions.append(f"(b.title, b.id) > ({arg(after.text)}, {arg(after.id)})")
+        conditions.append(f"(b.title, b.id) > ({arg(after[0])}, {arg(after.id)})")
     sql = (
         "SELECT b.id FROM books b JOIN authors a ON a.id = b.author_id"
         f" WHERE {' AND '.join(conditions)} ORDER BY b.title, b.id LIMIT {arg(PAGE)}"
@@ -608,3 +612,224 @@ async def test_a_text_search_reads_a_page_not_a_table(
     captured.clear()
     await search_books(filters, text, limit=PAGE, after=after)
     await assert_served_by_indexes(database, captured)
+
+
+# -- storefront browsing (issue 10): several categories, ranges, sorts, counts -------------
+
+
+@dataclass(frozen=True)
+class Browse:
+    """A storefront listing: filters, an order, and whether to read its second page."""
+
+    filters: Callable[[Catalog, list[int]], BookFilters]
+    sort: str = "title"
+    second_page: bool = False
+
+
+async def _biggest_categories() -> list[int]:
+    rows = await Book.raw(
+        "SELECT category_id FROM book_category GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 3"
+    )
+    return [row["category_id"] for row in rows]
+
+
+BROWSE_SHAPES: dict[str, Browse] = {
+    "categories_any": Browse(lambda c, big: BookFilters(category_id=tuple(big))),
+    "categories_any_second_page": Browse(
+        lambda c, big: BookFilters(category_id=tuple(big[:2])), second_page=True
+    ),
+    "categories_all": Browse(
+        lambda c, big: BookFilters(category_id=tuple(big[:2]), category_mode="all")
+    ),
+    "price_range_in_big_category": Browse(
+        lambda c, big: BookFilters(
+            category_id=big[0], price_min=Decimal("10"), price_max=Decimal("20")
+        )
+    ),
+    "price_range_whole_catalog": Browse(
+        lambda c, big: BookFilters(price_min=Decimal("10"), price_max=Decimal("20"))
+    ),
+    "year_range_whole_catalog_by_title": Browse(
+        lambda c, big: BookFilters(year_min=1990, year_max=1999), second_page=True
+    ),
+    "big_category_by_price": Browse(lambda c, big: BookFilters(category_id=big[0]), "price"),
+    "big_category_by_price_second_page": Browse(
+        lambda c, big: BookFilters(category_id=big[0]), "price", second_page=True
+    ),
+    "big_category_by_descending_price_second_page": Browse(
+        lambda c, big: BookFilters(category_id=big[0]), "-price", second_page=True
+    ),
+    "two_categories_by_newest_with_a_price_range": Browse(
+        lambda c, big: BookFilters(category_id=tuple(big[:2]), price_max=Decimal("15")),
+        "-created_at",
+        second_page=True,
+    ),
+    "big_category_by_year_with_a_year_range": Browse(
+        lambda c, big: BookFilters(category_id=big[0], year_min=1950, year_max=1999),
+        "-published_year",
+        second_page=True,
+    ),
+    "whole_catalog_by_newest": Browse(lambda c, big: BookFilters(), "-created_at"),
+    "whole_catalog_by_newest_second_page": Browse(
+        lambda c, big: BookFilters(), "-created_at", second_page=True
+    ),
+    "whole_catalog_by_descending_title": Browse(lambda c, big: BookFilters(), "-title"),
+    "whole_catalog_by_year": Browse(
+        lambda c, big: BookFilters(), "published_year", second_page=True
+    ),
+    "whole_catalog_by_price_with_a_price_range": Browse(
+        lambda c, big: BookFilters(price_min=Decimal("30")), "price", second_page=True
+    ),
+    "popular_author_by_price": Browse(
+        lambda c, big: BookFilters(author_id=c.popular_author_id), "-price", second_page=True
+    ),
+    "broad_author_fragment_by_year": Browse(
+        lambda c, big: BookFilters(author=c.fragment_of_many_authors), "published_year"
+    ),
+}
+
+
+async def expected_browse_page(
+    filters: BookFilters, sort: str, after: PageKey | None
+) -> list[int]:
+    """The ids of the page by plain SQL: every match in order, then sliced after the cursor."""
+    field = sort.removeprefix("-")
+    direction = "DESC" if sort.startswith("-") else "ASC"
+    conditions, args = ["TRUE"], []
+
+    def arg(value: Any) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    sets = [[c] for c in filters.category_ids]
+    if sets and filters.category_mode == "any":
+        sets = [[c for ids in sets for c in ids]]
+    for ids in sets:
+        conditions.append(
+            "EXISTS (SELECT 1 FROM book_category bc WHERE bc.book_id = b.id"
+            f" AND bc.category_id = ANY({arg(ids)}::integer[]))"
+        )
+    if filters.author_id is not None:
+        conditions.append(f"b.author_id = {arg(filters.author_id)}")
+    if filters.author is not None:
+        conditions.append(f"strpos(lower(a.name), lower({arg(filters.author)})) > 0")
+    for column, low, high in (
+        ("published_year", filters.year_min, filters.year_max),
+        ("price", filters.price_min, filters.price_max),
+    ):
+        if low is not None:
+            conditions.append(f"b.{column} >= {arg(low)}")
+        if high is not None:
+            conditions.append(f"b.{column} <= {arg(high)}")
+    sql = (
+        f"SELECT b.id, b.{field} AS value FROM books b JOIN authors a ON a.id = b.author_id"
+        f" WHERE {' AND '.join(conditions)}"
+        f" ORDER BY (b.{field} IS NULL), b.{field} {direction}, b.id {direction}"
+    )
+    connection = await asyncpg.connect(os.environ["DATABASE_URL"])
+    try:
+        rows = await connection.fetch(sql, *args)
+    finally:
+        await connection.close()
+    keys = [(row["value"], row["id"]) for row in rows]
+    start = 0 if after is None else keys.index((after.value, after.id)) + 1
+    return [book_id for _, book_id in keys[start : start + PAGE]]
+
+
+@pytest.fixture(params=list(BROWSE_SHAPES))
+def browse(request: pytest.FixtureRequest) -> Browse:
+    return BROWSE_SHAPES[request.param]
+
+
+async def _browse_start(shape: Browse, filters: BookFilters) -> PageKey | None:
+    if not shape.second_page:
+        return None
+    _, after = await list_books(filters, limit=PAGE, sort=sort_order(shape.sort))
+    assert after is not None, "the first page should not be the last"
+    return after
+
+
+async def test_a_browsing_page_reads_a_page_not_a_table(
+    browse: Browse, catalog: Catalog, database: asyncpg.Connection, captured: list[Statement]
+):
+    filters = browse.filters(catalog, await _biggest_categories())
+    after = await _browse_start(browse, filters)
+    captured.clear()
+
+    books, _ = await list_books(filters, limit=PAGE, after=after, sort=sort_order(browse.sort))
+
+    assert books, "every shape is chosen to have results"
+    await assert_served_by_indexes(database, captured)
+
+
+async def test_a_browsing_page_holds_what_plain_sql_finds(browse: Browse, catalog: Catalog):
+    filters = browse.filters(catalog, await _biggest_categories())
+    after = await _browse_start(browse, filters)
+
+    books, _ = await list_books(filters, limit=PAGE, after=after, sort=sort_order(browse.sort))
+
+    assert [book["id"] for book in books] == await expected_browse_page(
+        filters, browse.sort, after
+    )
+
+
+COUNTED_SHAPES = {
+    "big_category": lambda big: BookFilters(category_id=big[0]),
+    "categories_any": lambda big: BookFilters(category_id=tuple(big)),
+    "categories_all": lambda big: BookFilters(category_id=tuple(big[:2]), category_mode="all"),
+    "price_range_in_big_category": lambda big: BookFilters(
+        category_id=big[0], price_min=Decimal("10"), price_max=Decimal("20")
+    ),
+    "whole_catalog_by_year_range": lambda big: BookFilters(year_min=1990, year_max=1999),
+}
+
+
+@pytest.mark.parametrize("name", list(COUNTED_SHAPES))
+async def test_totals_and_facets_read_a_sample_not_a_table(
+    name: str, catalog: Catalog, database: asyncpg.Connection, captured: list[Statement]
+):
+    filters = COUNTED_SHAPES[name](await _biggest_categories())
+
+    counts = await count_matching(filters, total=True, facets=list(FACETS), facet_limit=20)
+
+    assert counts.total and counts.facets
+    await assert_served_by_indexes(database, captured)
+
+
+@pytest.mark.parametrize("name", list(COUNTED_SHAPES))
+async def test_estimated_totals_are_within_a_fifth_of_the_truth(name: str, catalog: Catalog):
+    filters = COUNTED_SHAPES[name](await _biggest_categories())
+    stats_cache.clear()
+
+    counts = await count_matching(filters, total=True, facets=[], facet_limit=20)
+
+    (truth,) = await Book.raw(
+        "SELECT count(*) AS books FROM books b WHERE " + " AND ".join(_plain_conditions(filters))
+    )
+    assert counts.total is not None
+    if counts.total_is_estimate:
+        assert abs(counts.total - truth["books"]) <= 0.2 * truth["books"], (counts, truth)
+    else:
+        assert counts.total == truth["books"]
+
+
+def _plain_conditions(filters: BookFilters) -> list[str]:
+    """``filters`` as SQL with its values written in (they are ints and decimals)."""
+    conditions = ["TRUE"]
+    sets = [[c] for c in filters.category_ids]
+    if sets and filters.category_mode == "any":
+        sets = [[c for ids in sets for c in ids]]
+    for ids in sets:
+        conditions.append(
+            "EXISTS (SELECT 1 FROM book_category bc WHERE bc.book_id = b.id"
+            f" AND bc.category_id IN ({', '.join(str(int(c)) for c in ids)}))"
+        )
+    for column, low, high in (
+        ("published_year", filters.year_min, filters.year_max),
+        ("price", filters.price_min, filters.price_max),
+    ):
+        if low is not None:
+            conditions.append(f"b.{column} >= {Decimal(low)}")
+        if high is not None:
+            conditions.append(f"b.{column} <= {Decimal(high)}")
+    return conditions

@@ -25,10 +25,11 @@ async def test_tables_and_columns_are_named_as_the_contract_says() -> None:
     assert {name for table, name in columns if table == "categories"} == {
         "id", "name", "slug", "description",
     }  # fmt: skip
-    # book_title and book_author_id are copies of the book's, kept by triggers,
-    # for index-ordered search.
+    # book_title, book_author_id, book_year, book_price and book_created_at are
+    # copies of the book's, kept by triggers, for index-ordered search and sorts.
     assert {name for table, name in columns if table == "book_category"} == {
-        "id", "book_id", "category_id", "book_title", "book_author_id",
+        "id", "book_id", "category_id", "book_title", "book_author_id", "book_year",
+        "book_price", "book_created_at",
     }  # fmt: skip
     assert {name for table, name in columns if table == "search_logs"} == {
         "id", "author", "category", "q", "query", "result_count", "duration_ms", "created_at",
@@ -112,6 +113,11 @@ async def test_indexes_serve_the_searches() -> None:
     assert has_index("books", "author_id, title, id")
     assert has_index("books", "title, id")
     assert has_index("search_logs", "created_at, id")
+    # The storefront's sorts (issue 10): the whole catalog and a category in each order.
+    for column in ("published_year", "price", "created_at"):
+        assert has_index("books", f"{column}, id")
+    for copy in ("book_year", "book_price", "book_created_at"):
+        assert has_index("book_category", f"category_id, {copy}, book_id")
     assert any("authors" in d and "gin_trgm_ops" in d for d in definitions)
 
 

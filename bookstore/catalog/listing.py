@@ -261,7 +261,7 @@ def _gathered_authors_page(
     conditions += in_ranges(criteria, "b.published_year", "b.price")
     conditions += [_in_categories("b.id", ids) for ids in criteria.category_sets]
     gathered = QueryString(
-        f"(SELECT b.id, b.{sort.field}, b.published_year, b.price, b.author_id"
+        "(SELECT b.id, b.title, b.published_year, b.price, b.created_at, b.author_id"
         " FROM books b WHERE {} OFFSET 0) AS b",
         all_of(conditions),
     )
