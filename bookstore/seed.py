@@ -9,6 +9,7 @@ row by row would take most of an hour, COPY takes seconds.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -36,6 +37,40 @@ def load_demo_catalog() -> dict[str, Any]:
     return json.loads(text)
 
 
+# What a bookshop charges for a paperback of each kind, in whole units: the
+# demo's prices are drawn from these ranges, deterministically per book.
+_CLASSIC_PAPERBACK = (5, 10)  # out of copyright: many cheap editions
+_CHILDRENS_PAPERBACK = (6, 12)
+_PAPERBACK = (9, 18)
+_RECENT_PAPERBACK = (12, 20)  # published in the last ten years
+_CLASSIC_BEFORE = 1930
+
+
+def demo_price(book: dict[str, Any]) -> Decimal:
+    """A plausible shop price for a demo book, the same on every run.
+
+    Drawn from the range of its kind (a classic's paperback 5-10, a recent
+    novel's 12-20), by a hash of its title and author, ending in .99 or
+    .49 as shop prices do. Not a fact about the book: a believable price
+    for trying the price filters and sorts.
+    """
+    year = book.get("published_year") or 0
+    categories = set(book.get("categories", ()))
+    if year < _CLASSIC_BEFORE or "Classics" in categories:
+        low, high = _CLASSIC_PAPERBACK
+    elif "Children's" in categories:
+        low, high = _CHILDRENS_PAPERBACK
+    elif year >= 2016:
+        low, high = _RECENT_PAPERBACK
+    else:
+        low, high = _PAPERBACK
+    digest = hashlib.blake2b(f"{book['title']}\0{book['author']}".encode(), digest_size=8)
+    draw = int.from_bytes(digest.digest(), "big")
+    units = low + draw % (high - low)
+    cents = 49 if (draw >> 32) % 4 == 0 else 99
+    return Decimal(units * 100 + cents) / 100
+
+
 async def seed_demo() -> int:
     """Insert the demo catalog in one transaction; return the number of books."""
     catalog = load_demo_catalog()
@@ -61,6 +96,7 @@ async def seed_demo() -> int:
                     author=author_ids[book["author"]],
                     published_year=book.get("published_year"),
                     isbn=book.get("isbn"),
+                    price=demo_price(book),
                 )
                 for book in catalog["books"]
             )

@@ -525,3 +525,32 @@ async def test_beyond_the_exact_limit_totals_and_counts_are_estimates(client, sh
     by_slug = {c["slug"]: c["count"] for c in page["facets"]["category"]}
     assert abs(by_slug["fantasy"] - 12) <= 1 and abs(by_slug["horror"] - 8) <= 1
     assert sum(d["count"] for d in page["facets"]["decade"]) > 0
+
+
+# -- the demo catalog ---------------------------------------------------------------------
+
+
+async def test_the_demo_catalog_has_plausible_prices_and_known_isbns(client):
+    from bookstore.seed import seed_demo
+
+    await seed_demo()
+
+    rows = await Book.raw(
+        "SELECT b.title, b.isbn, b.price, b.published_year, a.name AS author"
+        " FROM books b JOIN authors a ON a.id = b.author_id"
+    )
+    by_title = {row["title"]: row for row in rows}
+    assert all(row["price"] is not None for row in rows)
+    assert all(Decimal("5") <= row["price"] < Decimal("20") for row in rows)
+    # A paperback classic is not 80.00.
+    assert by_title["Pride and Prejudice"]["price"] < 10
+    assert by_title["The Hobbit"]["isbn"] == "9780547928227"
+    assert by_title["Pride and Prejudice"]["isbn"] == "9780141439518"
+    cheap_sixties = (
+        await client.get(
+            "/books",
+            params={"year_min": 1960, "year_max": 1969, "price_max": "10", "with_total": "true"},
+        )
+    ).json()
+    assert cheap_sixties["total"] > 0
+    assert cheap_sixties["total_is_estimate"] is False
