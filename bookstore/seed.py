@@ -20,6 +20,8 @@ from decimal import Decimal
 from functools import lru_cache
 from importlib import resources
 from itertools import accumulate
+from math import exp, log
+from statistics import NormalDist
 from typing import Any
 
 from asyncpg import Connection
@@ -270,28 +272,40 @@ _FIRST_ADDED = datetime(2016, 1, 1, tzinfo=UTC)
 _ADDING_PERIOD = timedelta(days=3652)
 
 
-def _price(rng: random.Random) -> Decimal | None:
-    """A shop price: mostly paperbacks around 10-15, a tail of hardcovers and boxed sets.
+# Shop prices are log-normal around 13.50 (half of the books between 9 and
+# 20, one in fifty above 45); publication years decay into the past (median
+# about 2005, a long tail back to 1850).
+_PRICE_LOG_MEAN, _PRICE_LOG_SIGMA = 2.6, 0.55
+_YEAR_MEAN_AGE = 28
+_NORMAL = NormalDist()
 
-    Log-normal around 13.50 (half of the books between 9 and 20, one in
-    fifty above 45), ending in .99 or .49 or .00 as prices do; one book in
-    ten has none (not yet priced).
+
+def _price(rng: random.Random) -> Decimal | None:
+    """A shop price, ending in .99 (or .49, .00) as prices do; one book in ten has none.
+
+    The draws are those of the first synthetic catalogs (a uniform price),
+    turned into the log-normal by its inverse distribution function: the
+    random stream, hence every title and category of a seed, is unchanged.
     """
-    if rng.random() < 0.1:
+    if rng.random() >= 0.9:
         return None
-    euros = min(max(int(rng.lognormvariate(2.6, 0.55)), 2), 199)
-    cents = rng.choice((99, 99, 99, 49, 0))
-    return Decimal(euros * 100 + cents) / 100
+    uniform = (rng.randrange(299, 4999) - 298.5) / 4701
+    euros = int(exp(_PRICE_LOG_MEAN + _PRICE_LOG_SIGMA * _NORMAL.inv_cdf(uniform)))
+    cents = (99, 99, 99, 49, 0)[int(uniform * 10_000) % 5]
+    return Decimal(min(max(euros, 2), 199) * 100 + cents) / 100
 
 
 def _year(rng: random.Random) -> int | None:
-    """A publication year: most books recent (median about 2004), a long tail back to 1850.
+    """A publication year, recent books the most common; one book in twenty has none.
 
-    One book in twenty has none (unknown edition).
+    From the uniform draw of the first catalogs, by the inverse of an
+    exponential distribution of the book's age (see ``_price``).
     """
-    if rng.random() < 0.05:
+    uniform = (rng.randrange(1850, 2026) - 1850 + 0.5) / 176
+    if uniform < 0.05:
         return None
-    return max(1850, 2025 - int(rng.expovariate(1 / 28)))
+    age = -_YEAR_MEAN_AGE * log(1 - (uniform - 0.05) / 0.95 * 0.999)
+    return max(1850, 2025 - int(age))
 
 
 _BULK_TABLES = ("authors", "books", "book_category")
