@@ -44,6 +44,9 @@ PRICE_BANDS: tuple[Decimal, ...] = tuple(
     Decimal(edge) for edge in ("0", "5", "10", "15", "20", "30", "50", "100")
 )
 STATS_TTL_S = 60.0
+# A set the statistics put above this many times EXACT_UP_TO is not sampled
+# for the category facet alone: its counts come from the statistics anyway.
+_SURELY_MORE = 10
 
 
 # -- PostgreSQL's statistics -------------------------------------------------------------
@@ -410,6 +413,16 @@ async def counts_of(
     for narrowed, names in groups:
         by_ranges_only = narrowed.author_ids is None and narrowed.author_pattern is None
         by_ranges_only = by_ranges_only and not narrowed.category_sets and match is None
+        if by_ranges_only and names == ["category"]:
+            # Plainly more than a sample's worth (the whole catalog, a wide
+            # range): the statistics answer, no sample is read.
+            stats = stats or await stats_cache.get(db)
+            if stats.known and stats.estimate(narrowed) > _SURELY_MORE * EXACT_UP_TO:
+                facet_values["category"] = await _categories_from_stats(
+                    db, stats, narrowed, facet_limit
+                )
+                counts.facets_is_estimate = True
+                continue
         if narrowed.matches_nothing():
             rows: list[Row] = [{"facet": "books", "books": 0}]
         else:
