@@ -96,19 +96,32 @@ def _in_categories(book_id: str, category_ids: list[int]) -> QueryString:
     )
 
 
-def in_ranges(criteria: Criteria, year: str, price: str) -> list[QueryString]:
+def in_ranges(
+    criteria: Criteria, year: str, price: str, *, indexed: str | None = None
+) -> list[QueryString]:
     """The year and price ranges, inclusive, on the columns ``year`` and ``price``.
 
     A book without the value is outside any range on it (NULL compares to nothing).
     Only the bounds given are written: an open bound is no condition at all,
     rather than a ``$1 IS NULL OR ...`` that a generic plan cannot use.
+
+    Only the range on ``indexed`` (the field the page is sorted by) may be
+    an index condition; the others are written ``column + 0``, which no
+    index serves, so that they are tested on the entries of the walk in
+    order. Left plain, a generic plan took a price range in a category by
+    title to the price index: 62,000 books fetched and sorted for a page
+    (774 ms at 1M books) instead of a walk of the title index.
     """
     conditions = []
-    for column, (low, high) in ((year, criteria.year), (price, criteria.price)):
+    for field, column, (low, high) in (
+        ("published_year", year, criteria.year),
+        ("price", price, criteria.price),
+    ):
+        tested = column if field == indexed else f"({column} + 0)"
         if low is not None:
-            conditions.append(QueryString(f"{column} >= {{}}", low))
+            conditions.append(QueryString(f"{tested} >= {{}}", low))
         if high is not None:
-            conditions.append(QueryString(f"{column} <= {{}}", high))
+            conditions.append(QueryString(f"{tested} <= {{}}", high))
     return conditions
 
 
@@ -198,7 +211,7 @@ def _page_in_order(
     if criteria.category_sets:
         driving, *others = criteria.category_sets
         conditions = [_in_categories("bc.book_id", ids) for ids in others]
-        conditions += in_ranges(criteria, "bc.book_year", "bc.book_price")
+        conditions += in_ranges(criteria, "bc.book_year", "bc.book_price", indexed=sort.field)
         if criteria.author_pattern is not None:
             conditions.append(
                 QueryString(
@@ -222,7 +235,7 @@ def _page_in_order(
             )
         ]
         return merged_page(sort, parts, limit, columns)
-    conditions = in_ranges(criteria, "b.published_year", "b.price")
+    conditions = in_ranges(criteria, "b.published_year", "b.price", indexed=sort.field)
     if criteria.author_pattern is not None:
         conditions.append(
             QueryString(
