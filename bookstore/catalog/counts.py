@@ -21,20 +21,19 @@ No index counts: a COUNT(*) of a category holding 300,000 books reads
 
 from __future__ import annotations
 
-import bisect
 import dataclasses
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from piccolo.querystring import QueryString
 
 from bookstore.catalog.filters import BookFilters, Criteria, resolve
-from bookstore.catalog.listing import sample_of_books
+from bookstore.catalog.listing import in_categories, sample_of_books, smallest_first
 from bookstore.catalog.search.pages import Match, match_conditions
 from bookstore.catalog.statements import Row, all_of, literal_limit
+from bookstore.catalog.statistics import CatalogStats, floats, stats_cache
 from bookstore.database import DatabaseConnection, connection, fetch
 from bookstore.tables import Book
 
@@ -43,175 +42,9 @@ EXACT_UP_TO = 1000
 PRICE_BANDS: tuple[Decimal, ...] = tuple(
     Decimal(edge) for edge in ("0", "5", "10", "15", "20", "30", "50", "100")
 )
-STATS_TTL_S = 60.0
 # A set the statistics put above this many times EXACT_UP_TO is not sampled
 # for the category facet alone: its counts come from the statistics anyway.
 _SURELY_MORE = 10
-
-
-# -- PostgreSQL's statistics -------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ColumnStats:
-    """A column's distribution as ANALYZE sampled it."""
-
-    null_frac: float = 0.0
-    common: dict[float, float] = field(default_factory=dict)  # value -> share of rows
-    bounds: tuple[float, ...] = ()  # histogram of the other values, equal shares
-
-    def share_between(self, low: float | None, high: float | None) -> float:
-        """Share of all rows with a value in [low, high] (either end open; both: every row)."""
-        if low is None and high is None:
-            return 1.0
-        lo = float("-inf") if low is None else low
-        hi = float("inf") if high is None else high
-        common = sum(share for value, share in self.common.items() if lo <= value <= hi)
-        rest = max(0.0, 1.0 - self.null_frac - sum(self.common.values()))
-        return common + rest * self._histogram_share(lo, hi)
-
-    def _histogram_share(self, lo: float, hi: float) -> float:
-        bounds = self.bounds
-        if len(bounds) < 2:
-            return 1.0 if not self.common else 0.0
-        return max(0.0, self._position(hi) - self._position(lo))
-
-    def _position(self, value: float) -> float:
-        """Share of the histogram's values below ``value``, interpolated within its bucket."""
-        bounds = self.bounds
-        if value <= bounds[0]:
-            return 0.0
-        if value >= bounds[-1]:
-            return 1.0
-        bucket = bisect.bisect_right(bounds, value) - 1
-        low, high = bounds[bucket], bounds[bucket + 1]
-        within = (value - low) / (high - low) if high > low else 0.0
-        return (bucket + within) / (len(bounds) - 1)
-
-
-@dataclass(frozen=True)
-class CatalogStats:
-    """Row counts and distributions of the catalog, from pg_class and pg_stats."""
-
-    books: float
-    authors: float
-    links: float
-    category_share: dict[int, float]  # category id -> share of book_category's rows
-    other_category_share: float  # each category missing from the list above
-    year: ColumnStats
-    price: ColumnStats
-
-    @property
-    def known(self) -> bool:
-        return self.books > 0
-
-    def category_books(self, category_id: int) -> float:
-        return self.links * self.category_share.get(category_id, self.other_category_share)
-
-    def estimate(self, criteria: Criteria) -> float:
-        """Books matching ``criteria``, the conditions taken as independent."""
-        books = max(self.books, 1.0)
-        if criteria.category_sets:
-            set_sizes = [
-                min(books, sum(self.category_books(c) for c in ids))
-                for ids in criteria.category_sets
-            ]
-            matching = books
-            for size in set_sizes:
-                matching *= size / books
-        else:
-            matching = books
-        matching *= self.year.share_between(*_floats(criteria.year))
-        matching *= self.price.share_between(*_floats(criteria.price))
-        if criteria.author_ids is not None:
-            matching *= min(1.0, len(criteria.author_ids) / max(self.authors, 1.0))
-        return matching
-
-
-def _floats(bounds: tuple[Any, Any]) -> tuple[float | None, float | None]:
-    low, high = bounds
-    return (None if low is None else float(low), None if high is None else float(high))
-
-
-_STATS = """
-SELECT (SELECT reltuples FROM pg_class WHERE oid = 'books'::regclass) AS books,
-       (SELECT reltuples FROM pg_class WHERE oid = 'authors'::regclass) AS authors,
-       (SELECT reltuples FROM pg_class WHERE oid = 'book_category'::regclass) AS links,
-       s.tablename, s.attname, s.null_frac, s.n_distinct,
-       s.most_common_vals::text AS common_values, s.most_common_freqs AS common_shares,
-       s.histogram_bounds::text AS bounds
-FROM (SELECT 1) AS one
-LEFT JOIN pg_stats s ON s.schemaname = current_schema()
- AND ((s.tablename = 'book_category' AND s.attname = 'category_id')
-      OR (s.tablename = 'books' AND s.attname IN ('published_year', 'price')))
-"""
-
-
-def _numbers(text: str | None) -> list[float]:
-    if not text:
-        return []
-    return [float(item) for item in text.strip("{}").split(",") if item]
-
-
-def _column(row: Row | None) -> ColumnStats:
-    if row is None:
-        return ColumnStats()
-    values = _numbers(row["common_values"])
-    return ColumnStats(
-        null_frac=row["null_frac"] or 0.0,
-        common=dict(zip(values, row["common_shares"] or [], strict=False)),
-        bounds=tuple(_numbers(row["bounds"])),
-    )
-
-
-def _stats_from(rows: Sequence[Row]) -> CatalogStats:
-    by_column = {(row["tablename"], row["attname"]): row for row in rows}
-    first = rows[0]
-    links = by_column.get(("book_category", "category_id"))
-    shares: dict[int, float] = {}
-    other = 0.0
-    if links is not None:
-        values = _numbers(links["common_values"])
-        shares = {
-            int(value): share
-            for value, share in zip(values, links["common_shares"] or [], strict=False)
-        }
-        distinct = links["n_distinct"] or 0.0
-        if distinct < 0:
-            distinct = -distinct * max(first["links"] or 0.0, 0.0)
-        rest = max(0.0, 1.0 - sum(shares.values()))
-        other = rest / max(1.0, distinct - len(shares))
-    return CatalogStats(
-        books=max(first["books"] or 0.0, 0.0),
-        authors=max(first["authors"] or 0.0, 0.0),
-        links=max(first["links"] or 0.0, 0.0),
-        category_share=shares,
-        other_category_share=other,
-        year=_column(by_column.get(("books", "published_year"))),
-        price=_column(by_column.get(("books", "price"))),
-    )
-
-
-class StatsCache:
-    """``CatalogStats`` read at most once per ``ttl_s`` per process."""
-
-    def __init__(self, ttl_s: float = STATS_TTL_S) -> None:
-        self.ttl_s = ttl_s
-        self._stats: CatalogStats | None = None
-        self._read_at = 0.0
-
-    async def get(self, db: DatabaseConnection) -> CatalogStats:
-        now = time.monotonic()
-        if self._stats is None or now - self._read_at > self.ttl_s:
-            self._stats = _stats_from(await db.fetch(_STATS))
-            self._read_at = now
-        return self._stats
-
-    def clear(self) -> None:
-        self._stats = None
-
-
-stats_cache = StatsCache()
 
 
 # -- facets and totals ----------------------------------------------------------------------
@@ -274,10 +107,14 @@ def _facet_parts(facets: Sequence[str], categories_when_exact: bool) -> list[str
             if categories_when_exact
             else ""
         )
+        # One probe of book_category_unique per sampled book (LATERAL ...
+        # OFFSET 0): joined plainly, a generic plan read all of book_category.
         parts.append(
-            "SELECT 'category', c.id, c.name, c.slug, count(*)"
-            " FROM sample JOIN book_category bc ON bc.book_id = sample.id"
-            f" JOIN categories c ON c.id = bc.category_id{exact_only} GROUP BY c.id"
+            "SELECT 'category', c.id, c.name, c.slug, linked.books FROM (SELECT bc.category_id,"
+            " count(*) AS books FROM sample CROSS JOIN LATERAL (SELECT x.category_id"
+            " FROM book_category x WHERE x.book_id = sample.id OFFSET 0) AS bc"
+            f"{exact_only} GROUP BY bc.category_id) AS linked"
+            " JOIN categories c ON c.id = linked.category_id"
         )
     return parts
 
@@ -327,8 +164,8 @@ async def _categories_from_stats(
     db: DatabaseConnection, stats: CatalogStats, criteria: Criteria, limit: int
 ) -> list[Row]:
     """The category facet of a set narrowed by ranges only, from the statistics."""
-    share = stats.year.share_between(*_floats(criteria.year)) * stats.price.share_between(
-        *_floats(criteria.price)
+    share = stats.year.share_between(*floats(criteria.year)) * stats.price.share_between(
+        *floats(criteria.price)
     )
     rows = await db.fetch("SELECT id, name, slug FROM categories")
     values = [
@@ -355,6 +192,8 @@ async def count_matching(
     ``q=``): see ``counts_of``."""
     async with connection(Book._meta.db) as db:
         criteria = await resolve(filters, db)
+        if len(criteria.category_sets) > 1:
+            criteria = await smallest_first(db, criteria)
         return await counts_of(
             db, criteria, total=total, facets=facets, facet_limit=facet_limit, match=match
         )
@@ -379,6 +218,34 @@ async def _words_share(db: DatabaseConnection, match: Match, books: float) -> fl
     for term in match.terms:
         share *= min(1.0, sum(held.get(word, 0) for word in term.words) / max(books, 1.0))
     return share
+
+
+# Books of the smallest category read to estimate how many of them are in
+# the others too (``category_mode=all``).
+INTERSECTION_SAMPLE = 2000
+
+
+async def _estimate_all_of(
+    db: DatabaseConnection, stats: CatalogStats, criteria: Criteria
+) -> tuple[float, bool]:
+    """Books in every category set of ``criteria`` (its first the smallest), and whether exact.
+
+    The statistics know each category's size, not how often two meet (genres
+    correlate), so the share of the first set's books that are in the others
+    is measured on up to INTERSECTION_SAMPLE of them, in title order. When
+    the first set holds no more than that, the count is exact.
+    """
+    first, *others = criteria.category_sets
+    alone = dataclasses.replace(criteria, category_sets=(first,))
+    statement = QueryString(
+        "SELECT count(*) AS read, count(*) FILTER (WHERE {}) AS kept FROM ({}) AS s",
+        all_of([in_categories("s.id", ids) for ids in others]),
+        sample_of_books(alone, INTERSECTION_SAMPLE),
+    )
+    (row,) = await fetch(db, statement)
+    if row["read"] < INTERSECTION_SAMPLE:
+        return float(row["kept"]), True
+    return stats.estimate(alone) * row["kept"] / row["read"], False
 
 
 async def counts_of(
@@ -439,17 +306,22 @@ async def counts_of(
             rows = await fetch(db, statement)
         sampled = next(row["books"] for row in rows if row["facet"] == "books")
         exact = sampled <= EXACT_UP_TO
+        total_exact = exact
         scale = 1.0
         estimated_total = sampled
         if not exact:
             stats = stats or await stats_cache.get(db)
-            estimated_total = (
-                max(sampled, round(stats.estimate(narrowed))) if stats.known else sampled
-            )
+            estimate = stats.estimate(narrowed)
+            if len(narrowed.category_sets) > 1 and narrowed.author_ids is None:
+                estimate, counted = await _estimate_all_of(db, stats, narrowed)
+                total_exact = counted and match is None
+            if match is not None:
+                estimate *= await _words_share(db, match, stats.books)
+            estimated_total = max(sampled, round(estimate)) if stats.known else sampled
             scale = estimated_total / sampled
         if "total" in names:
             counts.total = estimated_total
-            counts.total_is_estimate = not exact
+            counts.total_is_estimate = not total_exact
         for name in names:
             if name == "total":
                 continue

@@ -126,6 +126,17 @@ def _value(field: str, raw: object) -> Value:
     raise ValueError(raw)
 
 
+def sort_after(sort: SortOrder, value: str, book_id: str, after: PageKey) -> QueryString:
+    """Rows after ``after`` in ``sort``, as one condition (for rows sorted anyway)."""
+    beyond = _beyond(sort)
+    if after.value is None:
+        return QueryString(f"({value} IS NULL AND {book_id} {beyond} {{}})", after.id)
+    keyset = f"({value}, {book_id}) {beyond} ({{}}, {{}})"
+    if sort.nullable:
+        return QueryString(f"({keyset} OR {value} IS NULL)", after.value, after.id)
+    return QueryString(keyset, after.value, after.id)
+
+
 def _beyond(sort: SortOrder) -> str:
     return "<" if sort.descending else ">"
 

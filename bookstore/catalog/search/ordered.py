@@ -13,18 +13,8 @@ from piccolo.querystring import QueryString
 from bookstore.catalog.filters import Criteria
 from bookstore.catalog.search import ranking
 from bookstore.catalog.search.pages import Match, match_conditions
-from bookstore.catalog.sorts import PageKey, SortOrder
+from bookstore.catalog.sorts import PageKey, SortOrder, sort_after
 from bookstore.catalog.statements import all_of, literal_limit
-
-
-def _after(sort: SortOrder, after: PageKey) -> QueryString:
-    value, beyond = f"b.{sort.field}", "<" if sort.descending else ">"
-    if after.value is None:
-        return QueryString(f"({value} IS NULL AND b.id {beyond} {{}})", after.id)
-    keyset = f"({value}, b.id) {beyond} ({{}}, {{}})"
-    if sort.nullable:
-        return QueryString(f"({keyset} OR {value} IS NULL)", after.value, after.id)
-    return QueryString(keyset, after.value, after.id)
 
 
 def page_in_order(
@@ -34,7 +24,7 @@ def page_in_order(
     score = ranking.score("s", match.terms)
     conditions = match_conditions("s", match, criteria)
     if after is not None:
-        conditions.append(_after(sort, after))
+        conditions.append(sort_after(sort, f"b.{sort.field}", "b.id", after))
     return QueryString(
         "SELECT b.id, {} AS score FROM book_search s JOIN books b ON b.id = s.book_id"
         f" WHERE {{}} ORDER BY {sort.order_by(f'b.{sort.field}', 'b.id')}"
