@@ -517,8 +517,8 @@ class AuthorBooksQuery(ListingQuery):
     category_mode: CategoryModeParam = "any"
 
 
-class BookQuery(BrowseQuery):
-    """``GET /books``: the search filters, combined with AND, the order and the page."""
+class _BookTerms(QueryModel):
+    """The search terms of ``GET /books``, listed first in its documentation."""
 
     q: SearchText = None
     author: AuthorTerm = None
@@ -526,6 +526,11 @@ class BookQuery(BrowseQuery):
     author_id: OptionalIdParam = None
     category_id: CategoryIdTerms = None
     category_mode: CategoryModeParam = "any"
+
+
+class BookQuery(BrowseQuery, _BookTerms):
+    """``GET /books``: the search filters, combined with AND, the order and the page."""
+
     sort: Literal["relevance", SortParam] | None = Field(
         default=None,
         description="`relevance` (the default with `q`; needs `q`), `title` (the default"
