@@ -42,8 +42,9 @@ class Scenario(StrEnum):
 
     @property
     def is_search(self) -> bool:
-        """Searches are logged to ``search_logs``; reading one book or a completion is not."""
-        return self not in (Scenario.BOOK_BY_ID, Scenario.SUGGEST)
+        """Searches are logged to ``search_logs``; reading one book, a completion, or the
+        catalog in an order with no filter (``sort_newest``) is not."""
+        return self not in (Scenario.BOOK_BY_ID, Scenario.SUGGEST, Scenario.SORT_NEWEST)
 
 
 # What the reference apps can answer: GET /books?author= and ?category= only.

@@ -789,6 +789,7 @@ async def test_totals_and_facets_read_a_sample_not_a_table(
     name: str, catalog: Catalog, database: asyncpg.Connection, captured: list[Statement]
 ):
     filters = COUNTED_SHAPES[name](await _biggest_categories())
+    captured.clear()
 
     counts = await count_matching(filters, total=True, facets=list(FACETS), facet_limit=20)
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 
 from bookstore import catalog
 from bookstore.api.auth import UNAUTHORIZED, TokenFirstRoute, WriteToken
-from bookstore.api.books import add_counts, browse_filters, fetch_book_page
+from bookstore.api.books import browse_filters, fetch_book_page
 from bookstore.api.dependencies import Pager, PathId, refuse_repeated_parameters
 from bookstore.api.errors import RESOURCE_ERROR_RESPONSES
 from bookstore.api.responses import ShapedResponse
@@ -101,8 +101,8 @@ async def list_author_books(
         limit=params.limit,
         cursor=params.cursor,
         sort=sort_order(params.sort or "title"),
+        counts=params,
     )
-    await add_counts(page, filters, params)
     # An empty page is the only case where existence is in doubt: check it then.
     if not page["items"] and not await catalog.author_exists(author_id):
         raise NotFound(f"author {author_id} not found")

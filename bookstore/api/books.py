@@ -23,8 +23,9 @@ from bookstore.api.conditional import (
 from bookstore.api.dependencies import Pager, PathId, refuse_repeated_parameters
 from bookstore.api.errors import RESOURCE_ERROR_RESPONSES
 from bookstore.api.responses import ShapedResponse
-from bookstore.catalog.counts import Counts, count_matching
+from bookstore.catalog.counts import Counts, count_matching, counting
 from bookstore.catalog.filters import CategoryMode
+from bookstore.catalog.listing import list_books_then
 from bookstore.catalog.search import TextQuery, search_books
 from bookstore.catalog.search.pages import Match
 from bookstore.catalog.search.suggest import suggest
@@ -67,17 +68,39 @@ async def fetch_book_page(
     limit: int,
     cursor: str | None,
     sort: SortOrder = TITLE,
+    counts: BrowseQuery | None = None,
 ) -> dict[str, Any]:
-    """One page of books for ``filters``, continuing after ``cursor``, shaped as ``BookPage``."""
+    """One page of books for ``filters``, continuing after ``cursor``, shaped as ``BookPage``;
+    with the total and facets ``counts`` asks for, counted on the same connection."""
     scope, secret = book_page_scope(filters, sort), request.app.state.cursor_secret
     after = None
     if cursor is not None:
         after = decode_key(sort, decode_values(cursor, scope=scope, secret=secret))
-    items, next_key = await catalog.list_books(filters, limit=limit, after=after, sort=sort)
+    facets = counts.facets.split(",") if counts and counts.facets else []
+    with_total = counts is not None and counts.with_total
+    then = None
+    if facets or with_total:
+        assert counts is not None
+        then = counting(total=with_total, facets=facets, facet_limit=counts.facet_limit)
+    items, next_key, counted = await list_books_then(
+        filters, limit=limit, after=after, sort=sort, then=then
+    )
     next_cursor = None
     if next_key is not None:
         next_cursor = encode_values(next_key.encode(sort), scope=scope, secret=secret)
-    return {"items": items, "next_cursor": next_cursor}
+    page: dict[str, Any] = {"items": items, "next_cursor": next_cursor}
+    if counted is not None:
+        _put_counts(page, counted, with_total=with_total, facets=bool(facets))
+    return page
+
+
+def _put_counts(page: dict[str, Any], counts: Counts, *, with_total: bool, facets: bool) -> None:
+    if with_total:
+        page["total"] = counts.total
+        page["total_is_estimate"] = counts.total_is_estimate
+    if facets:
+        page["facets"] = counts.facets
+        page["facets_is_estimate"] = counts.facets_is_estimate
 
 
 async def add_counts(
@@ -106,12 +129,7 @@ async def add_counts(
             facet_limit=params.facet_limit,
             match=match,
         )
-    if params.with_total:
-        page["total"] = counts.total
-        page["total_is_estimate"] = counts.total_is_estimate
-    if facets:
-        page["facets"] = counts.facets
-        page["facets_is_estimate"] = counts.facets_is_estimate
+    _put_counts(page, counts, with_total=params.with_total, facets=bool(facets))
 
 
 def browse_filters(
@@ -200,9 +218,8 @@ async def list_books(
     else:
         sort = sort_order(params.sort or "title")
         page = await fetch_book_page(
-            request, filters, limit=params.limit, cursor=params.cursor, sort=sort
+            request, filters, limit=params.limit, cursor=params.cursor, sort=sort, counts=params
         )
-        await add_counts(page, filters, params)
     duration_ms = (time.perf_counter() - started) * 1000
     if params.q is not None or filters.is_search():
         record = SearchRecord(

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 
 from bookstore import catalog
 from bookstore.api.auth import UNAUTHORIZED, TokenFirstRoute, WriteToken
-from bookstore.api.books import add_counts, browse_filters, fetch_book_page
+from bookstore.api.books import browse_filters, fetch_book_page
 from bookstore.api.dependencies import PathId, refuse_repeated_parameters
 from bookstore.api.errors import RESOURCE_ERROR_RESPONSES
 from bookstore.api.responses import ShapedResponse
@@ -92,8 +92,8 @@ async def list_category_books(
         limit=params.limit,
         cursor=params.cursor,
         sort=sort_order(params.sort or "title"),
+        counts=params,
     )
-    await add_counts(page, filters, params)
     if not page["items"] and not await catalog.category_exists(category_id):
         raise NotFound(f"category {category_id} not found")
     return ShapedResponse(page)

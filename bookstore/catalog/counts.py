@@ -22,7 +22,7 @@ No index counts: a COUNT(*) of a category holding 300,000 books reads
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -178,6 +178,17 @@ async def _categories_from_stats(
         for row in rows
     ]
     return _largest([v for v in values if v["count"] > 0], limit)
+
+
+def counting(
+    *, total: bool, facets: Sequence[str], facet_limit: int
+) -> Callable[[DatabaseConnection, Criteria], Awaitable[Counts]]:
+    """``counts_of`` for ``listing.list_books_then``: counted on the page's own connection."""
+
+    async def count(db: DatabaseConnection, criteria: Criteria) -> Counts:
+        return await counts_of(db, criteria, total=total, facets=facets, facet_limit=facet_limit)
+
+    return count
 
 
 async def count_matching(

@@ -12,8 +12,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
 
 import orjson
 from piccolo.querystring import QueryString
@@ -49,6 +49,8 @@ from bookstore.database import DatabaseConnection, connection, fetch
 from bookstore.errors import NotFound
 from bookstore.pagination import SortKey
 from bookstore.tables import Book
+
+T = TypeVar("T")
 
 _BOOKS_WITH_DETAILS = """
 SELECT {} b.id, b.title, b.isbn, b.published_year, b.price, b.description,
@@ -441,8 +443,9 @@ async def _page(
     after: PageKey | None,
     limit: int,
     sort: SortOrder = TITLE,
-) -> list[Row]:
-    """Up to ``limit`` books for ``filters`` after ``after``, with their details.
+) -> tuple[list[Row], Criteria | None]:
+    """Up to ``limit`` books for ``filters`` after ``after``, with their details, and the
+    criteria they were found by (None when the one-statement author search found them).
 
     One statement for ?author= alone (lookup and page together) and for
     searches without free-text terms; two otherwise (lookup, then page), or
@@ -453,15 +456,16 @@ async def _page(
         title_after = None if after is None else SortKey(str(after.value), after.id)
         books = await _books_of_authors_named(db, fragment, title_after, limit)
         if books is not None:
-            return books
+            return books, None
         criteria = found_broad(fragment)
     else:
         criteria = await resolve(filters, db)
         if criteria.matches_nothing():
-            return []
+            return [], criteria
         if len(criteria.category_sets) > 1:
             criteria = await smallest_first(db, criteria)
-    return await books_with_details(db, page_of_books(criteria, after, limit, sort), sort=sort)
+    page = page_of_books(criteria, after, limit, sort)
+    return await books_with_details(db, page, sort=sort), criteria
 
 
 async def smallest_first(db: DatabaseConnection, criteria: Criteria) -> Criteria:
@@ -532,6 +536,9 @@ async def books_with_details(
     return [{**_book_from_row(row), "score": row["score"]} for row in rows]
 
 
+Then = Callable[[DatabaseConnection, Criteria], Awaitable[T]]
+
+
 async def list_books(
     filters: BookFilters,
     *,
@@ -546,15 +553,37 @@ async def list_books(
     its authors up in the same statement, other searches with ?author= or
     ?category= in one more.
     """
+    books, next_key, _ = await list_books_then(filters, limit=limit, after=after, sort=sort)
+    return books, next_key
+
+
+async def list_books_then(
+    filters: BookFilters,
+    *,
+    limit: int,
+    after: SortKey | PageKey | None = None,
+    sort: SortOrder = TITLE,
+    then: Then[T] | None = None,
+) -> tuple[list[Row], PageKey | None, T | None]:
+    """``list_books``, then ``then`` on the same connection with the criteria it resolved.
+
+    What the page's totals and facets need (``bookstore.catalog.counts``):
+    the terms are looked up once for both.
+    """
+    after_then = None
     async with connection(Book._meta.db) as db:
         # One extra row tells whether a next page exists.
-        page = await _page(db, filters, _page_key(after), rows_to_fetch(limit + 1), sort)
+        page, criteria = await _page(db, filters, _page_key(after), rows_to_fetch(limit + 1), sort)
+        if then is not None:
+            if criteria is None:
+                criteria = await resolve(filters, db)
+            after_then = await then(db, criteria)
     books = page[: limit + 1]
     next_key = None
     if len(books) > limit:
         books = books[:limit]
         next_key = PageKey(sort.value_of(books[-1]), books[-1]["id"])
-    return books, next_key
+    return books, next_key, after_then
 
 
 async def get_book(book_id: int) -> Row:
