@@ -120,10 +120,28 @@ def _facet_parts(facets: Sequence[str], categories_when_exact: bool) -> list[str
 
 
 def _facet_statement(
-    sample: QueryString, facets: Sequence[str], categories_when_exact: bool
+    sample: QueryString,
+    facets: Sequence[str],
+    categories_when_exact: bool,
+    *,
+    kept_if: QueryString | None = None,
 ) -> QueryString:
+    """The counts of ``facets`` over ``sample``, and its size (facet ``books``).
+
+    ``kept_if``: ``sample`` is a bounded read, of which only the rows
+    meeting this condition count; how many were read is facet ``read``.
+    """
     parts = _facet_parts(facets, categories_when_exact)
-    return QueryString("WITH sample AS MATERIALIZED ({}) " + " UNION ALL ".join(parts), sample)
+    if kept_if is None:
+        return QueryString("WITH sample AS MATERIALIZED ({}) " + " UNION ALL ".join(parts), sample)
+    parts.append("SELECT 'read', NULL::bigint, NULL::text, NULL::text, count(*) FROM read_sample")
+    return QueryString(
+        "WITH read_sample AS MATERIALIZED ({}),"
+        " sample AS MATERIALIZED (SELECT * FROM read_sample AS s WHERE {}) "
+        + " UNION ALL ".join(parts),
+        sample,
+        kept_if,
+    )
 
 
 def _values(facet: str, rows: Sequence[Row]) -> list[Row]:
@@ -231,32 +249,9 @@ async def _words_share(db: DatabaseConnection, match: Match, books: float) -> fl
     return share
 
 
-# Books of the smallest category read to estimate how many of them are in
-# the others too (``category_mode=all``).
+# Books of the smallest category read for ``category_mode=all``: the sample
+# is those of them that are in the other categories too (see ``counts_of``).
 INTERSECTION_SAMPLE = 2000
-
-
-async def _estimate_all_of(
-    db: DatabaseConnection, stats: CatalogStats, criteria: Criteria
-) -> tuple[float, bool]:
-    """Books in every category set of ``criteria`` (its first the smallest), and whether exact.
-
-    The statistics know each category's size, not how often two meet (genres
-    correlate), so the share of the first set's books that are in the others
-    is measured on up to INTERSECTION_SAMPLE of them, in title order. When
-    the first set holds no more than that, the count is exact.
-    """
-    first, *others = criteria.category_sets
-    alone = dataclasses.replace(criteria, category_sets=(first,))
-    statement = QueryString(
-        "SELECT count(*) AS read, count(*) FILTER (WHERE {}) AS kept FROM ({}) AS s",
-        all_of([in_categories("s.id", ids) for ids in others]),
-        sample_of_books(alone, INTERSECTION_SAMPLE),
-    )
-    (row,) = await fetch(db, statement)
-    if row["read"] < INTERSECTION_SAMPLE:
-        return float(row["kept"]), True
-    return stats.estimate(alone) * row["kept"] / row["read"], False
 
 
 async def counts_of(
@@ -301,38 +296,54 @@ async def counts_of(
                 )
                 counts.facets_is_estimate = True
                 continue
+        # category_mode=all: genres correlate, so the statistics cannot say how
+        # often they meet. The smallest category's first INTERSECTION_SAMPLE
+        # books (in the ranges) are read, and those in the others too are
+        # the sample: a bounded read, whatever the intersection.
+        intersected = (
+            len(narrowed.category_sets) > 1 and narrowed.author_ids is None and match is None
+        )
+        facet_names = [n for n in names if n != "total"]
+        read = 0
         if narrowed.matches_nothing():
             rows: list[Row] = [{"facet": "books", "books": 0}]
+        elif intersected:
+            first, *others = narrowed.category_sets
+            alone = dataclasses.replace(narrowed, category_sets=(first,))
+            statement = _facet_statement(
+                sample_of_books(alone, INTERSECTION_SAMPLE),
+                facet_names,
+                categories_when_exact=False,
+                kept_if=all_of([in_categories("s.id", ids) for ids in others]),
+            )
+            rows = await fetch(db, statement)
+            read = next(row["books"] for row in rows if row["facet"] == "read")
         else:
             sample = (
                 sample_of_books(narrowed, EXACT_UP_TO + 1)
                 if match is None
                 else _search_sample(match, narrowed, EXACT_UP_TO + 1)
             )
-            statement = _facet_statement(
-                sample,
-                [n for n in names if n != "total"],
-                categories_when_exact=by_ranges_only,
-            )
+            statement = _facet_statement(sample, facet_names, categories_when_exact=by_ranges_only)
             rows = await fetch(db, statement)
         sampled = next(row["books"] for row in rows if row["facet"] == "books")
-        exact = sampled <= EXACT_UP_TO
-        total_exact = exact
+        exact = read < INTERSECTION_SAMPLE if intersected else sampled <= EXACT_UP_TO
         scale = 1.0
         estimated_total = sampled
         if not exact:
             stats = stats or await stats_cache.get(db)
-            estimate = stats.estimate(narrowed)
-            if len(narrowed.category_sets) > 1 and narrowed.author_ids is None:
-                estimate, counted = await _estimate_all_of(db, stats, narrowed)
-                total_exact = counted and match is None
+            if intersected:
+                alone = dataclasses.replace(narrowed, category_sets=narrowed.category_sets[:1])
+                estimate = stats.estimate(alone) * sampled / read
+            else:
+                estimate = stats.estimate(narrowed)
             if match is not None:
                 estimate *= await _words_share(db, match, stats.books)
             estimated_total = max(sampled, round(estimate)) if stats.known else sampled
-            scale = estimated_total / sampled
+            scale = estimated_total / sampled if sampled else 1.0
         if "total" in names:
             counts.total = estimated_total
-            counts.total_is_estimate = not total_exact
+            counts.total_is_estimate = not exact
         for name in names:
             if name == "total":
                 continue

@@ -128,11 +128,20 @@ def in_ranges(
         ("published_year", year, criteria.year),
         ("price", price, criteria.price),
     ):
-        tested = column if field == indexed else f"({column} + 0)"
+        if field == indexed:
+            if low is not None:
+                conditions.append(QueryString(f"{column} >= {{}}", low))
+            if high is not None:
+                conditions.append(QueryString(f"{column} <= {{}}", high))
+            continue
+        # NOT (value < min): the same test (NULL passes neither), which a
+        # generic plan expects to keep two rows in three rather than one in
+        # three, so that it walks the order's index rather than scanning
+        # and sorting the table for a sample of 1,001 books.
         if low is not None:
-            conditions.append(QueryString(f"{tested} >= {{}}", low))
+            conditions.append(QueryString(f"NOT (({column} + 0) < {{}})", low))
         if high is not None:
-            conditions.append(QueryString(f"{tested} <= {{}}", high))
+            conditions.append(QueryString(f"NOT (({column} + 0) > {{}})", high))
     return conditions
 
 
