@@ -32,6 +32,7 @@ from piccolo.querystring import QueryString
 from bookstore.catalog.filters import BookFilters, Criteria, resolve
 from bookstore.catalog.listing import in_categories, sample_of_books, smallest_first
 from bookstore.catalog.search.pages import Match, match_conditions
+from bookstore.catalog.sorts import TITLE, SortOrder, sort_order
 from bookstore.catalog.statements import Row, all_of, literal_limit
 from bookstore.catalog.statistics import CatalogStats, floats, stats_cache
 from bookstore.database import DatabaseConnection, connection, fetch
@@ -198,6 +199,104 @@ async def _categories_from_stats(
     return _largest([v for v in values if v["count"] > 0], limit)
 
 
+def _from_histograms(stats: CatalogStats, criteria: Criteria, facet: str, limit: int) -> list[Row]:
+    """The decade or price_band facet of a set narrowed by ranges only, from the histograms.
+
+    Year and price taken as independent: the decade counts of the books in
+    a price range are the year histogram's, scaled by the range's share.
+    """
+    books = stats.books
+    values: list[Row] = []
+    if facet == "decade":
+        others = stats.price.share_between(*floats(criteria.price))
+        low, high = (floats(criteria.year)[0], floats(criteria.year)[1])
+        years = [*stats.year.common, *stats.year.bounds]
+        if not years:
+            return []
+        first = int(min(years)) // 10 * 10
+        for decade in range(first, int(max(years)) + 1, 10):
+            start = decade if low is None else max(decade, low)
+            end = decade + 9 if high is None else min(decade + 9, high)
+            if start > end:
+                continue
+            count = round(books * others * stats.year.share_between(start, end))
+            if count > 0:
+                values.append({"value": decade, "count": count})
+    else:
+        others = stats.year.share_between(*floats(criteria.year))
+        for number, edge in enumerate(PRICE_BANDS):
+            top = PRICE_BANDS[number + 1] if number + 1 < len(PRICE_BANDS) else None
+            share = stats.price.share_between(
+                float(edge), None if top is None else float(top) - 0.005
+            )
+            count = round(books * others * share)
+            if count > 0:
+                values.append(
+                    {
+                        "min": f"{edge:.2f}",
+                        "max": None if top is None else f"{top:.2f}",
+                        "count": count,
+                    }
+                )
+    return _largest(values, limit)
+
+
+async def _whole_from_stats(
+    db: DatabaseConnection,
+    stats: CatalogStats,
+    criteria: Criteria,
+    names: Sequence[str],
+    limit: int,
+    counts: Counts,
+    facet_values: dict[str, list[Row]],
+    estimate: int,
+) -> None:
+    """Total and facets of a large set narrowed by ranges only, from the statistics.
+
+    The author facet has no statistics: it is counted on the first 1,001
+    books in the order of a range's own index (its condition bounds the
+    read), scaled to the estimate; a sample skewed to the range's low end.
+    """
+    if "total" in names:
+        counts.total = estimate
+        counts.total_is_estimate = True
+    for name in names:
+        if name == "category":
+            facet_values[name] = await _categories_from_stats(db, stats, criteria, limit)
+        elif name in ("decade", "price_band"):
+            facet_values[name] = _from_histograms(stats, criteria, name, limit)
+        elif name == "author":
+            statement = _facet_statement(
+                sample_of_books(criteria, EXACT_UP_TO + 1, _sample_order(stats, criteria)),
+                ["author"],
+                False,
+            )
+            rows = await fetch(db, statement)
+            sampled = next(row["books"] for row in rows if row["facet"] == "books") or 1
+            values = _values("author", [row for row in rows if row["facet"] == "author"])
+            for value in values:
+                value["count"] = round(value["count"] * estimate / sampled)
+            facet_values[name] = _largest(values, limit)
+        if name != "total":
+            counts.facets_is_estimate = True
+
+
+def _sample_order(stats: CatalogStats, criteria: Criteria) -> SortOrder:
+    """The order to sample a set narrowed by ranges only in: that of its narrowest range.
+
+    Its index then bounds the read (the range is the index condition); in
+    title order, a narrow range would be looked for along the whole catalog.
+    """
+    ranges = [
+        (stats.year.share_between(*floats(criteria.year)), "published_year", criteria.year),
+        (stats.price.share_between(*floats(criteria.price)), "price", criteria.price),
+    ]
+    given = [(share, field) for share, field, bounds in ranges if bounds != (None, None)]
+    if not given:
+        return TITLE
+    return sort_order(min(given)[1])
+
+
 def counting(
     *, total: bool, facets: Sequence[str], facet_limit: int
 ) -> Callable[[DatabaseConnection, Criteria], Awaitable[Counts]]:
@@ -286,15 +385,17 @@ async def counts_of(
     for narrowed, names in groups:
         by_ranges_only = narrowed.author_ids is None and narrowed.author_pattern is None
         by_ranges_only = by_ranges_only and not narrowed.category_sets and match is None
-        if by_ranges_only and names == ["category"]:
+        if by_ranges_only:
             # Plainly more than a sample's worth (the whole catalog, a wide
-            # range): the statistics answer, no sample is read.
+            # range): the statistics answer. A sample would walk titles
+            # testing the ranges, 1,001 / share of the catalog in them (or
+            # the generic plan scans and sorts books instead).
             stats = stats or await stats_cache.get(db)
-            if stats.known and stats.estimate(narrowed) > _SURELY_MORE * EXACT_UP_TO:
-                facet_values["category"] = await _categories_from_stats(
-                    db, stats, narrowed, facet_limit
+            estimate = stats.estimate(narrowed)
+            if stats.known and estimate > _SURELY_MORE * EXACT_UP_TO:
+                await _whole_from_stats(
+                    db, stats, narrowed, names, facet_limit, counts, facet_values, round(estimate)
                 )
-                counts.facets_is_estimate = True
                 continue
         # category_mode=all: genres correlate, so the statistics cannot say how
         # often they meet. The smallest category's first INTERSECTION_SAMPLE
@@ -319,11 +420,14 @@ async def counts_of(
             rows = await fetch(db, statement)
             read = next(row["books"] for row in rows if row["facet"] == "read")
         else:
-            sample = (
-                sample_of_books(narrowed, EXACT_UP_TO + 1)
-                if match is None
-                else _search_sample(match, narrowed, EXACT_UP_TO + 1)
-            )
+            if match is not None:
+                sample = _search_sample(match, narrowed, EXACT_UP_TO + 1)
+            elif by_ranges_only:
+                stats = stats or await stats_cache.get(db)
+                order = _sample_order(stats, narrowed)
+                sample = sample_of_books(narrowed, EXACT_UP_TO + 1, order)
+            else:
+                sample = sample_of_books(narrowed, EXACT_UP_TO + 1)
             statement = _facet_statement(sample, facet_names, categories_when_exact=by_ranges_only)
             rows = await fetch(db, statement)
         sampled = next(row["books"] for row in rows if row["facet"] == "books")

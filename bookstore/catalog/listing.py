@@ -192,13 +192,14 @@ def _page_key(after: SortKey | PageKey | None) -> PageKey | None:
     return PageKey(after.text, after.id)
 
 
-def sample_of_books(criteria: Criteria, limit: int) -> QueryString:
+def sample_of_books(criteria: Criteria, limit: int, sort: SortOrder = TITLE) -> QueryString:
     """(id, year, price, author_id) of the first ``limit`` books matching ``criteria``, by title.
 
     What ``bookstore.catalog.counts`` counts: read by the same index ranges
-    as a page, index only (the ranges INCLUDE those values).
+    as a page, index only (the ranges INCLUDE those values). ``sort``: in
+    that order instead (a range on it is then the index's condition).
     """
-    return _page_in_order(criteria, TITLE, None, limit, with_values=True)
+    return _page_in_order(criteria, sort, None, limit, with_values=True)
 
 
 _VALUES = {
