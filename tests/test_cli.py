@@ -26,6 +26,12 @@ async def test_seed_demo_loads_hundreds_of_real_books(client: httpx.AsyncClient)
     assert all(book["categories"] for book in tolkien["items"])
     fantasy = (await client.get("/books", params={"category": "Fantasy"})).json()
     assert len(fantasy["items"]) == 20
+    # Prices to try the price filters with, and ISBNs where they are known (issue 10).
+    hobbit = next(book for book in tolkien["items"] if book["title"] == "The Hobbit")
+    assert hobbit["isbn"] == "9780547928227"
+    cheap = (await client.get("/books", params={"price_max": "10", "with_total": "true"})).json()
+    assert cheap["total"] > 0 and cheap["total_is_estimate"] is False
+    assert await Book.count().where(Book.price.is_null()) == 0
 
 
 async def test_seed_refuses_a_catalog_that_is_not_empty() -> None:
