@@ -579,3 +579,25 @@ async def test_a_large_set_narrowed_by_ranges_only_is_counted_from_the_statistic
     assert abs(sum(decades.values()) - sum(1 for b in books if b["published_year"])) <= 3
     assert set(page["facets"]) == {"category", "author", "decade", "price_band"}
     assert page["facets"]["author"]
+
+
+async def test_a_cursor_continues_the_same_categories_named_in_another_order(client, shelf):
+    first = (
+        await client.get(
+            "/books", params={"category": ["horror", "fantasy"], "sort": "-price", "limit": 3}
+        )
+    ).json()
+
+    # The response cache keys requests by their sorted parameters: either order
+    # may be answered with the other's page and cursor.
+    again = await client.get(
+        "/books",
+        params={
+            "category": ["fantasy", "horror"],
+            "sort": "-price",
+            "limit": 3,
+            "cursor": first["next_cursor"],
+        },
+    )
+
+    assert again.status_code == 200, again.text

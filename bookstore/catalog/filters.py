@@ -64,12 +64,17 @@ class BookFilters:
         return self.category_id  # type: ignore[return-value]
 
     def terms(self) -> tuple[object, ...]:
-        """Every term, as plain JSON-able values: the scope a cursor is signed for."""
+        """Every term, as plain JSON-able values: the scope a cursor is signed for.
+
+        The categories are sorted: ``?category=a&category=b`` and its reverse
+        ask the same, and the response cache (which sorts the parameters)
+        may answer one with the other's page, cursor included.
+        """
         return (
             self.author,
-            list(self.categories),
+            sorted(self.categories),
             self.author_id,
-            list(self.category_ids),
+            sorted(self.category_ids),
             self.category_mode if len(self.categories) + len(self.category_ids) > 1 else None,
             self.year_min,
             self.year_max,
