@@ -245,3 +245,31 @@ async def test_cache_mb_zero_turns_the_cache_off(cache_mb: str, kept: bool) -> N
             etag = (await http.get("/authors?name=after")).headers["etag"]
             again = await http.get("/authors?name=after", headers={"If-None-Match": etag})
             assert again.status_code == 304
+
+
+async def test_a_version_read_before_the_middleware_existed_still_keys_the_cache() -> None:
+    """uvicorn builds the middleware before the lifespan; in-process apps may not."""
+    from bookstore.api.cached_listings import CachedListings
+    from bookstore.catalog_version import CatalogVersion
+
+    calls = 0
+
+    async def endpoint(scope: dict, receive: object, send: object) -> None:
+        nonlocal calls
+        calls += 1
+        await send({"type": "http.response.start", "status": 200, "headers": []})  # type: ignore[operator]
+        await send({"type": "http.response.body", "body": b"{}"})  # type: ignore[operator]
+
+    version = CatalogVersion()
+    version.value = 42  # read at start-up, before anyone subscribed
+    middleware = CachedListings(
+        endpoint, catalog_version=version, cache=ResponseCache(2**20), max_age_s=0
+    )
+
+    async def send(message: dict) -> None:
+        pass
+
+    for _ in range(2):
+        scope = {"type": "http", "method": "GET", "path": "/books", "query_string": b"q=x"}
+        await middleware({**scope, "headers": []}, None, send)  # type: ignore[arg-type]
+    assert calls == 1
