@@ -35,3 +35,7 @@ class PreconditionFailed(CatalogError):
 
 class InvalidImportFile(CatalogError):
     """An import file that cannot be read as a whole (no header, unknown columns)."""
+
+
+class InvalidRange(CatalogError):
+    """A range of time the search insights cannot answer (empty, or too many buckets)."""

@@ -7,26 +7,111 @@ per batch. One statement per batch instead of one per search keeps logging
 cheap under load, and a failed write (database restarting, say) leaves the
 records in the buffer to be retried: they are lost only if the buffer
 overflows, and those losses are counted and logged, never silent.
+
+The same statement rolls the batch up (docs/insights.md): per hour, the
+searches by latency bucket (a histogram, for percentiles), and per hour and
+per day, each search's count. The insights read those rollups, never the
+raw rows, and the raw rows can then be dropped a day at a time
+(``bookstore.search_log_retention``). One statement: a batch and its
+rollups are written together or not at all, so a retried batch is never
+counted twice.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import math
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 
+import asyncpg
+
+from bookstore.catalog.search.words import fold
 from bookstore.tables import SearchLog
 
 logger = logging.getLogger(__name__)
 
+# The raw rows and their three rollups. Rows of each upsert are sorted by
+# key, so two workers writing the same hour lock its rows in the same order.
 _INSERT_BATCH = """
-INSERT INTO search_logs (author, category, q, query, result_count, duration_ms, created_at)
-SELECT * FROM unnest({}::text[], {}::text[], {}::text[], {}::text[], {}::integer[],
-                     {}::double precision[], {}::timestamptz[])
+WITH batch AS (
+    SELECT * FROM unnest({}::text[], {}::text[], {}::text[], {}::text[], {}::integer[],
+                         {}::double precision[], {}::timestamptz[], {}::timestamptz[],
+                         {}::smallint[], {}::text[], {}::text[], {}::text[], {}::jsonb[])
+        AS b (author, category, q, query, result_count, duration_ms, created_at, hour,
+              latency_bucket, search_q, search_author, search_category, params)
+), logged AS (
+    INSERT INTO search_logs (author, category, q, query, result_count, duration_ms, created_at)
+    SELECT author, category, q, query, result_count, duration_ms, created_at FROM batch
+), hours AS (
+    INSERT INTO search_log_hours AS h (hour, latency_bucket, searches, zero_results)
+    SELECT hour, latency_bucket, count(*), count(*) FILTER (WHERE result_count = 0)
+    FROM batch GROUP BY 1, 2 ORDER BY 1, 2
+    ON CONFLICT (hour, latency_bucket) DO UPDATE
+    SET searches = h.searches + excluded.searches,
+        zero_results = h.zero_results + excluded.zero_results
+), terms AS (
+    SELECT hour, search_q, search_author, search_category, (array_agg(params))[1] AS params,
+           count(*) AS searches, count(*) FILTER (WHERE result_count = 0) AS zero_results
+    FROM batch WHERE (search_q, search_author, search_category) <> ('', '', '')
+    GROUP BY 1, 2, 3, 4
+), terms_hourly AS (
+    INSERT INTO search_log_terms_hourly AS t
+        (hour, q, author, category, params, searches, zero_results)
+    SELECT * FROM terms ORDER BY 1, 2, 3, 4
+    ON CONFLICT (hour, q, author, category) DO UPDATE
+    SET searches = t.searches + excluded.searches,
+        zero_results = t.zero_results + excluded.zero_results
+)
+INSERT INTO search_log_terms_daily AS d (day, q, author, category, params, searches, zero_results)
+SELECT (hour AT TIME ZONE 'UTC')::date, search_q, search_author, search_category,
+       (array_agg(params))[1], sum(searches), sum(zero_results)
+FROM terms GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+ON CONFLICT (day, q, author, category) DO UPDATE
+SET searches = d.searches + excluded.searches,
+    zero_results = d.zero_results + excluded.zero_results
 """
+
+# Latency histogram: bucket 0 holds durations up to 0.05 ms, bucket i those in
+# (0.05 * 1.1**(i-1), 0.05 * 1.1**i] ms, the last one everything beyond 73 s.
+# A percentile read off it is the upper bound of its bucket: never below the
+# true value, at most 10% above.
+LATENCY_BUCKET_BASE_MS = 0.05
+LATENCY_BUCKET_GROWTH = 1.1
+LATENCY_BUCKETS = 150
+
+
+def latency_bucket(duration_ms: float) -> int:
+    """The histogram bucket of a duration (the migration has the same formula in SQL)."""
+    if duration_ms <= LATENCY_BUCKET_BASE_MS:
+        return 0
+    ratio = math.log(duration_ms / LATENCY_BUCKET_BASE_MS) / math.log(LATENCY_BUCKET_GROWTH)
+    return min(LATENCY_BUCKETS - 1, max(0, math.ceil(ratio - 1e-9)))
+
+
+def latency_bucket_upper_ms(bucket: int) -> float:
+    """The longest duration counted in ``bucket``."""
+    return LATENCY_BUCKET_BASE_MS * LATENCY_BUCKET_GROWTH**bucket
+
+
+def normalize_search(text: str | None) -> str:
+    """What customers typed, folded as the search folds it, spaces collapsed.
+
+    ``"  García   MÁRQUEZ "`` -> ``"garcia marquez"``: one entry in the top lists.
+    """
+    return " ".join(fold(text).split()) if text else ""
+
+
+def hour_of(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def day_of(moment: datetime) -> date:
+    return moment.astimezone(UTC).date()
 
 
 @dataclass(frozen=True)
@@ -39,6 +124,28 @@ class SearchRecord:
     q: str | None = None
     # When the search ran, not when its row happened to be written.
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def search_terms(self) -> tuple[str, str, str]:
+        """(q, author, category), normalized: the q alone when there is one.
+
+        A search is what the customer looked for: the text of the search box,
+        or else the author and category names. ("", "", "") for a search by
+        ids only, which counts in the totals but names nothing to list.
+        """
+        q = normalize_search(self.q)
+        if q:
+            return q, "", ""
+        return "", normalize_search(self.author), normalize_search(self.category)
+
+    def search_params(self) -> dict[str, str]:
+        """The search as typed, as ``GET /books`` parameters: a link replays it."""
+        if normalize_search(self.q):
+            return {"q": self.q or ""}
+        return {
+            name: value
+            for name, value in (("author", self.author), ("category", self.category))
+            if value
+        }
 
 
 @dataclass
@@ -131,6 +238,7 @@ class SearchLogger:
                     await _insert(batch)
                 except Exception as error:
                     self._stats.failed_writes += 1
+                    forget_partitions()  # a day's partition may have been dropped meanwhile
                     logger.warning(
                         "search log: writing %d records failed (%r); %d buffered, retrying",
                         len(batch),
@@ -152,7 +260,49 @@ class SearchLogger:
                 await asyncio.sleep(self.retry_interval_s)
 
 
+# The days whose partition this process knows to exist.
+_days_with_partitions: set[date] = set()
+# Created ahead, so that midnight's first batch does not wait on DDL.
+PARTITIONS_AHEAD_DAYS = 2
+
+
+async def ensure_partitions(days: set[date]) -> None:
+    """Create the day partitions of ``search_logs`` that ``days`` need.
+
+    A row for a day without its partition would fail the whole batch; there
+    is no default partition on purpose (a day's partition could not be
+    created while the default held rows of that day).
+    """
+    missing = days - _days_with_partitions
+    if not missing:
+        return
+    last = max(max(missing), datetime.now(UTC).date() + timedelta(days=PARTITIONS_AHEAD_DAYS))
+    await SearchLog.raw("SELECT search_logs_add_partitions({}, {})", min(missing), last)
+    _days_with_partitions.update(
+        min(missing) + timedelta(days=n) for n in range((last - min(missing)).days + 1)
+    )
+
+
+def forget_partitions() -> None:
+    """After partitions were dropped: check again before writing to any day."""
+    _days_with_partitions.clear()
+
+
 async def _insert(batch: list[SearchRecord]) -> None:
+    days = {day_of(r.created_at) for r in batch}
+    await ensure_partitions(days)
+    try:
+        await _insert_with_rollups(batch)
+    except asyncpg.CheckViolationError:
+        # "no partition of relation search_logs found for row": another
+        # process (``bookstore logs prune``) dropped a day this one had seen.
+        forget_partitions()
+        await ensure_partitions(days)
+        await _insert_with_rollups(batch)
+
+
+async def _insert_with_rollups(batch: list[SearchRecord]) -> None:
+    terms = [r.search_terms() for r in batch]
     await SearchLog.raw(
         _INSERT_BATCH,
         [r.author for r in batch],
@@ -162,4 +312,10 @@ async def _insert(batch: list[SearchRecord]) -> None:
         [r.result_count for r in batch],
         [r.duration_ms for r in batch],
         [r.created_at for r in batch],
+        [hour_of(r.created_at) for r in batch],
+        [latency_bucket(r.duration_ms) for r in batch],
+        [t[0] for t in terms],
+        [t[1] for t in terms],
+        [t[2] for t in terms],
+        [json.dumps(r.search_params(), ensure_ascii=False) for r in batch],
     )

@@ -83,8 +83,17 @@ class BookCategory(Table, tablename="book_category"):
 
 
 class SearchLog(Table, tablename="search_logs"):
-    """One row per catalog search, written after the response is sent."""
+    """One row per catalog search, written after the response is sent.
 
+    Partitioned by UTC day in the database (``search_logs_YYYYMMDD``), with
+    hourly and daily rollups beside it that Piccolo does not see (migration
+    2026-11-29T03:35, docs/insights.md).
+    """
+
+    # ``id`` is bigint in the database (at 1,000 searches a second an integer
+    # runs out within a month). Piccolo keeps its implicit Serial: its
+    # migrations cannot change a serial's type and would try to add the
+    # column again; Piccolo never checks the width, and Python's int has none.
     author = Text(null=True, default=None)
     category = Text(null=True, default=None)
     # The search box's text (``GET /books?q=``) as the customer typed it.

@@ -114,7 +114,8 @@ async def empty_catalog(app: FastAPI) -> None:
     from bookstore.tables import Book
 
     await Book.raw(
-        "TRUNCATE books, authors, categories, book_category, search_logs RESTART IDENTITY CASCADE"
+        "TRUNCATE books, authors, categories, book_category, search_logs, search_log_hours,"
+        " search_log_terms_hourly, search_log_terms_daily RESTART IDENTITY CASCADE"
     )
 
 

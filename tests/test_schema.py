@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from bookstore.tables import Book
 
 
@@ -105,7 +107,9 @@ async def test_indexes_serve_the_searches() -> None:
     definitions = [r["indexdef"] for r in rows]
 
     def has_index(table: str, leading: str) -> bool:
-        return any(f"ON public.{table} " in d and f"({leading}" in d for d in definitions)
+        # "ON ONLY": the index of a partitioned table (search_logs), built on each partition.
+        on_table = (f"ON public.{table} ", f"ON ONLY public.{table} ")
+        return any(any(o in d for o in on_table) and f"({leading}" in d for d in definitions)
 
     assert has_index("books", "author_id")
     assert has_index("book_category", "category_id, book_title, book_id")
@@ -176,3 +180,20 @@ async def test_the_author_copy_on_book_category_follows_the_book() -> None:
     assert await _copied("book_author_id", book) == godwin
     await fetch("UPDATE book_category SET book_author_id = {} WHERE book_id = {}", shelley, book)
     assert await _copied("book_author_id", book) == godwin
+
+
+async def test_search_logs_are_partitioned_by_day_with_bigint_ids() -> None:
+    (table,) = await fetch(
+        "SELECT pg_get_partkeydef('search_logs'::regclass) AS key,"
+        " format_type(a.atttypid, a.atttypmod) AS id_type"
+        " FROM pg_attribute a WHERE a.attrelid = 'search_logs'::regclass AND a.attname = 'id'"
+    )
+    assert table["key"] == "RANGE (created_at)"
+    assert table["id_type"] == "bigint"
+    partitions = await fetch(
+        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+        " WHERE i.inhparent = 'search_logs'::regclass"
+    )
+    # Today's exists before any search is written.
+    today = f"search_logs_{datetime.now(UTC):%Y%m%d}"
+    assert today in {p["relname"] for p in partitions}

@@ -20,6 +20,7 @@ from bookstore.errors import (
     Conflict,
     InvalidCursor,
     InvalidImportFile,
+    InvalidRange,
     InvalidReference,
     NotFound,
     PreconditionFailed,
@@ -55,6 +56,7 @@ STATUS_BY_ERROR: dict[type[CatalogError], int] = {
     InvalidReference: 422,
     InvalidCursor: 422,
     InvalidImportFile: 422,
+    InvalidRange: 422,
 }
 
 # Raised when the database is down, restarting, shutting down or unreachable,
