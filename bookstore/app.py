@@ -29,6 +29,7 @@ from bookstore.installation_secrets import cursor_secret
 from bookstore.replicas import ReplicaSet, RoutedPool
 from bookstore.response_cache import ResponseCache
 from bookstore.search_log import SearchLogger
+from bookstore.search_log_retention import SearchLogMaintenance
 from bookstore.settings import Settings, get_settings
 
 
@@ -81,11 +82,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         await search_logger.start()
         app.state.search_logger = search_logger
+        maintenance = SearchLogMaintenance(settings.search_log_retention_days)
+        maintenance.start()
         _tune_garbage_collector()
         try:
             yield
         finally:
             try:
+                await maintenance.stop()
                 await search_logger.stop()
             finally:
                 # Its only statement is SELECT 1: nothing to wait for.

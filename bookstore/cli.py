@@ -367,6 +367,25 @@ def import_(args: argparse.Namespace) -> None:
             )
 
 
+def logs_prune(args: argparse.Namespace) -> None:
+    """Drop the search-log days older than the retention now (the service does it hourly)."""
+    from bookstore.search_log_retention import prune_search_logs
+
+    _use_database()
+    days = args.days or get_settings().search_log_retention_days
+    report = _with_engine(lambda: prune_search_logs(days))
+    cutoff = report.cutoff.isoformat(timespec="minutes")
+    if not report.dropped:
+        print(f"Nothing to remove: no search-log day before {cutoff} ({days} days kept).")
+        return
+    for dropped in report.dropped:
+        print(f"Removed {dropped.day.isoformat()}: {dropped.searches:,} searches")
+    print(
+        f"Removed {len(report.dropped)} day(s), {report.searches:,} searches, before {cutoff} "
+        f"({days} days kept). Their rollups stay: the insights still cover them."
+    )
+
+
 def db_url(args: argparse.Namespace) -> None:
     """Print the DSN, for psql and GUI tools."""
     print(_use_database())
@@ -529,6 +548,16 @@ def build_parser() -> argparse.ArgumentParser:
     revoke_parser.add_argument("name")
     revoke_parser.set_defaults(handler=token_revoke)
     token_commands.add_parser("list", help=token_list.__doc__).set_defaults(handler=token_list)
+
+    logs_parser = commands.add_parser("logs", help="the search log")
+    logs_commands = logs_parser.add_subparsers(dest="logs_command", required=True)
+    prune_parser = logs_commands.add_parser("prune", help=logs_prune.__doc__)
+    prune_parser.add_argument(
+        "--days",
+        type=_positive,
+        help="days to keep (default: BOOKSTORE_SEARCH_LOG_RETENTION_DAYS, 90)",
+    )
+    prune_parser.set_defaults(handler=logs_prune)
 
     db_parser = commands.add_parser("db", help="the database in use")
     db_commands = db_parser.add_subparsers(dest="db_command", required=True)

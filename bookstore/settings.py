@@ -76,6 +76,14 @@ class Settings(BaseSettings):
         gt=0,
         description="Seconds between batch writes of search logs (also written on shutdown).",
     )
+    search_log_retention_days: int = Field(
+        default=90,
+        ge=1,
+        description=(
+            "Days of raw search-log rows kept; older whole UTC days are dropped hourly "
+            "(and by `bookstore logs prune`). The insights' rollups are kept."
+        ),
+    )
     production: bool = Field(
         default=False,
         description=(

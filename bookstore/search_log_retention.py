@@ -1,0 +1,158 @@
+"""Search-log retention: raw rows kept ``search_log_retention_days``, a whole day at a time.
+
+``search_logs`` is partitioned by UTC day (``search_logs_YYYYMMDD``, see the
+migration of 2026-11-29T02:30). Removing a day is detaching and dropping its
+partition: no row-by-row ``DELETE`` (hours of I/O, bloat and WAL for 86
+million rows), and no lock that stops the writer or the admin. ``DETACH
+PARTITION ... CONCURRENTLY`` takes only a SHARE UPDATE EXCLUSIVE lock on
+``search_logs`` and waits for the transactions still reading the day, then
+``DROP TABLE`` removes a table nobody else can see any more. The rollups
+(``search_log_hours``, ``search_log_terms_*``) are kept: the insights still
+cover the days whose raw rows are gone.
+
+A day goes when all of it is older than the retention: with 90 days, the
+day of 2026-08-30 goes once 2026-11-29 00:00 UTC has passed.
+
+>>> report = await prune_search_logs(retention_days=90)
+>>> [(day.day, day.searches) for day in report.dropped]
+[(datetime.date(2026, 8, 30), 86400000)]
+
+It runs hourly in the service (``SearchLogMaintenance``) and by hand with
+``bookstore logs prune``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+from bookstore.search_log import PARTITIONS_AHEAD_DAYS, forget_partitions
+from bookstore.tables import SearchLog
+
+logger = logging.getLogger(__name__)
+
+_PARTITION_NAME = re.compile(r"^search_logs_(\d{8})$")
+
+_PARTITIONS = """
+SELECT c.relname AS name, i.inhdetachpending AS detach_pending
+FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+WHERE i.inhparent = 'search_logs'::regclass
+"""
+
+_SEARCHES_OF_DAY = """
+SELECT coalesce(sum(searches), 0)::bigint AS searches FROM search_log_hours
+WHERE hour >= {} AND hour < {}
+"""
+
+
+@dataclass(frozen=True)
+class DroppedDay:
+    day: date
+    # From the hourly rollup, written with the rows: exact, and free to read.
+    searches: int
+
+
+@dataclass
+class PruneReport:
+    """What a prune removed: every row created before ``cutoff``, a day at a time."""
+
+    cutoff: datetime
+    dropped: list[DroppedDay] = field(default_factory=list)
+
+    @property
+    def searches(self) -> int:
+        return sum(day.searches for day in self.dropped)
+
+
+def retention_cutoff(retention_days: int, now: datetime | None = None) -> datetime:
+    """The start of the oldest UTC day to keep: whole days older than the retention go."""
+    moment = (now or datetime.now(UTC)).astimezone(UTC) - timedelta(days=retention_days)
+    return moment.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+async def _partitions() -> list[tuple[date, str, bool]]:
+    partitions = []
+    for row in await SearchLog.raw(_PARTITIONS):
+        match = _PARTITION_NAME.match(row["name"])
+        if match:
+            day = datetime.strptime(match.group(1), "%Y%m%d").date()
+            partitions.append((day, row["name"], row["detach_pending"]))
+    return sorted(partitions)
+
+
+async def prune_search_logs(retention_days: int, now: datetime | None = None) -> PruneReport:
+    """Drop the day partitions of ``search_logs`` wholly older than ``retention_days``.
+
+    Oldest first; a day whose detach was interrupted (the process stopped
+    while it waited) is finished, then dropped.
+    """
+    report = PruneReport(cutoff=retention_cutoff(retention_days, now))
+    for day, name, detach_pending in await _partitions():
+        start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        if start + timedelta(days=1) > report.cutoff:
+            break
+        (counted,) = await SearchLog.raw(_SEARCHES_OF_DAY, start, start + timedelta(days=1))
+        # The name comes from the catalog and matched search_logs_\d{8}: safe to quote.
+        mode = "FINALIZE" if detach_pending else "CONCURRENTLY"
+        await SearchLog.raw(f'ALTER TABLE search_logs DETACH PARTITION "{name}" {mode}')
+        await SearchLog.raw(f'DROP TABLE "{name}"')
+        report.dropped.append(DroppedDay(day, counted["searches"]))
+    if report.dropped:
+        forget_partitions()
+    return report
+
+
+async def add_partitions(now: datetime | None = None) -> int:
+    """Create today's partition and the next days', if missing; how many were created."""
+    today = (now or datetime.now(UTC)).astimezone(UTC).date()
+    (row,) = await SearchLog.raw(
+        "SELECT search_logs_add_partitions({}, {}) AS created",
+        today,
+        today + timedelta(days=PARTITIONS_AHEAD_DAYS),
+    )
+    return int(row["created"])
+
+
+class SearchLogMaintenance:
+    """Every ``interval_s``: the coming days' partitions created, expired days dropped.
+
+    Each worker of the service runs one; they agree through the database
+    (an advisory lock for creation, and a dropped day is not listed again).
+    """
+
+    def __init__(self, retention_days: int, interval_s: float = 3600.0) -> None:
+        self.retention_days = retention_days
+        self.interval_s = interval_s
+        self._task: asyncio.Task[None] | None = None
+
+    async def run_once(self) -> PruneReport:
+        await add_partitions()
+        report = await prune_search_logs(self.retention_days)
+        for dropped in report.dropped:
+            logger.info(
+                "search log retention: dropped %s (%d searches)", dropped.day, dropped.searches
+            )
+        return report
+
+    async def _run_continuously(self) -> None:
+        while True:
+            try:
+                await self.run_once()
+            except Exception:
+                # The database restarting, say: the next round tries again.
+                logger.exception("search log maintenance failed")
+            await asyncio.sleep(self.interval_s)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run_continuously(), name="search-log-maintenance")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
