@@ -8,9 +8,9 @@ cheap under load, and a failed write (database restarting, say) leaves the
 records in the buffer to be retried: they are lost only if the buffer
 overflows, and those losses are counted and logged, never silent.
 
-The same statement rolls the batch up (docs/insights.md): per hour, the
-searches by latency bucket (a histogram, for percentiles), and per hour and
-per day, each search's count. The insights read those rollups, never the
+The same statement rolls the batch up (docs/insights.md): per hour and per
+day, the searches by latency bucket (a histogram, for percentiles), and
+each search's count. The insights read those rollups, never the
 raw rows, and the raw rows can then be dropped a day at a time
 (``bookstore.search_log_retention``). One statement: a batch and its
 rollups are written together or not at all, so a retried batch is never
@@ -54,6 +54,14 @@ WITH batch AS (
     ON CONFLICT (hour, latency_bucket) DO UPDATE
     SET searches = h.searches + excluded.searches,
         zero_results = h.zero_results + excluded.zero_results
+), days AS (
+    INSERT INTO search_log_days AS d (day, latency_bucket, searches, zero_results)
+    SELECT (hour AT TIME ZONE 'UTC')::date, latency_bucket,
+           count(*), count(*) FILTER (WHERE result_count = 0)
+    FROM batch GROUP BY 1, 2 ORDER BY 1, 2
+    ON CONFLICT (day, latency_bucket) DO UPDATE
+    SET searches = d.searches + excluded.searches,
+        zero_results = d.zero_results + excluded.zero_results
 ), terms AS (
     SELECT hour, search_q, search_author, search_category, (array_agg(params))[1] AS params,
            count(*) AS searches, count(*) FILTER (WHERE result_count = 0) AS zero_results

@@ -7,7 +7,7 @@ million rows), and no lock that stops the writer or the admin. ``DETACH
 PARTITION ... CONCURRENTLY`` takes only a SHARE UPDATE EXCLUSIVE lock on
 ``search_logs`` and waits for the transactions still reading the day, then
 ``DROP TABLE`` removes a table nobody else can see any more. The rollups
-(``search_log_hours``, ``search_log_terms_*``) are kept: the insights still
+(``search_log_hours``, ``search_log_days``, ``search_log_terms_*``) are kept: the insights still
 cover the days whose raw rows are gone.
 
 A day goes when all of it is older than the retention: with 90 days, the
@@ -44,15 +44,14 @@ WHERE i.inhparent = 'search_logs'::regclass
 """
 
 _SEARCHES_OF_DAY = """
-SELECT coalesce(sum(searches), 0)::bigint AS searches FROM search_log_hours
-WHERE hour >= {} AND hour < {}
+SELECT coalesce(sum(searches), 0)::bigint AS searches FROM search_log_days WHERE day = {}
 """
 
 
 @dataclass(frozen=True)
 class DroppedDay:
     day: date
-    # From the hourly rollup, written with the rows: exact, and free to read.
+    # From the daily rollup, written with the rows: exact, and free to read.
     searches: int
 
 
@@ -95,7 +94,7 @@ async def prune_search_logs(retention_days: int, now: datetime | None = None) ->
         start = datetime(day.year, day.month, day.day, tzinfo=UTC)
         if start + timedelta(days=1) > report.cutoff:
             break
-        (counted,) = await SearchLog.raw(_SEARCHES_OF_DAY, start, start + timedelta(days=1))
+        (counted,) = await SearchLog.raw(_SEARCHES_OF_DAY, day)
         # The name comes from the catalog and matched search_logs_\d{8}: safe to quote.
         mode = "FINALIZE" if detach_pending else "CONCURRENTLY"
         await SearchLog.raw(f'ALTER TABLE search_logs DETACH PARTITION "{name}" {mode}')

@@ -14,9 +14,11 @@ behind. So:
 - Three rollups, written by the search-log writer in the same statement as
   the raw rows (``bookstore.search_log``), never re-read from raw rows:
 
-  - ``search_log_hours``: per hour and latency bucket (a log-scale
-    histogram, 10% wide buckets), searches and zero-result searches. Totals,
-    rates and percentiles of any range of hours come from it.
+  - ``search_log_hours`` and ``search_log_days``: per hour (per UTC day) and
+    latency bucket (a log-scale histogram, 10% wide buckets), searches and
+    zero-result searches. Totals, rates and percentiles of any range come
+    from them: whole days from the daily one, the range's edges from the
+    hourly one.
   - ``search_log_terms_hourly`` and ``search_log_terms_daily``: per hour (per
     day) and search (the q, or the author and category terms; folded for case,
     accents and spacing), its count and zero-result count, and one example as
@@ -55,6 +57,11 @@ ROLL_UP_EXISTING_ROWS = [
            {_LATENCY_BUCKET.format("duration_ms")},
            count(*), count(*) FILTER (WHERE result_count = 0)
     FROM search_logs GROUP BY 1, 2
+    """,
+    """
+    INSERT INTO search_log_days (day, latency_bucket, searches, zero_results)
+    SELECT (hour AT TIME ZONE 'UTC')::date, latency_bucket, sum(searches), sum(zero_results)
+    FROM search_log_hours GROUP BY 1, 2
     """,
     f"""
     CREATE TEMPORARY TABLE search_logs_terms ON COMMIT DROP AS
@@ -159,6 +166,16 @@ FORWARDS = [
         PRIMARY KEY (hour, latency_bucket)
     )
     """,
+    # The same per UTC day: a month's chart by day reads 30 x ~80 rows.
+    """
+    CREATE TABLE search_log_days (
+        day date NOT NULL,
+        latency_bucket smallint NOT NULL,
+        searches bigint NOT NULL,
+        zero_results bigint NOT NULL,
+        PRIMARY KEY (day, latency_bucket)
+    )
+    """,
     """
     CREATE TABLE search_log_terms_hourly (
         hour timestamptz NOT NULL,
@@ -184,14 +201,16 @@ FORWARDS = [
     )
     """,
     # Candidates for a top list: each day's (each edge hour's) most frequent
-    # searches, and most frequent zero-result ones, read off these in order.
-    "CREATE INDEX search_log_terms_daily_top_idx ON search_log_terms_daily (day, searches DESC)",
-    "CREATE INDEX search_log_terms_daily_top_zero_idx"
-    " ON search_log_terms_daily (day, zero_results DESC) WHERE zero_results > 0",
-    "CREATE INDEX search_log_terms_hourly_top_idx"
-    " ON search_log_terms_hourly (hour, searches DESC)",
-    "CREATE INDEX search_log_terms_hourly_top_zero_idx"
-    " ON search_log_terms_hourly (hour, zero_results DESC) WHERE zero_results > 0",
+    # searches, and most frequent zero-result ones, read in order off these,
+    # index-only (the key is included: no row to fetch per candidate).
+    "CREATE INDEX search_log_terms_daily_top_idx ON search_log_terms_daily"
+    " (day, searches DESC) INCLUDE (q, author, category)",
+    "CREATE INDEX search_log_terms_daily_top_zero_idx ON search_log_terms_daily"
+    " (day, zero_results DESC) INCLUDE (q, author, category) WHERE zero_results > 0",
+    "CREATE INDEX search_log_terms_hourly_top_idx ON search_log_terms_hourly"
+    " (hour, searches DESC) INCLUDE (q, author, category)",
+    "CREATE INDEX search_log_terms_hourly_top_zero_idx ON search_log_terms_hourly"
+    " (hour, zero_results DESC) INCLUDE (q, author, category) WHERE zero_results > 0",
     # Then the candidates' exact counts over the range, one index range each.
     "CREATE INDEX search_log_terms_daily_search_idx"
     " ON search_log_terms_daily (q, author, category, day) INCLUDE (searches, zero_results)",
@@ -203,6 +222,7 @@ FORWARDS = [
 BACKWARDS = [
     "DROP TABLE search_log_terms_daily",
     "DROP TABLE search_log_terms_hourly",
+    "DROP TABLE search_log_days",
     "DROP TABLE search_log_hours",
     "ALTER TABLE search_logs RENAME TO search_logs_partitioned",
     "ALTER INDEX search_logs_pkey RENAME TO search_logs_partitioned_pkey",

@@ -23,6 +23,8 @@ from servers import bookstore, serving_demo, wait_until_listening
 from starlette.routing import BaseRoute, Mount, Route
 
 from bookstore.admin import Credentials, create_admin_app, create_admin_user
+from bookstore.admin.accounts import StaffUser
+from bookstore.search_log import SearchRecord
 from bookstore.settings import Settings
 from bookstore.tables import Author, Book, BookCategory, Category, SearchLog
 
@@ -116,7 +118,7 @@ async def test_the_admin_page_is_served_at_admin(client: httpx.AsyncClient) -> N
 
 async def test_the_sidebar_links_to_the_api_docs(staff: httpx.AsyncClient) -> None:
     links = (await staff.get("/admin/api/links/")).json()
-    assert links == {"API docs": "/docs"}
+    assert links == {"Search insights": "/admin/insights/", "API docs": "/docs"}
     assert (await staff.get("/docs")).status_code == 200
 
 
@@ -501,3 +503,98 @@ async def test_search_logs_can_be_exported_for_a_time_range(
         headers=csrf(staff),
     )
     assert empty.text.splitlines() == [header]
+
+
+async def test_search_log_durations_are_shown_to_a_tenth_of_a_millisecond(
+    app: FastAPI, staff: httpx.AsyncClient
+) -> None:
+    await app.state.search_logger.record(
+        SearchRecord("tolkien", None, "author=tolkien", 2, 4.869550000421441)
+    )
+    await app.state.search_logger.flush()
+
+    rows = (await staff.get("/admin/api/tables/search_logs/")).json()["rows"]
+
+    assert [row["duration_ms"] for row in rows] == [4.9]
+    # Stored as measured: the API and the stats read the full value.
+    assert await SearchLog.select(SearchLog.duration_ms) == [{"duration_ms": 4.869550000421441}]
+
+
+# -- the Insights page -----------------------------------------------------------
+
+
+async def log_searches_now(app: FastAPI, *records: SearchRecord) -> None:
+    for record in records:
+        await app.state.search_logger.record(record)
+    assert await app.state.search_logger.flush()
+
+
+def a_search(q: str, results: int = 1, ms: float = 3.0) -> SearchRecord:
+    return SearchRecord(None, None, f"q={q}", results, ms, q=q)
+
+
+async def test_the_insights_page_without_a_session_redirects_to_the_login(
+    client: httpx.AsyncClient,
+) -> None:
+    client.cookies.clear()
+    response = await client.get("/admin/insights/")
+
+    assert response.status_code == 303
+    assert response.headers["location"] == "/admin/#/login/"
+
+
+async def test_the_insights_page_needs_an_admin_not_just_a_user(
+    client: httpx.AsyncClient,
+) -> None:
+    username, password = f"plain-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    await StaffUser.create_user(username=username, password=password, active=True, admin=False)
+    await sign_in(client, username, password)
+
+    response = await client.get("/admin/insights/")
+
+    assert response.status_code == 303
+    client.cookies.clear()
+
+
+async def test_the_insights_page_shows_the_numbers_of_the_range(
+    app: FastAPI, staff: httpx.AsyncClient
+) -> None:
+    await log_searches_now(
+        app,
+        *(a_search("Dune") for _ in range(3)),
+        a_search("zzyzx", results=0),
+        a_search("<script>alert(1)</script>", results=0),
+    )
+
+    page = await staff.get("/admin/insights/", params={"range": "24h"})
+
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert "default-src 'none'" in page.headers["content-security-policy"]
+    text = page.text
+    assert '<div class="card" id="total-searches"><b>5</b>' in text
+    assert '<div class="card" id="zero-result-rate"><b>40.0%</b>' in text
+    assert '<a href="/books?q=Dune" title="What GET /books answers for it">dune</a>' in text
+    assert "<script>" not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    assert text.count('<g class="bar"') == 24  # one bar an hour
+    assert 'id="zero-rate-chart"' in text and 'id="p95-chart"' in text
+
+
+async def test_the_insights_page_takes_a_custom_range_and_explains_a_bad_one(
+    staff: httpx.AsyncClient,
+) -> None:
+    custom = await staff.get(
+        "/admin/insights/",
+        params={"since": "2026-10-01T00:00", "until": "2026-10-04T00:00", "bucket": "day"},
+    )
+    assert custom.status_code == 200
+    assert custom.text.count('<g class="bar"') == 3
+    assert 'value="2026-10-01T00:00"' in custom.text
+
+    backwards = await staff.get(
+        "/admin/insights/",
+        params={"since": "2026-10-04T00:00", "until": "2026-10-01T00:00", "bucket": "day"},
+    )
+    assert backwards.status_code == 200
+    assert "until must be later than since" in backwards.text
+    assert backwards.text.count('<g class="bar"') in (7, 8)  # the last 7 days instead

@@ -18,6 +18,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from playwright.async_api import Locator, Page, async_playwright, expect
 from servers import free_port
 
 from bookstore.admin import create_admin_user
+from bookstore.search_log import SearchLogger, SearchRecord
 from bookstore.tables import Author, Book, SearchLog
 
 pytestmark = pytest.mark.browser
@@ -219,3 +221,87 @@ async def test_staff_filter_edit_a_book_and_find_a_search_in_the_logs(
         await sidebar_link(page, "Search Logs").click()
         newest = page.locator(".table_wrapper tbody tr").first
         await expect(newest).to_contain_text(term)
+
+
+async def log_searches(*records: SearchRecord) -> None:
+    """Written as the service writes them: raw rows and rollups (search_log.py)."""
+    writer = SearchLogger()
+    for record in records:
+        await writer.record(record)
+    assert await writer.flush()
+
+
+async def test_staff_read_the_search_insights(
+    live_server: str, page: Page, artifacts: Path
+) -> None:
+    now = datetime.now(UTC)
+    records = [
+        SearchRecord(None, None, "q=...", 0 if q == "zzyzx" else 3, 2.0 + hours, q=q,
+                     created_at=now - timedelta(hours=hours, minutes=1))
+        for hours, q in [
+            *((h, "Dune") for h in range(0, 24, 2)),  # 12, in every other hour
+            *((h, "earthsea") for h in range(0, 7)),  # 7
+            *((h, "zzyzx") for h in range(3, 8)),  # 5, found nothing
+        ]
+    ]  # fmt: skip
+    records.append(SearchRecord("tolkien", None, "author=tolkien", 2, 4.869550000421441))
+    await log_searches(*records)
+    username, password = f"analyst-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    await create_admin_user(username, password)
+
+    walk = Walkthrough(page, artifacts)
+    async with walk.step("log in"):
+        await page.goto(f"{live_server}/admin/insights/")  # no session yet: to the login
+        await expect(page.locator("input[name=username]")).to_be_visible()
+        await page.fill("input[name=username]", username)
+        await page.fill("input[name=password]", password)
+        await page.click("button[data-uitest=login_button]")
+        await expect(page.get_by_role("heading", name=re.compile("^Welcome"))).to_be_visible()
+
+    async with walk.step("durations in the search logs are rounded"):
+        await sidebar_link(page, "Search Logs").click()
+        newest = page.locator(".table_wrapper tbody tr").first
+        await expect(newest).to_contain_text("tolkien")
+        await expect(newest).to_contain_text("4.9")
+        await expect(newest).not_to_contain_text("4.8695")
+        await page.screenshot(path=str(artifacts / "admin-search-logs.png"))
+
+    async with walk.step("open the insights from the sidebar"):
+        await sidebar_link(page, "Search insights").click()
+        await expect(page.get_by_role("strong").filter(has_text="Search insights")).to_be_visible()
+
+    async with walk.step("pick the last 24 hours"):
+        await page.get_by_role("link", name="24 hours").click()
+        await expect(page.locator("#total-searches b")).to_have_text("25")
+        await expect(page.locator("#zero-result-rate b")).to_have_text("20.0%")
+
+    async with walk.step("the charts show every hour"):
+        bars = page.locator("#searches-chart g.bar")
+        await expect(bars).to_have_count(24)
+        per_hour = [
+            int(v) for v in await bars.evaluate_all("bs => bs.map(b => b.dataset.searches)")
+        ]
+        assert sum(per_hour) == 25
+        zero = [int(v) for v in await bars.evaluate_all("bs => bs.map(b => b.dataset.zero)")]
+        assert sum(zero) == 5
+        assert await page.locator("#zero-rate-chart circle").count() >= 5
+        assert await page.locator("#p95-chart circle").count() >= 12
+        box = await page.locator("#searches-chart").bounding_box()
+        assert box is not None and box["width"] > 600 and box["height"] > 100
+
+    async with walk.step("the tables list the top searches"):
+        top = page.locator("#top-searches tbody tr")
+        await expect(top).to_have_count(4)
+        await expect(top.nth(0)).to_have_text(re.compile(r"^dune\s*12\s*0$"))
+        await expect(top.nth(1)).to_have_text(re.compile(r"^earthsea\s*7\s*0$"))
+        await expect(top.nth(2)).to_have_text(re.compile(r"^zzyzx\s*5\s*5$"))
+        await expect(top.nth(3)).to_have_text(re.compile(r"^author: tolkien\s*1\s*0$"))
+        zero = page.locator("#top-zero-result tbody tr")
+        await expect(zero).to_have_count(1)
+        await expect(zero.first).to_have_text(re.compile(r"^zzyzx\s*5\s*5$"))
+        await page.screenshot(path=str(artifacts / "admin-insights.png"), full_page=True)
+
+    async with walk.step("a search links to what the API answers for it"):
+        await top.nth(0).get_by_role("link").click()
+        await expect(page).to_have_url(f"{live_server}/books?q=Dune")
+        assert '"items"' in await page.content()

@@ -10,6 +10,7 @@ from piccolo_api.session_auth.tables import SessionsBase
 from bookstore.admin.accounts import StaffUser
 from bookstore.admin.database import admin_database
 from bookstore.admin.forms import form_configs
+from bookstore.admin.insights import INSIGHTS_PATH, insights_app
 from bookstore.admin.views import table_configs
 from bookstore.settings import Settings
 
@@ -38,8 +39,10 @@ def create_admin_app(settings: Settings) -> FastAPI:
         rate_limit_provider=InMemoryLimitProvider(
             limit=settings.admin_login_attempts, timespan=window, block_duration=window
         ),
-        sidebar_links={"API docs": "/docs"},
+        sidebar_links={"Search insights": INSIGHTS_PATH, "API docs": "/docs"},
     )
+    # Inside the admin app: its CSRF middleware covers the page too.
+    admin.mount("/insights", insights_app())
     return admin
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -34,13 +33,12 @@ DAY = timedelta(days=1)
 DEFAULT_RANGE = timedelta(days=7)
 # A chart of more points than this is unreadable; a larger range takes bucket=day.
 MAX_BUCKETS = 2000
-# Each day (and each edge hour) of a range offers its this-many most frequent
-# searches, and its this-many most frequent zero-result ones, as candidates
-# for the range's top lists; their counts over the range are then exact. A
-# search missing from every day's candidates cannot be in the range's top
-# lists unless the lists are longer than this.
-CANDIDATES_PER_PERIOD = 100
-MAX_TOP = CANDIDATES_PER_PERIOD
+# Each day (and each edge hour) of a range offers its most frequent searches,
+# and its most frequent zero-result ones, as candidates for the range's top
+# lists: 2 x the list's length, at least 25. Their counts over the range are
+# then exact; a search outside every day's candidates is not listed.
+CANDIDATES_FACTOR = 2
+CANDIDATES_MIN = 25
 
 
 def _hour_floor(moment: datetime) -> datetime:
@@ -107,6 +105,12 @@ class StatsRange:
             )
         return cls(start, end, bucket)
 
+    @classmethod
+    def last(cls, duration: timedelta, bucket: Bucket) -> StatsRange:
+        """The whole hours of ``duration`` up to the end of the current hour."""
+        end = _hour_ceiling(datetime.now(UTC))
+        return cls.around(since=end - duration, until=end, bucket=bucket)
+
     def bucket_starts(self) -> list[datetime]:
         """Every bucket of the chart, the empty ones too (a day bucket starts at 00:00 UTC)."""
         step = HOUR if self.bucket == "hour" else DAY
@@ -148,70 +152,109 @@ def percentile_ms(histogram: dict[int, int], fraction: float) -> float | None:
     raise AssertionError("unreachable: the ranks add up to the total")
 
 
-_HISTOGRAM = """
-SELECT date_trunc($1, hour, 'UTC') AS start, latency_bucket,
-       sum(searches)::bigint AS searches, sum(zero_results)::bigint AS zero_results
-FROM search_log_hours
-WHERE hour >= $2 AND hour < $3
-GROUP BY 1, 2
+# The histogram rows of the range, by chart bucket: for day buckets, whole
+# days from search_log_days and the edge hours from search_log_hours; for
+# hour buckets, search_log_hours. Then one row per chart bucket (its total,
+# zero-result searches and the latency bucket of its 95th percentile, nearest
+# rank) and one per latency bucket for the whole range (for p50 and p95).
+_HISTOGRAM_SOURCE_BY_DAY = """
+    SELECT day::timestamptz AS start, latency_bucket, searches, zero_results
+    FROM search_log_days
+    WHERE day >= $1::timestamptz::date AND day < $2::timestamptz::date
+    UNION ALL
+    SELECT date_trunc('day', hour), latency_bucket, searches, zero_results
+    FROM search_log_hours
+    WHERE hour >= $3 AND hour < $4 OR hour >= $5 AND hour < $6
 """
+_HISTOGRAM_SOURCE_BY_HOUR = """
+    SELECT hour AS start, latency_bucket, searches, zero_results
+    FROM search_log_hours
+    WHERE hour >= $3 AND hour < $4 OR hour >= $5 AND hour < $6
+       OR hour >= $1 AND hour < $2
+"""
+_HISTOGRAM = """
+WITH source AS ({source}), grouped AS (
+    SELECT start, latency_bucket, sum(searches) AS searches, sum(zero_results) AS zero_results
+    FROM source GROUP BY 1, 2
+), running AS (
+    SELECT start, latency_bucket, zero_results,
+           sum(searches) OVER (PARTITION BY start) AS total,
+           sum(searches) OVER (PARTITION BY start ORDER BY latency_bucket) AS cumulative
+    FROM grouped
+)
+SELECT start, max(total)::bigint AS searches, sum(zero_results)::bigint AS zero_results,
+       min(latency_bucket) FILTER (WHERE cumulative >= ceil(0.95 * total)) AS p95_bucket
+FROM running GROUP BY start
+UNION ALL
+SELECT NULL, sum(searches)::bigint, sum(zero_results)::bigint, latency_bucket
+FROM grouped GROUP BY latency_bucket
+"""
+HISTOGRAM_BY = {
+    "day": _HISTOGRAM.format(source=_HISTOGRAM_SOURCE_BY_DAY),
+    "hour": _HISTOGRAM.format(source=_HISTOGRAM_SOURCE_BY_HOUR),
+}
+
 
 # Candidates: each whole day's and each edge hour's most frequent searches
-# (and zero-result searches), read in order off the *_top_* indexes. Totals:
-# each candidate's count over the range, whole days from the daily rollup
-# and edge hours from the hourly one, on the *_search_idx indexes.
-_TOP_SEARCHES = f"""
+# (and zero-result searches), read in order and index-only off the *_top_*
+# indexes. Totals: each candidate's count over the range, whole days from the
+# daily rollup and edge hours from the hourly one (*_search_idx). Then each
+# list's first $7, and one way each was typed.
+_TOP_SEARCHES = """
 WITH days AS (
-    SELECT (d AT TIME ZONE 'UTC')::date AS day FROM generate_series($1::timestamptz,
-                                               $2::timestamptz - interval '1 day',
-                                               interval '1 day') AS d
+    SELECT d::date AS day
+    FROM generate_series($1::timestamptz, $2::timestamptz - interval '1 day', interval '1 day') d
 ), hours AS (
-    SELECT h AS hour FROM generate_series($3::timestamptz,
-                                          $4::timestamptz - interval '1 hour',
-                                          interval '1 hour') AS h
+    SELECT h AS hour
+    FROM generate_series($3::timestamptz, $4::timestamptz - interval '1 hour', interval '1 hour') h
     UNION ALL
-    SELECT h FROM generate_series($5::timestamptz,
-                                  $6::timestamptz - interval '1 hour',
-                                  interval '1 hour') AS h
+    SELECT h
+    FROM generate_series($5::timestamptz, $6::timestamptz - interval '1 hour', interval '1 hour') h
 ), candidates AS (
     SELECT c.* FROM days, LATERAL (
-        SELECT q, author, category, params FROM search_log_terms_daily t
-        WHERE t.day = days.day ORDER BY t.searches DESC LIMIT {CANDIDATES_PER_PERIOD}) c
-    UNION ALL
+        SELECT q, author, category FROM search_log_terms_daily t
+        WHERE t.day = days.day ORDER BY t.searches DESC LIMIT $8) c
+    UNION
     SELECT c.* FROM days, LATERAL (
-        SELECT q, author, category, params FROM search_log_terms_daily t
-        WHERE t.day = days.day AND t.zero_results > 0
-        ORDER BY t.zero_results DESC LIMIT {CANDIDATES_PER_PERIOD}) c
-    UNION ALL
+        SELECT q, author, category FROM search_log_terms_daily t
+        WHERE t.day = days.day AND t.zero_results > 0 ORDER BY t.zero_results DESC LIMIT $8) c
+    UNION
     SELECT c.* FROM hours, LATERAL (
-        SELECT q, author, category, params FROM search_log_terms_hourly t
-        WHERE t.hour = hours.hour ORDER BY t.searches DESC LIMIT {CANDIDATES_PER_PERIOD}) c
-    UNION ALL
+        SELECT q, author, category FROM search_log_terms_hourly t
+        WHERE t.hour = hours.hour ORDER BY t.searches DESC LIMIT $8) c
+    UNION
     SELECT c.* FROM hours, LATERAL (
-        SELECT q, author, category, params FROM search_log_terms_hourly t
-        WHERE t.hour = hours.hour AND t.zero_results > 0
-        ORDER BY t.zero_results DESC LIMIT {CANDIDATES_PER_PERIOD}) c
-), searches AS (
-    SELECT DISTINCT ON (q, author, category) q, author, category, params FROM candidates
+        SELECT q, author, category FROM search_log_terms_hourly t
+        WHERE t.hour = hours.hour AND t.zero_results > 0 ORDER BY t.zero_results DESC LIMIT $8) c
+), totals AS (
+    SELECT s.q, s.author, s.category,
+           sum(counts.searches)::bigint AS searches,
+           sum(counts.zero_results)::bigint AS zero_results
+    FROM candidates s, LATERAL (
+        SELECT t.searches, t.zero_results FROM search_log_terms_daily t
+        WHERE (t.q, t.author, t.category) = (s.q, s.author, s.category)
+          AND t.day >= $1::timestamptz::date AND t.day < $2::timestamptz::date
+        UNION ALL
+        SELECT t.searches, t.zero_results FROM search_log_terms_hourly t
+        WHERE (t.q, t.author, t.category) = (s.q, s.author, s.category)
+          AND t.hour >= $3 AND t.hour < $4
+        UNION ALL
+        SELECT t.searches, t.zero_results FROM search_log_terms_hourly t
+        WHERE (t.q, t.author, t.category) = (s.q, s.author, s.category)
+          AND t.hour >= $5 AND t.hour < $6
+    ) counts
+    GROUP BY s.q, s.author, s.category
+), listed AS (
+    (SELECT * FROM totals ORDER BY searches DESC, q, author, category LIMIT $7)
+    UNION
+    (SELECT * FROM totals WHERE zero_results > 0
+     ORDER BY zero_results DESC, searches DESC, q, author, category LIMIT $7)
 )
-SELECT s.q, s.author, s.category, s.params,
-       sum(counts.searches)::bigint AS searches,
-       sum(counts.zero_results)::bigint AS zero_results
-FROM searches s, LATERAL (
-    SELECT t.searches, t.zero_results FROM search_log_terms_daily t
-    WHERE (t.q, t.author, t.category) = (s.q, s.author, s.category)
-      AND t.day >= ($1::timestamptz AT TIME ZONE 'UTC')::date
-      AND t.day < ($2::timestamptz AT TIME ZONE 'UTC')::date
-    UNION ALL
-    SELECT t.searches, t.zero_results FROM search_log_terms_hourly t
-    WHERE (t.q, t.author, t.category) = (s.q, s.author, s.category)
-      AND t.hour >= $3 AND t.hour < $4
-    UNION ALL
-    SELECT t.searches, t.zero_results FROM search_log_terms_hourly t
-    WHERE (t.q, t.author, t.category) = (s.q, s.author, s.category)
-      AND t.hour >= $5 AND t.hour < $6
-) counts
-GROUP BY s.q, s.author, s.category, s.params
+SELECT listed.*,
+       (SELECT t.params FROM search_log_terms_daily t
+        WHERE (t.q, t.author, t.category) = (listed.q, listed.author, listed.category)
+        ORDER BY t.day DESC LIMIT 1) AS params
+FROM listed
 """
 
 
@@ -237,7 +280,12 @@ def _top_search(row: Row) -> Row:
     }
 
 
-def _top_search_arguments(stats_range: StatsRange) -> tuple[datetime, ...]:
+def candidates_per_period(top: int) -> int:
+    """How many searches of each day (or edge hour) are candidates for a list of ``top``."""
+    return max(CANDIDATES_MIN, CANDIDATES_FACTOR * top)
+
+
+def _range_arguments(stats_range: StatsRange) -> tuple[datetime, ...]:
     days = stats_range.whole_days()
     before, after = stats_range.edge_hours()
     return (*days, *before, *after)
@@ -251,21 +299,21 @@ async def search_stats(stats_range: StatsRange, top: int = 20) -> Row:
         db.transaction(isolation="repeatable_read", readonly=True),
     ):
         # Day buckets and day arithmetic in UTC, whatever the server's zone.
-        await db.execute("SET LOCAL TIME ZONE 'UTC'")
-        histogram_rows = await db.fetch(
-            _HISTOGRAM, stats_range.bucket, stats_range.since, stats_range.until
-        )
-        top_rows = await db.fetch(_TOP_SEARCHES, *_top_search_arguments(stats_range))
-    overall: dict[int, int] = defaultdict(int)
-    per_bucket: dict[datetime, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    zero_per_bucket: dict[datetime, int] = defaultdict(int)
+        # No JIT: the planner's row estimates for the LATERAL lists are far
+        # above the few thousand rows read, and compiling took seconds.
+        await db.execute("SET LOCAL TIME ZONE 'UTC'; SET LOCAL jit = off")
+        arguments = _range_arguments(stats_range)
+        histogram_rows = await db.fetch(HISTOGRAM_BY[stats_range.bucket], *arguments)
+        top_rows = await db.fetch(_TOP_SEARCHES, *arguments, top, candidates_per_period(top))
+    overall: dict[int, int] = {}
+    by_start: dict[datetime, Row] = {}
     for row in histogram_rows:
-        start = row["start"].astimezone(UTC)
-        overall[row["latency_bucket"]] += row["searches"]
-        per_bucket[start][row["latency_bucket"]] += row["searches"]
-        zero_per_bucket[start] += row["zero_results"]
+        if row["start"] is None:
+            overall[row["p95_bucket"]] = row["searches"]
+        else:
+            by_start[row["start"].astimezone(UTC)] = dict(row)
     searches = sum(overall.values())
-    zero_results = sum(zero_per_bucket.values())
+    zero_results = sum(row["zero_results"] for row in by_start.values())
 
     candidates = [_top_search(dict(row)) for row in top_rows]
     by_count = sorted(candidates, key=lambda s: (-s["searches"], s["search"]))
@@ -273,6 +321,7 @@ async def search_stats(stats_range: StatsRange, top: int = 20) -> Row:
         (s for s in candidates if s["zero_result_searches"] > 0),
         key=lambda s: (-s["zero_result_searches"], -s["searches"], s["search"]),
     )
+    empty: Row = {"searches": 0, "zero_results": 0, "p95_bucket": None}
     return {
         "since": stats_range.since,
         "until": stats_range.until,
@@ -287,10 +336,13 @@ async def search_stats(stats_range: StatsRange, top: int = 20) -> Row:
         "by_bucket": [
             {
                 "start": start,
-                "searches": sum(per_bucket[start].values()),
-                "zero_result_searches": zero_per_bucket[start],
-                "p95_ms": percentile_ms(per_bucket[start], 0.95),
+                "searches": bucket["searches"],
+                "zero_result_searches": bucket["zero_results"],
+                "p95_ms": None
+                if bucket["p95_bucket"] is None
+                else round(latency_bucket_upper_ms(bucket["p95_bucket"]), 1),
             }
             for start in stats_range.bucket_starts()
+            for bucket in [by_start.get(start, empty)]
         ],
     }
