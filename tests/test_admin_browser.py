@@ -236,7 +236,7 @@ async def test_staff_read_the_search_insights(
 ) -> None:
     now = datetime.now(UTC)
     records = [
-        SearchRecord(None, None, "q=...", 0 if q == "zzyzx" else 3, 2.0 + hours, q=q,
+        SearchRecord(None, None, f"q={q}", 0 if q == "zzyzx" else 3, 2.0 + hours, q=q,
                      created_at=now - timedelta(hours=hours, minutes=1))
         for hours, q in [
             *((h, "Dune") for h in range(0, 24, 2)),  # 12, in every other hour

@@ -280,7 +280,7 @@ def report(findings: list[Finding]) -> str:
 def test_the_fuzzing_sent_over_1000_requests_to_every_operation(fuzzing):
     print(f"\n{fuzzing.requests} requests: {dict(fuzzing.requests_by_operation)}")
     assert fuzzing.requests >= MINIMUM_REQUESTS, fuzzing.requests_by_operation
-    assert len(fuzzing.operations) == 23  # with export.csv, export.jsonl and import
+    assert len(fuzzing.operations) == 24  # with the exports, import and /search-logs/stats
     assert set(fuzzing.requests_by_operation) == set(fuzzing.operations)
 
 
