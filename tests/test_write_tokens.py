@@ -32,7 +32,7 @@ WRITE_ROUTES = [
 ]
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 # Reads that need a token too: the search log holds what customers typed.
-TOKEN_READ_ROUTES = [("GET", "/search-logs")]
+TOKEN_READ_ROUTES = [("GET", "/search-logs"), ("GET", "/search-logs/stats")]
 
 
 @pytest.fixture

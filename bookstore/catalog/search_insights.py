@@ -2,8 +2,9 @@
 
 Read from the rollups the search-log writer keeps (``bookstore.search_log``,
 docs/insights.md), never from the raw rows: a dashboard over 30 days of 10
-million searches reads about 30 x 40 histogram rows and a few thousand
-top-list rows, whatever the traffic was.
+million searches reads a few thousand histogram rows (about 80 latency
+buckets a day or an edge hour) and a few thousand top-list index entries,
+whatever the traffic was.
 
 >>> stats = await search_stats(StatsRange.around(since=None, until=None, bucket="day"))
 >>> stats["p95_ms"], stats["top_queries"][0]["search"]
