@@ -1,7 +1,7 @@
 """Search-log retention: raw rows kept ``search_log_retention_days``, a whole day at a time.
 
 ``search_logs`` is partitioned by UTC day (``search_logs_YYYYMMDD``, see the
-migration of 2026-11-29T02:30). Removing a day is detaching and dropping its
+migration of 2026-11-29T03:35). Removing a day is detaching and dropping its
 partition: no row-by-row ``DELETE`` (hours of I/O, bloat and WAL for 86
 million rows), and no lock that stops the writer or the admin. ``DETACH
 PARTITION ... CONCURRENTLY`` takes only a SHARE UPDATE EXCLUSIVE lock on
