@@ -115,8 +115,8 @@ async def empty_catalog(app: FastAPI) -> None:
 
     await Book.raw(
         "TRUNCATE books, authors, categories, book_category, search_logs, search_log_hours,"
-        " search_log_days, search_log_terms_hourly, search_log_terms_daily"
-        " RESTART IDENTITY CASCADE"
+        " search_log_days, search_log_terms_hourly, search_log_terms_daily,"
+        " admin_login_attempts RESTART IDENTITY CASCADE"
     )
 
 

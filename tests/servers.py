@@ -12,7 +12,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,15 +55,17 @@ class Server:
 
 
 @contextmanager
-def running_server(env: dict[str, str] | None = None, timeout_s: float = 30) -> Iterator[Server]:
-    """uvicorn serving ``create_app`` on a free port, with ``env`` added.
+def running_server(
+    env: dict[str, str] | None = None, timeout_s: float = 30, args: Sequence[str] = ()
+) -> Iterator[Server]:
+    """uvicorn serving ``create_app`` on a free port, with ``env`` and uvicorn's ``args`` added.
 
     Its output goes to a file, not a pipe: a pipe nobody reads fills up, and
     the server, blocked writing its log, would stop answering.
     """
     port = free_port()
     command = [sys.executable, "-m", "uvicorn", "--factory", "bookstore.app:create_app"]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", *args]
     with tempfile.TemporaryDirectory(prefix="bookstore-server-") as directory:
         log = Path(directory) / "server.log"
         with open(log, "wb") as log_file:

@@ -6,6 +6,7 @@ admin's own HTTP API, as its page does.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import subprocess
@@ -19,11 +20,12 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
-from servers import bookstore, serving_demo, wait_until_listening
+from servers import bookstore, running_server, serving_demo, wait_until_listening
 from starlette.routing import BaseRoute, Mount, Route
 
 from bookstore.admin import Credentials, create_admin_app, create_admin_user
 from bookstore.admin.accounts import StaffUser
+from bookstore.admin.site import limited_admin_app
 from bookstore.search_log import SearchRecord
 from bookstore.settings import Settings
 from bookstore.tables import Author, Book, BookCategory, Category, SearchLog
@@ -194,8 +196,9 @@ async def test_an_inactive_user_cannot_use_the_admin(client: httpx.AsyncClient) 
 
 
 async def test_login_is_rate_limited(app: FastAPI, admin_user: Credentials) -> None:
-    # An admin app of its own: its limiter must not lock out the other tests.
-    admin = create_admin_app(Settings(admin_login_attempts=3, admin_login_window=60))
+    # An admin app of its own, with a limit of 3 (the table of attempts is
+    # emptied before each test).
+    admin = limited_admin_app(Settings(admin_login_attempts=3, admin_login_window=60))
     transport = httpx.ASGITransport(app=admin)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
         await http.get("/")
@@ -598,3 +601,35 @@ async def test_the_insights_page_takes_a_custom_range_and_explains_a_bad_one(
     assert backwards.status_code == 200
     assert "until must be later than since" in backwards.text
     assert backwards.text.count('<g class="bar"') in (7, 8)  # the last 7 days instead
+
+
+def attempt_logins(url: str, username: str, attempts: int) -> list[int]:
+    """Wrong passwords, each on a connection of its own (either worker may take it)."""
+    codes = []
+    for _ in range(attempts):
+        with httpx.Client(base_url=url, timeout=30) as http:
+            http.get("/admin/")
+            answer = http.post(
+                "/admin/public/login/",
+                json={"username": username, "password": "guess"},
+                headers={"X-CSRFToken": http.cookies["csrftoken"]},
+            )
+            codes.append(answer.status_code)
+    return codes
+
+
+async def test_the_login_limit_holds_across_two_workers(admin_user: Credentials) -> None:
+    env = {
+        "BOOKSTORE_ADMIN_LOGIN_ATTEMPTS": "4",
+        "BOOKSTORE_ADMIN_LOGIN_WINDOW": "60",
+        # Two workers open their pools at once on a loaded CI machine.
+        "BOOKSTORE_DB_CONNECT_TIMEOUT": "10",
+    }
+    with running_server(env, timeout_s=120, args=("--workers", "2")) as server:
+        try:
+            codes = await asyncio.to_thread(attempt_logins, server.url, admin_user.username, 12)
+        finally:
+            server.terminate()
+
+    # Per process, two workers would have let up to 8 through.
+    assert codes == [401] * 4 + [429] * 8

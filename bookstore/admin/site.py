@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 from piccolo_admin.endpoints import create_admin
-from piccolo_api.rate_limiting.middleware import InMemoryLimitProvider
 from piccolo_api.session_auth.tables import SessionsBase
+from starlette.types import ASGIApp
 
 from bookstore.admin.accounts import StaffUser
 from bookstore.admin.database import admin_database
 from bookstore.admin.forms import form_configs
 from bookstore.admin.insights import INSIGHTS_PATH, insights_app
+from bookstore.admin.login_limit import LoginRateLimit, NoLimit
 from bookstore.admin.views import table_configs
 from bookstore.settings import Settings
 
@@ -24,7 +25,6 @@ def create_admin_app(settings: Settings) -> FastAPI:
     path. ``production`` makes the session cookie HTTPS-only; under HTTPS the
     admin refuses writes whose Origin/Referer host is not in ``allowed_hosts``.
     """
-    window = settings.admin_login_window
     admin: FastAPI = create_admin(
         tables=table_configs(),
         forms=form_configs(),
@@ -34,16 +34,23 @@ def create_admin_app(settings: Settings) -> FastAPI:
         site_name=SITE_NAME,
         production=settings.production,
         allowed_hosts=settings.allowed_hosts,
-        # piccolo-admin's default limiter blocks an address until the process
-        # restarts; behind a proxy that address is everyone's. Block for one window.
-        rate_limit_provider=InMemoryLimitProvider(
-            limit=settings.admin_login_attempts, timespan=window, block_duration=window
-        ),
+        # Its limiter counts per process; LoginRateLimit (admin_routes) counts
+        # in the database, for every worker at once.
+        rate_limit_provider=NoLimit(),
         sidebar_links={"Search insights": INSIGHTS_PATH, "API docs": "/docs"},
     )
     # Inside the admin app: its CSRF middleware covers the page too.
     admin.mount("/insights", insights_app())
     return admin
+
+
+def limited_admin_app(settings: Settings) -> ASGIApp:
+    """The admin behind its login rate limit (``LoginRateLimit``), counted in the database."""
+    return LoginRateLimit(
+        create_admin_app(settings),
+        attempts=settings.admin_login_attempts,
+        window_s=settings.admin_login_window,
+    )
 
 
 def admin_routes(settings: Settings) -> APIRouter:
@@ -53,5 +60,5 @@ def admin_routes(settings: Settings) -> APIRouter:
     lifespan with the app's, which a plain ``app.mount`` would not.
     """
     router = APIRouter(lifespan=admin_database)
-    router.mount("/admin/", create_admin_app(settings))
+    router.mount("/admin/", limited_admin_app(settings))
     return router
