@@ -392,11 +392,16 @@ def db_url(args: argparse.Namespace) -> None:
 
 
 def db_stop(args: argparse.Namespace) -> None:
-    """Stop the embedded server (it keeps running between commands otherwise)."""
+    """Stop the embedded server, and its replica if one runs (they keep running between
+    commands otherwise)."""
     settings = get_settings()
     if settings.database_url:
         raise SystemExit("DATABASE_URL is set: there is no embedded server to stop")
-    stopped = embedded_server(settings).stop()
+    server = embedded_server(settings)
+    # A replica left running would retry its lost primary every few seconds.
+    if server.replica().is_running() and server.stop_replica():
+        print("embedded replica stopped")
+    stopped = server.stop()
     print("embedded PostgreSQL stopped" if stopped else "embedded PostgreSQL was not running")
 
 
