@@ -133,9 +133,16 @@ def format_table(report: BenchReport) -> str:
 def summary_lines(report: BenchReport) -> list[str]:
     """The measurements outside the main table, one sentence each."""
     lines = []
-    if report.single_connection:
-        parts = [f"{m.scenario} {m.result.p50_ms:.1f}" for m in report.single_connection]
-        lines.append("One request at a time (product, 1 connection), p50 ms: " + ", ".join(parts))
+    targets = dict.fromkeys(m.target for m in report.single_connection)
+    for target in targets:
+        parts = [
+            f"{m.scenario} {m.result.p50_ms:.1f}"
+            for m in report.single_connection
+            if m.target == target
+        ]
+        lines.append(
+            f"One request at a time ({target}, 1 connection), p50 ms: " + ", ".join(parts)
+        )
     if report.health_under_load and report.search_under_health_probe:
         health, search = report.health_under_load.result, report.search_under_health_probe
         lines.append(

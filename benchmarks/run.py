@@ -63,6 +63,8 @@ PERFORMANCE_DOC = PROJECT_DIR / "docs" / "performance.md"
 DEFAULT_REFERENCE_DIR = PROJECT_DIR.parent / "shared" / "bench" / "anchors"
 
 THREADS = 2
+# The target name of the other checkout measured with --baseline.
+BASELINE = "baseline"
 WARMUP_CONNECTIONS = 8
 # The setting a server is started with to measure the product without logging.
 SEARCH_LOG_OFF = {"BOOKSTORE_SEARCH_LOG": "off"}
@@ -163,12 +165,12 @@ class Bench:
                 if scenario in server.serves:
                     self.report.measurements.append(self.measure(server, scenario))
 
-    def run_single_connection(self, product: Server, scenarios: Sequence[Scenario]) -> None:
+    def run_single_connection(self, server: Server, scenarios: Sequence[Scenario]) -> None:
         """Latency without queueing: one connection, one request at a time."""
         for scenario in scenarios:
             self.report.single_connection.append(
                 self.run_once(
-                    product,
+                    server,
                     scenario,
                     connections=1,
                     duration_s=self.load.duration_s,
@@ -354,7 +356,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--database",
         default=BENCH_DATABASE,
-        help="database on DATABASE_URL's server to use (created and seeded when missing)",
+        help="database on DATABASE_URL's server to use (created and seeded when missing;"
+        " a copy of a seeded one, createdb -T, is reused as it is)",
+    )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="another checkout of the project (e.g. main) served beside this one and"
+        " measured in the same run, as target 'baseline': before/after in one run",
     )
     args = parser.parse_args(argv)
     for name in ("books", "duration", "connections"):
@@ -396,6 +405,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         print("Starting servers...", flush=True)
         product_off = product_spec(PROJECT_DIR, free_port(), extra_env=CACHE_OFF)
         product = servers.enter_context(running_server(product_off, dsn, log_dir))
+        baseline = []
+        if args.baseline is not None:
+            spec = product_spec(
+                args.baseline.resolve(), free_port(), name=BASELINE, extra_env=CACHE_OFF
+            )
+            baseline.append(servers.enter_context(running_server(spec, dsn, log_dir)))
+            report.note(f"baseline: the product of {args.baseline.resolve()}, same database.")
         references = start_references(servers, args.reference_dir.resolve(), dsn, report, log_dir)
         variants = []
         if Scenario.HOT in args.scenarios:
@@ -413,12 +429,13 @@ def main(argv: Sequence[str] | None = None) -> None:
             for scenario in args.scenarios
         ):
             ensure_anchor_title_index(dsn)
-        targets = [product, *variants, *references]
+        targets = [product, *baseline, *variants, *references]
         rows_before = count_search_logs(dsn)
         print(f"Load: {load.connections} connections, {load.duration_s} s per run.", flush=True)
         bench.run_scenarios(targets, args.scenarios)
         print("One connection at a time...", flush=True)
-        bench.run_single_connection(product, args.scenarios)
+        for server in (product, *baseline):
+            bench.run_single_connection(server, args.scenarios)
         if Scenario.AUTHOR in args.scenarios:
             print("/health under load...", flush=True)
             bench.run_health_under_load(product)

@@ -70,9 +70,14 @@ def product_spec(
     extra_env: Mapping[str, str] | None = None,
     serves: frozenset[Scenario] = frozenset(Scenario),
 ) -> ServerSpec:
-    """The service as deployed: ``bookstore serve``, one worker."""
+    """The service as deployed: ``bookstore serve``, one worker.
+
+    ``project_dir`` may be another checkout (``--baseline``): its own
+    virtualenv's interpreter runs it when it has one.
+    """
+    own = project_dir / ".venv" / "bin" / "python"
     command = [
-        sys.executable, "-m", "bookstore.cli", "serve",
+        str(own) if own.exists() else sys.executable, "-m", "bookstore.cli", "serve",
         "--host", HOST, "--port", str(port), "--workers", "1", "--log-level", "warning",
     ]  # fmt: skip
     return ServerSpec(name, command, project_dir, port, serves, dict(extra_env or {}))

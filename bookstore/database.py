@@ -58,7 +58,8 @@ def pool_options(settings: Settings) -> dict[str, Any]:
     parameters; where the right plan depends on a value, the application
     picks a differently written statement (``bookstore.catalog``). Parallel
     workers cost more to start (about 10 ms) than any of these statements
-    takes, and would take cores from other requests.
+    takes, and would take cores from other requests; so does JIT compiling,
+    which a large estimate (a search statement of many branches) triggered.
     """
     return {
         "min_size": settings.pool_min_size,
@@ -70,6 +71,9 @@ def pool_options(settings: Settings) -> dict[str, Any]:
             statement_timeout=str(settings.statement_timeout_ms),
             plan_cache_mode="force_generic_plan",
             max_parallel_workers_per_gather="0",
+            # Compiling a statement costs 50 to 200 ms; none of the API's
+            # statements runs long enough to win it back.
+            jit="off",
         ),
         "reset": keep_session,
     }

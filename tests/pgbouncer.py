@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 # not in between (docs/deployment.md, "PgBouncer").
 CONNECT_QUERY = (
     "SET plan_cache_mode = force_generic_plan; SET statement_timeout = 5000; "
-    "SET max_parallel_workers_per_gather = 0"
+    "SET max_parallel_workers_per_gather = 0; SET jit = off"
 )
 
 

@@ -37,6 +37,7 @@ from bookstore.catalog.counts import count_matching, stats_cache
 from bookstore.catalog.filters import resolve
 from bookstore.catalog.listing import books_with_details, page_of_books
 from bookstore.catalog.search import TextQuery, search_books
+from bookstore.catalog.search.suggest import suggest
 from bookstore.catalog.sorts import PageKey, sort_order
 from bookstore.catalog.statements import rows_to_fetch
 from bookstore.database import connection, pool_options
@@ -834,3 +835,20 @@ def _plain_conditions(filters: BookFilters) -> list[str]:
         if high is not None:
             conditions.append(f"b.{column} <= {Decimal(high)}")
     return conditions
+
+
+COMPLETIONS: dict[str, Callable[[Words], str]] = {
+    "a_prefix": lambda w: w.frequent[:3],
+    "a_word_and_a_prefix": lambda w: w.title[: len(w.title) - 2],
+    "a_misspelt_word": lambda w: _with_typo(w.title.split()[0]) + " ",
+}
+
+
+@pytest.mark.parametrize("completion", list(COMPLETIONS))
+async def test_a_completion_reads_a_page_not_a_table(
+    completion: str, catalog: Catalog, database: asyncpg.Connection, captured: list[Statement]
+):
+    q = COMPLETIONS[completion](await _pick_words())
+    captured.clear()
+    assert await suggest(q, limit=8), f"{q!r} should complete to something"
+    await assert_served_by_indexes(database, captured)

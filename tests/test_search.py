@@ -130,6 +130,12 @@ async def test_misspellings_within_the_allowed_typos_are_found_and_suggested(cli
     assert titles(await search(client, "dostoevsky crime")) == ["Crime and Punishment"]
 
 
+async def test_the_suggestion_shows_words_as_written_not_stems(client, shelf) -> None:
+    # The vocabulary holds the stem "dostoyevski"; a customer reads the name.
+    page = await search(client, "dostoevsky crime")
+    assert page["suggestion"] == "dostoyevsky crime"
+
+
 async def test_short_words_must_be_spelt_exactly(client, shelf) -> None:
     page = await search(client, "hobit lodr ")
     assert page["items"]  # hobit is corrected, lodr (4 letters) matches nothing

@@ -30,12 +30,7 @@ from bookstore.catalog.search import TextQuery, search_books
 from bookstore.catalog.search.pages import Match
 from bookstore.catalog.search.suggest import suggest
 from bookstore.catalog.sorts import TITLE, SortOrder, decode_key, sort_order
-from bookstore.pagination import (
-    decode_search_cursor,
-    decode_values,
-    encode_search_cursor,
-    encode_values,
-)
+from bookstore.pagination import decode_values, encode_values
 from bookstore.schemas import (
     BookCreate,
     BookOut,
@@ -168,16 +163,10 @@ async def fetch_search_page(
     total and facets ``counts`` asks for."""
     scope = json.dumps(["search", text.q, text.sort, *filters.terms()])
     pager = Pager(scope, request.app.state.cursor_secret)
-    after = None
-    if cursor is not None:
-        after = decode_search_cursor(cursor, scope=pager.scope, secret=pager.secret)
-    result = await search_books(filters, text, limit=limit, after=after)
-    next_cursor = None
-    if result.next_key is not None:
-        next_cursor = encode_search_cursor(result.next_key, scope=pager.scope, secret=pager.secret)
+    result = await search_books(filters, text, limit=limit, after=pager.decode_search(cursor))
     page = {
         "items": result.books,
-        "next_cursor": next_cursor,
+        "next_cursor": pager.encode_search(result.next_key),
         "ignored_words": result.ignored_words,
         "suggestion": result.suggestion,
     }

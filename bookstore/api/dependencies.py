@@ -9,7 +9,14 @@ from fastapi import Depends, Path, Request, params
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 
-from bookstore.pagination import SortKey, decode_cursor, encode_cursor
+from bookstore.pagination import (
+    SearchKey,
+    SortKey,
+    decode_cursor,
+    decode_search_cursor,
+    encode_cursor,
+    encode_search_cursor,
+)
 from bookstore.schemas import INT4_MAX
 from bookstore.search_log import SearchLogger
 
@@ -74,6 +81,17 @@ class Pager:
 
     def encode(self, key: SortKey | None) -> str | None:
         return None if key is None else encode_cursor(key, scope=self.scope, secret=self.secret)
+
+    def decode_search(self, cursor: str | None) -> SearchKey | None:
+        """A ``q=`` listing's cursor: (score or title, id, words dropped)."""
+        if cursor is None:
+            return None
+        return decode_search_cursor(cursor, scope=self.scope, secret=self.secret)
+
+    def encode_search(self, key: SearchKey | None) -> str | None:
+        if key is None:
+            return None
+        return encode_search_cursor(key, scope=self.scope, secret=self.secret)
 
 
 async def get_search_logger(request: Request) -> SearchLogger:

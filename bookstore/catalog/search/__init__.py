@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from bookstore.catalog.filters import BookFilters, resolve
 from bookstore.catalog.listing import books_with_details
 from bookstore.catalog.search.highlight import highlight_title, stems_of
+from bookstore.catalog.search.levels import best_matches
 from bookstore.catalog.search.ordered import page_in_order
 from bookstore.catalog.search.pages import (
     FIRST,
@@ -29,7 +30,7 @@ from bookstore.catalog.search.pages import (
     page_by_title,
     small_categories_statement,
 )
-from bookstore.catalog.search.vocabulary import ResolvedTerm, look_up_terms
+from bookstore.catalog.search.vocabulary import ResolvedTerm, look_up_terms, surface_words
 from bookstore.catalog.search.words import ParsedQuery, parse_query
 from bookstore.catalog.sorts import PageKey, decode_key, sort_order
 from bookstore.catalog.statements import Row, rows_to_fetch
@@ -61,12 +62,23 @@ class SearchResult:
     match: Match | None = None
 
 
-def _suggestion(query: ParsedQuery, resolved: list[ResolvedTerm], found: bool) -> str | None:
-    """The query with its corrected words, when a word was corrected or nothing was found."""
+async def _suggestion(
+    db: DatabaseConnection, query: ParsedQuery, resolved: list[ResolvedTerm], found: bool
+) -> str | None:
+    """The query with its corrected words, when a word was corrected or nothing was found.
+
+    A corrected word is shown as the catalog writes it ("dostoevsky"), not
+    as the stem the vocabulary holds ("dostoevski").
+    """
     corrected = any(term.correction for term in resolved)
     if not corrected and found:
         return None
-    suggestion = " ".join(term.correction or term.term.folded for term in resolved)
+    corrections = [term.correction for term in resolved if term.correction]
+    words = await surface_words(db, corrections) if corrections else {}
+    suggestion = " ".join(
+        words.get(term.correction, term.correction) if term.correction else term.term.folded
+        for term in resolved
+    )
     if not suggestion or suggestion == " ".join(term.folded for term in query.terms):
         return None
     return suggestion
@@ -105,9 +117,12 @@ async def _page(
         page = page_by_title(match, criteria, after_title, rows)
         return await books_with_details(db, page, scored=True)
     resume = FIRST if after is None else Relevance(int(after.order), after.id)
-    page = page_by_relevance(
-        match, criteria, resume, rows, await _small_category(db, criteria.category_sets)
-    )
+    small_category = await _small_category(db, criteria.category_sets)
+    if small_category is None and len(match.terms) > 1:
+        by_levels = await best_matches(db, match, criteria, resume, rows)
+        if by_levels is not None:
+            return await books_with_details(db, by_levels, scored=True, by_score=True)
+    page = page_by_relevance(match, criteria, resume, rows, small_category)
     return await books_with_details(db, page, scored=True, by_score=True)
 
 
@@ -163,5 +178,6 @@ async def search_books(
             typing = kept[-1].term.folded if query.prefix and kept[-1] is active[-1] else None
             for book in books:
                 book["title_highlight"] = highlight_title(book["title"], matched, stems, typing)
-    match = Match(tuple(kept), query.phrases, query.excluded) if kept else None
-    return SearchResult(books, next_key, ignored, _suggestion(query, resolved, bool(books)), match)
+        match = Match(tuple(kept), query.phrases, query.excluded) if kept else None
+        suggestion = await _suggestion(db, query, resolved, bool(books))
+    return SearchResult(books, next_key, ignored, suggestion, match)

@@ -16,6 +16,7 @@ Both continue after a cursor (score, id) and return (id, score) rows.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from piccolo.querystring import QueryString
@@ -47,7 +48,13 @@ class Match:
     excluded: tuple[str, ...] = ()
 
 
-def _conditions(row: str, match: Match, criteria: Criteria) -> list[QueryString]:
+def terms_match(column: str, terms: Sequence[ResolvedTerm]) -> list[QueryString]:
+    """``column`` (an array of words) holds one of the words of every term."""
+    return [QueryString(f"{column} && {{}}::text[]", list(term.words)) for term in terms]
+
+
+def filter_conditions(row: str, match: Match, criteria: Criteria) -> list[QueryString]:
+    """What ``row`` (an alias of book_search) must satisfy besides holding the terms."""
     conditions = []
     if match.excluded:
         # Stemmed as the books' words are: "-sequels" excludes "sequel".
@@ -89,7 +96,8 @@ def _conditions(row: str, match: Match, criteria: Criteria) -> list[QueryString]
     return conditions
 
 
-def _after(score: QueryString, row: str, after: Relevance) -> QueryString:
+def after_condition(score: QueryString, row: str, after: Relevance) -> QueryString:
+    """``row`` comes after the cursor: a lower score, or the same and a higher id."""
     return QueryString(
         f"({{}} < {{}} OR ({{}} = {{}} AND {row}.book_id > {{}}))",
         score,
@@ -139,7 +147,7 @@ def _walk_postings(match: Match, criteria: Criteria, after: Relevance, limit: in
     score = ranking.score("s", match.terms)
     words = [variant.word for variant in term.variants]
     starts = [ranking.walk_start(v.inexact, after.score, after.id) for v in term.variants]
-    conditions = [*_conditions("s", match, criteria), _after(score, "s", after)]
+    conditions = [*filter_conditions("s", match, criteria), after_condition(score, "s", after)]
     return QueryString(
         "SELECT DISTINCT found.id, found.score FROM"
         " unnest({}::text[], {}::smallint[], {}::integer[]) AS v (word, field, book_id)"
@@ -165,11 +173,7 @@ def _score_matches(
     among: list[int] | None = None,
 ) -> QueryString:
     score = ranking.score("s", match.terms)
-    conditions = [
-        *(QueryString("s.words && {}::text[]", list(term.words)) for term in match.terms),
-        *_conditions("s", match, criteria),
-        _after(score, "s", after),
-    ]
+    conditions = [*match_conditions("s", match, criteria), after_condition(score, "s", after)]
     source = QueryString("book_search s")
     if among is not None:
         # The category's books first (book_category's index), then their rows.
@@ -190,10 +194,7 @@ def _score_matches(
 
 def match_conditions(row: str, match: Match, criteria: Criteria) -> list[QueryString]:
     """What a book_search row ``row`` must satisfy: every term, and the rest of ``match``."""
-    return [
-        *(QueryString(f"{row}.words && {{}}::text[]", list(term.words)) for term in match.terms),
-        *_conditions(row, match, criteria),
-    ]
+    return [*terms_match(f"{row}.words", match.terms), *filter_conditions(row, match, criteria)]
 
 
 def page_by_title(

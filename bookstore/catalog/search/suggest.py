@@ -1,14 +1,21 @@
 """Completions of what is being typed: titles, authors and categories (``/books/suggest``).
 
-Called on every keystroke, so it is a single statement after the term
-lookup: each kind takes the first matches the GIN index of
-``book_search.words`` gives, with every term in that kind's own field.
+Called on every keystroke, so every read is bounded whatever the catalog
+holds. After the term lookup, one statement: titles and authors are found
+by walking one term's postings in the title (field 0) or author (field 1),
+the term with the fewest words (a prefix stands for up to 20), its words
+in their order (the word typed, then corrections, then the commonest
+completions) and each word's books by id, checking the other terms in-row;
+each walk reads at most a fixed number of postings, so a rare combination
+of common words may complete to fewer items than exist. Categories, a few
+hundred rows, are matched on an expression index of their words.
 """
 
 from __future__ import annotations
 
 from piccolo.querystring import QueryString
 
+from bookstore.catalog.search.pages import terms_match
 from bookstore.catalog.search.vocabulary import ResolvedTerm, look_up_terms
 from bookstore.catalog.search.words import parse_query
 from bookstore.catalog.statements import Row, all_of, literal_limit
@@ -16,16 +23,66 @@ from bookstore.database import connection, fetch
 from bookstore.tables import Book
 
 KINDS = ("title", "author", "category")
+# Postings of the driving term read per kind, at most, when other terms must
+# be checked in-row; with one term every posting is a completion.
+CHECKED_POSTINGS = 1_000
+# Books whose author matched, per author kind: a prolific author fills many.
+AUTHOR_POSTINGS_PER_ITEM = 8
 
 
-def _every_term_in(column: str, terms: list[ResolvedTerm], *, indexed: bool) -> QueryString:
-    conditions = []
-    for term in terms:
-        words = list(term.words)
-        if indexed:
-            conditions.append(QueryString("s.words && {}::text[]", words))
-        conditions.append(QueryString(f"{column} && {{}}::text[]", words))
-    return all_of(conditions)
+def _walk(
+    driver: ResolvedTerm, field: int, per_word: int, total: int, others: QueryString
+) -> QueryString:
+    """book_search rows of the driver's postings in ``field``, the others checked in-row.
+
+    A nested loop over the driver's words in their order, each word's
+    postings by id (search_postings' primary key): rows stream out in that
+    order and the LIMIT stops the reading.
+    """
+    return QueryString(
+        "SELECT s.book_id, s.author_id FROM unnest({}::text[]) WITH ORDINALITY AS v (word, n)"
+        " CROSS JOIN LATERAL (SELECT p.book_id FROM search_postings p"
+        f" WHERE p.word = v.word AND p.field = {field} ORDER BY p.book_id"
+        f" {literal_limit(per_word)}) AS p"
+        f" JOIN book_search s ON s.book_id = p.book_id WHERE {{}} {literal_limit(total)}",
+        list(driver.words),
+        others,
+    )
+
+
+def completions_statement(terms: list[ResolvedTerm], limit: int) -> QueryString:
+    """Up to ``limit`` titles, authors and categories holding every term."""
+    driver = min(terms, key=lambda term: len(term.words))
+    checked = len(terms) > 1
+    n = literal_limit(limit)
+    titles = _walk(
+        driver,
+        0,
+        max(limit, CHECKED_POSTINGS // len(driver.words)) if checked else limit,
+        limit,
+        all_of(terms_match("s.title", terms)),
+    )
+    authors = _walk(
+        driver,
+        1,
+        max(limit, CHECKED_POSTINGS // len(driver.words))
+        if checked
+        else limit * AUTHOR_POSTINGS_PER_ITEM,
+        limit * AUTHOR_POSTINGS_PER_ITEM,
+        all_of(terms_match("s.author", terms)),
+    )
+    return QueryString(
+        "SELECT kind, id, text FROM ("
+        "(SELECT 'title' AS kind, b.id, b.title AS text FROM ({}) AS found"
+        " JOIN books b ON b.id = found.book_id)"
+        " UNION ALL (SELECT 'author', a.id, a.name FROM authors a"
+        f" WHERE a.id IN (SELECT found.author_id FROM ({{}}) AS found) {n})"
+        " UNION ALL (SELECT 'category', c.id, c.name FROM categories c"
+        f" WHERE {{}} ORDER BY c.name {n})) AS found",
+        titles,
+        authors,
+        all_of(terms_match("search_lexemes(c.name)", terms)),
+    )
 
 
 async def suggest(q: str, *, limit: int) -> list[Row]:
@@ -38,20 +95,7 @@ async def suggest(q: str, *, limit: int) -> list[Row]:
         terms = [t for t in resolved if t.variants]
         if not terms or len(terms) < len([t for t in resolved if t.lexeme is not None]):
             return []  # a word matches nothing: nothing completes the text
-        n = literal_limit(limit)
-        statement = QueryString(
-            "SELECT kind, id, text FROM ("
-            f"(SELECT 'title' AS kind, b.id, b.title AS text, 0 AS k FROM book_search s"
-            f" JOIN books b ON b.id = s.book_id WHERE {{}} {n})"
-            f" UNION ALL (SELECT 'author', a.id, a.name, 1 FROM authors a WHERE a.id IN ("
-            f"SELECT s.author_id FROM book_search s WHERE {{}} {literal_limit(limit * 20)}) {n})"
-            f" UNION ALL (SELECT 'category', c.id, c.name, 2 FROM categories c"
-            f" WHERE {{}} ORDER BY c.name {n})) AS found",
-            _every_term_in("s.title", terms, indexed=True),
-            _every_term_in("s.author", terms, indexed=True),
-            _every_term_in("search_lexemes(c.name)", terms, indexed=False),
-        )
-        rows = await fetch(db, statement)
+        rows = await fetch(db, completions_statement(terms, limit))
     by_kind: dict[str, list[Row]] = {kind: [] for kind in KINDS}
     for row in rows:
         by_kind[row["kind"]].append({"kind": row["kind"], "text": row["text"], "id": row["id"]})
