@@ -385,16 +385,6 @@ class PageQuery(QueryModel):
 # each category of ``category_mode=any`` is one more index range per page.
 MAX_CATEGORY_TERMS = 20
 FACETS = ("category", "author", "decade", "price_band")
-SORTS = (
-    "title",
-    "-title",
-    "published_year",
-    "-published_year",
-    "price",
-    "-price",
-    "created_at",
-    "-created_at",
-)
 SortParam = Literal[
     "title",
     "-title",

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Literal, NamedTuple
+from typing import NamedTuple
 
 from piccolo.querystring import QueryString
 
@@ -22,22 +22,12 @@ from bookstore.catalog.statements import literal_limit
 from bookstore.errors import InvalidCursor
 from bookstore.schemas import INT4_MAX
 
-SortName = Literal[
-    "title",
-    "-title",
-    "published_year",
-    "-published_year",
-    "price",
-    "-price",
-    "created_at",
-    "-created_at",
-]
 Value = str | int | Decimal | datetime | None
 
 
 @dataclass(frozen=True)
 class SortOrder:
-    """One of the orders of ``SortName``."""
+    """One of the orders ``bookstore.schemas.SortParam`` names."""
 
     name: str
     field: str  # the column of books
