@@ -36,6 +36,8 @@ from typing import Any
 
 import asyncpg
 
+from bookstore.background import cancel_task
+
 logger = logging.getLogger(__name__)
 
 CHANNEL = "catalog_version"
@@ -104,11 +106,8 @@ class CatalogVersion:
         self._task = asyncio.create_task(self._keep_current(), name="catalog-version")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_task(self._task)
+        self._task = None
         self._drop_connection()
 
     async def refresh(self) -> None:

@@ -41,6 +41,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
+from bookstore.background import cancel_task
 from bookstore.database import BoundedPool, pool_options
 from bookstore.settings import Settings
 
@@ -132,10 +133,7 @@ class ReplicaSet:
         self._task = asyncio.create_task(self._check_forever(), name="replica-checks")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_task(self._task)
         for replica in self.replicas:
             if replica._check_connection is not None:
                 replica._check_connection.terminate()

@@ -24,12 +24,12 @@ It runs hourly in the service (``SearchLogMaintenance``) and by hand with
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
+from bookstore.background import cancel_task
 from bookstore.search_log import PARTITIONS_AHEAD_DAYS, forget_partitions
 from bookstore.tables import SearchLog
 
@@ -150,8 +150,5 @@ class SearchLogMaintenance:
         self._task = asyncio.create_task(self._run_continuously(), name="search-log-maintenance")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_task(self._task)
+        self._task = None
