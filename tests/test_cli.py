@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 
 import asyncpg
@@ -12,6 +13,7 @@ import httpx
 import pytest
 from servers import bookstore
 
+from bookstore.seed import added_at
 from bookstore.tables import Author, Book, BookCategory, Category
 
 
@@ -65,6 +67,12 @@ async def test_seed_books_builds_a_long_tailed_catalog() -> None:
     # The sequences moved past the copied ids: the API can add books.
     new_id = (await Book.insert(Book(title="After the seed", author=1)).returning(Book.id))[0]
     assert new_id["id"] == 5001
+
+
+def test_synthetic_books_are_added_over_ten_years_at_a_million_books() -> None:
+    first, last = added_at(1, 1_000_000), added_at(1_000_000, 1_000_000)
+    assert last - first > timedelta(days=3650)
+    assert added_at(500_000, 1_000_000) < last
 
 
 @pytest.mark.slow
