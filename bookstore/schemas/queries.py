@@ -1,0 +1,306 @@
+"""Query parameters of the listings and the search box."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
+
+from bookstore.schemas.base import (
+    INT4_MAX,
+    refuse_nul,
+)
+
+# -- query parameters ----------------------------------------------------------
+#
+# Each listing's query parameters are one model: FastAPI spreads its fields
+# into the OpenAPI document as separate parameters, and ``extra="forbid"``
+# turns a parameter the route does not know (``?titel=``) into a 422 naming
+# it instead of a silently ignored one.
+
+
+# Free text: 1 to N characters, no NUL. Not stripped: spaces are text too.
+AuthorTerm = Annotated[
+    str | None,
+    Field(
+        min_length=1,
+        max_length=200,
+        description="Case-insensitive substring of the author's name.",
+    ),
+    AfterValidator(refuse_nul),
+]
+CategoryTerm = Annotated[
+    str | None,
+    Field(
+        min_length=1, max_length=100, description="A category's slug or name, case-insensitive."
+    ),
+    AfterValidator(refuse_nul),
+]
+NameTerm = Annotated[
+    str | None,
+    Field(min_length=1, max_length=200, description="Case-insensitive substring of the name."),
+    AfterValidator(refuse_nul),
+]
+# Longest search text, after trimming: longer is refused, not cut.
+MAX_QUERY_TEXT = 200
+
+
+def _search_text(value: str | None) -> str | None:
+    if value is None:
+        return None
+    text = value.strip()
+    if not text:
+        raise ValueError("must not be blank")
+    if len(text) > MAX_QUERY_TEXT:
+        raise ValueError(f"must be at most {MAX_QUERY_TEXT} characters after trimming")
+    return value  # as typed: a trailing space means the last word is complete
+
+
+SearchText = Annotated[
+    str | None,
+    Field(
+        max_length=2000,
+        description=(
+            "Search text, 1 to 200 characters: every word must match title, author, category"
+            ' or description (typos tolerated, accents ignored); `"two words"` next to each'
+            " other; `-word` excluded; the last word also as a prefix unless followed by a"
+            " space."
+        ),
+        examples=["tolkein hobit"],
+    ),
+    AfterValidator(refuse_nul),
+    AfterValidator(_search_text),
+]
+# Not strict, unlike ``Id``: query parameters arrive as text.
+OptionalIdParam = Annotated[int | None, Field(ge=1, le=INT4_MAX)]
+PageLimit = Annotated[int, Field(ge=1, le=100, description="Page size, 1 to 100.")]
+Cursor = Annotated[
+    str | None, Field(max_length=2000, description="The `next_cursor` of the previous page.")
+]
+
+
+class QueryModel(BaseModel):
+    """The query parameters of one route; any other parameter answers 422."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class PageQuery(QueryModel):
+    """A page of a listing: ``GET /authors/{id}/books``, ``/categories/{id}/books``."""
+
+    limit: PageLimit = 20
+    cursor: Cursor = None
+
+
+# At most this many values of ``category`` (and as many of ``category_id``):
+# each category of ``category_mode=any`` is one more index range per page.
+MAX_CATEGORY_TERMS = 20
+FACETS = ("category", "author", "decade", "price_band")
+SortParam = Literal[
+    "title",
+    "-title",
+    "published_year",
+    "-published_year",
+    "price",
+    "-price",
+    "created_at",
+    "-created_at",
+]
+YearParam = Annotated[int | None, Field(ge=-5000, le=2100)]
+PriceParam = Annotated[
+    Decimal | None, Field(ge=0, max_digits=10, decimal_places=2, allow_inf_nan=False)
+]
+
+
+def _facet_names(value: str | None) -> str | None:
+    if value is None:
+        return None
+    names = [name.strip() for name in value.split(",")]
+    unknown = [name for name in names if name not in FACETS]
+    if unknown:
+        raise ValueError(f"unknown facet {unknown[0]!r}; facets are {', '.join(FACETS)}")
+    if len(set(names)) != len(names):
+        raise ValueError("each facet at most once")
+    return ",".join(names)
+
+
+class BrowseQuery(QueryModel):
+    """The storefront's narrowing, order, facets and total, shared by every book listing."""
+
+    year_min: YearParam = Field(
+        default=None, description="Published this year or later.", examples=[1950]
+    )
+    year_max: YearParam = Field(
+        default=None, description="Published this year or earlier.", examples=[1979]
+    )
+    price_min: PriceParam = Field(
+        default=None,
+        description='At least this price, inclusive ("9.99" or 9.99). Books without a price'
+        " are outside any price range.",
+        examples=["5.00"],
+    )
+    price_max: PriceParam = Field(
+        default=None, description="At most this price, inclusive.", examples=["15.00"]
+    )
+    facets: Annotated[str | None, Field(max_length=200), AfterValidator(_facet_names)] = Field(
+        default=None,
+        description="Comma-separated, any of `category`, `author`, `decade`, `price_band`: the"
+        " number of matching books per value, each facet ignoring its own filter.",
+        examples=["category,decade,price_band"],
+    )
+    facet_limit: Annotated[int, Field(ge=1, le=100)] = Field(
+        default=20, description="Values per facet, largest first, 1 to 100.", examples=[10]
+    )
+    with_total: bool = Field(
+        default=False,
+        description="Add `total` (how many books match) and `total_is_estimate`.",
+        examples=[True],
+    )
+    limit: PageLimit = 20
+    cursor: Cursor = None
+
+    @field_validator("year_max", "price_max")
+    @classmethod
+    def _range_in_order(cls, high: Any, info: ValidationInfo) -> Any:
+        # The minimum is validated first; a refused one is missing from
+        # ``info.data`` and has its own error already.
+        field = info.field_name.removesuffix("_max")
+        low = info.data.get(f"{field}_min")
+        if low is not None and high is not None and low > high:
+            raise ValueError(f"must not be less than {field}_min")
+        return high
+
+
+class ListingQuery(BrowseQuery):
+    """``GET /categories/{id}/books``: the category's books, narrowed, sorted, counted."""
+
+    sort: SortParam | None = Field(
+        default=None,
+        description="`title` (the default), `-title`, `published_year`, `price`, `created_at`"
+        " (date added), each with `-` for descending. Books without the value come last in"
+        " both directions; ties by id. A cursor continues only the sort it was issued for.",
+        examples=["-published_year"],
+    )
+
+
+CategoryTerms = Annotated[
+    list[Annotated[str, Field(min_length=1, max_length=100), AfterValidator(refuse_nul)]] | None,
+    Field(
+        max_length=MAX_CATEGORY_TERMS,
+        description="A category's slug or name, case-insensitive; may be repeated (at most"
+        f" {MAX_CATEGORY_TERMS}).",
+        examples=[["fantasy", "horror"]],
+    ),
+]
+CategoryIdTerms = Annotated[
+    list[Annotated[int, Field(ge=1, le=INT4_MAX)]] | None,
+    Field(
+        max_length=MAX_CATEGORY_TERMS,
+        description=f"A category's id; may be repeated (at most {MAX_CATEGORY_TERMS}).",
+        examples=[[5, 12]],
+    ),
+]
+CategoryModeParam = Annotated[
+    Literal["any", "all"],
+    Field(
+        description="With several categories: `any` (the default) lists the books in at least"
+        " one of them, `all` the books in every one.",
+        examples=["all"],
+    ),
+]
+
+
+class AuthorBooksQuery(ListingQuery):
+    """``GET /authors/{id}/books``: the author's books, narrowed by category too."""
+
+    category: CategoryTerms = None
+    category_id: CategoryIdTerms = None
+    category_mode: CategoryModeParam = "any"
+
+
+class _BookTerms(QueryModel):
+    """The search terms of ``GET /books``, listed first in its documentation."""
+
+    q: SearchText = None
+    author: AuthorTerm = None
+    category: CategoryTerms = None
+    author_id: OptionalIdParam = None
+    category_id: CategoryIdTerms = None
+    category_mode: CategoryModeParam = "any"
+
+
+class BookQuery(BrowseQuery, _BookTerms):
+    """``GET /books``: the search filters, combined with AND, the order and the page."""
+
+    sort: Literal["relevance", SortParam] | None = Field(
+        default=None,
+        description="`relevance` (the default with `q`; needs `q`), `title` (the default"
+        " otherwise), `-title`, `published_year`, `-published_year`, `price`, `-price`,"
+        " `created_at`, `-created_at` (date added). Books without the value come last in"
+        " both directions; ties by id. A cursor continues only the sort it was issued for.",
+        examples=["price"],
+    )
+    highlight: bool = Field(
+        default=False, description="With `q`: add `title_highlight` to each book."
+    )
+
+    @field_validator("sort")
+    @classmethod
+    def _relevance_needs_q(cls, sort: str | None, info: ValidationInfo) -> str | None:
+        # ``q`` is validated first; a refused ``q`` is missing from ``info.data``
+        # and has its own error already.
+        if sort == "relevance" and "q" in info.data and info.data["q"] is None:
+            raise ValueError("relevance needs q")
+        return sort
+
+
+class SuggestQuery(QueryModel):
+    """``GET /books/suggest``: what has been typed so far."""
+
+    q: Annotated[
+        str,
+        Field(min_length=1, max_length=200, description="What has been typed so far."),
+        AfterValidator(refuse_nul),
+    ]
+    limit: Annotated[int, Field(ge=1, le=20, description="At most this many, 1 to 20.")] = 8
+
+
+class AuthorQuery(QueryModel):
+    """``GET /authors``: a name filter and the page."""
+
+    name: NameTerm = None
+    limit: PageLimit = 20
+    cursor: Cursor = None
+
+
+class SearchLogQuery(QueryModel):
+    """``GET /search-logs``."""
+
+    limit: Annotated[int, Field(ge=1, le=1000, description="How many, 1 to 1000.")] = 50
+
+
+class SearchStatsQuery(QueryModel):
+    """``GET /search-logs/stats``: a range of time and the chart's bucket."""
+
+    since: datetime | None = Field(
+        default=None,
+        description="ISO 8601; default: 7 days before `until`. Rounded down to the hour. "
+        "Without an offset, UTC.",
+    )
+    until: datetime | None = Field(
+        default=None,
+        description="ISO 8601, excluded; default: now. Rounded up to the hour.",
+    )
+    bucket: Literal["hour", "day"] = Field(
+        default="day", description="The width of `by_bucket`'s entries (days are UTC days)."
+    )
+    limit: Annotated[int, Field(ge=1, le=100, description="Length of each top list.")] = 20
