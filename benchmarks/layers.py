@@ -83,9 +83,9 @@ async def per_search(
 
 async def inner_layers(app: FastAPI, fragments: Sequence[str], count: int) -> None:
     """The route's body, the data layer and the statement, each without what wraps it."""
-    from bookstore.catalog.listing import _books_of_authors_named_sql
+    from bookstore.catalog.author_search import books_of_authors_named_sql
 
-    statement = _books_of_authors_named_sql(True, False, 21)
+    statement = books_of_authors_named_sql(True, False, 21)
 
     # The route reads the cursor secret from the application through its request.
     request = Request({"type": "http", "app": app, "headers": []})

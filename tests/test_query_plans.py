@@ -2,7 +2,7 @@
 
 A search whose plan falls back to a sequential scan, or walks a whole index,
 still returns the right page, so no functional test notices; it is just slow
-on a real catalog (see bookstore/catalog/listing.py for the index each shape relies
+on a real catalog (see bookstore/catalog/pages.py for the index each shape relies
 on). This module seeds 100,000 synthetic books once, captures the statements
 ``list_books`` really sends (``factories.record_statements``), and EXPLAIN
 ANALYZEs each with its real arguments, in the plan the service's pool uses:
@@ -34,8 +34,9 @@ from bookstore.catalog import (
     list_books,
 )
 from bookstore.catalog.counts import count_matching, stats_cache
+from bookstore.catalog.details import books_with_details
 from bookstore.catalog.filters import resolve
-from bookstore.catalog.listing import books_with_details, page_of_books
+from bookstore.catalog.pages import page_of_books
 from bookstore.catalog.search import TextQuery, search_books
 from bookstore.catalog.search.suggest import suggest
 from bookstore.catalog.sorts import PageKey, sort_order

@@ -28,8 +28,9 @@ from bookstore.catalog.categories import (
     list_categories,
     update_category,
 )
+from bookstore.catalog.details import book_version, count_books, get_book
 from bookstore.catalog.filters import NARROW_AUTHOR_MATCH, BookFilters, broad_fragments
-from bookstore.catalog.listing import book_version, count_books, get_book, list_books
+from bookstore.catalog.listing import list_books
 from bookstore.catalog.search_logs import list_search_logs
 from bookstore.catalog.statements import Row
 from bookstore.catalog.writes import create_book, delete_book, update_book

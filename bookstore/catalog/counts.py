@@ -30,7 +30,8 @@ from typing import Any
 from piccolo.querystring import QueryString
 
 from bookstore.catalog.filters import BookFilters, Criteria, resolve
-from bookstore.catalog.listing import in_categories, sample_of_books, smallest_first
+from bookstore.catalog.listing import smallest_first
+from bookstore.catalog.pages import in_categories, sample_of_books
 from bookstore.catalog.search.pages import Match, match_conditions
 from bookstore.catalog.sorts import TITLE, SortOrder, sort_order
 from bookstore.catalog.statements import Row, all_of, literal_limit

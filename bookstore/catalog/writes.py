@@ -11,7 +11,7 @@ from collections.abc import Collection
 from asyncpg.exceptions import ForeignKeyViolationError, UniqueViolationError
 from piccolo.querystring import QueryString
 
-from bookstore.catalog.listing import book_version, get_book
+from bookstore.catalog.details import book_version, get_book
 from bookstore.catalog.statements import Row
 from bookstore.database import transaction
 from bookstore.errors import Conflict, InvalidReference, NotFound, PreconditionFailed

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bookstore.catalog.details import books_with_details
 from bookstore.catalog.filters import BookFilters, resolve
-from bookstore.catalog.listing import books_with_details
 from bookstore.catalog.search.highlight import highlight_title, stems_of
 from bookstore.catalog.search.levels import best_matches
 from bookstore.catalog.search.ordered import page_in_order

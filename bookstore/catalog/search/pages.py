@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from piccolo.querystring import QueryString
 
 from bookstore.catalog.filters import Criteria
-from bookstore.catalog.listing import ranges_of_book
+from bookstore.catalog.pages import ranges_of_book
 from bookstore.catalog.search import ranking
 from bookstore.catalog.search.vocabulary import ResolvedTerm
 from bookstore.catalog.statements import all_of, literal_limit

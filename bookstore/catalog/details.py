@@ -1,0 +1,117 @@
+"""A book as the API shows it: its row, its author and its categories, in one statement.
+
+Every read of books ends here: a page's ids (``pages``, ``search``) are
+joined to the books, their author and their categories (as JSON), so that a
+page of any size costs one round trip and no query per book.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+from piccolo.querystring import QueryString
+
+from bookstore.catalog.sorts import (
+    TITLE,
+    SortOrder,
+)
+from bookstore.catalog.statements import (
+    Row,
+)
+from bookstore.database import DatabaseConnection, connection, fetch
+from bookstore.errors import NotFound
+from bookstore.tables import Book
+
+_BOOKS_WITH_DETAILS = """
+SELECT {} b.id, b.title, b.isbn, b.published_year, b.price, b.description,
+       b.created_at, b.updated_at, b.author_id, a.name AS author_name,
+       (SELECT coalesce(json_agg(json_build_object('id', c.id, 'name', c.name, 'slug', c.slug)
+                                 ORDER BY c.name, c.id), '[]')
+          FROM book_category bc JOIN categories c ON c.id = bc.category_id
+         WHERE bc.book_id = b.id)::text AS categories
+FROM ({}) AS page
+JOIN books b ON b.id = page.id
+JOIN authors a ON a.id = b.author_id
+ORDER BY {}
+"""
+
+
+def book_from_row(row: Mapping[str, Any]) -> Row:
+    price = row["price"]
+    return {
+        "id": row["id"],
+        "title": row["title"],
+        "isbn": row["isbn"],
+        "published_year": row["published_year"],
+        "price": None if price is None else f"{price:.2f}",
+        "description": row["description"],
+        "author": {"id": row["author_id"], "name": row["author_name"]},
+        "categories": orjson.loads(row["categories"]),
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+    }
+
+
+def with_details(
+    page: QueryString,
+    *,
+    scored: bool = False,
+    by_score: bool = False,
+    sort: SortOrder = TITLE,
+) -> QueryString:
+    """The statement of ``books_with_details``: ``page``'s books, with author and categories."""
+    order = "page.score DESC, b.id" if by_score else sort.order_by(f"b.{sort.field}", "b.id")
+    return QueryString(
+        _BOOKS_WITH_DETAILS,
+        QueryString("page.score," if scored else ""),
+        page,
+        QueryString(order),
+    )
+
+
+async def books_with_details(
+    db: DatabaseConnection,
+    page: QueryString,
+    *,
+    scored: bool = False,
+    by_score: bool = False,
+    sort: SortOrder = TITLE,
+) -> list[Row]:
+    """The books whose ids ``page`` selects, with author and categories, in ``sort``'s order.
+
+    ``scored``: ``page`` also selects a relevance ``score``, which each book
+    carries; ``by_score``: the books come best first, then by id.
+    """
+    rows = await fetch(db, with_details(page, scored=scored, by_score=by_score, sort=sort))
+    if not scored:
+        return [book_from_row(row) for row in rows]
+    return [{**book_from_row(row), "score": row["score"]} for row in rows]
+
+
+async def get_book(book_id: int) -> Row:
+    async with connection(Book._meta.db) as db:
+        books = await books_with_details(db, QueryString("SELECT {}::integer AS id", book_id))
+    if not books:
+        raise NotFound(f"book {book_id} not found")
+    return books[0]
+
+
+def book_version(book: Row) -> str:
+    """A digest of everything a client sees of ``book`` (as ``get_book`` returns it).
+
+    The API sends it as the book's ETag. It covers the whole representation,
+    not only the book's id and ``updated_at``: renaming the book's author or
+    one of its categories changes what ``GET /books/{id}`` shows without
+    touching the book's row, and a cached copy must not keep the old name.
+    ``updated_at`` is part of it and moves on every write of the book, so two
+    writes never leave the same version.
+    """
+    encoded = orjson.dumps(book, option=orjson.OPT_SORT_KEYS)
+    return hashlib.blake2b(encoded, digest_size=16).hexdigest()
+
+
+async def count_books() -> int:
+    return await Book.count()
