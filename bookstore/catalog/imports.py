@@ -19,6 +19,7 @@ says what the catalog holds counts as unchanged and writes nothing.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import json
 import re
@@ -507,24 +508,48 @@ class Importer:
         rows: Iterable[RowInput],
         on_batch: Callable[[int], None] | None = None,
     ) -> ImportReport:
+        """Validate and write batch after batch, the next batch read while one is written.
+
+        Reading and validating (CSV or JSON, then pydantic) is Python work,
+        writing is PostgreSQL's: the next batch is read in a worker thread
+        while the database writes the current one, so the two overlap on
+        two cores instead of adding up, and a request's event loop is never
+        held by a whole batch's validation.
+        """
+        batches = self._validated(rows)
+        upcoming = asyncio.ensure_future(asyncio.to_thread(next, batches, None))
+        try:
+            while (checked := await upcoming) is not None:
+                batch, problems = checked
+                upcoming = asyncio.ensure_future(asyncio.to_thread(next, batches, None))
+                self.rejected += len({problem.line for problem in problems})
+                self.problems.extend(problems)
+                if batch:
+                    await self._import_batch(batch)
+                if on_batch is not None:
+                    on_batch(len(batch))
+        finally:
+            if not upcoming.done():
+                await asyncio.wait([upcoming])  # the thread's read ends before the file closes
+        return self.report()
+
+    def _validated(
+        self, rows: Iterable[RowInput]
+    ) -> Iterator[tuple[list[tuple[int, BookImportRow]], list[ImportProblem]]]:
+        """Batches of valid rows (with their lines), and the problems of the rest."""
         batch: list[tuple[int, BookImportRow]] = []
+        problems: list[ImportProblem] = []
         for row in rows:
             checked = validate(row)
             if isinstance(checked, list):
-                self.rejected += 1
-                self.problems.extend(checked)
+                problems.extend(checked)
             else:
                 batch.append((row.line, checked))
             if len(batch) >= self.rows_per_batch:
-                await self._import_batch(batch)
-                if on_batch is not None:
-                    on_batch(len(batch))
-                batch = []
-        if batch:
-            await self._import_batch(batch)
-            if on_batch is not None:
-                on_batch(len(batch))
-        return self.report()
+                yield batch, problems
+                batch, problems = [], []
+        if batch or problems:
+            yield batch, problems
 
     def report(self) -> ImportReport:
         return ImportReport(
