@@ -375,14 +375,24 @@ def logs_prune(args: argparse.Namespace) -> None:
     days = args.days or get_settings().search_log_retention_days
     report = _with_engine(lambda: prune_search_logs(days))
     cutoff = report.cutoff.isoformat(timespec="minutes")
-    if not report.dropped:
+    if not report.dropped and not report.hourly_terms:
         print(f"Nothing to remove: no search-log day before {cutoff} ({days} days kept).")
         return
     for dropped in report.dropped:
         print(f"Removed {dropped.day.isoformat()}: {dropped.searches:,} searches")
+    if report.dropped:
+        print(
+            f"Removed {len(report.dropped)} day(s), {report.searches:,} searches, before {cutoff} "
+            f"({days} days kept)."
+        )
+    if report.hourly_terms:
+        print(
+            f"Removed {report.hourly_terms:,} hourly search counts before {cutoff} "
+            f"({days} days kept)."
+        )
     print(
-        f"Removed {len(report.dropped)} day(s), {report.searches:,} searches, before {cutoff} "
-        f"({days} days kept). Their rollups stay: the insights still cover them."
+        "Kept: searches per hour and per day, and each search's count per day: "
+        "the insights still cover the removed days."
     )
 
 

@@ -6,9 +6,19 @@ partition: no row-by-row ``DELETE`` (hours of I/O, bloat and WAL for 86
 million rows), and no lock that stops the writer or the admin. ``DETACH
 PARTITION ... CONCURRENTLY`` takes only a SHARE UPDATE EXCLUSIVE lock on
 ``search_logs`` and waits for the transactions still reading the day, then
-``DROP TABLE`` removes a table nobody else can see any more. The rollups
-(``search_log_hours``, ``search_log_days``, ``search_log_terms_*``) are kept: the insights still
-cover the days whose raw rows are gone.
+``DROP TABLE`` removes a table nobody else can see any more.
+
+The rollups outlive the raw rows, but not all of them forever. The
+searches per hour and per day (``search_log_hours``, ``search_log_days``:
+at most ~80 latency buckets an hour) and the searches per day
+(``search_log_terms_daily``) are kept: the insights still cover the days
+whose raw rows are gone. The searches per hour (``search_log_terms_hourly``)
+hold one row per distinct search an hour, as many as the raw log when most
+searches are distinct, and serve only the ragged edge hours of a range:
+they go with the raw rows of their day, one hour per ``DELETE`` (a bounded
+statement, a short transaction; VACUUM gives the space to the coming
+hours). A range older than the retention is then counted by whole days in
+the top lists (its totals and charts keep their hours).
 
 A day goes when all of it is older than the retention: with 90 days, the
 day of 2026-08-30 goes once 2026-11-29 00:00 UTC has passed.
@@ -61,6 +71,8 @@ class PruneReport:
 
     cutoff: datetime
     dropped: list[DroppedDay] = field(default_factory=list)
+    # Rows of search_log_terms_hourly removed (hours before ``cutoff``).
+    hourly_terms: int = 0
 
     @property
     def searches(self) -> int:
@@ -102,7 +114,30 @@ async def prune_search_logs(retention_days: int, now: datetime | None = None) ->
         report.dropped.append(DroppedDay(day, counted["searches"]))
     if report.dropped:
         forget_partitions()
+    report.hourly_terms = await prune_hourly_terms(report.cutoff)
     return report
+
+
+async def prune_hourly_terms(cutoff: datetime) -> int:
+    """Delete the rows of ``search_log_terms_hourly`` before ``cutoff``, an hour at a time.
+
+    Each hour is one ``DELETE`` on the primary key's leading column, its own
+    transaction: the writer's upserts of the current hour never wait on it,
+    and a stop half-way leaves whole hours.
+    """
+    removed = 0
+    while True:
+        (oldest,) = await SearchLog.raw(
+            "SELECT min(hour) AS hour FROM search_log_terms_hourly WHERE hour < {}", cutoff
+        )
+        if oldest["hour"] is None:
+            return removed
+        (deleted,) = await SearchLog.raw(
+            "WITH gone AS (DELETE FROM search_log_terms_hourly WHERE hour = {} RETURNING 1)"
+            " SELECT count(*) AS rows FROM gone",
+            oldest["hour"],
+        )
+        removed += deleted["rows"]
 
 
 async def add_partitions(now: datetime | None = None) -> int:
@@ -134,6 +169,12 @@ class SearchLogMaintenance:
         for dropped in report.dropped:
             logger.info(
                 "search log retention: dropped %s (%d searches)", dropped.day, dropped.searches
+            )
+        if report.hourly_terms:
+            logger.info(
+                "search log retention: %d hourly search rows before %s removed",
+                report.hourly_terms,
+                report.cutoff,
             )
         return report
 

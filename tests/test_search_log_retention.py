@@ -132,8 +132,43 @@ async def test_logs_prune_says_what_it_removed(app) -> None:
     assert pruned.returncode == 0, pruned.stderr
     assert f"Removed {old.date().isoformat()}: 2 searches" in pruned.stdout
     assert "(30 days kept)" in pruned.stdout
+    assert "Removed 1 hourly search counts" in pruned.stdout
     assert await SearchLog.count() == 1
 
     again = await prune_command("--days", "30")
     assert again.returncode == 0
     assert "Nothing to remove" in again.stdout
+
+
+async def rollup_hours(table: str) -> list[datetime]:
+    column = "hour" if table == "search_log_terms_hourly" else "day"
+    rows = await SearchLog.raw(f"SELECT {column} AS at FROM {table} ORDER BY 1")
+    return [row["at"] for row in rows]
+
+
+async def test_hourly_search_counts_go_with_their_days_and_daily_ones_stay(app, client) -> None:
+    old, kept = NOW - timedelta(days=95), NOW - timedelta(days=80)
+    await log_searches(app, a_search(old, "solaris"), a_search(old, "ubik"), a_search(kept))
+
+    report = await prune_search_logs(retention_days=90)
+
+    assert report.hourly_terms == 2
+    assert await rollup_hours("search_log_terms_hourly") == [
+        kept.replace(minute=0, second=0, microsecond=0)
+    ]
+    assert [day.isoformat() for day in await rollup_hours("search_log_terms_daily")] == [
+        old.date().isoformat(),  # solaris
+        old.date().isoformat(),  # ubik
+        kept.date().isoformat(),
+    ]
+    (hours,) = await SearchLog.raw("SELECT count(*) AS n FROM search_log_hours")
+    assert hours["n"] == 2  # searches per hour are kept: small, and the charts use them
+    since = old.replace(hour=0, minute=0, second=0, microsecond=0)
+    stats = (
+        await client.get(
+            "/search-logs/stats",
+            params={"since": since.isoformat(), "until": (since + timedelta(days=1)).isoformat()},
+        )
+    ).json()
+    assert {top["search"] for top in stats["top_queries"]} == {"solaris", "ubik"}
+    assert (await prune_search_logs(retention_days=90)).hourly_terms == 0
