@@ -3,8 +3,10 @@
 The storefront's ``with_total`` and ``facets`` are exact up to 1,000 books and
 estimated beyond (``bookstore.catalog.counts``). This measures the estimates
 of the benchmark's own requests (``total``, ``facets``, ``categories_any``,
-``categories_all``, ``price_range``) against exact ``COUNT(*)`` queries run
-alongside, and prints the relative error of each::
+``categories_all``, ``price_range``), and the decade and price-band counts of
+a category, of a category and a price range, and of several categories,
+against exact ``COUNT(*)`` queries run alongside, and prints the relative
+error of each::
 
     DATABASE_URL=postgresql://.../bookstore_bench python -m benchmarks.estimates
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import statistics
 from collections.abc import Sequence
@@ -80,43 +83,57 @@ async def _totals(
     )
 
 
-async def _facets(db: asyncpg.Connection, slugs: Sequence[str], ids: dict[str, int]) -> None:
+def _truth_by_value(rows: Sequence[Any]) -> tuple[dict[Any, int], dict[Any, int]]:
+    decades: dict[Any, int] = {}
+    bands: dict[Any, int] = {}
+    for row in rows:
+        if row["published_year"] is not None:
+            key = row["published_year"] // 10 * 10
+            decades[key] = decades.get(key, 0) + 1
+        if row["price"] is not None:
+            bands[_band(row["price"])] = bands.get(_band(row["price"]), 0) + 1
+    return decades, bands
+
+
+async def _decades_and_bands(
+    db: asyncpg.Connection, label: str, cases: Sequence[BookFilters], ids: dict[str, int]
+) -> None:
+    """Decade and price-band counts of ``cases`` against COUNT(*), each ignoring its own filter."""
     big: list[float] = []
     small: list[float] = []
-    for slug in slugs:
-        filters = BookFilters(category=slug)
+    flagged = 0
+    for filters in cases:
         counts = await count_matching(
             filters, total=False, facets=["decade", "price_band"], facet_limit=100
         )
         assert counts.facets is not None
-        rows = await db.fetch(
-            f"SELECT b.published_year, b.price FROM books b WHERE {_conditions(filters, ids)}"
-        )
-        decades: dict[Any, int] = {}
-        bands: dict[Any, int] = {}
-        for row in rows:
-            if row["published_year"] is not None:
-                key = row["published_year"] // 10 * 10
-                decades[key] = decades.get(key, 0) + 1
-            if row["price"] is not None:
-                bands[_band(row["price"])] = bands.get(_band(row["price"]), 0) + 1
+        flagged += counts.facets_is_estimate
+        select = "SELECT b.published_year, b.price FROM books b WHERE "
+        decades, _ = _truth_by_value(await db.fetch(select + _conditions(filters, ids)))
+        any_price = dataclasses.replace(filters, price_min=None, price_max=None)
+        _, bands = _truth_by_value(await db.fetch(select + _conditions(any_price, ids)))
         for truth, values, key in (
             (decades, counts.facets["decade"], "value"),
             (bands, counts.facets["price_band"], "min"),
         ):
             shown = {value[key]: value["count"] for value in values}
+            whole = sum(truth.values())
             for value, true_count in truth.items():
                 error = _error(shown.get(value, 0), true_count)
-                (big if true_count >= SMALL_VALUE * len(rows) else small).append(error)
-    for label, errors in (("facet values >= 1% of their set", big), ("smaller values", small)):
+                (big if true_count >= SMALL_VALUE * whole else small).append(error)
+    print(f"{label}: {len(cases)} requests, {flagged} flagged as estimates")
+    for part, errors in (("facet values >= 1% of their set", big), ("smaller values", small)):
         if errors:
             print(
-                f"decade/price_band, {label}: {len(errors)} counts, error median"
+                f"  decade/price_band, {part}: {len(errors)} counts, error median"
                 f" {statistics.median(errors):.1%}, max {max(errors):.1%},"
                 f" within 20%: {sum(e <= 0.2 for e in errors)}/{len(errors)}"
             )
+
+
+async def _category_facet(db: asyncpg.Connection, slug: str) -> None:
     counts = await count_matching(
-        BookFilters(category=slugs[0]), total=False, facets=["category"], facet_limit=20
+        BookFilters(category=slug), total=False, facets=["category"], facet_limit=20
     )
     assert counts.facets is not None
     truth = {
@@ -161,7 +178,26 @@ async def measure(dsn: str) -> None:
                 ],
                 ids,
             )
-            await _facets(db, slugs, ids)
+            await _decades_and_bands(
+                db, "facets of a category", [BookFilters(category=s) for s in slugs], ids
+            )
+            await _decades_and_bands(
+                db,
+                "facets of a category and a price range",
+                [
+                    BookFilters(category=s, price_min=Decimal(low), price_max=Decimal(high))
+                    for s in slugs[:4]
+                    for low, high in PRICE_RANGES
+                ],
+                ids,
+            )
+            await _decades_and_bands(
+                db,
+                "facets of categories_any",
+                [BookFilters(category=tuple(g)) for g in groups],
+                ids,
+            )
+            await _category_facet(db, slugs[0])
     finally:
         await db.close()
 

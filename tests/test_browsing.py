@@ -505,26 +505,125 @@ async def test_facets_and_total_on_the_nested_listings_and_with_q(client, shelf)
     assert nothing["total"] == 0 and nothing["facets"] == {"decade": []}
 
 
+async def test_a_category_is_counted_exactly_beyond_the_sample_on_whole_decades_and_bands(
+    client, shelf, monkeypatch
+):
+    from bookstore.catalog import counts
+
+    monkeypatch.setattr(counts, "EXACT_UP_TO", 2)
+    params = {
+        "category": "fantasy",
+        "year_min": 1960,
+        "price_min": "10",
+        "with_total": "true",
+        "facets": "decade,price_band",
+    }
+
+    page = (await client.get("/books", params=params)).json()
+
+    fantasy = [b for b in shelf["books"] if in_category(b, shelf["fantasy"])]
+
+    def recent(book: dict) -> bool:
+        return book["published_year"] is not None and book["published_year"] >= 1960
+
+    def dear(book: dict) -> bool:
+        return book["price"] is not None and Decimal(book["price"]) >= 10
+
+    assert page["total"] == sum(1 for b in fantasy if recent(b) and dear(b)) > 2
+    assert page["total_is_estimate"] is False and page["facets_is_estimate"] is False
+    decades: dict[int, int] = {}
+    for book in fantasy:
+        if dear(book) and book["published_year"] is not None:
+            decades[decade(book["published_year"])] = (
+                decades.get(decade(book["published_year"]), 0) + 1
+            )
+    assert {d["value"]: d["count"] for d in page["facets"]["decade"]} == decades
+    bands: dict[str, int] = {}
+    for book in fantasy:
+        if recent(book) and book["price"] is not None:
+            low = f"{Decimal(book['price']) // 5 * 5:.2f}"
+            bands[low] = bands.get(low, 0) + 1
+    assert {b["min"]: b["count"] for b in page["facets"]["price_band"]} == bands
+
+
 async def test_beyond_the_exact_limit_totals_and_counts_are_estimates(client, shelf, monkeypatch):
     from bookstore.catalog import counts
 
     await Book.raw("ANALYZE books, book_category")
     counts.stats_cache.clear()
-    monkeypatch.setattr(counts, "EXACT_UP_TO", 5)
+    monkeypatch.setattr(counts, "EXACT_UP_TO", 3)
 
     page = (
         await client.get(
             "/books",
-            params={"category": "fantasy", "with_total": "true", "facets": "category,decade"},
+            params={
+                "category": "fantasy",
+                "year_max": 1965,  # half the 1960s: their count is a share of the decade's
+                "with_total": "true",
+                "facets": "category,decade",
+            },
         )
     ).json()
 
+    def early(book: dict) -> bool:
+        return book["published_year"] is not None and book["published_year"] <= 1965
+
+    books = shelf["books"]
     assert page["total_is_estimate"] is True
     assert page["facets_is_estimate"] is True
-    assert abs(page["total"] - 12) <= 1  # ANALYZE read every row of so small a table
+    truth = sum(1 for b in books if in_category(b, shelf["fantasy"]) and early(b))
+    assert abs(page["total"] - truth) <= 1  # ANALYZE read every row of so small a table
     by_slug = {c["slug"]: c["count"] for c in page["facets"]["category"]}
-    assert abs(by_slug["fantasy"] - 12) <= 1 and abs(by_slug["horror"] - 8) <= 1
+    horror = sum(1 for b in books if in_category(b, shelf["horror"]) and early(b))
+    assert abs(by_slug["fantasy"] - truth) <= 1 and abs(by_slug["horror"] - horror) <= 1
     assert sum(d["count"] for d in page["facets"]["decade"]) > 0
+
+
+async def test_the_kept_counts_follow_every_change_of_books_and_links(client, shelf):
+    fantasy, horror, poetry = shelf["fantasy"], shelf["horror"], shelf["poetry"]
+    first, second, third = shelf["books"][:3]
+
+    changes = [
+        client.patch(f"/books/{first['id']}", json={"price": "120.00", "published_year": 1801}),
+        client.patch(f"/books/{second['id']}", json={"category_ids": [poetry["id"]]}),
+        client.patch(f"/books/{third['id']}", json={"price": None, "title": "Renamed"}),
+        client.delete(f"/books/{shelf['books'][3]['id']}"),
+    ]
+    for change in changes:
+        response = await change
+        assert response.status_code in (200, 204), response.text
+    await create_book(
+        client,
+        title="Added",
+        author_id=shelf["author"]["id"],
+        category_ids=[fantasy["id"], horror["id"]],
+        published_year=2001,
+        price="7.50",
+    )
+
+    kept = await Book.raw(
+        "SELECT category_id, decade, price_band, books FROM category_counts ORDER BY 1, 2, 3"
+    )
+    recounted = await Book.raw(
+        "SELECT category_id, decade_of(book_year) AS decade,"
+        " price_band_of(book_price) AS price_band, count(*) AS books"
+        " FROM book_category GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+    )
+    assert kept == recounted
+
+
+async def test_the_databases_price_bands_are_the_facets(client):
+    from bookstore.catalog.counts import PRICE_BANDS
+
+    prices = [Decimal(p) for p in ("0", "4.99", "5", "19.99", "20", "99.99", "100", "250")]
+    rows = await Book.raw(
+        "SELECT p, price_band_of(p) AS band FROM unnest({}::numeric[]) AS p", prices
+    )
+    for row in rows:
+        expected = max(n for n, edge in enumerate(PRICE_BANDS) if edge <= row["p"])
+        assert row["band"] == expected, row
+    (nothing,) = await Book.raw("SELECT price_band_of(NULL) AS band, decade_of(-5) AS decade")
+    assert nothing == {"band": None, "decade": -10}
 
 
 # -- the demo catalog ---------------------------------------------------------------------
