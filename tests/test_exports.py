@@ -108,6 +108,40 @@ async def test_export_takes_the_filters_of_the_book_search(client: httpx.AsyncCl
     assert empty.status_code == 200 and empty.text == ""
 
 
+async def test_export_takes_the_storefront_filters_of_the_book_listing(
+    client: httpx.AsyncClient,
+) -> None:
+    made = await small_catalog(client)
+    earthsea_only = ["A Wizard of Earthsea"]
+    for params, titles in (
+        ({"category": ["fantasy", "classics"]}, ["A Wizard of Earthsea", "Emma"]),
+        ({"category": ["fantasy", "classics"], "category_mode": "all"}, earthsea_only),
+        (
+            {"category_id": [made["fantasy"]["id"]], "category": "classics"},
+            ["A Wizard of Earthsea", "Emma"],
+        ),
+        ({"year_min": 1960, "year_max": 1969}, earthsea_only),
+        ({"price_min": "8.50", "price_max": 8.5}, earthsea_only),
+        ({"category": "classics", "price_max": "8"}, []),
+    ):
+        for path in ("/books/export.csv", "/books/export.jsonl"):
+            response = await client.get(path, params=params)
+            assert response.status_code == 200, (params, response.text)
+            rows = (
+                csv_rows(response.text)
+                if path.endswith(".csv")
+                else [json.loads(line) for line in response.text.splitlines()]
+            )
+            assert sorted(row["title"] for row in rows) == titles, params
+    for params in (
+        {"year_min": 2000, "year_max": 1999},
+        {"price_min": "abc"},
+        {"category_mode": "some"},
+        {"category_id": [str(n) for n in range(1, 1002)]},
+    ):
+        expect_error(await client.get("/books/export.csv", params=params), 422)
+
+
 async def test_export_refuses_unknown_and_invalid_parameters(client: httpx.AsyncClient) -> None:
     detail = expect_error(await client.get("/books/export.csv", params={"autor": "x"}), 422)
     assert "autor" in json.dumps(detail)

@@ -15,7 +15,7 @@ LISTINGS = [
     ("/books", "q", "hobbit"),
     ("/books/suggest", "q", "hob"),
     ("/books/export.csv", "author", "tolkien"),
-    ("/books/export.jsonl", "category", "fantasy"),
+    ("/books/export.jsonl", "year_min", "1950"),  # category may be repeated (issue 10)
     ("/authors", "name", "tolkien"),
     ("/authors/{author_id}/books", "limit", "5"),
     ("/categories/{category_id}/books", "limit", "5"),

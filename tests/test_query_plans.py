@@ -643,6 +643,19 @@ BROWSE_SHAPES: dict[str, Browse] = {
     "categories_all": Browse(
         lambda c, big: BookFilters(category_id=tuple(big[:2]), category_mode="all")
     ),
+    "categories_all_second_page": Browse(
+        lambda c, big: BookFilters(category_id=tuple(big[:2]), category_mode="all"),
+        second_page=True,
+    ),
+    "categories_all_with_a_price_range": Browse(
+        lambda c, big: BookFilters(
+            category_id=tuple(big[:2]),
+            category_mode="all",
+            price_min=Decimal("10"),
+            price_max=Decimal("20"),
+        ),
+        second_page=True,
+    ),
     "price_range_in_big_category": Browse(
         lambda c, big: BookFilters(
             category_id=big[0], price_min=Decimal("10"), price_max=Decimal("20")

@@ -61,9 +61,14 @@ async def _streamed(
 def _filters(query: BookExportQuery) -> catalog.BookFilters:
     return catalog.BookFilters(
         author=query.author,
-        category=query.category,
+        category=tuple(query.category or ()),
         author_id=query.author_id,
-        category_id=query.category_id,
+        category_id=tuple(query.category_id or ()),
+        category_mode=query.category_mode,
+        year_min=query.year_min,
+        year_max=query.year_max,
+        price_min=query.price_min,
+        price_max=query.price_max,
     )
 
 

@@ -23,6 +23,7 @@ import orjson
 from piccolo.querystring import QueryString
 
 from bookstore.catalog.filters import BookFilters, Criteria, resolve
+from bookstore.catalog.pages import in_ranges
 from bookstore.catalog.statements import all_of
 from bookstore.database import DatabaseConnection, connection
 from bookstore.tables import Book
@@ -90,6 +91,8 @@ def _export_statement(criteria: Criteria) -> QueryString:
                 category_ids,
             )
         )
+    # Tested on each book of the walk: a range index would need a sort.
+    conditions += in_ranges(criteria, "b.published_year", "b.price")
     return QueryString(
         "SELECT b.title, a.name AS author, b.isbn,"
         " ARRAY(SELECT category_id FROM book_category WHERE book_id = b.id) AS category_ids,"

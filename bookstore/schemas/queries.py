@@ -133,8 +133,8 @@ def _facet_names(value: str | None) -> str | None:
     return ",".join(names)
 
 
-class BrowseQuery(QueryModel):
-    """The storefront's narrowing, order, facets and total, shared by every book listing."""
+class RangeQuery(QueryModel):
+    """Year and price ranges, inclusive: the listings' and the exports'."""
 
     year_min: YearParam = Field(
         default=None, description="Published this year or later.", examples=[1950]
@@ -151,6 +151,22 @@ class BrowseQuery(QueryModel):
     price_max: PriceParam = Field(
         default=None, description="At most this price, inclusive.", examples=["15.00"]
     )
+
+    @field_validator("year_max", "price_max")
+    @classmethod
+    def _range_in_order(cls, high: Any, info: ValidationInfo) -> Any:
+        # The minimum is validated first; a refused one is missing from
+        # ``info.data`` and has its own error already.
+        field = info.field_name.removesuffix("_max")
+        low = info.data.get(f"{field}_min")
+        if low is not None and high is not None and low > high:
+            raise ValueError(f"must not be less than {field}_min")
+        return high
+
+
+class BrowseQuery(RangeQuery):
+    """The storefront's narrowing, order, facets and total, shared by every book listing."""
+
     facets: Annotated[str | None, Field(max_length=200), AfterValidator(_facet_names)] = Field(
         default=None,
         description="Comma-separated, any of `category`, `author`, `decade`, `price_band`: the"
@@ -167,17 +183,6 @@ class BrowseQuery(QueryModel):
     )
     limit: PageLimit = 20
     cursor: Cursor = None
-
-    @field_validator("year_max", "price_max")
-    @classmethod
-    def _range_in_order(cls, high: Any, info: ValidationInfo) -> Any:
-        # The minimum is validated first; a refused one is missing from
-        # ``info.data`` and has its own error already.
-        field = info.field_name.removesuffix("_max")
-        low = info.data.get(f"{field}_min")
-        if low is not None and high is not None and low > high:
-            raise ValueError(f"must not be less than {field}_min")
-        return high
 
 
 class ListingQuery(BrowseQuery):

@@ -9,11 +9,9 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     Field,
-    StringConstraints,
 )
 
 from bookstore.schemas.base import (
-    INT4_MAX,
     AuthorName,
     CategoryName,
     Isbn,
@@ -23,33 +21,31 @@ from bookstore.schemas.base import (
     PublishedYear,
     Title,
     cached_slug,
-    refuse_nul,
+)
+from bookstore.schemas.queries import (
+    AuthorTerm,
+    CategoryIdTerms,
+    CategoryModeParam,
+    CategoryTerms,
+    OptionalIdParam,
+    RangeQuery,
 )
 
 # -- catalog import and export -----------------------------------------------
 
 
-class BookExportQuery(Model):
+class BookExportQuery(RangeQuery):
     """The filters of ``GET /books/export.csv|jsonl``: those of ``GET /books``, no paging.
 
     An unknown parameter answers 422 (``extra="forbid"``): a misspelt filter
     must not silently export the whole catalog.
     """
 
-    author: Annotated[
-        str | None,
-        StringConstraints(min_length=1, max_length=200),
-        AfterValidator(refuse_nul),
-        Field(description="Case-insensitive substring of the author's name."),
-    ] = None
-    category: Annotated[
-        str | None,
-        StringConstraints(min_length=1, max_length=100),
-        AfterValidator(refuse_nul),
-        Field(description="A category's slug or name, case-insensitive."),
-    ] = None
-    author_id: Annotated[int | None, Field(ge=1, le=INT4_MAX)] = None
-    category_id: Annotated[int | None, Field(ge=1, le=INT4_MAX)] = None
+    author: AuthorTerm = None
+    category: CategoryTerms = None
+    author_id: OptionalIdParam = None
+    category_id: CategoryIdTerms = None
+    category_mode: CategoryModeParam = "any"
 
 
 def _category_names(value: object) -> object:
