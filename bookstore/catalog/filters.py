@@ -82,6 +82,23 @@ class BookFilters:
             None if self.price_max is None else str(self.price_max),
         )
 
+    def terms_before_browsing(self) -> tuple[object, ...] | None:
+        """The terms as cursors were signed for before issue 10, when they can say them.
+
+        Then a listing took one ``category``, one ``category_id`` and no
+        ranges, in title order only; its cursor (the last title and id) still
+        marks a place in title order. None when these filters are not of
+        that kind.
+        """
+        if len(self.categories) > 1 or len(self.category_ids) > 1 or self.has_ranges():
+            return None
+        return (
+            self.author,
+            self.categories[0] if self.categories else None,
+            self.author_id,
+            self.category_ids[0] if self.category_ids else None,
+        )
+
     def has_ranges(self) -> bool:
         return any(
             value is not None
