@@ -253,10 +253,16 @@ async def explain(database: asyncpg.Connection, statement: Statement, options: s
 
 
 def _as_text(value: Any) -> str | None:
-    """``value`` in PostgreSQL's text input form."""
+    """``value`` in PostgreSQL's text input form (an array's items quoted, None as NULL)."""
     if isinstance(value, list):
-        return "{" + ",".join(str(item) for item in value) + "}"
+        return "{" + ",".join(_array_item(item) for item in value) + "}"
     return None if value is None else str(value)
+
+
+def _array_item(item: Any) -> str:
+    if item is None:
+        return "NULL"
+    return '"' + str(item).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 # -- what a page should hold, by plain SQL ---------------------------------------------

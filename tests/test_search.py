@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import html
+import re
 
 import pytest
-from factories import create_author, create_book, create_category, walk_pages
+from factories import (
+    create_author,
+    create_book,
+    create_category,
+    record_statements,
+    walk_pages,
+)
 
 from bookstore.catalog.search.typos import allowed_typos, typo_distance
 from bookstore.catalog.search.words import fold, parse_query
@@ -262,6 +269,31 @@ async def test_q_combines_with_the_author_and_category_filters(client, shelf) ->
     assert titles(await search(client, "dragon", author_id=author_id, category="fantasy")) == [
         "The Hobbit"
     ]
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [
+        ("left darkness", "wizard earthsea", "hobbit dragon"),
+        ("le gu", "wizard ea", "hobbit dra"),
+        ("hobit dragon", "wizard earthsae", "left darknes"),
+    ],
+    ids=["words", "prefix", "typo"],
+)
+async def test_searches_of_one_shape_send_the_same_statements_whatever_the_words(
+    client, shelf, monkeypatch, texts
+) -> None:
+    # The pool plans a statement once per connection and text: a text that
+    # changed with the words (one branch per combination of levels) was
+    # planned again by most searches (docs/search.md, "Pages").
+    sent = record_statements(monkeypatch)
+    shapes = []
+    for text in texts:
+        sent.clear()
+        assert (await search(client, text))["items"]
+        shapes.append([s.sql for s in sent if re.search(r"search_(words|postings)\b", s.sql)])
+    assert shapes[0] == shapes[1] == shapes[2]
+    assert len(shapes[0]) <= 3  # the lookup, the page, the suggestion's words
 
 
 @pytest.mark.parametrize("sort", ["relevance", "title"])

@@ -155,7 +155,11 @@ async def search_books(
     if query.empty:
         return SearchResult([], None, [])
     async with connection(Book._meta.db) as db:
-        resolved = await look_up_terms(db, query.terms, prefix=query.prefix)
+        # A search of several terms plans its walk from the words' postings
+        # per field: counted by the same statement.
+        resolved = await look_up_terms(
+            db, query.terms, prefix=query.prefix, counted=len(query.terms) > 1
+        )
         # Stop words ("the", "of") are not searched, nor reported.
         resolved = [t for t in resolved if t.variants or t.lexeme is not None]
         active = [t for t in resolved if t.variants]

@@ -55,6 +55,11 @@ def terms_match(column: str, terms: Sequence[ResolvedTerm]) -> list[QueryString]
 
 def filter_conditions(row: str, match: Match, criteria: Criteria) -> list[QueryString]:
     """What ``row`` (an alias of book_search) must satisfy besides holding the terms."""
+    return [*row_conditions(row, match, criteria), *book_conditions(f"{row}.book_id", criteria)]
+
+
+def row_conditions(row: str, match: Match, criteria: Criteria) -> list[QueryString]:
+    """The filters that read the book's row of book_search: phrases, exclusions, authors."""
     conditions = []
     if match.excluded:
         # Stemmed as the books' words are: "-sequels" excludes "sequel".
@@ -81,14 +86,19 @@ def filter_conditions(row: str, match: Match, criteria: Criteria) -> list[QueryS
                 criteria.author_pattern,
             )
         )
-    conditions.extend(ranges_of_book(f"{row}.book_id", criteria))
+    return conditions
+
+
+def book_conditions(book_id: str, criteria: Criteria) -> list[QueryString]:
+    """The filters that need only the book's id: ranges and categories, each a probe."""
+    conditions = ranges_of_book(book_id, criteria)
     # OFFSET 0 keeps each EXISTS a probe per book: flattened into a join, a
     # generic plan hashed the whole category first (32,000 rows at 100,000
     # books) to find a page of a frequent word in it.
     for category_ids in criteria.category_sets:
         conditions.append(
             QueryString(
-                f"EXISTS (SELECT 1 FROM book_category x WHERE x.book_id = {row}.book_id"
+                f"EXISTS (SELECT 1 FROM book_category x WHERE x.book_id = {book_id}"
                 " AND x.category_id = ANY({}::integer[]) OFFSET 0)",
                 category_ids,
             )

@@ -42,6 +42,19 @@ def term_score(row: str, term: ResolvedTerm) -> QueryString:
     return QueryString("GREATEST({}, {})", _field_weight(row, exact), penalised)
 
 
+def term_score_of_arrays(row: str, term: ResolvedTerm) -> QueryString:
+    """``term_score`` written the same way for any term: both arrays, either may be empty.
+
+    For statements whose text must not depend on which kinds of words a
+    term has (``levels``): an empty array overlaps nothing.
+    """
+    return QueryString(
+        f"GREATEST({{}}, {{}} - {INEXACT_PENALTY})",
+        _field_weight(row, term.exact),
+        _field_weight(row, term.inexact),
+    )
+
+
 def score(row: str, terms: Sequence[ResolvedTerm]) -> QueryString:
     """The relevance of ``row`` (an alias of book_search) to all of ``terms``."""
     return QueryString(" + ".join("{}" for _ in terms), *(term_score(row, t) for t in terms))

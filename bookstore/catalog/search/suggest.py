@@ -81,7 +81,7 @@ def completions_statement(terms: list[ResolvedTerm], limit: int) -> QueryString:
         f" WHERE {{}} ORDER BY c.name {n})) AS found",
         titles,
         authors,
-        all_of(terms_match("search_lexemes(c.name)", terms)),
+        all_of(terms_match("search_category_words(c.name)", terms)),
     )
 
 

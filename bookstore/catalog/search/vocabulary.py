@@ -1,13 +1,15 @@
 """Step 3: each term looked up in the catalog's vocabulary (``search_words``).
 
 One statement for all the terms of a query: each term's stem, whether the
-catalog holds it, the nearest words of the vocabulary when it does not
-(GiST trigram index, nearest first), and the most common words starting
-with the last term when the customer is still typing it.
+catalog holds it, the words within its allowed typos when it does not (one
+edit away, or nearest by trigrams), the most common words starting with the
+last term when the customer is still typing it, and, for a search of
+several terms, each word's postings per field.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -24,37 +26,96 @@ NEAR_WORDS = 20
 # Words a prefix stands for, the most common first: "har" is "harry",
 # "hard", "harbor"... The books matching any of them are searched.
 PREFIX_WORDS = 20
+# Postings counted per (word, field), at most; a longer run is estimated
+# from where its COUNTED-th posting stands (``RUN_SIZE``).
+COUNTED = 200
+# The postings of one word in one field: counted up to COUNTED, else
+# estimated from the book id of the one after (book ids spread over the
+# catalog: a run whose 201st book is 1,000 holds about 201 in every 1,000).
+# "beyond" is in 100,008 titles of a million, "world" in 4,095 titles and
+# 139,038 books in all: the word's number of books, which stood in before,
+# made the walk read "beyond" and probe 5,000 rows instead of merging the
+# two runs. ``{word}``, ``{field}`` and ``{last_book}`` are SQL expressions.
+RUN_SIZE = f"""(SELECT CASE WHEN count(*) <= {COUNTED} THEN count(*)
+                     ELSE {COUNTED + 1}::bigint * {{last_book}} / greatest(max(r.book_id), 1) END
+               FROM (SELECT p.book_id FROM search_postings p
+                     WHERE p.word = {{word}} AND p.field = {{field}}
+                     ORDER BY p.field, p.book_id LIMIT {COUNTED + 1}) AS r)::integer"""
+# The characters a folded word is made of, for the spellings one edit away.
+_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 
-# A word is looked up as the range [word, word]: for "word = x" the planner
-# takes the trigram index (pg_trgm's GiST answers equality too, at the same
-# estimated cost), reading 150 pages instead of the primary key's 3; the
-# trigram index has no range operators.
+# One statement for every term: its stem; the vocabulary's word for it, or
+# else the words one edit away (a word of 5 to 8 letters allows one typo:
+# every such spelling, a few hundred, probed on the primary key) or the
+# nearest words by trigrams (9 or more letters, two typos: GiST KNN); and
+# the commonest completions of the last term while it is typed. With
+# ``counted``, each word found also comes with its postings per field,
+# counted or estimated (``RUN_SIZE``: what ``levels`` needs to plan a walk).
+#
+# A word is looked up as the range [x, x]: for "word = x" the planner takes
+# the trigram index (pg_trgm's GiST answers equality too, at the same
+# estimated cost), reading 150 pages instead of the primary key's 3; and
+# "= ANY(array)" with a parameter scanned the table. Each probe is a LATERAL
+# subquery with OFFSET 0, so that the generic plan probes, never hashes.
 _LOOKUP = f"""
-SELECT typed.n, typed.lexeme,
-       (SELECT w.books FROM search_words w
-        WHERE w.word >= typed.lexeme AND w.word <= typed.lexeme AND w.books > 0) AS books,
-       near.words AS near_words, near.books AS near_books
-FROM (
-    SELECT t.n, t.near, (SELECT min(l.lexeme) FROM unnest(to_tsvector('english', t.token)) AS l)
-               AS lexeme
-    FROM unnest({{}}::text[], {{}}::boolean[]) WITH ORDINALITY AS t (token, near, n)
-) AS typed
-LEFT JOIN LATERAL (
-    SELECT array_agg(w.word ORDER BY w.distance, w.word) AS words,
-           array_agg(w.books ORDER BY w.distance, w.word) AS books
-    FROM (SELECT word, books, word <-> typed.lexeme AS distance FROM search_words
-          WHERE books > 0 ORDER BY word <-> typed.lexeme LIMIT {NEAR_WORDS}) AS w
-    WHERE typed.near AND typed.lexeme IS NOT NULL
-      AND NOT EXISTS (SELECT 1 FROM search_words e
-                      WHERE e.word >= typed.lexeme AND e.word <= typed.lexeme
-                        AND e.books > 0)
-) AS near ON TRUE
-UNION ALL
-SELECT 0, NULL, NULL, array_agg(prefixed.word ORDER BY prefixed.books DESC, prefixed.word),
-       array_agg(prefixed.books ORDER BY prefixed.books DESC, prefixed.word)
-FROM (SELECT word, books FROM search_words WHERE word >= {{}} AND word < {{}} AND books > 0
-      ORDER BY books DESC, word LIMIT {PREFIX_WORDS}) AS prefixed
-ORDER BY 1
+WITH typed AS MATERIALIZED (
+    SELECT t.n::integer AS n, t.typos,
+           (SELECT min(l.lexeme) FROM unnest(to_tsvector('english', t.token)) AS l) AS lexeme
+    FROM unnest({{}}::text[], {{}}::integer[]) WITH ORDINALITY AS t (token, typos, n)
+), exact AS MATERIALIZED (
+    SELECT typed.n, typed.typos, typed.lexeme, found.books
+    FROM typed LEFT JOIN LATERAL (
+        SELECT w.books FROM search_words w
+        WHERE w.word >= typed.lexeme AND w.word <= typed.lexeme AND w.books > 0 OFFSET 0
+    ) AS found ON TRUE
+), candidates AS (
+    SELECT exact.n, 'lexeme' AS kind, exact.lexeme AS word, exact.books FROM exact
+  UNION ALL
+    SELECT exact.n, 'edit', spelling.word, found.books
+    FROM exact
+    CROSS JOIN LATERAL (
+        SELECT DISTINCT e.word FROM (
+            SELECT left(exact.lexeme, i) || substr(exact.lexeme, i + 2)
+            FROM generate_series(0, length(exact.lexeme) - 1) AS i
+          UNION ALL
+            SELECT left(exact.lexeme, i) || substr(exact.lexeme, i + 2, 1)
+                   || substr(exact.lexeme, i + 1, 1) || substr(exact.lexeme, i + 3)
+            FROM generate_series(0, length(exact.lexeme) - 2) AS i
+          UNION ALL
+            SELECT left(exact.lexeme, i) || c || substr(exact.lexeme, i + 2)
+            FROM generate_series(0, length(exact.lexeme) - 1) AS i,
+                 unnest(string_to_array('{_ALPHABET}', NULL)) AS c
+          UNION ALL
+            SELECT left(exact.lexeme, i) || c || substr(exact.lexeme, i + 1)
+            FROM generate_series(0, length(exact.lexeme)) AS i,
+                 unnest(string_to_array('{_ALPHABET}', NULL)) AS c
+        ) AS e (word)
+        WHERE e.word <> exact.lexeme
+    ) AS spelling
+    CROSS JOIN LATERAL (
+        SELECT w.books FROM search_words w
+        WHERE w.word >= spelling.word AND w.word <= spelling.word AND w.books > 0 OFFSET 0
+    ) AS found
+    WHERE exact.typos = 1 AND exact.lexeme IS NOT NULL AND exact.books IS NULL
+  UNION ALL
+    SELECT exact.n, 'near', near.word, near.books
+    FROM exact CROSS JOIN LATERAL (
+        SELECT w.word, w.books FROM search_words w WHERE w.books > 0
+        ORDER BY w.word <-> exact.lexeme LIMIT {NEAR_WORDS}
+    ) AS near
+    WHERE exact.typos > 1 AND exact.lexeme IS NOT NULL AND exact.books IS NULL
+  UNION ALL
+    SELECT 0, 'prefix', prefixed.word, prefixed.books
+    FROM (SELECT w.word, w.books FROM search_words w
+          WHERE w.word >= {{}} AND w.word < {{}} AND w.books > 0
+          ORDER BY w.books DESC, w.word LIMIT {PREFIX_WORDS}) AS prefixed
+)
+SELECT c.n, c.kind, c.word, c.books,
+       CASE WHEN {{}} AND c.books IS NOT NULL AND c.kind <> 'near' THEN ARRAY(
+           SELECT {RUN_SIZE.format(word="c.word", field="f.field", last_book="top.id")}
+           FROM unnest(ARRAY[0, 1, 2, 3]::smallint[]) AS f (field) ORDER BY f.field)
+       END AS postings
+FROM candidates c, (SELECT max(book_id) AS id FROM book_search) AS top
 """
 
 
@@ -65,6 +126,9 @@ class Variant:
     word: str
     inexact: bool  # corrected, or completed from a prefix
     books: int = 0  # how many books hold it (search_words.books)
+    # Its postings in each field (title, author, categories, description),
+    # counted up to COUNTED, else estimated; None when not counted.
+    postings: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -87,116 +151,64 @@ class ResolvedTerm:
         return tuple(v.word for v in self.variants)
 
 
-# The characters a folded word is made of, for the spellings one edit away.
-_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
-
-
-def one_edit(word: str) -> set[str]:
-    """Every spelling one typo away from ``word``: a letter deleted, swapped with its
-    neighbour, replaced or inserted (a few hundred for a word of 5 to 8 letters).
-
-    >>> "volume" in one_edit("golume") and "volume" in one_edit("vloume")
-    True
-    """
-    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
-    deleted = {a + b[1:] for a, b in splits if b}
-    swapped = {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
-    replaced = {a + c + b[1:] for a, b in splits if b for c in _ALPHABET}
-    inserted = {a + c + b for a, b in splits for c in _ALPHABET}
-    return (deleted | swapped | replaced | inserted) - {word}
-
-
-async def _one_edit_away(
-    db: DatabaseConnection, lexemes: Sequence[str]
-) -> dict[str, list[tuple[str, int]]]:
-    """For each stem, the words of the vocabulary one edit away, with their books.
-
-    Every spelling one edit away is looked up on the primary key, a few
-    hundred probes: a word of 5 to 8 letters allows one typo, and trigram
-    nearest-neighbour search over 100,000 words cost 50 to 100 ms a term.
-    """
-    if not lexemes:
-        return {}
-    spellings = {lexeme: one_edit(lexeme) for lexeme in lexemes}
-    rows = await fetch(
-        db,
-        QueryString(
-            # One probe of the primary key per spelling (the range form, as
-            # in _LOOKUP); "= ANY(array)" with a parameter scanned the table.
-            "SELECT w.word, w.books FROM unnest({}::text[]) AS e (word)"
-            " JOIN search_words w ON w.word >= e.word AND w.word <= e.word AND w.books > 0",
-            sorted(set().union(*spellings.values())),
-        ),
-    )
-    found = {row["word"]: row["books"] for row in rows}
-    return {
-        lexeme: [(word, found[word]) for word in sorted(edits) if word in found]
-        for lexeme, edits in spellings.items()
-    }
-
-
 def _prefix_bounds(prefix: str) -> tuple[str, str]:
     """The range of words (collation "C") starting with ``prefix``."""
     return prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
 async def look_up_terms(
-    db: DatabaseConnection, terms: Sequence[Term], *, prefix: bool
+    db: DatabaseConnection, terms: Sequence[Term], *, prefix: bool, counted: bool = False
 ) -> list[ResolvedTerm]:
-    """Resolve each term to the words of the vocabulary it stands for.
+    """Resolve each term to the words of the vocabulary it stands for, in one statement.
 
     A term found as it is stands for itself only: a word that matches
     exactly is never "corrected". Else it stands for the nearest words
     within its allowed typos (those at the least distance). The last term,
     when ``prefix``, also stands for the most common words it starts.
+    ``counted``: each word comes with its postings per field (``Variant.postings``).
     """
-    tokens = [term.folded for term in terms]
-    # Words allowed two typos are looked for among their nearest by trigrams;
-    # one typo, among the spellings one edit away (below).
-    near = [allowed_typos(term.folded) > 1 for term in terms]
+    typos = [allowed_typos(term.folded) for term in terms]
     low, high = _prefix_bounds(terms[-1].folded) if prefix else (None, None)
-    rows = await fetch(db, QueryString(_LOOKUP, tokens, near, low, high))
-    expansions = list(zip(rows[0]["near_words"] or [], rows[0]["near_books"] or [], strict=True))
-    one_edit = await _one_edit_away(
-        db,
-        [
-            row["lexeme"]
-            for term, row in zip(terms, rows[1:], strict=True)
-            if allowed_typos(term.folded) == 1
-            and row["lexeme"] is not None
-            and row["books"] is None
-        ],
+    rows = await fetch(
+        db, QueryString(_LOOKUP, [term.folded for term in terms], typos, low, high, counted)
     )
+    lexemes: dict[int, tuple[str | None, int | None, tuple[int, ...] | None]] = {}
+    candidates: dict[int, list[tuple[str, int, tuple[int, ...] | None]]] = defaultdict(list)
+    for row in rows:
+        postings = tuple(row["postings"]) if row["postings"] is not None else None
+        if row["kind"] == "lexeme":
+            lexemes[row["n"]] = (row["word"], row["books"], postings)
+        else:
+            candidates[row["n"]].append((row["word"], row["books"], postings))
+    # The commonest completions first, as the statement ordered them.
+    expansions = sorted(candidates.pop(0, []), key=lambda found: (-found[1], found[0]))
     resolved = []
-    for term, row in zip(terms, rows[1:], strict=True):
+    for n, term in enumerate(terms, start=1):
         variants: list[Variant] = []
         correction = None
-        lexeme = row["lexeme"]
-        candidates = list(zip(row["near_words"] or [], row["near_books"] or [], strict=True))
-        if lexeme in one_edit and allowed_typos(term.folded) == 1:
-            candidates = one_edit[lexeme]
-        if lexeme is not None and row["books"] is not None:
-            variants.append(Variant(lexeme, inexact=False, books=row["books"]))
-        elif lexeme is not None and candidates:
-            limit = allowed_typos(term.folded)
-            scored = [
-                (typo_distance(lexeme, word, limit), -books, word, books)
-                for word, books in candidates
-            ]
-            within = sorted(entry for entry in scored if entry[0] <= limit)
+        lexeme, books, postings = lexemes[n]
+        if lexeme is not None and books is not None:
+            variants.append(Variant(lexeme, inexact=False, books=books, postings=postings))
+        elif lexeme is not None and candidates[n]:
+            limit = typos[n - 1]
+            scored = sorted(
+                (typo_distance(lexeme, word, limit), -books, word, books, postings)
+                for word, books, postings in candidates[n]
+            )
+            within = [entry for entry in scored if entry[0] <= limit]
             if within:
                 best = within[0][0]
                 variants.extend(
-                    Variant(word, inexact=True, books=books)
-                    for d, _, word, books in within
+                    Variant(word, inexact=True, books=books, postings=postings)
+                    for d, _, word, books, postings in within
                     if d == best
                 )
                 correction = within[0][2]
         if prefix and term is terms[-1]:
             known = {v.word for v in variants}
             variants.extend(
-                Variant(word, inexact=True, books=books)
-                for word, books in expansions
+                Variant(word, inexact=True, books=books, postings=postings)
+                for word, books, postings in expansions
                 if word not in known
             )
         resolved.append(ResolvedTerm(term, lexeme, tuple(variants), correction))
