@@ -73,8 +73,13 @@ async def _suggestion(
     corrected = any(term.correction for term in resolved)
     if not corrected and found:
         return None
-    corrections = [term.correction for term in resolved if term.correction]
-    words = await surface_words(db, corrections) if corrections else {}
+    # The lookup spelt out the words one edit away; the others are asked here.
+    words = {
+        term.correction: term.surface for term in resolved if term.correction and term.surface
+    }
+    unknown = [term.correction for term in resolved if term.correction and not term.surface]
+    if unknown:
+        words.update(await surface_words(db, unknown))
     suggestion = " ".join(
         words.get(term.correction, term.correction) if term.correction else term.term.folded
         for term in resolved

@@ -44,11 +44,29 @@ RUN_SIZE = f"""(SELECT CASE WHEN count(*) <= {COUNTED} THEN count(*)
 # The characters a folded word is made of, for the spellings one edit away.
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 
+# A word of a book's text standing for the stem ``{stem}`` (an SQL
+# expression): the first book holding it at its best field, that field's
+# text split and stemmed until one matches ("dostoevski" -> "dostoevsky").
+SURFACE_OF = """(
+    SELECT (SELECT w FROM regexp_split_to_table(search_fold(CASE first.field
+                WHEN 0 THEN b.title WHEN 1 THEN a.name
+                WHEN 2 THEN (SELECT string_agg(cat.name, ' ') FROM book_category bc
+                             JOIN categories cat ON cat.id = bc.category_id
+                             WHERE bc.book_id = b.id)
+                ELSE b.description END), '[^[:alnum:]]+') AS w
+            WHERE tsvector_to_array(to_tsvector('english', w)) = ARRAY[{stem}]
+            LIMIT 1)
+    FROM (SELECT p.field, p.book_id FROM search_postings p WHERE p.word = {stem}
+          ORDER BY p.field, p.book_id LIMIT 1) AS first
+    JOIN books b ON b.id = first.book_id
+    JOIN authors a ON a.id = b.author_id)"""
+
 # One statement for every term: its stem; the vocabulary's word for it, or
 # else the words one edit away (a word of 5 to 8 letters allows one typo:
 # every such spelling, a few hundred, probed on the primary key) or the
 # nearest words by trigrams (9 or more letters, two typos: GiST KNN); and
-# the commonest completions of the last term while it is typed. With
+# the commonest completions of the last term while it is typed; a word one
+# edit away comes as the catalog writes it (what a suggestion shows). With
 # ``counted``, each word found also comes with its postings per field,
 # counted or estimated (``RUN_SIZE``: what ``levels`` needs to plan a walk).
 #
@@ -114,7 +132,8 @@ SELECT c.n, c.kind, c.word, c.books,
        CASE WHEN {{}} AND c.books IS NOT NULL AND c.kind <> 'near' THEN ARRAY(
            SELECT {RUN_SIZE.format(word="c.word", field="f.field", last_book="top.id")}
            FROM unnest(ARRAY[0, 1, 2, 3]::smallint[]) AS f (field) ORDER BY f.field)
-       END AS postings
+       END AS postings,
+       CASE WHEN c.kind = 'edit' THEN {SURFACE_OF.format(stem="c.word")} END AS surface
 FROM candidates c, (SELECT max(book_id) AS id FROM book_search) AS top
 """
 
@@ -137,6 +156,7 @@ class ResolvedTerm:
     lexeme: str | None  # None: a stop word ("the", "of"), which matches nothing
     variants: tuple[Variant, ...]
     correction: str | None = None  # the word a typo was corrected to
+    surface: str | None = None  # the correction as the catalog writes it, when known
 
     @property
     def exact(self) -> tuple[str, ...]:
@@ -174,12 +194,15 @@ async def look_up_terms(
     )
     lexemes: dict[int, tuple[str | None, int | None, tuple[int, ...] | None]] = {}
     candidates: dict[int, list[tuple[str, int, tuple[int, ...] | None]]] = defaultdict(list)
+    surfaces: dict[str, str] = {}
     for row in rows:
         postings = tuple(row["postings"]) if row["postings"] is not None else None
         if row["kind"] == "lexeme":
             lexemes[row["n"]] = (row["word"], row["books"], postings)
         else:
             candidates[row["n"]].append((row["word"], row["books"], postings))
+        if row["surface"]:
+            surfaces[row["word"]] = row["surface"]
     # The commonest completions first, as the statement ordered them.
     expansions = sorted(candidates.pop(0, []), key=lambda found: (-found[1], found[0]))
     resolved = []
@@ -211,27 +234,13 @@ async def look_up_terms(
                 for word, books, postings in expansions
                 if word not in known
             )
-        resolved.append(ResolvedTerm(term, lexeme, tuple(variants), correction))
+        surface = surfaces.get(correction) if correction else None
+        resolved.append(ResolvedTerm(term, lexeme, tuple(variants), correction, surface))
     return resolved
 
 
-# A word of a book's text standing for each stem: the first book holding it
-# at its best field, that field's text split and stemmed until one matches.
-_SURFACE = """
-SELECT c.stem, (
-    SELECT w FROM regexp_split_to_table(search_fold(CASE first.field
-            WHEN 0 THEN b.title WHEN 1 THEN a.name
-            WHEN 2 THEN (SELECT string_agg(cat.name, ' ') FROM book_category bc
-                         JOIN categories cat ON cat.id = bc.category_id
-                         WHERE bc.book_id = b.id)
-            ELSE b.description END), '[^[:alnum:]]+') AS w
-    WHERE tsvector_to_array(to_tsvector('english', w)) = ARRAY[c.stem]
-    LIMIT 1) AS word
-FROM unnest({}::text[]) AS c (stem)
-CROSS JOIN LATERAL (SELECT p.field, p.book_id FROM search_postings p WHERE p.word = c.stem
-                    ORDER BY p.field, p.book_id LIMIT 1) AS first
-JOIN books b ON b.id = first.book_id
-JOIN authors a ON a.id = b.author_id
+_SURFACE = f"""
+SELECT c.stem, {SURFACE_OF.format(stem="c.stem")} AS word FROM unnest({{}}::text[]) AS c (stem)
 """
 
 
