@@ -49,6 +49,15 @@ class Settings(BaseSettings):
     statement_timeout_ms: int = Field(
         default=5000, ge=1, description="Longest an API statement may run (then 504)."
     )
+    export_statement_timeout_ms: int = Field(
+        default=300_000,
+        ge=1,
+        description=(
+            "Longest one step of an export may run (each fetch of 1,000 rows). Exports "
+            "stream for minutes and a selective filter may scan long for a chunk: the "
+            "API's statement timeout would cut them mid-file."
+        ),
+    )
     max_body_bytes: int = Field(
         default=1_048_576, ge=1024, description="Largest request body accepted (then 413)."
     )

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
+import os
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+import asyncpg
 import httpx
+import pytest
 from factories import create_author, create_book, create_category, expect_error
-from servers import bookstore
+from servers import bookstore, running_server, wait_until_blocked_on_a_lock
 
 from bookstore.catalog.exports import TRANSFER_FIELDS
+from bookstore.settings import get_settings
 
 
 async def small_catalog(client: httpx.AsyncClient) -> dict[str, dict]:
@@ -188,3 +194,57 @@ async def test_the_export_command_writes_the_same_file(
     result = bookstore("export", str(only_austen), "--format", "csv", "--author", "austen")
     assert result.returncode == 0, result.stderr
     assert [row["title"] for row in csv_rows(only_austen.read_text())] == ["Emma"]
+
+
+@pytest.fixture
+async def locker() -> AsyncIterator[asyncpg.Connection]:
+    """A connection of the test's own, to hold locks with."""
+    connection = await asyncpg.connect(os.environ["DATABASE_URL"])
+    try:
+        yield connection
+    finally:
+        await connection.close()
+
+
+# Held by ``locker``: an export sends its CSV header, then opens its cursor
+# over books and their authors, and that statement waits, mid-stream.
+LOCK_AUTHORS = "BEGIN; LOCK TABLE authors IN ACCESS EXCLUSIVE MODE"
+
+
+async def test_an_export_is_not_cut_by_the_api_statement_timeout(
+    client: httpx.AsyncClient, locker: asyncpg.Connection
+) -> None:
+    await small_catalog(client)
+    await locker.execute(LOCK_AUTHORS)
+    export = asyncio.create_task(client.get("/books/export.csv"))
+    await wait_until_blocked_on_a_lock(locker)
+    # Longer than any API statement may run; an export's fetch may.
+    await asyncio.sleep(get_settings().statement_timeout_ms / 1000 + 1)
+    await locker.execute("COMMIT")
+
+    response = await export
+    assert response.status_code == 200
+    assert [row["title"] for row in csv_rows(response.text)] == ["A Wizard of Earthsea", "Emma"]
+
+
+async def test_an_export_that_fails_mid_stream_ends_as_a_truncated_response(
+    client: httpx.AsyncClient, locker: asyncpg.Connection
+) -> None:
+    # Not a well-formed file: the chunked body ends without its last chunk,
+    # so a client (curl, httpx, urllib) reports the download as failed.
+    await small_catalog(client)
+    await locker.execute(LOCK_AUTHORS)
+    with running_server(timeout_s=120) as server:
+        async with (
+            httpx.AsyncClient(timeout=60) as http,
+            http.stream("GET", f"{server.url}/books/export.csv") as response,
+        ):
+            assert response.status_code == 200
+            await wait_until_blocked_on_a_lock(locker)
+            # What a statement timeout does to the export's fetch.
+            await locker.fetchval(
+                "SELECT count(pg_cancel_backend(pid)) FROM pg_stat_activity"
+                " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            )
+            with pytest.raises(httpx.RemoteProtocolError, match="incomplete chunked read"):
+                await response.aread()
