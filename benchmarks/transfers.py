@@ -9,6 +9,11 @@ Measures what issue 11 asks of import and export (docs/operations.md):
 - ``bookstore import`` of the first ``--import-rows`` rows of that export
   (100,000 by default) into an empty database: all created, then the same
   file again (all unchanged), then a dry run (target < 60 s each).
+- With ``--import-into DATABASE`` (a copy of a big catalog, which it
+  writes to: never the shared base), the import into that catalog instead:
+  the first rows of its own export (all unchanged, matched among its
+  books), then the same rows as new books (titles given a suffix, no ISBN:
+  all created), that file again (all unchanged), and a dry run.
 
 The catalog lives in a database of its own (``--database``, default
 ``bookstore_imports_bench``) on the server in use (``DATABASE_URL``, else the
@@ -218,11 +223,44 @@ def measure_import(database: str, source: Path, *, search_index: bool = True) ->
         asyncio.run(_drop_search_triggers(env["DATABASE_URL"]))
         print("(search index triggers dropped in the import database)", flush=True)
     for label, extra in (("first", []), ("again", []), ("dry run", ["--dry-run"])):
-        started = time.perf_counter()
-        output = _bookstore(
-            PROJECT_DIR, "import", str(source), *extra, env=env, timeout=SEED_TIMEOUT_S
+        _import(env, source, label, *extra)
+
+
+def new_editions(source: Path, target: Path) -> None:
+    """``source``'s rows as books the catalog lacks: another title, no ISBN."""
+    with open(source, newline="") as reader_file, open(target, "w", newline="") as writer_file:
+        reader = csv.DictReader(reader_file)
+        writer = csv.DictWriter(
+            writer_file, fieldnames=reader.fieldnames or [], lineterminator="\n"
         )
-        print(f"import ({label}): {time.perf_counter() - started:.1f} s: {output}", flush=True)
+        writer.writeheader()
+        for row in reader:
+            writer.writerow({**row, "title": f"{row['title']} (Import Edition)", "isbn": ""})
+
+
+def _import(env: dict[str, str], source: Path, label: str, *extra: str) -> None:
+    started = time.perf_counter()
+    output = _bookstore(
+        PROJECT_DIR, "import", str(source), *extra, env=env, timeout=SEED_TIMEOUT_S
+    )
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(
+        f"{datetime.now(UTC):%H:%M:%S} UTC, load {load}: import ({label}): "
+        f"{time.perf_counter() - started:.1f} s: {output}",
+        flush=True,
+    )
+
+
+def measure_import_into(database: str, source: Path, workdir: Path) -> None:
+    """Import into an existing (copied) catalog: its own rows, then new ones."""
+    env = {**os.environ, "DATABASE_URL": with_database(server_dsn(PROJECT_DIR), database)}
+    print(f"importing into {database}: {count_books(env['DATABASE_URL']):,} books", flush=True)
+    _import(env, source, "its own rows, unchanged")
+    created = workdir / "new-editions.csv"
+    new_editions(source, created)
+    _import(env, created, "new books")
+    _import(env, created, "the new books again")
+    _import(env, created, "dry run", "--dry-run")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -237,9 +275,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         action="store_true",
         help="import into a database without the text search triggers, for comparison",
     )
+    parser.add_argument(
+        "--import-into",
+        metavar="DATABASE",
+        help="import into this existing catalog (a copy: it is written to), not an empty one",
+    )
     args = parser.parse_args(argv)
     if args.database == "bookstore_bench":
         raise SystemExit("bookstore_bench belongs to benchmarks.run; name another database")
+    if args.import_into in {"bookstore_bench", "bookstore_bench_base"}:
+        raise SystemExit("--import-into writes to its database: name a copy of its own")
 
     dsn = prepare_catalog(args.database, args.books)
     print(
@@ -263,9 +308,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         if not args.skip_import:
             sample = workdir / f"first-{args.import_rows}.csv"
             first_rows(csv_file, sample, args.import_rows)
-            measure_import(
-                f"{args.database}_import", sample, search_index=not args.without_search_index
-            )
+            if args.import_into:
+                measure_import_into(args.import_into, sample, workdir)
+            else:
+                measure_import(
+                    f"{args.database}_import", sample, search_index=not args.without_search_index
+                )
 
 
 if __name__ == "__main__":
