@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
+import os
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 from factories import create_author, create_book, create_category, expect_error
-from servers import bookstore
+from servers import bookstore, wait_until_blocked_on_a_lock
 
 from bookstore.tables import Author, Book, BookCategory, Category
 
@@ -402,3 +405,22 @@ async def test_an_import_leaves_the_search_index_as_a_rebuild_would(
     await create_book(client, title="Lantern Makers")
     made = (await client.get("/books", params={"q": "lantern"})).json()["items"]
     assert [book["title"] for book in made] == ["Lantern Makers"]
+
+
+async def test_an_import_batch_is_not_cut_by_the_api_statement_timeout(
+    client: httpx.AsyncClient,
+) -> None:
+    from bookstore.settings import get_settings
+
+    # Indexing the new book reads categories: held here, it waits longer
+    # than any API statement may run, as a big batch on a loaded server does.
+    locker = await asyncpg.connect(os.environ["DATABASE_URL"])
+    try:
+        await locker.execute("BEGIN; LOCK TABLE categories IN ACCESS EXCLUSIVE MODE")
+        imported = asyncio.create_task(post_import(client, HEADER + "Slow Tide,Ann Wave,,,,,\n"))
+        await wait_until_blocked_on_a_lock(locker)
+        await asyncio.sleep(get_settings().statement_timeout_ms / 1000 + 1)
+        await locker.execute("COMMIT")
+        assert counts(await imported) == (1, 0, 0, 0)
+    finally:
+        await locker.close()
