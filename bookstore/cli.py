@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bookstore.database import embedded_server, resolve_dsn
+from bookstore.database import embedded_server, keep_session, resolve_dsn
 from bookstore.settings import get_settings
 
 T = TypeVar("T")
@@ -35,7 +35,9 @@ def _with_engine(work: Callable[[], Awaitable[T]]) -> T:
         from piccolo.engine import engine_finder
 
         engine = await asyncio.to_thread(engine_finder)
-        await engine.start_connection_pool(min_size=1, max_size=4)
+        # No RESET ALL on release: behind PgBouncer it would reset whichever
+        # server connection it lands on, for the API's next transaction there.
+        await engine.start_connection_pool(min_size=1, max_size=4, reset=keep_session)
         try:
             return await work()
         finally:

@@ -101,14 +101,23 @@ def session_settings(settings: Settings, **wanted: str) -> dict[str, str]:
 
 
 async def keep_session(connection: DatabaseConnection) -> None:
-    """Give a connection back to the pool as it is.
+    """Give a connection back to the pool as it is: the reset of every pool the service opens.
 
     asyncpg's default reset runs one more statement on every release
     (``pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL``), an
     extra round trip per query, a third of the database work of a search.
-    The API never leaves session state behind: no advisory locks, cursors,
-    LISTEN or session-level SET. An open transaction is still rolled back
-    by asyncpg before this is called.
+    The service never leaves session state behind: no advisory locks,
+    cursors, LISTEN or session-level SET (settings of a step go in
+    ``SET LOCAL``). An open transaction is still rolled back by asyncpg
+    before this is called.
+
+    Behind PgBouncer in transaction mode the default reset is also wrong:
+    it runs as a transaction of its own on whichever server connection
+    PgBouncer hands out, and its ``RESET ALL`` takes that connection back to
+    PostgreSQL's defaults, undoing what PgBouncer's ``connect_query`` set
+    (``plan_cache_mode``, ``statement_timeout``...) for every later client
+    of it. The command line's pool did that after each ``bookstore token
+    create``: API connections then answered ``plan_cache_mode = auto``.
     """
 
 

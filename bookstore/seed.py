@@ -328,8 +328,12 @@ async def _bulk_load(connection: Connection, tables: Sequence[str]) -> AsyncIter
     Building an index once over sorted data is many times faster than
     updating it a million times, and re-adding a foreign key validates it
     with one join instead of a lookup per row. Runs inside the caller's
-    transaction: if the load fails, the schema is untouched.
+    transaction: if the load fails, the schema is untouched. Its memory for
+    the index builds is set for that transaction only (``SET LOCAL``): a
+    session-level SET would outlive the load on a pooler's server
+    connection (``bookstore.database.keep_session``).
     """
+    await connection.execute("SET LOCAL maintenance_work_mem = '512MB'")
     constraints = await connection.fetch(
         """
         SELECT conrelid::regclass::text AS table_name, conname AS name,
@@ -395,7 +399,6 @@ async def seed_synthetic(books: int, *, seed: int = 42) -> SyntheticCatalog:
     engine = engine_finder()
     connection = await engine.get_new_connection()
     try:
-        await connection.execute("SET maintenance_work_mem = '512MB'")
         async with (
             connection.transaction(),
             _bulk_load(connection, (*_BULK_TABLES, *_SEARCH_TABLES)),

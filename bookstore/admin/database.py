@@ -10,7 +10,7 @@ from piccolo.engine import engine_finder
 from piccolo.engine.postgres import PostgresEngine
 
 from bookstore.admin.tables import ADMIN_TABLES
-from bookstore.database import session_settings, with_server_settings
+from bookstore.database import keep_session, session_settings, with_server_settings
 from bookstore.settings import get_settings
 
 ADMIN_POOL_SIZE = 4
@@ -42,7 +42,8 @@ async def admin_database(app: object) -> AsyncIterator[None]:
     )
     # Building an engine checks the server version: a blocking round trip.
     engine = await asyncio.to_thread(PostgresEngine, config=config)
-    await engine.start_connection_pool(min_size=1, max_size=ADMIN_POOL_SIZE)
+    # No RESET ALL on release (see bookstore.database.keep_session).
+    await engine.start_connection_pool(min_size=1, max_size=ADMIN_POOL_SIZE, reset=keep_session)
     for table in ADMIN_TABLES:
         table._meta.db = engine
     try:
