@@ -20,6 +20,8 @@ from pathlib import Path
 import asyncpg
 import httpx
 
+TESTS_DIR = str(Path(__file__).resolve().parent)
+
 
 def bookstore(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run the ``bookstore`` command as a user would; DATABASE_URL is inherited."""
@@ -56,22 +58,30 @@ class Server:
 
 @contextmanager
 def running_server(
-    env: dict[str, str] | None = None, timeout_s: float = 30, args: Sequence[str] = ()
+    env: dict[str, str] | None = None,
+    timeout_s: float = 60,
+    args: Sequence[str] = (),
+    factory: str = "bookstore.app:create_app",
 ) -> Iterator[Server]:
-    """uvicorn serving ``create_app`` on a free port, with ``env`` and uvicorn's ``args`` added.
+    """uvicorn serving ``factory`` on a free port, with ``env`` and uvicorn's ``args`` added.
 
+    ``factory`` may name a module of tests/ (``worker_pid:create_app``).
     Its output goes to a file, not a pipe: a pipe nobody reads fills up, and
     the server, blocked writing its log, would stop answering.
     """
     port = free_port()
-    command = [sys.executable, "-m", "uvicorn", "--factory", "bookstore.app:create_app"]
+    command = [sys.executable, "-m", "uvicorn", "--factory", factory]
     command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", *args]
+    env = {**(env or {})}
+    env["PYTHONPATH"] = os.pathsep.join(
+        path for path in (TESTS_DIR, env.get("PYTHONPATH", os.environ.get("PYTHONPATH"))) if path
+    )
     with tempfile.TemporaryDirectory(prefix="bookstore-server-") as directory:
         log = Path(directory) / "server.log"
         with open(log, "wb") as log_file:
             process = subprocess.Popen(
                 command,
-                env={**os.environ, **(env or {})},
+                env={**os.environ, **env},
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
             )
@@ -92,8 +102,14 @@ def running_server(
             yield server
         finally:
             if process.poll() is None:
-                process.kill()
-                process.wait(timeout=10)
+                # SIGTERM first: uvicorn with --workers stops its workers then;
+                # killed, it would leave them serving.
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(timeout=10)
 
 
 async def wait_until_blocked_on_a_lock(observer: asyncpg.Connection) -> None:
