@@ -1,11 +1,14 @@
 """A PgBouncer in transaction mode in front of the test server (``BOOKSTORE_TEST_PGBOUNCER``).
 
-CI runs the search and write tests once through it (``.ci/run``): Debian's
-``pgbouncer``, configured as docs/deployment.md says, on a free port. The
-service's session settings come from ``connect_query``; prepared statements
-are kept by PgBouncer when it is 1.21 or newer (``max_prepared_statements``),
-and turned off in the service (``BOOKSTORE_DB_STATEMENT_CACHE_SIZE=0``)
-when it is older.
+CI runs the search and write tests through it (``.ci/run``), configured as
+docs/deployment.md says, on a free port: once with PgBouncer 1.24 built from
+Debian trixie's source package (``.ci/build-pgbouncer``; its path in
+``BOOKSTORE_TEST_PGBOUNCER_BINARY``), once with bookworm's ``pgbouncer``
+1.18. The service's session settings come from ``connect_query``; prepared
+statements are kept by PgBouncer when it is 1.21 or newer
+(``max_prepared_statements``), with asyncpg's statement cache on, and
+turned off in the service (``BOOKSTORE_DB_STATEMENT_CACHE_SIZE=0``) when it
+is older.
 """
 
 from __future__ import annotations
@@ -68,7 +71,11 @@ def _free_port() -> int:
 
 def start_pgbouncer(server_dsn: str, database: str) -> PgBouncer:
     """PgBouncer in transaction mode for ``database`` on the server of ``server_dsn``."""
-    binary = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
+    binary = (
+        os.environ.get("BOOKSTORE_TEST_PGBOUNCER_BINARY")
+        or shutil.which("pgbouncer")
+        or "/usr/sbin/pgbouncer"
+    )
     version = _version(binary)
     server = urlsplit(server_dsn)
     port = _free_port()
