@@ -153,50 +153,33 @@ async def measure(dsn: str) -> None:
     terms = await sample_terms(dsn)
     slugs = terms.biggest_category_slugs
     groups = _category_groups(slugs)
+    # The same filters are measured twice: their totals, then their facet counts.
+    by_category = [BookFilters(category=s) for s in slugs]
+    by_group = [BookFilters(category=tuple(g)) for g in groups]
+    by_price_range = [
+        BookFilters(category=s, price_min=Decimal(low), price_max=Decimal(high))
+        for s in slugs[:4]
+        for low, high in PRICE_RANGES
+    ]
     app = create_app(Settings(search_log=False))
     db = await asyncpg.connect(dsn)
     try:
         ids = {row["slug"]: row["id"] for row in await db.fetch("SELECT id, slug FROM categories")}
         async with app.router.lifespan_context(app):
-            await _totals(db, "total", [BookFilters(category=s) for s in slugs], ids)
-            await _totals(
-                db, "categories_any", [BookFilters(category=tuple(g)) for g in groups], ids
-            )
+            await _totals(db, "total", by_category, ids)
+            await _totals(db, "categories_any", by_group, ids)
             await _totals(
                 db,
                 "categories_all",
                 [BookFilters(category=tuple(g[:2]), category_mode="all") for g in groups],
                 ids,
             )
-            await _totals(
-                db,
-                "price_range",
-                [
-                    BookFilters(category=s, price_min=Decimal(low), price_max=Decimal(high))
-                    for s in slugs[:4]
-                    for low, high in PRICE_RANGES
-                ],
-                ids,
-            )
+            await _totals(db, "price_range", by_price_range, ids)
+            await _decades_and_bands(db, "facets of a category", by_category, ids)
             await _decades_and_bands(
-                db, "facets of a category", [BookFilters(category=s) for s in slugs], ids
+                db, "facets of a category and a price range", by_price_range, ids
             )
-            await _decades_and_bands(
-                db,
-                "facets of a category and a price range",
-                [
-                    BookFilters(category=s, price_min=Decimal(low), price_max=Decimal(high))
-                    for s in slugs[:4]
-                    for low, high in PRICE_RANGES
-                ],
-                ids,
-            )
-            await _decades_and_bands(
-                db,
-                "facets of categories_any",
-                [BookFilters(category=tuple(g)) for g in groups],
-                ids,
-            )
+            await _decades_and_bands(db, "facets of categories_any", by_group, ids)
             await _category_facet(db, slugs[0])
     finally:
         await db.close()
