@@ -327,7 +327,7 @@ async def test_the_import_command_shows_its_problems_without_a_report_file(
 
 
 def test_csv_rows_report_the_line_where_they_start() -> None:
-    from bookstore.catalog.imports import read_csv
+    from bookstore.catalog.import_rows import read_csv
 
     text = HEADER + 'A,B,,,,,"one\ntwo"\n\nC,D,,,,,\n'
     lines = [row.line for row in read_csv(io.StringIO(text, newline=""))]
