@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import platform
 import subprocess
+import time
 from pathlib import Path
 
 
@@ -40,6 +41,29 @@ def memory_gib() -> float | None:
     return round(int(total.split()[0]) / 1024**2, 1) if total else None
 
 
+def _fixed_python_work() -> int:
+    total = 0
+    for number in range(200_000):
+        total += len(str(number)) + number % 7
+    return total
+
+
+def python_speed_ms() -> float:
+    """Milliseconds for a fixed piece of pure-Python work, the best of five.
+
+    This machine's speed changes from one day to the next by 2x and more (steal
+    time on a shared host): a worker that served 2,368 category pages a second on
+    one day served about 300 on another, same code. Two runs' absolute figures
+    compare only when this yardstick, taken beside them, is about the same.
+    """
+    timings = []
+    for _ in range(5):
+        started = time.perf_counter()
+        _fixed_python_work()
+        timings.append((time.perf_counter() - started) * 1000)
+    return round(min(timings), 1)
+
+
 def machine_facts(project_dir: Path, *, postgresql: str, books: int) -> dict[str, object]:
     """nproc, CPU model, memory, versions, load, and the code measured (git)."""
     commit = _command_output("git", "rev-parse", "--short", "HEAD", cwd=project_dir)
@@ -51,6 +75,7 @@ def machine_facts(project_dir: Path, *, postgresql: str, books: int) -> dict[str
         "cpu_model": _first_line_value("/proc/cpuinfo", "model name"),
         "memory_gib": memory_gib(),
         "load_average_1m": round(os.getloadavg()[0], 2),
+        "python_speed_ms": python_speed_ms(),
         "postgresql": postgresql,
         "python": platform.python_version(),
         "wrk": _command_output("wrk", "-v"),

@@ -236,7 +236,10 @@ def results_markdown(report: BenchReport) -> str:
         f"{machine['memory_gib']} GiB, PostgreSQL {machine['postgresql']}, "
         f"Python {machine['python']}: {settings['books']:,} books; wrk 2 threads, "
         f"{settings['connections']} connections, {settings['duration_s']} s per run after a "
-        f"{settings['warmup_s']} s warm-up. One run each on a shared machine: noisy.",
+        f"{settings['warmup_s']} s warm-up. One run each on a shared machine: noisy. "
+        f"Yardstick (benchmarks/machine.py, a fixed pure-Python loop, best of 5): "
+        f"{machine.get('python_speed_ms', 'not taken')} ms; load average "
+        f"{machine['load_average_1m']} at the start.",
         "",
         "| scenario | target | req/s | p50 ms | p99 ms | errors | x product |",
         "|---|---|---:|---:|---:|---:|---:|",
