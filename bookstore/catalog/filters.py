@@ -129,6 +129,9 @@ class Criteria:
     ``author_pattern``: the author's name matches (too many authors to list).
     ``category_sets``: for each set, the book is in one of its categories.
     ``year``, ``price``: inclusive (min, max) ranges, either end None when open.
+    ``category_books``: how many books each category of the sets holds
+    (``resolve(..., category_books=True)``), which a text search reads to
+    choose how to look for its matches in a category.
     """
 
     author_ids: list[int] | None = None
@@ -136,6 +139,8 @@ class Criteria:
     category_sets: tuple[list[int], ...] = ()
     year: tuple[int | None, int | None] = (None, None)
     price: tuple[Decimal | None, Decimal | None] = (None, None)
+    # The books of each category named, when ``resolve`` was asked for them.
+    category_books: dict[int, int] | None = None
 
     def matches_nothing(self) -> bool:
         return self.author_ids == [] or any(not ids for ids in self.category_sets)
@@ -229,13 +234,58 @@ def found_broad(fragment: str) -> Criteria:
     return Criteria(author_pattern=contains_pattern(fragment))
 
 
-async def resolve(filters: BookFilters, db: DatabaseConnection) -> Criteria:
-    """Turn ``filters`` into ``Criteria``, looking the terms up in one statement on ``db``.
+@dataclass(frozen=True)
+class CriteriaLookup:
+    """The columns that look ``filters``' terms up, and how their values become ``Criteria``.
+
+    ``resolve`` sends them as a statement of their own; a text search sends
+    them alongside its vocabulary lookup (``search.vocabulary``), one round
+    trip for both. ``columns`` is None when there is nothing to look up.
+    Used as ``lookup = criteria_lookup(filters)``, ``lookup.columns`` selected
+    by some statement, then ``lookup.criteria(row)``.
+    """
+
+    filters: BookFilters
+    look_up_author: bool
+    sized: bool
+    columns: QueryString | None
+
+    def criteria(self, found: Mapping[str, Any]) -> Criteria:
+        """The criteria, from the looked-up values (an empty mapping when nothing was)."""
+        filters = self.filters
+        author_ids: list[int] | None = None
+        author_pattern = None
+        if filters.author is not None:
+            if self.look_up_author and len(found["author_ids"]) <= NARROW_AUTHOR_MATCH:
+                author_ids = found["author_ids"]
+            elif self.look_up_author:
+                author_pattern = found_broad(filters.author).author_pattern
+            else:
+                author_pattern = contains_pattern(filters.author)
+        if filters.author_id is not None:
+            if author_ids is None or filters.author_id in author_ids:
+                author_ids = [filters.author_id]
+            else:
+                author_ids = []  # that author's name does not match ?author=
+        category_found = found.get("category_found")
+        return Criteria(
+            author_ids,
+            author_pattern,
+            _category_sets(filters, found.get("category_terms") or [], category_found),
+            (filters.year_min, filters.year_max),
+            (filters.price_min, filters.price_max),
+            {row[0]: row[1] for row in found.get("category_books") or []} if self.sized else None,
+        )
+
+
+def criteria_lookup(filters: BookFilters, *, category_books: bool = False) -> CriteriaLookup:
+    """What ``resolve`` looks up for ``filters``, as columns of one row.
 
     ?author= is matched against authors.name (see ``_author_lookup``), unless
     it is known to match too many authors to list (``broad_fragments``);
     each ?category= is a slug or a name, whatever the case (two different
-    categories may match one term, one by each).
+    categories may match one term, one by each). ``category_books``: how many
+    books each category named holds, too.
     """
     lookups: list[QueryString] = []
     look_up_author = filters.author is not None and filters.author not in broad_fragments
@@ -243,33 +293,27 @@ async def resolve(filters: BookFilters, db: DatabaseConnection) -> Criteria:
         lookups.append(_author_lookup(filters.author))
     if filters.categories:
         lookups.append(_categories_lookup(list(filters.categories)))
-    found: Mapping[str, Any] = {}
-    if lookups:
-        (found,) = await fetch(
-            db, QueryString("SELECT {}", QueryString(", ".join("{}" for _ in lookups), *lookups))
+    sized = category_books and bool(filters.categories or filters.category_ids)
+    if sized:
+        lookups.append(
+            _category_books_lookup(list(filters.categories), list(filters.category_ids))
         )
+    columns = QueryString(", ".join("{}" for _ in lookups), *lookups) if lookups else None
+    return CriteriaLookup(filters, look_up_author, sized, columns)
 
-    author_ids: list[int] | None = None
-    author_pattern = None
-    if filters.author is not None:
-        if look_up_author and len(found["author_ids"]) <= NARROW_AUTHOR_MATCH:
-            author_ids = found["author_ids"]
-        elif look_up_author:
-            author_pattern = found_broad(filters.author).author_pattern
-        else:
-            author_pattern = contains_pattern(filters.author)
-    if filters.author_id is not None:
-        if author_ids is None or filters.author_id in author_ids:
-            author_ids = [filters.author_id]
-        else:
-            author_ids = []  # that author's name does not match ?author=
-    return Criteria(
-        author_ids,
-        author_pattern,
-        _category_sets(filters, found.get("category_terms") or [], found.get("category_found")),
-        (filters.year_min, filters.year_max),
-        (filters.price_min, filters.price_max),
-    )
+
+async def resolve(
+    filters: BookFilters, db: DatabaseConnection, *, category_books: bool = False
+) -> Criteria:
+    """Turn ``filters`` into ``Criteria``, looking the terms up in one statement on ``db``.
+
+    See ``criteria_lookup``; no statement when no term needs looking up.
+    """
+    lookup = criteria_lookup(filters, category_books=category_books)
+    found: Mapping[str, Any] = {}
+    if lookup.columns is not None:
+        (found,) = await fetch(db, QueryString("SELECT {}", lookup.columns))
+    return lookup.criteria(found)
 
 
 def _categories_lookup(terms: list[str]) -> QueryString:
@@ -286,6 +330,24 @@ def _categories_lookup(terms: list[str]) -> QueryString:
         + " AS category_found",
         terms,
         terms,
+    )
+
+
+def _category_books_lookup(terms: list[str], ids: list[int]) -> QueryString:
+    """(category id, books) of every category ``terms`` name and of ``ids``.
+
+    Summed from ``category_counts`` (a row per decade and price band of a
+    category, kept by triggers): a few index entries, where counting the
+    category's links up to 2,001 read them all, in a statement of its own.
+    """
+    return QueryString(
+        "(SELECT array_agg(ARRAY[k.id, (SELECT coalesce(sum(cc.books), 0)"
+        " FROM category_counts cc WHERE cc.category_id = k.id)::integer])"
+        " FROM (SELECT c.id FROM unnest({}::text[]) AS t (term)"
+        " JOIN categories c ON c.slug = lower(t.term) OR lower(c.name) = lower(t.term)"
+        " UNION SELECT unnest({}::integer[])) AS k (id)) AS category_books",
+        terms,
+        ids,
     )
 
 

@@ -19,7 +19,8 @@ Row = dict[str, Any]
 
 # The largest LIMIT a statement may carry: a page is at most 101 rows, a
 # narrow author lookup at most 1,001 ids (``filters.NARROW_AUTHOR_MATCH`` + 1),
-# and a category's books are counted up to 2,001 (``search.pages.SMALL_CATEGORY``).
+# and 2,001 counted the books of a small category until 2026-11-29 (now read
+# from ``category_counts``).
 MAX_LITERAL_LIMIT = 2001
 
 _TRIGRAM = re.compile(r"\w{3}")

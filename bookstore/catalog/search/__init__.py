@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bookstore.catalog.details import books_with_details
-from bookstore.catalog.filters import BookFilters, resolve
+from bookstore.catalog.filters import BookFilters, Criteria, criteria_lookup
 from bookstore.catalog.search.highlight import highlight_title, stems_of
 from bookstore.catalog.search.levels import best_matches
 from bookstore.catalog.search.ordered import page_in_order
@@ -28,13 +28,16 @@ from bookstore.catalog.search.pages import (
     Relevance,
     page_by_relevance,
     page_by_title,
-    small_categories_statement,
 )
-from bookstore.catalog.search.vocabulary import ResolvedTerm, look_up_terms, surface_words
+from bookstore.catalog.search.vocabulary import (
+    ResolvedTerm,
+    look_up_terms_alongside,
+    surface_words,
+)
 from bookstore.catalog.search.words import ParsedQuery, parse_query
 from bookstore.catalog.sorts import PageKey, decode_key, sort_order
 from bookstore.catalog.statements import Row, rows_to_fetch
-from bookstore.database import DatabaseConnection, connection, fetch
+from bookstore.database import DatabaseConnection, connection
 from bookstore.pagination import SearchKey
 from bookstore.tables import Book
 
@@ -89,13 +92,15 @@ async def _suggestion(
     return suggestion
 
 
-async def _small_category(
-    db: DatabaseConnection, category_sets: tuple[list[int], ...]
-) -> list[int] | None:
-    """The first of ``category_sets`` holding at most SMALL_CATEGORY books, if any."""
-    for category_ids in category_sets:
-        (row,) = await fetch(db, small_categories_statement(category_ids))
-        if row["books"] <= SMALL_CATEGORY:
+def _small_category(criteria: Criteria) -> list[int] | None:
+    """The first of the criteria's category sets holding at most SMALL_CATEGORY books, if any.
+
+    A set's books are the sum of its categories' (a book in two counts
+    twice): a bound from above, which can only send a small set to the walk.
+    """
+    books = criteria.category_books or {}
+    for category_ids in criteria.category_sets:
+        if sum(books.get(category_id, 0) for category_id in category_ids) <= SMALL_CATEGORY:
             return category_ids
     return None
 
@@ -103,12 +108,11 @@ async def _small_category(
 async def _page(
     db: DatabaseConnection,
     match: Match,
-    filters: BookFilters,
+    criteria: Criteria,
     text: TextQuery,
     after: SearchKey | None,
     limit: int,
 ) -> list[Row]:
-    criteria = await resolve(filters, db)
     if criteria.matches_nothing():
         return []
     rows = rows_to_fetch(limit + 1)
@@ -122,7 +126,7 @@ async def _page(
         page = page_by_title(match, criteria, after_title, rows)
         return await books_with_details(db, page, scored=True)
     resume = FIRST if after is None else Relevance(int(after.order), after.id)
-    small_category = await _small_category(db, criteria.category_sets)
+    small_category = _small_category(criteria)
     if small_category is None and len(match.terms) > 1:
         by_levels = await best_matches(db, match, criteria, resume, rows)
         if by_levels is not None:
@@ -161,10 +165,18 @@ async def search_books(
         return SearchResult([], None, [])
     async with connection(Book._meta.db) as db:
         # A search of several terms plans its walk from the words' postings
-        # per field: counted by the same statement.
-        resolved = await look_up_terms(
-            db, query.terms, prefix=query.prefix, counted=len(query.terms) > 1
+        # per field: counted by the same statement, which also looks up the
+        # filters' categories and authors (by relevance, with the categories'
+        # sizes, which choose how a category is searched).
+        lookup = criteria_lookup(filters, category_books=text.sort == "relevance")
+        resolved, found = await look_up_terms_alongside(
+            db,
+            query.terms,
+            prefix=query.prefix,
+            counted=len(query.terms) > 1,
+            alongside=lookup.columns,
         )
+        criteria = lookup.criteria(found)
         # Stop words ("the", "of") are not searched, nor reported.
         resolved = [t for t in resolved if t.variants or t.lexeme is not None]
         active = [t for t in resolved if t.variants]
@@ -174,7 +186,7 @@ async def search_books(
         while active:
             kept = active[: len(active) - dropped]
             match = Match(tuple(kept), query.phrases, query.excluded)
-            books = await _page(db, match, filters, text, after, limit)
+            books = await _page(db, match, criteria, text, after, limit)
             if books or after is not None or len(kept) == 1:
                 break
             dropped += 1

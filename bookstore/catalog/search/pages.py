@@ -124,15 +124,6 @@ def after_condition(score: QueryString, row: str, after: Relevance) -> QueryStri
 SMALL_CATEGORY = 2_000
 
 
-def small_categories_statement(category_ids: list[int]) -> QueryString:
-    """How many books ``category_ids`` hold, counted up to SMALL_CATEGORY + 1."""
-    return QueryString(
-        "SELECT count(*) AS books FROM (SELECT 1 FROM book_category"
-        f" WHERE category_id = ANY({{}}::integer[]) {literal_limit(SMALL_CATEGORY + 1)}) AS c",
-        category_ids,
-    )
-
-
 def page_by_relevance(
     match: Match,
     criteria: Criteria,

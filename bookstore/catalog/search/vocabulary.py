@@ -2,7 +2,7 @@
 
 One statement for all the terms of a query: each term's stem, whether the
 catalog holds it, the words within its allowed typos when it does not (one
-edit away, or nearest by trigrams), the most common words starting with the
+edit away, else nearest by trigrams), the most common words starting with the
 last term when the customer is still typing it, and, for a search of
 several terms, each word's postings per field.
 """
@@ -10,8 +10,9 @@ several terms, each word's postings per field.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from piccolo.querystring import QueryString
 
@@ -62,19 +63,31 @@ SURFACE_OF = """(
     JOIN authors a ON a.id = b.author_id)"""
 
 # One statement for every term: its stem; the vocabulary's word for it, or
-# else the words one edit away (a word of 5 to 8 letters allows one typo:
-# every such spelling, a few hundred, probed on the primary key) or the
-# nearest words by trigrams (9 or more letters, two typos: GiST KNN); and
-# the commonest completions of the last term while it is typed; a word one
-# edit away comes as the catalog writes it (what a suggestion shows). With
-# ``counted``, each word found also comes with its postings per field,
-# counted or estimated (``RUN_SIZE``: what ``levels`` needs to plan a walk).
+# else the words one edit away (any word allowing a typo: every such
+# spelling, a few hundred, probed on the primary key), or, for a word of 9
+# or more letters allowed two typos with no word one edit away, the nearest
+# words by trigrams (GiST KNN); and the commonest completions of the last
+# term while it is typed; a word one edit away comes as the catalog writes
+# it (what a suggestion shows). With ``counted``, each word found also comes
+# with its postings per field, counted or estimated (``RUN_SIZE``: what
+# ``levels`` needs to plan a walk).
+#
+# A long word is tried one edit away first: the nearest words are kept, so
+# when one is there the trigram neighbours could add nothing (they were all
+# dropped as farther), and the KNN cost 26 ms for one word at 16,500 words
+# (load 5), 50 to 100 ms at 106,000, where the probes cost a few; and a
+# word found by its edits comes counted
+# and spelt out, where a KNN word needed two more statements (its postings,
+# its spelling for the suggestion).
 #
 # A word is looked up as the range [x, x]: for "word = x" the planner takes
 # the trigram index (pg_trgm's GiST answers equality too, at the same
 # estimated cost), reading 150 pages instead of the primary key's 3; and
 # "= ANY(array)" with a parameter scanned the table. Each probe is a LATERAL
-# subquery with OFFSET 0, so that the generic plan probes, never hashes.
+# subquery with LIMIT 1, so that the generic plan probes, never hashes, and
+# probes with a plain index scan: with OFFSET 0 it took a bitmap scan per
+# probe, estimating 83 rows for the range, and the few hundred probes of a
+# misspelt word cost a quarter more.
 _LOOKUP = f"""
 WITH typed AS MATERIALIZED (
     SELECT t.n::integer AS n, t.typos,
@@ -84,12 +97,10 @@ WITH typed AS MATERIALIZED (
     SELECT typed.n, typed.typos, typed.lexeme, found.books
     FROM typed LEFT JOIN LATERAL (
         SELECT w.books FROM search_words w
-        WHERE w.word >= typed.lexeme AND w.word <= typed.lexeme AND w.books > 0 OFFSET 0
+        WHERE w.word >= typed.lexeme AND w.word <= typed.lexeme AND w.books > 0 LIMIT 1
     ) AS found ON TRUE
-), candidates AS (
-    SELECT exact.n, 'lexeme' AS kind, exact.lexeme AS word, exact.books FROM exact
-  UNION ALL
-    SELECT exact.n, 'edit', spelling.word, found.books
+), edits AS MATERIALIZED (
+    SELECT exact.n, spelling.word, found.books
     FROM exact
     CROSS JOIN LATERAL (
         SELECT DISTINCT e.word FROM (
@@ -112,9 +123,13 @@ WITH typed AS MATERIALIZED (
     ) AS spelling
     CROSS JOIN LATERAL (
         SELECT w.books FROM search_words w
-        WHERE w.word >= spelling.word AND w.word <= spelling.word AND w.books > 0 OFFSET 0
+        WHERE w.word >= spelling.word AND w.word <= spelling.word AND w.books > 0 LIMIT 1
     ) AS found
-    WHERE exact.typos = 1 AND exact.lexeme IS NOT NULL AND exact.books IS NULL
+    WHERE exact.typos >= 1 AND exact.lexeme IS NOT NULL AND exact.books IS NULL
+), candidates AS (
+    SELECT exact.n, 'lexeme' AS kind, exact.lexeme AS word, exact.books FROM exact
+  UNION ALL
+    SELECT edits.n, 'edit', edits.word, edits.books FROM edits
   UNION ALL
     SELECT exact.n, 'near', near.word, near.books
     FROM exact CROSS JOIN LATERAL (
@@ -122,19 +137,20 @@ WITH typed AS MATERIALIZED (
         ORDER BY w.word <-> exact.lexeme LIMIT {NEAR_WORDS}
     ) AS near
     WHERE exact.typos > 1 AND exact.lexeme IS NOT NULL AND exact.books IS NULL
+      AND NOT EXISTS (SELECT 1 FROM edits WHERE edits.n = exact.n)
   UNION ALL
     SELECT 0, 'prefix', prefixed.word, prefixed.books
     FROM (SELECT w.word, w.books FROM search_words w
           WHERE w.word >= {{}} AND w.word < {{}} AND w.books > 0
           ORDER BY w.books DESC, w.word LIMIT {PREFIX_WORDS}) AS prefixed
-)
-SELECT c.n, c.kind, c.word, c.books,
+){{}}
+SELECT {{}}c.n, c.kind, c.word, c.books,
        CASE WHEN {{}} AND c.books IS NOT NULL AND c.kind <> 'near' THEN ARRAY(
            SELECT {RUN_SIZE.format(word="c.word", field="f.field", last_book="top.id")}
            FROM unnest(ARRAY[0, 1, 2, 3]::smallint[]) AS f (field) ORDER BY f.field)
        END AS postings,
        CASE WHEN c.kind = 'edit' THEN {SURFACE_OF.format(stem="c.word")} END AS surface
-FROM candidates c, (SELECT max(book_id) AS id FROM book_search) AS top
+FROM candidates c, (SELECT max(book_id) AS id FROM book_search) AS top{{}}
 """
 
 
@@ -187,11 +203,59 @@ async def look_up_terms(
     when ``prefix``, also stands for the most common words it starts.
     ``counted``: each word comes with its postings per field (``Variant.postings``).
     """
+    resolved, _ = await look_up_terms_alongside(db, terms, prefix=prefix, counted=counted)
+    return resolved
+
+
+async def look_up_terms_alongside(
+    db: DatabaseConnection,
+    terms: Sequence[Term],
+    *,
+    prefix: bool,
+    counted: bool = False,
+    alongside: QueryString | None = None,
+) -> tuple[list[ResolvedTerm], Mapping[str, Any]]:
+    """``look_up_terms``, and the values of the columns ``alongside`` in the same statement.
+
+    ``alongside``: the columns of a one-row lookup with no other round trip
+    of its own to make (``filters.criteria_lookup``: a search's categories
+    and authors), computed once and carried by every row of the terms.
+    Each statement sent is one more wait for the server under load: a
+    category's lookup alone cost 0.27 ms of execution and 3 to 5 ms of
+    round trip at load 7.
+    """
     typos = [allowed_typos(term.folded) for term in terms]
     low, high = _prefix_bounds(terms[-1].folded) if prefix else (None, None)
+    # Three slots of the statement: the one-row CTE, its columns, its join.
+    slots = [QueryString(""), QueryString(""), QueryString("")]
+    if alongside is not None:
+        slots = [
+            QueryString(", alongside AS MATERIALIZED (SELECT {})", alongside),
+            QueryString("alongside.*, "),
+            QueryString(", alongside"),
+        ]
     rows = await fetch(
-        db, QueryString(_LOOKUP, [term.folded for term in terms], typos, low, high, counted)
+        db,
+        QueryString(
+            _LOOKUP,
+            [term.folded for term in terms],
+            typos,
+            low,
+            high,
+            slots[0],
+            slots[1],
+            counted,
+            slots[2],
+        ),
     )
+    found: Mapping[str, Any] = rows[0] if alongside is not None else {}
+    return _resolve_rows(terms, rows, typos, prefix), found
+
+
+def _resolve_rows(
+    terms: Sequence[Term], rows: Sequence[Mapping[str, Any]], typos: list[int], prefix: bool
+) -> list[ResolvedTerm]:
+    """The terms resolved from the lookup's rows (see ``look_up_terms``)."""
     lexemes: dict[int, tuple[str | None, int | None, tuple[int, ...] | None]] = {}
     candidates: dict[int, list[tuple[str, int, tuple[int, ...] | None]]] = defaultdict(list)
     surfaces: dict[str, str] = {}
