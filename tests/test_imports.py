@@ -407,6 +407,103 @@ async def test_an_import_leaves_the_search_index_as_a_rebuild_would(
     assert [book["title"] for book in made] == ["Lantern Makers"]
 
 
+# Books whose index rows exercise each field: categories whose ids are not in
+# name order (their order moves the category words' positions in the
+# document), accents, a sharp s, stop words, a book without categories or
+# description, two books of one author.
+INDEXED_BOOKS = [
+    ("The Quiet Orchard of Pears", "Mira Vale", ["Zoology", "Gardening"], "Apples in autumn."),
+    ("Straße der Kraniche", "Jürgen Ölberg", ["Médecine & Santé"], "Über Brücken, an der Elbe."),
+    ("Copper Kettle", "Mira Vale", ["Gardening", "Cooking", "Zoology"], None),
+    ("A Book of the Sea and the Wind", "Ann Wave", [], "The sea, the wind; and then the rain"),
+]
+
+
+async def search_index_by_title() -> dict[str, list]:
+    """The search index with each book named by its title and each author by name.
+
+    Books written two ways get two ids; named, their rows compare.
+    """
+    titles = {row["id"]: row["title"] for row in await Book.raw("SELECT id, title FROM books")}
+    authors = {row["id"]: row["name"] for row in await Author.raw("SELECT id, name FROM authors")}
+    index = await search_index()
+    return {
+        "books": sorted(
+            (
+                {**row, "book_id": titles[row["book_id"]], "author_id": authors[row["author_id"]]}
+                for row in index["books"]
+            ),
+            key=lambda row: row["book_id"],
+        ),
+        "postings": sorted(
+            (row["word"], row["field"], titles[row["book_id"]]) for row in index["postings"]
+        ),
+        "words": index["words"],
+    }
+
+
+async def found_titles(client: httpx.AsyncClient, query: str) -> list[str]:
+    response = await client.get("/books", params={"q": query})
+    assert response.status_code == 200, response.text
+    return [book["title"] for book in response.json()["items"]]
+
+
+async def test_a_batch_of_new_books_is_indexed_as_the_api_indexes_each_book(
+    client: httpx.AsyncClient,
+) -> None:
+    # The same books written through POST /books (each indexed on its own by
+    # the triggers), then imported in one batch (indexed together by one
+    # call of search_index_books), reindexed one by one, and rebuilt: the
+    # search tables are the same each time.
+    category_ids = {
+        name: (await create_category(client, name))["id"]
+        for name in ("Zoology", "Médecine & Santé", "Gardening", "Cooking")
+    }
+    author_ids = {
+        name: (await create_author(client, name))["id"]
+        for name in dict.fromkeys(author for _, author, _, _ in INDEXED_BOOKS)
+    }
+    posted = [
+        await create_book(
+            client,
+            title=title,
+            author_id=author_ids[author],
+            category_ids=[category_ids[name] for name in categories],
+            description=description,
+        )
+        for title, author, categories, description in INDEXED_BOOKS
+    ]
+    through_the_api = await search_index_by_title()
+    assert len(through_the_api["books"]) == len(INDEXED_BOOKS)
+    searches_through_the_api = {
+        query: await found_titles(client, query)
+        for query in ("zoology", "gardening kettle", "strasse", '"sea and the wind"', "medecine")
+    }
+    zoology = sorted(searches_through_the_api["zoology"])
+    assert zoology == ["Copper Kettle", "The Quiet Orchard of Pears"]
+    for book in posted:
+        response = await client.delete(f"/books/{book['id']}")
+        assert response.status_code == 204, response.text
+
+    file = io.StringIO(newline="")
+    writer = csv.writer(file, lineterminator="\n")
+    writer.writerow(HEADER.strip().split(","))
+    for title, author, categories, description in INDEXED_BOOKS:
+        writer.writerow([title, author, "", ";".join(categories), "", "", description or ""])
+    # Through POST /books/import: the route runs the command's import.
+    assert counts(await post_import(client, file.getvalue())) == (len(INDEXED_BOOKS), 0, 0, 0)
+    imported = await search_index()
+    assert await search_index_by_title() == through_the_api
+    for query, titles in searches_through_the_api.items():
+        assert await found_titles(client, query) == titles
+
+    for book_id in await Book.select(Book.id).output(as_list=True):
+        await Book.raw("SELECT search_index_books(ARRAY[{}]::integer[])", book_id)
+    assert await search_index() == imported
+    await Book.raw("SELECT search_rebuild()")
+    assert await search_index() == imported
+
+
 async def test_an_import_batch_is_not_cut_by_the_api_statement_timeout(
     client: httpx.AsyncClient,
 ) -> None:
