@@ -317,10 +317,15 @@ async def resolve(
 
 
 def _categories_lookup(terms: list[str]) -> QueryString:
-    """The categories each term names, as two parallel arrays: term number, category id."""
+    """The categories each term names, as two parallel arrays: term number, category id.
+
+    Each term probes ``categories_slug_id_idx`` and ``categories_lower_name_id_key``
+    (index-only); an OR of the two conditions scanned every category instead.
+    """
     matches = (
         " FROM unnest({}::text[]) WITH ORDINALITY AS t (term, ord)"
-        " JOIN categories c ON c.slug = lower(t.term) OR lower(c.name) = lower(t.term))"
+        " CROSS JOIN LATERAL (SELECT id FROM categories WHERE slug = lower(t.term)"
+        " UNION SELECT id FROM categories WHERE lower(name) = lower(t.term)) AS c)"
     )
     return QueryString(
         "(SELECT array_agg(t.ord::integer ORDER BY t.ord, c.id)"
