@@ -16,7 +16,15 @@ from piccolo.engine import engine_finder
 from piccolo.engine.postgres import PostgresEngine
 
 from bookstore.admin import admin_routes
-from bookstore.api import authors, books, categories, health, search_logs, transfers
+from bookstore.api import (
+    authors,
+    books,
+    categories,
+    health,
+    query_model_parsing,
+    search_logs,
+    transfers,
+)
 from bookstore.api.body_limit import BodySizeLimit
 from bookstore.api.cached_listings import CachedListings
 from bookstore.api.errors import COMMON_ERROR_RESPONSES, install_error_handlers
@@ -60,6 +68,7 @@ def _tune_garbage_collector() -> None:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    query_model_parsing.install()
     catalog_version = CatalogVersion(listen=not settings.pgbouncer)
     response_cache = ResponseCache(max_bytes=int(settings.cache_mb * 2**20))
 
@@ -108,7 +117,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.catalog_version = catalog_version
     app.state.response_cache = response_cache
-    app.add_middleware(ReplicaReads)
+    if settings.replica_urls:
+        # Without replicas every read is the primary's: no per-request routing.
+        app.add_middleware(ReplicaReads)
     # CORS and the security headers below dress cached answers too.
     app.add_middleware(
         CachedListings,
