@@ -6,7 +6,14 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from factories import create_author, create_book, create_category, expect_error, walk_pages
+from factories import (
+    create_author,
+    create_book,
+    create_category,
+    expect_error,
+    record_statements,
+    walk_pages,
+)
 
 from bookstore.tables import Book
 
@@ -119,6 +126,57 @@ async def test_category_mode_all_lists_books_in_every_category(client, shelf):
 
     expected = [b for b in shelf["books"] if in_category(b, fantasy) and in_category(b, horror)]
     assert expected and ids(found) == expected_order(expected, "title")
+
+
+@pytest.mark.parametrize("merged", [True, False])
+async def test_category_mode_all_merged_or_probed_lists_every_book_once(
+    client, shelf, monkeypatch, merged
+):
+    """Categories of comparable sizes are read side by side (``books_in_every_category``),
+    others walked and probed: the same books, pages and cursors either way."""
+    from bookstore.catalog import listing
+
+    await Book.raw("ANALYZE books, book_category")
+    listing.stats_cache.clear()
+    monkeypatch.setattr(listing, "MERGE_SIZE_RATIO", 1e9 if merged else 0.0)
+    statements = record_statements(monkeypatch)
+    fantasy, horror, poetry = shelf["fantasy"], shelf["horror"], shelf["poetry"]
+    asked = [
+        ({"category_id": [fantasy["id"], horror["id"]]}, [fantasy, horror], None),
+        (
+            {"category_id": [poetry["id"], fantasy["id"], horror["id"]]},
+            [poetry, fantasy, horror],
+            None,
+        ),
+        (
+            {"category": ["horror", "fantasy"], "price_min": "10", "year_max": 1980},
+            [fantasy, horror],
+            (10, 1980),
+        ),
+    ]
+
+    for params, categories, ranges in asked:
+        found = await walk_pages(
+            client, "/books", {**params, "category_mode": "all"}, 1 if merged else 2
+        )
+
+        expected = [
+            b
+            for b in shelf["books"]
+            if all(in_category(b, c) for c in categories)
+            and (
+                ranges is None
+                or (
+                    b["price"] is not None
+                    and Decimal(b["price"]) >= ranges[0]
+                    and b["published_year"] is not None
+                    and b["published_year"] <= ranges[1]
+                )
+            )
+        ]
+        assert expected and ids(found) == expected_order(expected, "title"), params
+    calls = sum("books_in_every_category" in s.sql for s in statements)
+    assert (calls > 0) is merged
 
 
 async def test_category_and_category_id_name_one_list_of_categories(client, shelf):

@@ -132,6 +132,10 @@ class Criteria:
     ``category_books``: how many books each category of the sets holds
     (``resolve(..., category_books=True)``), which a text search reads to
     choose how to look for its matches in a category.
+    ``merge_first_two_sets``: how a page is read, not what it holds: the first
+    two category sets (one category each) are read side by side in title
+    order rather than the first walked and the second probed per book
+    (``bookstore.catalog.listing.smallest_first`` decides).
     """
 
     author_ids: list[int] | None = None
@@ -141,6 +145,7 @@ class Criteria:
     price: tuple[Decimal | None, Decimal | None] = (None, None)
     # The books of each category named, when ``resolve`` was asked for them.
     category_books: dict[int, int] | None = None
+    merge_first_two_sets: bool = False
 
     def matches_nothing(self) -> bool:
         return self.author_ids == [] or any(not ids for ids in self.category_sets)

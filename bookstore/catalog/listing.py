@@ -70,20 +70,38 @@ async def _page(
     return await books_with_details(db, page, sort=sort), criteria
 
 
+# Two categories are read side by side (a merge join) when the second is at
+# most this many times the size of the first; beyond, walking the smaller
+# one and probing the bigger per book reads less (docs/performance.md).
+MERGE_SIZE_RATIO = 20.0
+
+
 async def smallest_first(db: DatabaseConnection, criteria: Criteria) -> Criteria:
     """``criteria`` with its category sets smallest first, by the statistics.
 
     With ``category_mode=all`` the first set is walked in order and the
     others probed per book: walking the smallest reads the fewest entries
-    when the sets barely intersect, and no more than it holds.
+    when the sets barely intersect, and no more than it holds. When the two
+    smallest are single categories of comparable sizes, they are merged
+    instead (``merge_first_two_sets``): both ranges read in order, no probe.
+    A merge reads the bigger category over the same titles as the smaller,
+    so for a small category and a big one the probes stay cheaper.
     """
     stats = await stats_cache.get(db)
     if not stats.known:
         return criteria
-    ordered = sorted(
-        criteria.category_sets, key=lambda ids: sum(stats.category_books(c) for c in ids)
+    sized = sorted(
+        (sum(stats.category_books(c) for c in ids), ids) for ids in criteria.category_sets
     )
-    return dataclasses.replace(criteria, category_sets=tuple(ordered))
+    (first_size, _), (second_size, _) = sized[:2]
+    merge = all(len(ids) == 1 for _, ids in sized) and (
+        second_size <= MERGE_SIZE_RATIO * max(first_size, 1.0)
+    )
+    return dataclasses.replace(
+        criteria,
+        category_sets=tuple(ids for _, ids in sized),
+        merge_first_two_sets=merge,
+    )
 
 
 Then = Callable[[DatabaseConnection, Criteria], Awaitable[T]]
