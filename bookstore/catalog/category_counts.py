@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from bookstore.catalog.filters import Criteria
 from bookstore.catalog.statistics import CatalogStats, ColumnStats
@@ -72,6 +73,30 @@ async def category_cells(db: DatabaseConnection, category_ids: Sequence[int]) ->
         list(category_ids),
     )
     return [Cell(row["decade"], row["price_band"], row["books"]) for row in rows]
+
+
+async def category_cells_and_names(
+    db: DatabaseConnection, category_ids: Sequence[int]
+) -> tuple[list[Cell], list[Any]]:
+    """``category_cells`` and every category's id, name and slug, in one round trip.
+
+    What a category's page with ``facets=category,decade,price_band`` reads:
+    the category facet (from the statistics) needs the names (records with
+    ``id``, ``name``, ``slug``), the decades and bands the cells. As two
+    statements they were half of that request's database round trips.
+    """
+    rows = await db.fetch(
+        "SELECT decade, price_band, sum(books)::bigint AS books,"
+        " NULL::integer AS id, NULL::text AS name, NULL::text AS slug FROM category_counts"
+        " WHERE category_id = ANY($1::integer[]) GROUP BY decade, price_band"
+        " UNION ALL SELECT NULL, NULL, NULL, id, name, slug FROM categories",
+        list(category_ids),
+    )
+    cells = [
+        Cell(row["decade"], row["price_band"], row["books"]) for row in rows if row["id"] is None
+    ]
+    names = [row for row in rows if row["id"] is not None]
+    return cells, names
 
 
 def _covered(
