@@ -349,12 +349,14 @@ def _category_books_lookup(terms: list[str], ids: list[int]) -> QueryString:
     Summed from ``category_counts`` (a row per decade and price band of a
     category, kept by triggers): a few index entries, where counting the
     category's links up to 2,001 read them all, in a statement of its own.
+    The names are probed as ``_categories_lookup`` probes them.
     """
     return QueryString(
         "(SELECT array_agg(ARRAY[k.id, (SELECT coalesce(sum(cc.books), 0)"
         " FROM category_counts cc WHERE cc.category_id = k.id)::integer])"
         " FROM (SELECT c.id FROM unnest({}::text[]) AS t (term)"
-        " JOIN categories c ON c.slug = lower(t.term) OR lower(c.name) = lower(t.term)"
+        " CROSS JOIN LATERAL (SELECT id FROM categories WHERE slug = lower(t.term)"
+        " UNION SELECT id FROM categories WHERE lower(name) = lower(t.term)) AS c"
         " UNION SELECT unnest({}::integer[])) AS k (id)) AS category_books",
         terms,
         ids,
