@@ -179,18 +179,16 @@ class Branch:
     signature: int
 
 
-# What the walk costs, in pages read: a probe of a book's row (or of
-# another index) touches about four pages; a run merged in order costs a
-# page per MERGED_POSTINGS_PER_PAGE postings. Some 300 postings share a leaf
-# page, but the pages are cached and merging is paid in CPU, per posting:
-# at 1M books, costing a page per 300 postings merged "last" (100,000
-# titles) 32,000 postings at a time to find a page of "last tra", about
-# 100 ms, where probing the rows takes a few. Measured over 150 texts of
-# each of q_words, q_typo, q_prefix and q_filtered at 1M books (2026-11-29,
-# same pages): the page statements' time fell 15 to 19% with 10, against
-# 300; 20 and 5 did less well. A page needs about PAGE_ROWS books per walk.
+# What the walk costs, in buffers read: a probe of a book's row (or of
+# another index) touches about four pages; a run read in order, one page
+# per few hundred postings. A page needs about PAGE_ROWS books per walk.
+# Counting merged postings as CPU instead (10 to a page) was tried on
+# 2026-11-29 and undone: with each text's pages warm (run three times) the
+# page statements took 15 to 19% less time at 1M books, but run once each,
+# as a customer's searches are, the two were within 4% of each other, and
+# q_words lost 14 to 17% of its requests/s in two benchmark runs.
 PROBE_PAGES = 4
-MERGED_POSTINGS_PER_PAGE = 10
+POSTINGS_PER_PAGE = 300
 PAGE_ROWS = 21
 
 
@@ -203,7 +201,7 @@ def walk_cost(walked: Level, partner: Level | None, confirm: bool) -> float:
     """
     if partner is None:
         return walked.postings * PROBE_PAGES
-    merged = sum(run + partner.postings for run in walked.runs) / MERGED_POSTINGS_PER_PAGE
+    merged = sum(run + partner.postings for run in walked.runs) / POSTINGS_PER_PAGE
     return merged + (len(walked.runs) * PAGE_ROWS * PROBE_PAGES if confirm else 0)
 
 
