@@ -25,6 +25,7 @@ from collections.abc import Callable
 from fastapi.dependencies import utils as fastapi_dependency_utils
 
 _ORIGINAL_ATTRIBUTE = "__bookstore_original__"
+_CHECK = "field_annotation_is_sequence"
 
 
 def remembered(function: Callable[[object], bool]) -> Callable[[object], bool]:
@@ -42,12 +43,17 @@ def remembered(function: Callable[[object], bool]) -> Callable[[object], bool]:
 
 
 def install() -> None:
-    """Remember ``field_annotation_is_sequence`` in FastAPI's request parsing (idempotent)."""
-    current = fastapi_dependency_utils.field_annotation_is_sequence
-    if hasattr(current, _ORIGINAL_ATTRIBUTE):
+    """Remember ``field_annotation_is_sequence`` in FastAPI's request parsing (idempotent).
+
+    The function is FastAPI's internal: a release that renames or drops it
+    leaves parsing as FastAPI ships it (a few percent slower), never a
+    service that fails to start.
+    """
+    current = getattr(fastapi_dependency_utils, _CHECK, None)
+    if current is None or hasattr(current, _ORIGINAL_ATTRIBUTE):
         return
-    fastapi_dependency_utils.field_annotation_is_sequence = remembered(current)
+    setattr(fastapi_dependency_utils, _CHECK, remembered(current))
 
 
 def installed() -> bool:
-    return hasattr(fastapi_dependency_utils.field_annotation_is_sequence, _ORIGINAL_ATTRIBUTE)
+    return hasattr(getattr(fastapi_dependency_utils, _CHECK, None), _ORIGINAL_ATTRIBUTE)
