@@ -64,6 +64,26 @@ _POSTINGS_OF_BOOKS = """
                       UNION ALL SELECT unnest(s.description), 3) AS p (word, field)
 """
 
+# A book_search row per book of the query that follows: its fields' words and
+# its document. The two paths below differ only in how the links are read.
+_BOOK_SEARCH_ROWS = """INSERT INTO book_search
+            (book_id, author_id, title, author, categories, description, words, document)
+        SELECT book_id, author_id, title, author, categories, description,
+               tsvector_to_array(array_to_tsvector(title || author || categories || description)),
+               document || to_tsvector('english', search_fold(coalesce(names, '')))
+        FROM (
+            SELECT b.id AS book_id, b.author_id,
+                   search_lexemes(b.title) AS title,
+                   search_lexemes(a.name) AS author,
+                   coalesce(search_lexemes(links.names), '{}') AS categories,
+                   coalesce(search_lexemes(b.description), '{}') AS description,
+                   to_tsvector('english',
+                               search_fold(concat_ws(' ', b.title, a.name, b.description)))
+                       AS document,
+                   links.names
+            FROM books b
+            JOIN authors a ON a.id = b.author_id"""
+
 FORWARDS = [
     f"""
     CREATE OR REPLACE FUNCTION search_index_books(targets integer[]) RETURNS void
@@ -104,23 +124,7 @@ FORWARDS = [
                   WHERE s.book_id = ANY(targets) GROUP BY w) AS counted;
             DELETE FROM book_search WHERE book_id = ANY(targets);
         END IF;
-        INSERT INTO book_search
-            (book_id, author_id, title, author, categories, description, words, document)
-        SELECT book_id, author_id, title, author, categories, description,
-               tsvector_to_array(array_to_tsvector(title || author || categories || description)),
-               document || to_tsvector('english', search_fold(coalesce(names, '')))
-        FROM (
-            SELECT b.id AS book_id, b.author_id,
-                   search_lexemes(b.title) AS title,
-                   search_lexemes(a.name) AS author,
-                   coalesce(search_lexemes(links.names), '{{}}') AS categories,
-                   coalesce(search_lexemes(b.description), '{{}}') AS description,
-                   to_tsvector('english',
-                               search_fold(concat_ws(' ', b.title, a.name, b.description)))
-                       AS document,
-                   links.names
-            FROM books b
-            JOIN authors a ON a.id = b.author_id
+        {_BOOK_SEARCH_ROWS}
             -- The book's links by their (book_id, category_id) key, each
             -- link's category by its primary key: joined instead, the
             -- planner scanned all categories for every book.
@@ -162,23 +166,7 @@ FORWARDS = [
     LANGUAGE plpgsql AS $$
     BEGIN
         TRUNCATE book_search, search_postings, search_words;
-        INSERT INTO book_search
-            (book_id, author_id, title, author, categories, description, words, document)
-        SELECT book_id, author_id, title, author, categories, description,
-               tsvector_to_array(array_to_tsvector(title || author || categories || description)),
-               document || to_tsvector('english', search_fold(coalesce(names, '')))
-        FROM (
-            SELECT b.id AS book_id, b.author_id,
-                   search_lexemes(b.title) AS title,
-                   search_lexemes(a.name) AS author,
-                   coalesce(search_lexemes(links.names), '{{}}') AS categories,
-                   coalesce(search_lexemes(b.description), '{{}}') AS description,
-                   to_tsvector('english',
-                               search_fold(concat_ws(' ', b.title, a.name, b.description)))
-                       AS document,
-                   links.names
-            FROM books b
-            JOIN authors a ON a.id = b.author_id
+        {_BOOK_SEARCH_ROWS}
             LEFT JOIN (
                 SELECT bc.book_id, string_agg(c.name, ' ' ORDER BY c.id) AS names
                 FROM book_category bc JOIN categories c ON c.id = bc.category_id
