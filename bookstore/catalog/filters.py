@@ -321,16 +321,20 @@ async def resolve(
     return lookup.criteria(found)
 
 
-def _categories_lookup(terms: list[str]) -> QueryString:
-    """The categories each term names, as two parallel arrays: term number, category id.
+# The categories a term ``t.term`` names, as rows ``c (id)``: its slug or its
+# name, whatever the case. Each is an index-only probe (``categories_slug_id_idx``,
+# ``categories_lower_name_id_key``); an OR of the two conditions scanned every
+# category instead.
+_CATEGORIES_OF_TERM = (
+    " CROSS JOIN LATERAL (SELECT id FROM categories WHERE slug = lower(t.term)"
+    " UNION SELECT id FROM categories WHERE lower(name) = lower(t.term)) AS c"
+)
 
-    Each term probes ``categories_slug_id_idx`` and ``categories_lower_name_id_key``
-    (index-only); an OR of the two conditions scanned every category instead.
-    """
+
+def _categories_lookup(terms: list[str]) -> QueryString:
+    """The categories each term names, as two parallel arrays: term number, category id."""
     matches = (
-        " FROM unnest({}::text[]) WITH ORDINALITY AS t (term, ord)"
-        " CROSS JOIN LATERAL (SELECT id FROM categories WHERE slug = lower(t.term)"
-        " UNION SELECT id FROM categories WHERE lower(name) = lower(t.term)) AS c)"
+        " FROM unnest({}::text[]) WITH ORDINALITY AS t (term, ord)" + _CATEGORIES_OF_TERM + ")"
     )
     return QueryString(
         "(SELECT array_agg(t.ord::integer ORDER BY t.ord, c.id)"
@@ -349,15 +353,13 @@ def _category_books_lookup(terms: list[str], ids: list[int]) -> QueryString:
     Summed from ``category_counts`` (a row per decade and price band of a
     category, kept by triggers): a few index entries, where counting the
     category's links up to 2,001 read them all, in a statement of its own.
-    The names are probed as ``_categories_lookup`` probes them.
     """
     return QueryString(
         "(SELECT array_agg(ARRAY[k.id, (SELECT coalesce(sum(cc.books), 0)"
         " FROM category_counts cc WHERE cc.category_id = k.id)::integer])"
         " FROM (SELECT c.id FROM unnest({}::text[]) AS t (term)"
-        " CROSS JOIN LATERAL (SELECT id FROM categories WHERE slug = lower(t.term)"
-        " UNION SELECT id FROM categories WHERE lower(name) = lower(t.term)) AS c"
-        " UNION SELECT unnest({}::integer[])) AS k (id)) AS category_books",
+        + _CATEGORIES_OF_TERM
+        + " UNION SELECT unnest({}::integer[])) AS k (id)) AS category_books",
         terms,
         ids,
     )
