@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
+import pytest
 from fastapi import Query
 from fastapi._compat.shared import field_annotation_is_sequence
 from fastapi.dependencies import utils as fastapi_dependency_utils
+from fastapi.routing import APIRoute
+from fastapi.utils import create_model_field
+from pydantic import AliasChoices, BaseModel, Field
+from starlette.datastructures import QueryParams
 
-from bookstore.api import query_model_parsing
+from bookstore.api import (
+    authors,
+    books,
+    categories,
+    health,
+    query_model_parsing,
+    search_logs,
+    transfers,
+)
 from bookstore.schemas import BookQuery, BrowseQuery, SuggestQuery
 
 
@@ -38,3 +51,65 @@ def test_installing_twice_wraps_once() -> None:
     query_model_parsing.install()
     assert fastapi_dependency_utils.field_annotation_is_sequence is first
     assert query_model_parsing.installed()
+
+
+def _query_model_parameters() -> list[tuple[str, Any, type[BaseModel]]]:
+    """Every query model parameter of the API's routes: (path, FastAPI's field, model)."""
+    found = []
+    routes = [
+        route
+        for module in (transfers, books, authors, categories, search_logs, health)
+        for route in module.router.routes
+        if isinstance(route, APIRoute)
+    ]
+    for route in routes:
+        for field in route.dependant.query_params:
+            model = fastapi_dependency_utils._get_param_model(field)
+            if model is not None:
+                found.append((route.path, field, model))
+    return found
+
+
+HOSTILE_QUERIES = [
+    "",
+    "category=fantasy",
+    "category=fantasy&category=horror&category_mode=all",
+    "category=&category=x",
+    "category_id=1&category_id=abc&category_id=0",
+    "sort=price&sort=-price",
+    "limit=5&limit=500",
+    "limit=abc&cursor=&facets=category,decade,category",
+    "titel=x&titel=y&zzz=1&category=a&titel=z",
+    "q=%00&author=&author_id=-1&year_min=2000&year_max=1999",
+    "price_min=abc&price_max=1e999&with_total=maybe&facet_limit=0",
+    "price_min=1.001&price_max=NaN&highlight=yes&facets=",
+    "sort=relevance&q=%20%20",
+    "q=tolkien&sort=relevance&cursor=" + "x" * 2100,
+    "&&=&a&=b",
+    "name=x&name=y&since=yesterday&until=2026-01-01&bucket=week",
+    "Category=fantasy&LIMIT=3",
+    "&".join(f"category=c{n}" for n in range(30)),
+]
+
+
+@pytest.mark.parametrize("query", HOSTILE_QUERIES)
+def test_the_planned_walk_answers_as_fastapi_does(query: str) -> None:
+    """The same value or the same errors, in the same order, for every route's query model."""
+    query_model_parsing.install()
+    planned = fastapi_dependency_utils._request_param_model_to_args
+    original = planned.__bookstore_original__  # type: ignore[attr-defined]
+    parameters = _query_model_parameters()
+    assert {path for path, _, _ in parameters} >= {"/books", "/categories/{category_id}/books"}
+    for path, field, model in parameters:
+        expected = original(field, model, QueryParams(query))
+        got = planned(field, model, QueryParams(query))
+        assert query_model_parsing.query_model_plan(field, model) is not None, path
+        assert repr(got) == repr(expected), (path, query)
+
+
+def test_a_model_with_aliases_is_left_to_fastapi() -> None:
+    class Aliased(BaseModel):
+        page_size: int = Field(default=20, validation_alias=AliasChoices("size", "page_size"))
+
+    field = create_model_field(name="params", type_=Aliased, field_info=Query())
+    assert query_model_parsing.query_model_plan(field, Aliased) is None
