@@ -18,6 +18,7 @@ from piccolo.engine.postgres import PostgresEngine, PostgresTransaction
 from piccolo.querystring import QueryString
 
 from bookstore.embedded import EmbeddedPostgres
+from bookstore.query_text import compile_postgres
 from bookstore.settings import Settings, get_settings
 
 # What statements run on: a connection of its own, or one lent by the pool.
@@ -322,7 +323,7 @@ async def connection(engine: PostgresEngine) -> AsyncIterator[DatabaseConnection
 
 async def fetch(connection: DatabaseConnection, query: QueryString) -> list[Record]:
     """Run a Piccolo ``QueryString`` on ``connection``; rows as asyncpg returns them."""
-    sql, args = query.compile_string(engine_type="postgres")
+    sql, args = compile_postgres(query)
     return await connection.fetch(sql, *args)
 
 
