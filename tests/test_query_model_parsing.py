@@ -8,6 +8,7 @@ import pytest
 from fastapi import Query
 from fastapi._compat.shared import field_annotation_is_sequence
 from fastapi.dependencies import utils as fastapi_dependency_utils
+from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from fastapi.utils import create_model_field
 from pydantic import AliasChoices, BaseModel, Field
@@ -96,15 +97,29 @@ HOSTILE_QUERIES = [
 def test_the_planned_walk_answers_as_fastapi_does(query: str) -> None:
     """The same value or the same errors, in the same order, for every route's query model."""
     query_model_parsing.install()
-    planned = fastapi_dependency_utils._request_param_model_to_args
-    original = planned.__bookstore_original__  # type: ignore[attr-defined]
+    original = fastapi_dependency_utils._request_param_model_to_args.__bookstore_original__  # type: ignore[attr-defined]
     parameters = _query_model_parameters()
     assert {path for path, _, _ in parameters} >= {"/books", "/categories/{category_id}/books"}
     for path, field, model in parameters:
+        plan = query_model_parsing.query_model_plan(field, model)
+        assert plan is not None, path
         expected = original(field, model, QueryParams(query))
-        got = planned(field, model, QueryParams(query))
-        assert query_model_parsing.query_model_plan(field, model) is not None, path
+        got = field.validate(plan.gather(QueryParams(query)), {}, loc=plan.loc)
         assert repr(got) == repr(expected), (path, query)
+
+
+def test_a_single_valued_parameter_given_twice_is_refused_before_validation() -> None:
+    query_model_parsing.install()
+    parse = fastapi_dependency_utils._request_param_model_to_args
+    [(_, field, model)] = [p for p in _query_model_parameters() if p[0] == "/books"]
+    value, errors = parse(field, model, QueryParams("category=a&category=b&limit=3"))
+    assert errors == [] and value.category == ["a", "b"]
+    with pytest.raises(RequestValidationError) as refused:
+        parse(field, model, QueryParams("sort=price&limit=abc&sort=-price&titel=1&titel=2"))
+    assert [error["loc"] for error in refused.value.errors()] == [
+        ("query", "sort"),
+        ("query", "titel"),
+    ]
 
 
 def test_a_model_with_aliases_is_left_to_fastapi() -> None:

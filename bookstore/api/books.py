@@ -20,7 +20,7 @@ from bookstore.api.conditional import (
     if_match_versions,
     is_not_modified,
 )
-from bookstore.api.dependencies import Pager, PathId, refuse_repeated_parameters
+from bookstore.api.dependencies import Pager, PathId
 from bookstore.api.errors import RESOURCE_ERROR_RESPONSES
 from bookstore.api.responses import ShapedResponse
 from bookstore.catalog.counts import Counts, count_matching, counting
@@ -200,7 +200,6 @@ async def fetch_search_page(
     response_model=BookPage,
     response_model_exclude_unset=True,
     summary="Search and list books",
-    dependencies=[refuse_repeated_parameters(BookQuery)],
 )
 async def list_books(
     request: Request, background: BackgroundTasks, params: Annotated[BookQuery, Query()]
@@ -248,7 +247,6 @@ async def list_books(
     "/suggest",
     response_model=SuggestionList,
     summary="Complete what is being typed",
-    dependencies=[refuse_repeated_parameters(SuggestQuery)],
 )
 async def suggest_books(params: Annotated[SuggestQuery, Query()]) -> ShapedResponse:
     """Titles, authors and categories completing ``q``, with the search box's typo and

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from bookstore import catalog
 from bookstore.api.auth import UNAUTHORIZED, TokenFirstRoute, WriteToken
 from bookstore.api.books import browse_filters, fetch_book_page
-from bookstore.api.dependencies import PathId, refuse_repeated_parameters
+from bookstore.api.dependencies import PathId
 from bookstore.api.errors import RESOURCE_ERROR_RESPONSES
 from bookstore.api.responses import ShapedResponse
 from bookstore.catalog.sorts import sort_order
@@ -78,7 +78,6 @@ async def delete_category(category_id: PathId) -> Response:
 @router.get(
     "/{category_id}/books",
     response_model=BookPage,
-    dependencies=[refuse_repeated_parameters(ListingQuery)],
 )
 async def list_category_books(
     request: Request, category_id: PathId, params: Annotated[ListingQuery, Query()]

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections import Counter
-from typing import Annotated, Any, get_args, get_origin
+from typing import Annotated
 
-from fastapi import Depends, Path, Request, params
-from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel
+from fastapi import Depends, Path, Request
 
 from bookstore.pagination import (
     SearchKey,
@@ -21,46 +18,6 @@ from bookstore.schemas import INT4_MAX
 from bookstore.search_log import SearchLogger
 
 PathId = Annotated[int, Path(ge=1, le=INT4_MAX, description="A positive integer id.")]
-
-
-def _takes_repeats(annotation: Any) -> bool:
-    """Whether a field is a list (``list[int]``, ``list[int] | None``)."""
-    return get_origin(annotation) is list or any(
-        get_origin(argument) is list for argument in get_args(annotation)
-    )
-
-
-def refuse_repeated_parameters(model: type[BaseModel]) -> params.Depends:
-    """A route dependency: 422 when a single-valued query parameter comes twice.
-
-    FastAPI reads the last of ``?category=fantasy&category=horror``, and the
-    first would be ignored without a word. List fields of ``model`` take
-    repeats on purpose and are let through.
-    """
-    repeatable = frozenset(
-        name for name, field in model.model_fields.items() if _takes_repeats(field.annotation)
-    )
-
-    async def refuse(request: Request) -> None:
-        query = request.query_params
-        items = query.multi_items()
-        if len(items) == len(query):  # the common case: each name once
-            return
-        counts = Counter(name for name, _ in items)
-        errors = [
-            {
-                "type": "repeated_parameter",
-                "loc": ("query", name),
-                "msg": "Given more than once; give it once",
-                "input": query.getlist(name),
-            }
-            for name, count in counts.items()
-            if count > 1 and name not in repeatable
-        ]
-        if errors:
-            raise RequestValidationError(errors)
-
-    return Depends(refuse)
 
 
 class Pager:

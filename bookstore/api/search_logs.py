@@ -8,7 +8,6 @@ from fastapi import APIRouter, Query
 
 from bookstore import catalog
 from bookstore.api.auth import UNAUTHORIZED, LogReaderToken
-from bookstore.api.dependencies import refuse_repeated_parameters
 from bookstore.catalog.search_insights import StatsRange, search_stats
 from bookstore.schemas import SearchLogList, SearchLogQuery, SearchStats, SearchStatsQuery
 
@@ -21,9 +20,7 @@ router = APIRouter(
 )
 
 
-@router.get(
-    "", response_model=SearchLogList, dependencies=[refuse_repeated_parameters(SearchLogQuery)]
-)
+@router.get("", response_model=SearchLogList)
 async def list_search_logs(params: Annotated[SearchLogQuery, Query()]) -> SearchLogList:
     return SearchLogList.model_validate({"items": await catalog.list_search_logs(params.limit)})
 
@@ -32,7 +29,6 @@ async def list_search_logs(params: Annotated[SearchLogQuery, Query()]) -> Search
     "/stats",
     response_model=SearchStats,
     summary="Search insights over a range of time",
-    dependencies=[refuse_repeated_parameters(SearchStatsQuery)],
 )
 async def get_search_stats(params: Annotated[SearchStatsQuery, Query()]) -> SearchStats:
     """How many searches, how many found nothing, how fast, and what was searched.

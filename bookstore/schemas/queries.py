@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     AfterValidator,
@@ -25,7 +25,9 @@ from bookstore.schemas.base import (
 # Each listing's query parameters are one model: FastAPI spreads its fields
 # into the OpenAPI document as separate parameters, and ``extra="forbid"``
 # turns a parameter the route does not know (``?titel=``) into a 422 naming
-# it instead of a silently ignored one.
+# it instead of a silently ignored one. A parameter that is not a list given
+# twice is a 422 too (``refuse_repeats``, applied where the query string is
+# read: bookstore.api.query_model_parsing).
 
 
 # Free text: 1 to N characters, no NUL. Not stripped: spaces are text too.
@@ -89,9 +91,11 @@ Cursor = Annotated[
 
 
 class QueryModel(BaseModel):
-    """The query parameters of one route; any other parameter answers 422."""
+    """The query parameters of one route; any other parameter answers 422, and so does
+    one that is not a list given twice (FastAPI would read the last and ignore the first)."""
 
     model_config = ConfigDict(extra="forbid")
+    refuse_repeats: ClassVar[bool] = True
 
 
 class PageQuery(QueryModel):
