@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from benchmarks.database import server_dsn, with_database
+from benchmarks.run import with_second_pages
 from benchmarks.scenarios import Scenario, scenario_paths
 from benchmarks.servers import free_port
 from benchmarks.terms import sample_terms
@@ -90,6 +91,8 @@ def instructions_per_request(
                 if server.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError((Path(directory) / "server.log").read_text()[-3000:])
                 time.sleep(1)
+            # sort_price's second pages: cursors this server signed.
+            paths = with_second_pages(base, paths)
             for n in range(warm):
                 _get(base + paths[n % len(paths)])
             control = ["callgrind_control", "-i", "on", str(server.pid)]
