@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from bookstore.catalog.details import books_with_details
 from bookstore.catalog.filters import BookFilters, Criteria, criteria_lookup
+from bookstore.catalog.search.candidates import page_of_meeting, plan_in_category
 from bookstore.catalog.search.highlight import highlight_title, stems_of
 from bookstore.catalog.search.levels import best_matches
 from bookstore.catalog.search.ordered import page_in_order
@@ -92,19 +93,6 @@ async def _suggestion(
     return suggestion
 
 
-def _small_category(criteria: Criteria) -> list[int] | None:
-    """The first of the criteria's category sets holding at most SMALL_CATEGORY books, if any.
-
-    A set's books are the sum of its categories' (a book in two counts
-    twice): a bound from above, which can only send a small set to the walk.
-    """
-    books = criteria.category_books or {}
-    for category_ids in criteria.category_sets:
-        if sum(books.get(category_id, 0) for category_id in category_ids) <= SMALL_CATEGORY:
-            return category_ids
-    return None
-
-
 async def _page(
     db: DatabaseConnection,
     match: Match,
@@ -112,7 +100,9 @@ async def _page(
     text: TextQuery,
     after: SearchKey | None,
     limit: int,
+    catalog_books: int,
 ) -> list[Row]:
+    """The page's books; ``catalog_books``: about how many the catalog holds."""
     if criteria.matches_nothing():
         return []
     rows = rows_to_fetch(limit + 1)
@@ -126,7 +116,11 @@ async def _page(
         page = page_by_title(match, criteria, after_title, rows)
         return await books_with_details(db, page, scored=True)
     resume = FIRST if after is None else Relevance(int(after.order), after.id)
-    small_category = _small_category(criteria)
+    plan = plan_in_category(match.terms, criteria, catalog_books, SMALL_CATEGORY)
+    if plan.meeting is not None:
+        page = page_of_meeting(plan.meeting, match, criteria, resume, rows)
+        return await books_with_details(db, page, scored=True, by_score=True)
+    small_category = plan.small_category
     if small_category is None and len(match.terms) > 1:
         by_levels = await best_matches(db, match, criteria, resume, rows)
         if by_levels is not None:
@@ -177,6 +171,7 @@ async def search_books(
             alongside=lookup.columns,
         )
         criteria = lookup.criteria(found)
+        catalog_books = found.get("top_book") or 0
         # Stop words ("the", "of") are not searched, nor reported.
         resolved = [t for t in resolved if t.variants or t.lexeme is not None]
         active = [t for t in resolved if t.variants]
@@ -186,7 +181,7 @@ async def search_books(
         while active:
             kept = active[: len(active) - dropped]
             match = Match(tuple(kept), query.phrases, query.excluded)
-            books = await _page(db, match, criteria, text, after, limit)
+            books = await _page(db, match, criteria, text, after, limit, catalog_books)
             if books or after is not None or len(kept) == 1:
                 break
             dropped += 1

@@ -17,7 +17,7 @@ Both continue after a cursor (score, id) and return (id, score) rows.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from piccolo.querystring import QueryString
 
@@ -174,21 +174,42 @@ def _score_matches(
     among: list[int] | None = None,
 ) -> QueryString:
     score = ranking.score("s", match.terms)
-    conditions = [*match_conditions("s", match, criteria), after_condition(score, "s", after)]
-    source = QueryString("book_search s")
     if among is not None:
-        # The category's books first (book_category's index), then their rows.
-        source = QueryString(
-            "(SELECT DISTINCT book_id FROM book_category WHERE category_id = ANY({}::integer[]))"
-            " AS small JOIN book_search s ON s.book_id = small.book_id",
-            among,
-        )
+        return _score_category(match, criteria, after, limit, among)
+    conditions = [*match_conditions("s", match, criteria), after_condition(score, "s", after)]
     return QueryString(
-        "SELECT id, score FROM (SELECT s.book_id AS id, {} AS score FROM {}"
+        "SELECT id, score FROM (SELECT s.book_id AS id, {} AS score FROM book_search s"
         " WHERE {}) AS found"
         f" ORDER BY score DESC, id {literal_limit(limit)}",
         score,
-        source,
+        all_of(conditions),
+    )
+
+
+def _score_category(
+    match: Match, criteria: Criteria, after: Relevance, limit: int, among: list[int]
+) -> QueryString:
+    """The matches among a small category's books: each book's row read by its key.
+
+    Each row is a LATERAL probe (``OFFSET 0``): joined plainly, the generic
+    plan hashed the category and took every match of the terms in the whole
+    catalog from the GIN index ("without volume" in a category of 636 books
+    at 100,000 books: 3,069 rows, 12,172 pages, where the category's rows
+    are 636). The category set read is not probed again per book.
+    """
+    rest = replace(
+        criteria, category_sets=tuple(ids for ids in criteria.category_sets if ids is not among)
+    )
+    score = ranking.score("s", match.terms)
+    conditions = [*match_conditions("s", match, rest), after_condition(score, "s", after)]
+    return QueryString(
+        "SELECT found.id, found.score FROM"
+        " (SELECT DISTINCT book_id FROM book_category WHERE category_id = ANY({}::integer[]))"
+        " AS small CROSS JOIN LATERAL (SELECT s.book_id AS id, {} AS score FROM book_search s"
+        " WHERE s.book_id = small.book_id AND {} OFFSET 0) AS found"
+        f" ORDER BY found.score DESC, found.id {literal_limit(limit)}",
+        among,
+        score,
         all_of(conditions),
     )
 

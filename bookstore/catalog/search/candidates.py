@@ -1,0 +1,181 @@
+"""A search in a category: the category's books met with one term's postings, smaller side first.
+
+A book found in a category must be among the category's books and hold a
+word of every term. Both sets are index ranges of ids: the category's
+links (``book_category``, read index-only) and the postings of the term
+held by the fewest books (``search_postings``, index-only, every field).
+Read whole and joined in memory, they leave only the books holding that
+term in the category; each is then scored from its ``book_search`` row,
+where the other terms and filters are checked, and the best page sorted
+out. Its work is the two ranges plus a probe per book of their meeting,
+whatever the order of the matches: the other paths read until a page is
+found, which is long when the words are common but rare in the category
+("last harbor" in drama at 1M books: 237,000 postings of "last" merged and
+1,949 probes of the category by the level walk, for 21 books).
+
+The join is between two materialized sets, which have no index: the
+planner can only hash or merge them, never probe one per entry of the
+other, whatever the generic plan guesses of their sizes. Their meeting is
+materialized too, before any row is read: joined to the rows' probes
+directly, the planner probed the row of every book of the category first
+(636 probes for 16 books, "without volume" in law at 100,000 books). Each
+row is read by a LATERAL subquery on its key (``OFFSET 0``), a probe the
+planner cannot turn into a scan of ``book_search``. The plan is the same for any
+category and words, as the pool's generic plans need.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from piccolo.querystring import QueryString
+
+from bookstore.catalog.filters import Criteria
+from bookstore.catalog.search import ranking
+from bookstore.catalog.search.pages import (
+    Match,
+    Relevance,
+    after_condition,
+    match_conditions,
+)
+from bookstore.catalog.search.vocabulary import ResolvedTerm
+from bookstore.catalog.statements import all_of, literal_limit
+
+# What the paths cost, in units of one index entry read and hashed (the
+# meeting's work per entry), from the server's CPU time of the page
+# statements of 150 q_filtered texts at 100,000 books (2026-11-29, both
+# paths run text by text): an entry hashed about 0.7 us, a probe of a book's
+# row with its conditions (3 or 4 pages, a few microseconds) about six
+# entries, a posting merged with another run about 0.4 entry. With the
+# catalog in memory (the OS cache holds it), CPU is the cost, not pages.
+PROBE = 6.0
+MERGED = 0.4
+# A page needs PAGE_ROWS books.
+PAGE_ROWS = 21
+
+
+@dataclass(frozen=True)
+class Meeting:
+    """A category set and the term whose postings are met with it."""
+
+    category_ids: list[int]
+    category_books: int  # about: the sum of its categories' books
+    term: ResolvedTerm
+
+
+def term_books(term: ResolvedTerm) -> int:
+    """Books holding a word of the term, at most (a book holding two counts twice)."""
+    return sum(variant.books for variant in term.variants)
+
+
+def meeting_cost(meeting: Meeting, catalog_books: int) -> float:
+    """Both ranges read and hashed, and a probe per book found in both.
+
+    The books found in both are guessed from independence: the term's
+    books times the category's share of the catalog.
+    """
+    share = min(meeting.category_books / max(catalog_books, 1), 1.0)
+    books = term_books(meeting.term)
+    return meeting.category_books + books + books * share * PROBE
+
+
+def walk_cost(terms: Sequence[ResolvedTerm], category_books: int, catalog_books: int) -> float:
+    """What the walks (``levels``, or one term's postings) read to fill a page in the category.
+
+    Two terms' postings are merged (every posting a probe of its row, for
+    one term) and each book holding them all is probed for the category;
+    the walk stops once a page is in the category, a share of the way. The
+    books holding every term are guessed from independence.
+    """
+    catalog = max(catalog_books, 1)
+    share = min(max(category_books, 1) / catalog, 1.0)
+    counts = [term_books(term) for term in terms]
+    matching = float(catalog)
+    for count in counts:
+        matching *= min(count / catalog, 1.0)
+    # The walk merges the runs of two terms (``levels.cheapest_walk``: the
+    # rarest with another) and checks the others in the row.
+    merged = sum(sorted(counts)[:2]) * MERGED
+    read = matching * PROBE if len(terms) == 1 else merged + matching * PROBE
+    return read * min(1.0, PAGE_ROWS / max(matching * share, 1e-9))
+
+
+@dataclass(frozen=True)
+class CategoryPlan:
+    """How a search in a category reads: by a meeting, by the category's rows, or else walked."""
+
+    meeting: Meeting | None = None
+    small_category: list[int] | None = None  # read whole, each book's row probed
+
+
+WALK = CategoryPlan()
+
+
+def plan_in_category(
+    terms: Sequence[ResolvedTerm], criteria: Criteria, catalog_books: int, small: int
+) -> CategoryPlan:
+    """The cheapest way to find a page of ``terms`` in the criteria's categories.
+
+    The set of fewest books (``criteria.category_books``, summed from the
+    category counts) and the term of fewest books are met; a category of at
+    most ``small`` books may be read whole instead (a probe per book); and
+    the walks (``levels``, or one term's postings) probe the category per
+    book found. A category held by a large share of the catalog is cheaper
+    walked (every few books walked is in it), and so are two rare words,
+    merged, even in a small category: "truchaith breicobaith" in a category
+    of 1,823 books at 100,000 reads 419 postings, not 1,823 rows.
+    """
+    sizes = criteria.category_books
+    if not sizes or not criteria.category_sets or not terms:
+        return WALK
+    if any(category_id not in sizes for ids in criteria.category_sets for category_id in ids):
+        return WALK
+    category_ids = min(criteria.category_sets, key=lambda ids: sum(sizes[i] for i in ids))
+    books = sum(sizes[i] for i in category_ids)
+    meeting = Meeting(category_ids, books, min(terms, key=term_books))
+    costs = [
+        (meeting_cost(meeting, catalog_books), CategoryPlan(meeting=meeting)),
+        (walk_cost(terms, books, catalog_books), WALK),
+    ]
+    if books <= small:
+        costs.append((books * PROBE, CategoryPlan(small_category=category_ids)))
+    return min(costs, key=lambda cost: cost[0])[1]
+
+
+_MEETING = """
+WITH category AS MATERIALIZED (
+    SELECT DISTINCT x.book_id FROM book_category x WHERE x.category_id = ANY({{}}::integer[])
+), holding AS MATERIALIZED (
+    SELECT p.book_id FROM search_postings p WHERE p.word = ANY({{}}::text[])
+), met AS MATERIALIZED (
+    SELECT category.book_id FROM category
+    WHERE EXISTS (SELECT 1 FROM holding WHERE holding.book_id = category.book_id)
+)
+SELECT found.id, found.score
+FROM met CROSS JOIN LATERAL (
+    SELECT s.book_id AS id, {{}} AS score FROM book_search s
+    WHERE s.book_id = met.book_id AND {{}} OFFSET 0
+) AS found
+ORDER BY found.score DESC, found.id {limit}
+"""
+
+
+def page_of_meeting(
+    meeting: Meeting, match: Match, criteria: Criteria, after: Relevance, limit: int
+) -> QueryString:
+    """(id, score) of the best ``limit`` matches after ``after``, from the meeting's books.
+
+    The set met is not probed again per book; the other sets are.
+    """
+    others = tuple(ids for ids in criteria.category_sets if ids is not meeting.category_ids)
+    rest = replace(criteria, category_sets=others)
+    score = ranking.score("s", match.terms)
+    conditions = [*match_conditions("s", match, rest), after_condition(score, "s", after)]
+    return QueryString(
+        _MEETING.format(limit=literal_limit(limit)),
+        meeting.category_ids,
+        list(meeting.term.words),
+        score,
+        all_of(conditions),
+    )
