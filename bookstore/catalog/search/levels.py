@@ -198,10 +198,11 @@ PAGE_ROWS = 21
 # Words of one level walked as one set by a branch (the statement's slots);
 # a level of more words is walked in several such branches.
 UNION_SLOTS = 24
-# Postings read and joined as one set, against a posting merged side by side
-# (CPU of the page statements, 2026-11-29: a hashed entry about twice a
-# merged one).
-UNION_ENTRY = 2
+# The partner's run is hashed, and the level's runs looked up in it (the
+# generic plan's choice: it estimates the union larger); a posting hashed
+# costs about two merged side by side, a posting looked up about one (CPU
+# of the page statements at 1M books, 2026-11-29).
+HASHED = 2
 
 
 def union_walk(walked: Level, partner: Level | None, catalog_books: int) -> bool:
@@ -223,7 +224,7 @@ def union_walk(walked: Level, partner: Level | None, catalog_books: int) -> bool
     for run in walked.runs:
         meets = run * partner.postings / catalog
         apart += (run + partner.postings) * min(1.0, PAGE_ROWS / max(meets, 1e-9))
-    together = (sum(walked.runs) + partner.postings) * UNION_ENTRY
+    together = sum(walked.runs) + partner.postings * HASHED
     return together < apart
 
 
