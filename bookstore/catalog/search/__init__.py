@@ -122,7 +122,7 @@ async def _page(
         return await books_with_details(db, page, scored=True, by_score=True)
     small_category = plan.small_category
     if small_category is None and len(match.terms) > 1:
-        by_levels = await best_matches(db, match, criteria, resume, rows, catalog_books)
+        by_levels = await best_matches(db, match, criteria, resume, rows)
         if by_levels is not None:
             return await books_with_details(db, by_levels, scored=True, by_score=True)
     page = page_by_relevance(match, criteria, resume, rows, small_category)

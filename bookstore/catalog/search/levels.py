@@ -177,9 +177,6 @@ class Branch:
     partner: tuple[str, int] | None  # a run merge joined with it
     check_row: bool  # whether the book's row must confirm the combination
     signature: int
-    # A walk of several words of one level at once (their runs read as one
-    # set and met with the partner's run once), ``word`` being the first.
-    union: tuple[str, ...] = ()
 
 
 # What the walk costs, in buffers read: a probe of a book's row (or of
@@ -193,39 +190,6 @@ class Branch:
 PROBE_PAGES = 4
 POSTINGS_PER_PAGE = 300
 PAGE_ROWS = 21
-
-
-# Words of one level walked as one set by a branch (the statement's slots);
-# a level of more words is walked in several such branches.
-UNION_SLOTS = 24
-# The partner's run is hashed, and the level's runs looked up in it (the
-# generic plan's choice: it estimates the union larger); a posting hashed
-# costs about two merged side by side, a posting looked up about one (CPU
-# of the page statements at 1M books, 2026-11-29).
-HASHED = 2
-
-
-def union_walk(walked: Level, partner: Level | None, catalog_books: int) -> bool:
-    """Whether the level's runs are read as one set and met with the partner's run once.
-
-    Each word of a level merged with the partner in its own walk reads the
-    partner's run again, up to its end when the two seldom meet: "autumn
-    pu" at 100,000 books merged the 4,849 titles holding "autumn" with each
-    of 23 completions' titles (100,000 postings for 21 books). As one set,
-    the completions' runs and the partner's are read once; but to their
-    ends, where a walk of a word that often meets the partner stops after a
-    page. The walks' reads are guessed from independence: a run of ``r``
-    postings meets the partner's ``q`` about ``r * q / catalog_books`` times.
-    """
-    if partner is None or len(walked.pairs) < 2:
-        return False
-    catalog = max(catalog_books, 1)
-    apart = 0.0
-    for run in walked.runs:
-        meets = run * partner.postings / catalog
-        apart += (run + partner.postings) * min(1.0, PAGE_ROWS / max(meets, 1e-9))
-    together = sum(walked.runs) + partner.postings * HASHED
-    return together < apart
 
 
 def walk_cost(walked: Level, partner: Level | None, confirm: bool) -> float:
@@ -264,7 +228,7 @@ def cheapest_walk(combo: Sequence[Level]) -> tuple[Level, Level | None]:
 
 
 def branches(
-    groups: list[tuple[int, list[tuple[Level, ...]]]], after: Relevance, catalog_books: int = 0
+    groups: list[tuple[int, list[tuple[Level, ...]]]], after: Relevance
 ) -> tuple[list[int], list[Branch]]:
     """The scores of the groups after ``after``, and the runs that find their books.
 
@@ -287,25 +251,6 @@ def branches(
             check_row = any(level not in confirmed for level in combo) or any(
                 level.several_words for level in combo
             )
-            partner_pair = partner.pairs[0] if partner is not None else None
-            if union_walk(walked, partner, catalog_books):
-                (field,) = {field for _, field in walked.pairs}  # a level is one field
-                words = [word for word, _ in walked.pairs]
-                for start in range(0, len(words), UNION_SLOTS):
-                    union = tuple(words[start : start + UNION_SLOTS])
-                    found.append(
-                        Branch(
-                            len(scores),
-                            union[0],
-                            field,
-                            after_id,
-                            partner_pair,
-                            check_row,
-                            signature(combo),
-                            union,
-                        )
-                    )
-                continue
             for word, field in walked.pairs:
                 found.append(
                     Branch(
@@ -313,7 +258,7 @@ def branches(
                         word,
                         field,
                         after_id,
-                        partner_pair,
+                        partner.pairs[0] if partner is not None else None,
                         check_row,
                         signature(combo),
                     )
@@ -321,34 +266,11 @@ def branches(
     return scores, found
 
 
-_SLOTS = ", ".join("{{}}::text[]" for _ in range(UNION_SLOTS))
-_BRANCH_ARRAYS = ", ".join(
-    "{{}}::" + kind
-    for kind in (
-        "integer[]",
-        "text[]",
-        "smallint[]",
-        "integer[]",
-        "text[]",
-        "smallint[]",
-        "boolean[]",
-        "bigint[]",
-        "boolean[]",
-    )
-)
-_SLOT_COLUMNS = ", ".join(f"u{k}" for k in range(UNION_SLOTS))
-# A union branch's words, one slot each (NULL when unused: no posting).
-_UNION_RUNS = "\n              UNION ALL\n".join(
-    f"                SELECT q.book_id FROM search_postings q WHERE q.word = b.u{k}"
-    " AND q.field = b.field AND q.book_id > b.after_id"
-    for k in range(UNION_SLOTS)
-)
-
-_LEVEL_WALK = f"""
+_LEVEL_WALK = """
 WITH RECURSIVE branch AS MATERIALIZED (
-    SELECT * FROM unnest({_BRANCH_ARRAYS}, {_SLOTS})
-        AS b (grp, word, field, after_id, partner_word, partner_field, check_row, signature,
-              unioned, {_SLOT_COLUMNS})
+    SELECT * FROM unnest({{}}::integer[], {{}}::text[], {{}}::smallint[], {{}}::integer[],
+                         {{}}::text[], {{}}::smallint[], {{}}::boolean[], {{}}::bigint[])
+        AS b (grp, word, field, after_id, partner_word, partner_field, check_row, signature)
 ), page (n, found, ids) AS (
     SELECT 0, 0, ARRAY[]::integer[]
   UNION ALL
@@ -358,36 +280,25 @@ WITH RECURSIVE branch AS MATERIALIZED (
             (SELECT j.id FROM (
                 SELECT p.book_id AS id FROM search_postings p
                 JOIN search_postings m ON m.book_id = p.book_id
-                WHERE b.partner_word IS NOT NULL AND NOT b.unioned
+                WHERE b.partner_word IS NOT NULL
                   AND p.word = b.word AND p.field = b.field AND p.book_id > b.after_id
                   AND m.word = b.partner_word AND m.field = b.partner_field
                   AND m.book_id > b.after_id
                 ORDER BY p.book_id OFFSET 0) AS j
-             WHERE {{found_j}} {{limit}})
-          UNION ALL
-            (SELECT DISTINCT u.id FROM (
-                SELECT r.book_id AS id FROM (
-{_UNION_RUNS}
-                ) AS r
-                JOIN search_postings m ON m.book_id = r.book_id
-                WHERE b.unioned
-                  AND m.word = b.partner_word AND m.field = b.partner_field
-                  AND m.book_id > b.after_id
-                OFFSET 0) AS u
-             WHERE {{found_u}} ORDER BY u.id {{limit}})
+             WHERE {found_j} {limit})
           UNION ALL
             (SELECT p.book_id FROM search_postings p
              WHERE b.partner_word IS NULL
                AND p.word = b.word AND p.field = b.field AND p.book_id > b.after_id
-               AND {{found_p}}
-             ORDER BY p.book_id {{limit}})
+               AND {found_p}
+             ORDER BY p.book_id {limit})
         ) AS f
-        WHERE b.grp = page.n + 1 ORDER BY f.id {{limit}}) AS ids OFFSET 0) AS g
-    WHERE page.n < cardinality({{{{}}}}::integer[]) AND page.found < {{rows}}
+        WHERE b.grp = page.n + 1 ORDER BY f.id {limit}) AS ids OFFSET 0) AS g
+    WHERE page.n < cardinality({{}}::integer[]) AND page.found < {rows}
 )
-SELECT i.id, ({{{{}}}}::integer[])[page.n] AS score
+SELECT i.id, ({{}}::integer[])[page.n] AS score
 FROM page CROSS JOIN LATERAL unnest(page.ids) WITH ORDINALITY AS i (id, k)
-ORDER BY page.n, i.k {{limit}}
+ORDER BY page.n, i.k {limit}
 """
 
 
@@ -422,11 +333,8 @@ def page_by_levels(
         return all_of([*book_conditions(book, criteria), row])
 
     statement = _LEVEL_WALK.format(
-        found_j="{}", found_u="{}", found_p="{}", limit=literal_limit(limit), rows=int(limit)
+        found_j="{}", found_p="{}", limit=literal_limit(limit), rows=int(limit)
     )
-    slots = [
-        [b.union[k] if k < len(b.union) else None for b in walked] for k in range(UNION_SLOTS)
-    ]
     return QueryString(
         statement,
         [b.group for b in walked],
@@ -437,10 +345,7 @@ def page_by_levels(
         [b.partner[1] if b.partner else None for b in walked],
         [b.check_row for b in walked],
         [b.signature for b in walked],
-        [bool(b.union) for b in walked],
-        *slots,
         found("j.id"),
-        found("u.id"),
         found("p.book_id"),
         scores,
         scores,
@@ -448,12 +353,7 @@ def page_by_levels(
 
 
 async def best_matches(
-    db: DatabaseConnection,
-    match: Match,
-    criteria: Criteria,
-    after: Relevance,
-    limit: int,
-    catalog_books: int = 0,
+    db: DatabaseConnection, match: Match, criteria: Criteria, after: Relevance, limit: int
 ) -> QueryString | None:
     """The statement of the page by levels; None when the query has too many combinations."""
     if len(match.terms) > MAX_TERMS:
@@ -462,7 +362,7 @@ async def best_matches(
     levels = [levels_of(term, postings) for term in match.terms]
     if prod(len(term_levels) for term_levels in levels) > MAX_COMBINATIONS:
         return None
-    scores, walks = branches(combinations(levels), after, catalog_books)
+    scores, walks = branches(combinations(levels), after)
     if len(walks) > MAX_BRANCHES:
         return None
     return page_by_levels(match, criteria, limit, scores, walks)
