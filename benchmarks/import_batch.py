@@ -1,9 +1,11 @@
 """``python -m benchmarks.import_batch``: what one import batch of new books costs PostgreSQL.
 
 An import batch of new books writes the books, then their category links,
-then indexes them for the search box with one ``search_index_books(ids)``
-call (``bookstore.catalog.imports``). This times the three statements as the
-import runs them (triggers deferred, one transaction), for ``--books`` new
+and queues them for the search box; a second connection indexes the queue
+with ``search_index_queued(n)``, one ``search_index_books(ids)`` call over
+the books queued since its last pass (``bookstore.catalog.imports``). This
+times the books, the links and that call (triggers deferred, one
+transaction: ``--books`` is the size of a pass), for ``--books`` new
 books copied from the catalog's first ones (titles given a suffix, no ISBN,
 the same categories), then rolls back: the catalog is left as it was.
 
