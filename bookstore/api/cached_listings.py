@@ -176,7 +176,7 @@ class CachedListings:
         await self.app(scope, receive, tag_and_capture)
         if keep and status == 200:
             record = scope.get(SEARCH_RECORD_KEY)
-            self.cache.put(version, key, CachedResponse.keep(b"".join(chunks), record))
+            self.cache.put(version, key, b"".join(chunks), record)
 
     async def _log_again(self, scope: Scope, cached: CachedResponse, started: float) -> None:
         if cached.record is None:
