@@ -1,29 +1,41 @@
 """``python -m benchmarks.cache_memory``: does the response cache stay within BOOKSTORE_CACHE_MB?
 
-Serves the benchmark database with one worker and a small cache, reads the
+Serves the benchmark database with one worker per cache size, reads the
 worker's RSS once it has answered a few hundred distinct listings (its
-baseline, warm), then asks for far more distinct listings than the cache
-holds (every category at several page sizes: bodies of 1 to 40 KB) and
-reads the RSS again. The growth should stay below the cache's bound::
+baseline, warm), then asks twice for more distinct listings than the
+largest cache holds (every category at several page sizes and sort orders:
+bodies of 1 to 40 KB; the second pass evicts and refills, as a
+long-running process does) and reads the RSS again. The growth with a
+cache of M MB, less the growth of the same run with the cache off (0),
+should stay below M::
 
-    python -m benchmarks.cache_memory --database bench_scale --cache-mb 8
+    python -m benchmarks.cache_memory --database bench_scale --cache-mb 0 8 32 64 --runs 3
+
+``--checkout DIR`` serves another checkout of the project (before/after).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import asyncpg
 import httpx
 
+from benchmarks.capacity import _server_pids
 from benchmarks.database import server_dsn, with_database
+from benchmarks.machine import python_speed_ms
 from benchmarks.servers import free_port, product_spec, running_server
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PAGE_SIZES = (1, 5, 10, 20, 50, 100)
+# Each order is another set of distinct pages of the same sizes: 300
+# categories at the six page sizes are about 25 MB of bodies, not enough to
+# fill a 64 MB cache.
+SORTS = ("title", "-title", "price", "-price", "published_year", "-published_year")
 
 
 def rss_mb(pid: int) -> float:
@@ -45,7 +57,7 @@ async def ask(base_url: str, paths: Sequence[str]) -> int:
     """GET every path, 8 at a time; the bytes of the 200 answers."""
     total = 0
     semaphore = asyncio.Semaphore(8)
-    async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
+    async with httpx.AsyncClient(base_url=base_url, timeout=60) as http:
 
         async def one(path: str) -> None:
             nonlocal total
@@ -58,33 +70,66 @@ async def ask(base_url: str, paths: Sequence[str]) -> int:
     return total
 
 
+def growth_mb(checkout: Path, dsn: str, cache_mb: float, slugs: list[str], sorts: int) -> float:
+    """RSS growth of one fresh worker with ``cache_mb`` after the flood (printed too)."""
+    warm = [f"/books?category={slug}&limit=1" for slug in slugs[:300]]
+    flood = [
+        f"/books?category={slug}&limit={size}&sort={sort}"
+        for sort in SORTS[:sorts]
+        for size in PAGE_SIZES
+        for slug in slugs
+    ]
+    spec = product_spec(checkout, free_port(), extra_env={"BOOKSTORE_CACHE_MB": str(cache_mb)})
+    log_dir = PROJECT_DIR / "benchmarks" / "results" / "cache-memory"
+    with running_server(spec, dsn, log_dir) as server:
+        [worker] = _server_pids(spec.port)
+        asyncio.run(ask(server.base_url, warm))
+        baseline = rss_mb(worker)
+        offered = asyncio.run(ask(server.base_url, flood))
+        offered += asyncio.run(ask(server.base_url, flood))
+        after = rss_mb(worker)
+    print(
+        f"cache {cache_mb:g} MB: baseline RSS {baseline:.1f} MB, after {after:.1f} MB "
+        f"(+{after - baseline:.1f} MB) having answered {len(flood) * 2:,} requests for "
+        f"{len(flood):,} distinct pages, {offered / 2**20:.1f} MB in all",
+        flush=True,
+    )
+    return after - baseline
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.cache_memory", description=__doc__)
     parser.add_argument("--database", default="bookstore_bench")
-    parser.add_argument("--cache-mb", type=float, default=8)
+    parser.add_argument(
+        "--cache-mb", type=float, nargs="+", default=[0, 8], help="cache sizes, 0 = off"
+    )
+    parser.add_argument("--runs", type=int, default=1, help="times each size is measured")
+    parser.add_argument(
+        "--sorts", type=int, default=3, choices=range(1, len(SORTS) + 1),
+        help="sort orders asked for: each adds about 25 MB of distinct pages",
+    )  # fmt: skip
+    parser.add_argument("--checkout", type=Path, default=PROJECT_DIR, help="the project to serve")
     args = parser.parse_args(argv)
     dsn = with_database(server_dsn(PROJECT_DIR), args.database)
     slugs = asyncio.run(category_slugs(dsn))
-    warm = [f"/books?category={slug}&limit=1" for slug in slugs[:300]]
-    flood = [f"/books?category={slug}&limit={size}" for size in PAGE_SIZES for slug in slugs]
-    spec = product_spec(
-        PROJECT_DIR, free_port(), extra_env={"BOOKSTORE_CACHE_MB": str(args.cache_mb)}
-    )
-    with running_server(spec, dsn, PROJECT_DIR / "benchmarks" / "results" / "cache-memory") as s:
-        from benchmarks.capacity import _server_pids
-
-        [worker] = _server_pids(spec.port)
-        asyncio.run(ask(s.base_url, warm))
-        baseline = rss_mb(worker)
-        offered = asyncio.run(ask(s.base_url, flood))
-        # Twice: the second pass evicts and refills, as a long-running process does.
-        offered += asyncio.run(ask(s.base_url, flood))
-        after = rss_mb(worker)
     print(
-        f"cache {args.cache_mb} MB: baseline RSS {baseline:.1f} MB, after {after:.1f} MB "
-        f"(+{after - baseline:.1f} MB) having answered {len(flood) * 2:,} distinct-page requests "
-        f"of {offered / 2**20:.1f} MB in all"
+        f"load average {os.getloadavg()[0]:.1f}, python_speed_ms {python_speed_ms():.0f}, "
+        f"checkout {args.checkout.resolve()}",
+        flush=True,
     )
+    growths: dict[float, list[float]] = {size: [] for size in args.cache_mb}
+    for _ in range(args.runs):
+        for size in args.cache_mb:
+            growths[size].append(growth_mb(args.checkout.resolve(), dsn, size, slugs, args.sorts))
+    off = growths.get(0.0)
+    for size, values in growths.items():
+        line = f"cache {size:g} MB: growth " + ", ".join(f"{v:.1f}" for v in values) + " MB"
+        if off and size:
+            # Each run against the cache-off worker of the same run.
+            over = [value - off_value for value, off_value in zip(values, off, strict=True)]
+            line += f"; less cache-off's: {', '.join(f'{v:.1f}' for v in over)} (bound {size:g})"
+        print(line)
+    print(f"load average {os.getloadavg()[0]:.1f}, python_speed_ms {python_speed_ms():.0f}")
 
 
 if __name__ == "__main__":

@@ -77,6 +77,7 @@ CACHE_OFF = {"BOOKSTORE_CACHE_MB": "0"}
 CACHE_ON = {"BOOKSTORE_CACHE_MB": "64"}
 CACHE_ON_TARGET = "product, cache on"
 CACHED_SCENARIOS = frozenset({Scenario.HOT, Scenario.SUGGEST})
+BASELINE_CACHE_ON_TARGET = "baseline, cache on"
 # Bounds on waiting for a server to drain its backlog, or the log to settle.
 IDLE_TIMEOUT_S = 60.0
 SETTLE_TIMEOUT_S = 30.0
@@ -426,6 +427,16 @@ def main(argv: Sequence[str] | None = None) -> None:
                 serves=frozenset(cached_scenarios),
             )
             variants.append(servers.enter_context(running_server(cached, dsn, log_dir)))
+            if args.baseline is not None:
+                # The cache's own path, before and after, in the same run.
+                cached = product_spec(
+                    args.baseline.resolve(),
+                    free_port(),
+                    name=BASELINE_CACHE_ON_TARGET,
+                    extra_env=CACHE_ON,
+                    serves=frozenset(cached_scenarios),
+                )
+                variants.append(servers.enter_context(running_server(cached, dsn, log_dir)))
         if any(
             scenario in server.serves and scenario not in REFERENCE_SCENARIOS
             for server in references
