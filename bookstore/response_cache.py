@@ -193,10 +193,16 @@ class CachedResponse:
 
 @dataclass(frozen=True, slots=True)
 class _Entry:
-    """Where a kept body is in the arena, and its search record."""
+    """Where a kept body is in the arena, and its search record.
+
+    ``start`` and ``stop`` are the body's bytes when it is one run of blocks
+    (``stop`` -1 otherwise): a hit then reads it with one slice, no call.
+    """
 
     first: int
     length: int
+    start: int
+    stop: int
     counted: int  # entry_bytes, as counted when kept
     record: SearchRecord | None
 
@@ -204,13 +210,13 @@ class _Entry:
 def entry_bytes(key: str, record: SearchRecord | None) -> int:
     """The Python objects one entry holds besides its blocks, its slot in the map included.
 
-    The entry and its three ints, counted at their largest (the ints below
+    The entry and its five ints, counted at their largest (the ints below
     257 are shared, the others each an object).
     """
     return sys.getsizeof(key) + _ENTRY_BYTES + record_bytes(record) + CONTAINER_BYTES
 
 
-_ENTRY_BYTES = sys.getsizeof(_Entry(0, 0, 0, None)) + 3 * sys.getsizeof(NO_RUN)
+_ENTRY_BYTES = sys.getsizeof(_Entry(0, 0, 0, 0, 0, None)) + 5 * sys.getsizeof(NO_RUN)
 
 
 class ResponseCache:
@@ -258,6 +264,8 @@ class ResponseCache:
             return None
         self._entries.move_to_end(key)
         self.hits += 1
+        if entry.stop >= 0:
+            return CachedResponse(self.arena.memory[entry.start : entry.stop], entry.record)
         return CachedResponse(self.arena.read(entry.first, entry.length), entry.record)
 
     def runs_of(self, key: str) -> int:
@@ -285,7 +293,10 @@ class ResponseCache:
         if not self._fits(len(body), objects):
             # Empty, yet the pages once written leave no room: start afresh.
             arena.reset()
-        self._entries[key] = _Entry(arena.store(body), len(body), objects, record)
+        first = arena.store(body)
+        start = first * arena.block_bytes if body else 0
+        stop = start + len(body) if arena.runs(first) <= 1 else -1
+        self._entries[key] = _Entry(first, len(body), start, stop, objects, record)
         self._entries_bytes += objects
 
     def _fits(self, length: int, objects: int, *, empty: bool = False) -> bool:
