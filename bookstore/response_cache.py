@@ -90,8 +90,8 @@ class BodyArena:
         zeros = bytes(self.blocks * array("I").itemsize)
         self._run_blocks = array("I", zeros)
         self._next_run = array("I", zeros)
-        # A stack of freed blocks, [0, free_count) in use; an evicted body's
-        # blocks are pushed last first so that the next body takes them in order.
+        # A stack of freed blocks, held in [0, free_count); an evicted body's
+        # blocks are pushed in reverse so that the next body takes them in order.
         self._free = array("I", zeros)
         self.free_count = 0
         self.written = 0  # blocks [0, written) have had a page
