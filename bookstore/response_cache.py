@@ -41,6 +41,14 @@ from bookstore.search_log import SearchRecord
 # tracemalloc over 20,000 entries on CPython 3.11), doubled for the slots
 # a growing table keeps free.
 CONTAINER_BYTES = 128
+# What an entry's Python objects cost the process, for what ``sys.getsizeof``
+# says: they live in pymalloc's pools among each request's short-lived
+# objects, and pools one of them still uses stay. Counted at 1.0, a server
+# filling 8, 32 and 64 MiB caches held 0.2, 0.4 and 0.6 MiB more than the
+# bound over a worker with the cache off (``benchmarks.cache_memory``,
+# 2026-11-29), where the objects, about 900 bytes an entry as counted, are
+# under a tenth of the bound.
+OBJECTS_FACTOR = 1.5
 # A body takes whole blocks: 1 KiB wastes half a KiB per body on average
 # (bodies are 1 to 40 KB), and a 40 KB body is 40 blocks to free and reuse.
 BLOCK_BYTES = 1024
@@ -211,9 +219,11 @@ def entry_bytes(key: str, record: SearchRecord | None) -> int:
     """The Python objects one entry holds besides its blocks, its slot in the map included.
 
     The entry and its five ints, counted at their largest (the ints below
-    257 are shared, the others each an object).
+    257 are shared, the others each an object); all of it times
+    ``OBJECTS_FACTOR``.
     """
-    return sys.getsizeof(key) + _ENTRY_BYTES + record_bytes(record) + CONTAINER_BYTES
+    held = sys.getsizeof(key) + _ENTRY_BYTES + record_bytes(record) + CONTAINER_BYTES
+    return int(held * OBJECTS_FACTOR)
 
 
 _ENTRY_BYTES = sys.getsizeof(_Entry(0, 0, 0, 0, 0, None)) + 5 * sys.getsizeof(NO_RUN)

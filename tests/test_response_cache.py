@@ -261,8 +261,9 @@ def test_the_cache_holds_no_more_memory_than_its_bound() -> None:
     held = objects + arena_resident_kib(cache) * 1024
     assert cache.bytes <= cache.max_bytes
     assert held <= cache.max_bytes, (held, cache.bytes)
-    # Counted honestly: not far above what is held, and the cache was full.
-    assert held >= 0.95 * cache.bytes >= 0.9 * cache.max_bytes, (held, cache.bytes)
+    # Counted honestly: not far above what is held (the objects are counted at
+    # OBJECTS_FACTOR times their size), and the cache was full.
+    assert held >= 0.93 * cache.bytes >= 0.9 * cache.max_bytes, (held, cache.bytes)
     assert cache.get(1, "/books?author=author+2999").body == listing_page(2999)
     cache.clear_for(2)
     assert arena_resident_kib(cache) == 0  # the pages went back to the kernel
