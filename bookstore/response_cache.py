@@ -42,12 +42,14 @@ from bookstore.search_log import SearchRecord
 # a growing table keeps free.
 CONTAINER_BYTES = 128
 # What an entry's Python objects cost the process, for what ``sys.getsizeof``
-# says: they live in pymalloc's pools among each request's short-lived
-# objects, and pools one of them still uses stay. Counted at 1.0, a server
-# filling 8, 32 and 64 MiB caches held 0.2, 0.4 and 0.6 MiB more than the
-# bound over a worker with the cache off (``benchmarks.cache_memory``,
-# 2026-11-29), where the objects, about 900 bytes an entry as counted, are
-# under a tenth of the bound.
+# says. They live in pymalloc's arenas among each request's short-lived
+# objects, and an arena one of them still uses is not given back: the
+# process keeps part of its peak of requests in flight. Counted at 1.0, a
+# server filling 8, 32 and 64 MiB caches held 0.2, 0.4 and 0.6 MiB more
+# than the bound over a worker with the cache off after the same requests
+# (``benchmarks.cache_memory``, 2026-11-29); at 1.5, 32 MiB was within it and
+# 8 MiB still 0.2-0.3 over. The part kept grows with the requests in flight,
+# not with the entries, so no factor covers it in general (docs/performance.md).
 OBJECTS_FACTOR = 1.5
 # A body takes whole blocks: 1 KiB wastes half a KiB per body on average
 # (bodies are 1 to 40 KB), and a 40 KB body is 40 blocks to free and reuse.
