@@ -85,6 +85,21 @@ def count_search_logs(dsn: str) -> int:
     return int(asyncio.run(fetch_value(dsn, "SELECT count(*) FROM search_logs")))
 
 
+def active_statements(dsn: str) -> int:
+    """Statements running in the benchmark's database, other than this one's.
+
+    A reference app whose statements outlive wrk's run (the floor ranks every
+    match of a frequent word, seconds each) keeps PostgreSQL busy after its
+    /health answers quickly again.
+    """
+    sql = (
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+        " AND backend_type = 'client backend' AND state = 'active'"
+        " AND pid <> pg_backend_pid()"
+    )
+    return int(asyncio.run(fetch_value(dsn, sql)))
+
+
 def postgres_version(dsn: str) -> str:
     return str(asyncio.run(fetch_value(dsn, "SHOW server_version")))
 

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from benchmarks.database import (
     BENCH_DATABASE,
+    active_statements,
     count_search_logs,
     ensure_anchor_title_index,
     postgres_version,
@@ -101,8 +102,9 @@ class Bench:
     """
 
     def __init__(
-        self, load: Load, terms: SampledTerms, report: BenchReport, log_dir: Path
+        self, load: Load, terms: SampledTerms, report: BenchReport, log_dir: Path, dsn: str
     ) -> None:
+        self.dsn = dsn
         self.load = load
         self.terms = terms
         self.report = report
@@ -160,7 +162,7 @@ class Bench:
             f"  errors {measured.result.errors}",
             flush=True,
         )
-        wait_until_idle(server, self.report)
+        wait_until_idle(server, self.report, self.dsn)
         return measured
 
     def run_scenarios(self, servers: Sequence[Server], scenarios: Sequence[Scenario]) -> None:
@@ -244,13 +246,16 @@ def _health_seconds(server: Server) -> float | None:
     return time.perf_counter() - started
 
 
-def wait_until_idle(server: Server, report: BenchReport) -> None:
-    """Wait for the server to finish requests wrk gave up on.
+def wait_until_idle(server: Server, report: BenchReport, dsn: str) -> None:
+    """Wait for the server and the database to finish requests wrk gave up on.
 
     A server that queues (the naive app blocks its event loop) is still
-    answering the abandoned requests of a run when wrk ends; measuring the
-    next target meanwhile would charge it for that work. Idle means three
-    quick /health answers in a row.
+    answering the abandoned requests of a run when wrk ends, and a server
+    whose statements are slow (the floor's q_word, seconds each) leaves them
+    running in PostgreSQL; measuring the next target meanwhile would charge
+    it for that work (2026-11-29T13:05Z: q_words at 53 req/s right after the
+    floor's q_word, 257 when run alone). Idle means three quick /health
+    answers in a row with no statement running in the database.
     """
     deadline = time.monotonic() + IDLE_TIMEOUT_S
     quick = 0
@@ -259,7 +264,8 @@ def wait_until_idle(server: Server, report: BenchReport) -> None:
             report.note(f"{server.name} was still busy {IDLE_TIMEOUT_S:.0f} s after a run")
             return
         seconds = _health_seconds(server)
-        quick = quick + 1 if seconds is not None and seconds < 0.1 else 0
+        answered = seconds is not None and seconds < 0.1
+        quick = quick + 1 if answered and active_statements(dsn) == 0 else 0
         time.sleep(0.1)
 
 
@@ -403,7 +409,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         },
         machine=machine_facts(PROJECT_DIR, postgresql=postgres_version(dsn), books=args.books),
     )
-    bench = Bench(load, terms, report, log_dir)
+    bench = Bench(load, terms, report, log_dir, dsn)
     searches = [s for s in args.scenarios if s.is_search]
     with ExitStack() as servers:
         print("Starting servers...", flush=True)
