@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from bookstore.catalog.filters import Criteria
 from bookstore.catalog.statistics import CatalogStats, ColumnStats
@@ -40,9 +40,13 @@ PRICE_BANDS: tuple[Decimal, ...] = tuple(
 _CENT = Decimal("0.01")
 
 
-@dataclass(frozen=True)
-class Cell:
-    """Books of the categories asked for in one decade and price band (None: without)."""
+class Cell(NamedTuple):
+    """Books of the categories asked for in one decade and price band (None: without).
+
+    A named tuple, not a frozen dataclass: about 170 are made per request
+    of a category's facets, and a frozen dataclass's ``__init__`` costs
+    several times a tuple's.
+    """
 
     decade: int | None
     band: int | None
@@ -92,10 +96,13 @@ async def category_cells_and_names(
         " UNION ALL SELECT NULL, NULL, NULL, id, name, slug FROM categories",
         list(category_ids),
     )
-    cells = [
-        Cell(row["decade"], row["price_band"], row["books"]) for row in rows if row["id"] is None
-    ]
-    names = [row for row in rows if row["id"] is not None]
+    cells: list[Cell] = []
+    names: list[Any] = []
+    for row in rows:
+        if row["id"] is None:
+            cells.append(Cell(row["decade"], row["price_band"], row["books"]))
+        else:
+            names.append(row)
     return cells, names
 
 
@@ -169,6 +176,19 @@ def counted_from_cells(
     an estimate (a book in two counts twice).
     """
     counted = CountedCells(exact=categories == 1)
+    if criteria.year == (None, None) and criteria.price == (None, None):
+        # No ranges (a category's page): every cell counts whole. Summed
+        # without the two share calls per cell, about 170 cells a request.
+        decades, bands = counted.decades, counted.bands
+        for cell in cells:
+            books = cell.books * 1.0
+            counted.at_most += cell.books
+            counted.total += books
+            if cell.decade is not None:
+                decades[cell.decade] = decades.get(cell.decade, 0.0) + books
+            if cell.band is not None:
+                bands[cell.band] = bands.get(cell.band, 0.0) + books
+        return counted
     for cell in cells:
         year_share, whole_decades = _year_share(cell, criteria, stats)
         price_share, whole_bands = _price_share(cell, criteria, stats)

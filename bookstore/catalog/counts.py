@@ -195,6 +195,27 @@ def _largest(values: list[Row], limit: int) -> list[Row]:
     return sorted(values, key=key)[:limit]
 
 
+# Every category of the statistics, largest first, ties by id: (books, id).
+# Computed once per ``CatalogStats`` (read once a minute), not per request;
+# the one slot is replaced when the statistics are.
+_ranked_for: tuple[CatalogStats, list[tuple[float, int]]] | None = None
+
+
+def _ranked(stats: CatalogStats) -> list[tuple[float, int]]:
+    """``stats``' categories as (books, id), most books first, ties by id."""
+    global _ranked_for
+    if _ranked_for is None or _ranked_for[0] is not stats:
+        ranked = sorted(
+            (
+                (stats.category_books(category_id), category_id)
+                for category_id in stats.category_share
+            ),
+            key=lambda pair: (-pair[0], pair[1]),
+        )
+        _ranked_for = (stats, ranked)
+    return _ranked_for[1]
+
+
 async def _categories_from_stats(
     db: DatabaseConnection,
     stats: CatalogStats,
@@ -205,19 +226,37 @@ async def _categories_from_stats(
     """The category facet of a set narrowed by ranges only, from the statistics.
 
     ``names``: every category's id, name and slug, when already read.
+
+    Only the categories that can be among the ``limit`` largest are
+    counted: the statistics' ranking (``_ranked``) is walked while the counts
+    can still reach the ``limit``-th one (rounding ties them, so those tied
+    with it are taken too and ordered by id); the categories the statistics
+    do not list share one size and join as candidates. A store's every
+    category counted and sorted per request was most of this facet's time.
     """
     share = stats.year.share_between(*floats(criteria.year)) * stats.price.share_between(
         *floats(criteria.price)
     )
     rows = names if names is not None else await db.fetch("SELECT id, name, slug FROM categories")
-    # Largest first, ties by id (as ``_largest``), compared as plain tuples:
-    # a store's every category is counted, only ``limit`` of them are shown,
-    # and this runs in the one worker on every such request.
-    counted = []
-    for row in rows:
-        count = round(stats.category_books(row["id"]) * share)
+    by_id = {row["id"]: row for row in rows}
+    # Largest first, ties by id (as ``_largest``), compared as plain tuples.
+    counted: list[tuple[int, int, Row]] = []
+    floor = 0
+    for books, category_id in _ranked(stats):
+        count = round(books * share)
+        if count <= 0 or count < floor:
+            break  # counts only fall from here on
+        row = by_id.get(category_id)
+        if row is None:
+            continue  # gone since the statistics were read
+        counted.append((-count, category_id, row))
+        if len(counted) == limit:
+            floor = count
+    unlisted = by_id.keys() - stats.category_share.keys()
+    if unlisted:
+        count = round(stats.links * stats.other_category_share * share)
         if count > 0:
-            counted.append((-count, row["id"], row))
+            counted.extend((-count, category_id, by_id[category_id]) for category_id in unlisted)
     return [
         {"id": row["id"], "name": row["name"], "slug": row["slug"], "count": -negative}
         for negative, _, row in heapq.nsmallest(limit, counted)
