@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import itertools
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
@@ -521,3 +523,101 @@ async def test_an_import_batch_is_not_cut_by_the_api_statement_timeout(
         assert counts(await imported) == (1, 0, 0, 0)
     finally:
         await locker.close()
+
+
+class ImportStopped(Exception):
+    """The end of an import's process, between two batches."""
+
+
+async def import_stopped_after(monkeypatch: pytest.MonkeyPatch, body: str, rows: int) -> None:
+    """Import the first ``rows`` rows of ``body``, a batch each, then stop as a killed process.
+
+    The process's indexer dies with it, so it never runs here: the books of
+    the committed batches stay in ``search_index_queue``, unindexed.
+    """
+    from bookstore.catalog.exports import TransferFormat
+    from bookstore.catalog.import_rows import RowInput, read_rows
+    from bookstore.catalog.imports import Importer, Indexer
+
+    def rows_then_stop() -> Iterator[RowInput]:
+        yield from itertools.islice(
+            read_rows(io.StringIO(body, newline=""), TransferFormat.csv), rows
+        )
+        raise ImportStopped
+
+    with monkeypatch.context() as killed:
+        killed.setattr(Indexer, "start", lambda self: None)
+        with pytest.raises(ImportStopped):
+            await Importer(rows_per_batch=1).run(rows_then_stop())
+
+
+async def queued_titles() -> list[str]:
+    rows = await Book.raw(
+        "SELECT b.title FROM search_index_queue q JOIN books b ON b.id = q.book_id ORDER BY b.id"
+    )
+    return [row["title"] for row in rows]
+
+
+async def test_a_stopped_import_leaves_its_books_queued_and_the_next_import_indexes_them(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = HEADER + (
+        "Quiet Orchard,Mira Vale,,Gardening,,,Apples in autumn\n"
+        "Copper Kettle,Mira Vale,,,,,\n"
+        "Never Read,Mira Vale,,,,,\n"
+    )
+    await import_stopped_after(monkeypatch, body, rows=2)
+    assert await queued_titles() == ["Quiet Orchard", "Copper Kettle"]
+    assert await Book.raw("SELECT book_id FROM book_search") == []
+
+    report = await post_import(client, HEADER + "Lantern Makers,Ann Wave,,,,,\n")
+    assert counts(report) == (1, 0, 0, 0)
+    assert await queued_titles() == []
+    assert await found_titles(client, "orchard apples") == ["Quiet Orchard"]
+    assert await found_titles(client, "kettle") == ["Copper Kettle"]
+    assert await found_titles(client, "lantern") == ["Lantern Makers"]
+    indexed = await search_index()
+    await Book.raw("SELECT search_rebuild()")
+    assert await search_index() == indexed
+
+
+async def test_renaming_an_author_while_its_books_are_queued_or_being_indexed(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Migration 2026-11-29T10:30: the rename waits for the pass holding a
+    # book, then reindexes it; a queued book is left to the queue, which
+    # reads the new name when it indexes it. Before, the rename inserted the
+    # book's search row beside the pass's and failed on the primary key.
+    await import_stopped_after(
+        monkeypatch,
+        HEADER + "Quiet Orchard,Mira Vale,,,,,\nCopper Kettle,Mira Vale,,,,,\n",
+        rows=2,
+    )
+    [author_id] = await Author.select(Author.id).output(as_list=True)
+    indexer = await asyncpg.connect(os.environ["DATABASE_URL"])
+    observer = await asyncpg.connect(os.environ["DATABASE_URL"])
+    try:
+        await indexer.execute("BEGIN")
+        # A pass of an import's indexer takes the first queued book and
+        # indexes it under the old name; it holds the book until it commits.
+        assert await indexer.fetchval("SELECT search_index_queued(1)") == 1
+        renamed = asyncio.create_task(
+            client.patch(f"/authors/{author_id}", json={"name": "Zelda Quill"})
+        )
+        await wait_until_blocked_on_a_lock(observer)
+        await indexer.execute("COMMIT")
+        response = await renamed
+    finally:
+        await indexer.close()
+        await observer.close()
+    assert response.status_code == 200, response.text
+    assert await queued_titles() == ["Copper Kettle"]
+    assert await found_titles(client, "quill") == ["Quiet Orchard"]
+    assert await found_titles(client, "vale") == []
+
+    await post_import(client, HEADER + "Lantern Makers,Ann Wave,,,,,\n")  # indexes the queue
+    assert await queued_titles() == []
+    assert sorted(await found_titles(client, "zelda quill")) == ["Copper Kettle", "Quiet Orchard"]
+    indexed = await search_index()
+    await Book.raw("SELECT search_rebuild()")
+    assert await search_index() == indexed
