@@ -8,6 +8,7 @@ import io
 import itertools
 import json
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -579,6 +580,27 @@ async def test_a_stopped_import_leaves_its_books_queued_and_the_next_import_inde
     indexed = await search_index()
     await Book.raw("SELECT search_rebuild()")
     assert await search_index() == indexed
+
+
+async def test_books_indexed_after_their_batch_commits_reach_cached_searches(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Indexing writes book_search only, which bumps no catalog version
+    # (migration 2026-11-29T10:45): a search answered while the book was
+    # queued stayed cached without it until some other write to the catalog.
+    body = HEADER + "Quiet Orchard,Mira Vale,,Gardening,,,Apples in autumn\n"
+    await import_stopped_after(monkeypatch, body, rows=1)
+    assert await found_titles(client, "orchard") == []  # kept by the response cache
+
+    # The same row again: unchanged, so nothing is written but the indexing
+    # of what the stopped import left queued.
+    report = await post_import(client, body)
+    assert counts(report) == (0, 0, 1, 0)
+    assert await queued_titles() == []
+    deadline = time.monotonic() + 1.0
+    while await found_titles(client, "orchard") != ["Quiet Orchard"]:
+        assert time.monotonic() < deadline, "the indexed book was not found within 1 s"
+        await asyncio.sleep(0.02)
 
 
 async def test_renaming_an_author_while_its_books_are_queued_or_being_indexed(

@@ -428,6 +428,7 @@ class Indexer:
         self._writing = True
         self._owed: list[int] = []
         self._failed_passes = 0
+        self._indexed = 0
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -454,6 +455,7 @@ class Indexer:
                     pass
                 if not self._writing:
                     if not await self._still_owed(db):
+                        await self._advance_catalog_version(db)
                         return
                     await asyncio.sleep(0.05)  # held by another transaction: soon again
                     self._wake.set()
@@ -478,7 +480,19 @@ class Indexer:
                 raise
             return 1
         self._failed_passes = 0
+        self._indexed += indexed
         return indexed
+
+    async def _advance_catalog_version(self, db: DatabaseConnection) -> None:
+        """Move the catalog version once the import's books are indexed.
+
+        Indexing writes ``book_search`` only, which no version trigger
+        watches: a ``?q=`` answer cached between a batch's commit and the
+        indexing of its books would otherwise lack them until the next write
+        to the catalog (migration 2026-11-29T10:45).
+        """
+        if self._indexed:
+            await db.fetchval("SELECT catalog_version_advance()")
 
     async def _still_owed(self, db: DatabaseConnection) -> bool:
         if not self._owed:
