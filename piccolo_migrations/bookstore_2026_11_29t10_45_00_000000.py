@@ -13,10 +13,13 @@ so the version moves in one place.
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
 from bookstore.sql_migrations import raw_sql_migration
+from piccolo_migrations.bookstore_2026_11_29t02_30_00_000000 import FORWARDS as VERSION_TRIGGER
 
 ID = "2026-11-29T10:45:00:000000"
 VERSION = "1.38.0"
-DESCRIPTION = "catalog_version_advance(): the version moved by the importer once its books are indexed"
+DESCRIPTION = (
+    "catalog_version_advance(): the version moved by the importer once its books are indexed"
+)
 
 FORWARDS = [
     """
@@ -47,22 +50,12 @@ FORWARDS = [
 ]
 
 BACKWARDS = [
-    """
-    CREATE OR REPLACE FUNCTION catalog_version_bump() RETURNS trigger
-    LANGUAGE plpgsql AS $$
-    DECLARE
-        bumped bigint;
-    BEGIN
-        UPDATE catalog_version
-        SET version = greatest(version + 1,
-                               (extract(epoch FROM clock_timestamp()) * 1000)::bigint),
-            changed_at = clock_timestamp()
-        RETURNING version INTO bumped;
-        PERFORM pg_notify('catalog_version', bumped::text);
-        RETURN NULL;
-    END
-    $$
-    """,
+    # The trigger function as 2026-11-29T02:30 made it.
+    next(
+        statement.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1)
+        for statement in VERSION_TRIGGER
+        if "CREATE FUNCTION catalog_version_bump()" in statement
+    ),
     "DROP FUNCTION catalog_version_advance()",
 ]
 
