@@ -537,8 +537,9 @@ async def import_stopped_after(monkeypatch: pytest.MonkeyPatch, body: str, rows:
     the committed batches stay in ``search_index_queue``, unindexed.
     """
     from bookstore.catalog.exports import TransferFormat
+    from bookstore.catalog.import_indexing import Indexer
     from bookstore.catalog.import_rows import RowInput, read_rows
-    from bookstore.catalog.imports import Importer, Indexer
+    from bookstore.catalog.imports import Importer
 
     def rows_then_stop() -> Iterator[RowInput]:
         yield from itertools.islice(
