@@ -21,16 +21,15 @@ No index counts: a COUNT(*) of a category holding 300,000 books reads
   statistics target the migration raises so that every category is in it),
   times the share of books in the year and price ranges (their histograms),
   as independent conditions; a facet's counts are those of the sample of
-  ``EXACT_UP_TO + 1`` books, scaled to that total. The category facet of a
-  set narrowed only by ranges comes from the statistics directly. The
-  response flags such numbers (``total_is_estimate``,
+  ``EXACT_UP_TO + 1`` books, scaled to that total. The facets of a set
+  narrowed only by ranges come from the statistics directly
+  (``bookstore.catalog.estimates``). The response flags such numbers (``total_is_estimate``,
   ``facets_is_estimate``); docs/performance.md has the measured error.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import heapq
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -46,13 +45,18 @@ from bookstore.catalog.category_counts import (
     category_cells_and_names,
     counted_from_cells,
 )
+from bookstore.catalog.estimates import (
+    categories_from_stats,
+    facet_from_histograms,
+    sample_order,
+    words_share,
+)
 from bookstore.catalog.filters import BookFilters, Criteria, resolve
 from bookstore.catalog.listing import smallest_first
 from bookstore.catalog.pages import in_categories, sample_of_books
 from bookstore.catalog.search.pages import Match, match_conditions
-from bookstore.catalog.sorts import TITLE, SortOrder, sort_order
 from bookstore.catalog.statements import Row, all_of, literal_limit
-from bookstore.catalog.statistics import CatalogStats, floats, stats_cache
+from bookstore.catalog.statistics import CatalogStats, stats_cache
 from bookstore.database import DatabaseConnection, connection, fetch
 from bookstore.tables import Book
 
@@ -195,116 +199,6 @@ def _largest(values: list[Row], limit: int) -> list[Row]:
     return sorted(values, key=key)[:limit]
 
 
-# Every category of the statistics, largest first, ties by id: (books, id).
-# Computed once per ``CatalogStats`` (read once a minute), not per request;
-# the one slot is replaced when the statistics are.
-_ranked_for: tuple[CatalogStats, list[tuple[float, int]]] | None = None
-
-
-def _ranked(stats: CatalogStats) -> list[tuple[float, int]]:
-    """``stats``' categories as (books, id), most books first, ties by id."""
-    global _ranked_for
-    if _ranked_for is None or _ranked_for[0] is not stats:
-        ranked = sorted(
-            (
-                (stats.category_books(category_id), category_id)
-                for category_id in stats.category_share
-            ),
-            key=lambda pair: (-pair[0], pair[1]),
-        )
-        _ranked_for = (stats, ranked)
-    return _ranked_for[1]
-
-
-async def _categories_from_stats(
-    db: DatabaseConnection,
-    stats: CatalogStats,
-    criteria: Criteria,
-    limit: int,
-    names: Sequence[Row] | None = None,
-) -> list[Row]:
-    """The category facet of a set narrowed by ranges only, from the statistics.
-
-    ``names``: every category's id, name and slug, when already read.
-
-    Only the categories that can be among the ``limit`` largest are
-    counted: the statistics' ranking (``_ranked``) is walked while the counts
-    can still reach the ``limit``-th one (rounding ties them, so those tied
-    with it are taken too and ordered by id); the categories the statistics
-    do not list share one size and join as candidates. A store's every
-    category counted and sorted per request was most of this facet's time.
-    """
-    share = stats.year.share_between(*floats(criteria.year)) * stats.price.share_between(
-        *floats(criteria.price)
-    )
-    rows = names if names is not None else await db.fetch("SELECT id, name, slug FROM categories")
-    by_id = {row["id"]: row for row in rows}
-    # Largest first, ties by id (as ``_largest``), compared as plain tuples.
-    counted: list[tuple[int, int, Row]] = []
-    floor = 0
-    for books, category_id in _ranked(stats):
-        count = round(books * share)
-        if count <= 0 or count < floor:
-            break  # counts only fall from here on
-        row = by_id.get(category_id)
-        if row is None:
-            continue  # gone since the statistics were read
-        counted.append((-count, category_id, row))
-        if len(counted) == limit:
-            floor = count
-    unlisted = by_id.keys() - stats.category_share.keys()
-    if unlisted:
-        count = round(stats.links * stats.other_category_share * share)
-        if count > 0:
-            counted.extend((-count, category_id, by_id[category_id]) for category_id in unlisted)
-    return [
-        {"id": row["id"], "name": row["name"], "slug": row["slug"], "count": -negative}
-        for negative, _, row in heapq.nsmallest(limit, counted)
-    ]
-
-
-def _from_histograms(stats: CatalogStats, criteria: Criteria, facet: str, limit: int) -> list[Row]:
-    """The decade or price_band facet of a set narrowed by ranges only, from the histograms.
-
-    Year and price taken as independent: the decade counts of the books in
-    a price range are the year histogram's, scaled by the range's share.
-    """
-    books = stats.books
-    values: list[Row] = []
-    if facet == "decade":
-        others = stats.price.share_between(*floats(criteria.price))
-        low, high = (floats(criteria.year)[0], floats(criteria.year)[1])
-        years = [*stats.year.common, *stats.year.bounds]
-        if not years:
-            return []
-        first = int(min(years)) // 10 * 10
-        for decade in range(first, int(max(years)) + 1, 10):
-            start = decade if low is None else max(decade, low)
-            end = decade + 9 if high is None else min(decade + 9, high)
-            if start > end:
-                continue
-            count = round(books * others * stats.year.share_between(start, end))
-            if count > 0:
-                values.append({"value": decade, "count": count})
-    else:
-        others = stats.year.share_between(*floats(criteria.year))
-        for number, edge in enumerate(PRICE_BANDS):
-            top = PRICE_BANDS[number + 1] if number + 1 < len(PRICE_BANDS) else None
-            share = stats.price.share_between(
-                float(edge), None if top is None else float(top) - 0.005
-            )
-            count = round(books * others * share)
-            if count > 0:
-                values.append(
-                    {
-                        "min": f"{edge:.2f}",
-                        "max": None if top is None else f"{top:.2f}",
-                        "count": count,
-                    }
-                )
-    return _largest(values, limit)
-
-
 async def _whole_from_stats(
     db: DatabaseConnection,
     stats: CatalogStats,
@@ -327,14 +221,14 @@ async def _whole_from_stats(
         counts.total_is_estimate = True
     for name in names:
         if name == "category":
-            facet_values[name] = await _categories_from_stats(
+            facet_values[name] = await categories_from_stats(
                 db, stats, criteria, limit, category_names
             )
         elif name in ("decade", "price_band"):
-            facet_values[name] = _from_histograms(stats, criteria, name, limit)
+            facet_values[name] = _largest(facet_from_histograms(stats, criteria, name), limit)
         elif name == "author":
             statement = _facet_statement(
-                sample_of_books(criteria, EXACT_UP_TO + 1, _sample_order(stats, criteria)),
+                sample_of_books(criteria, EXACT_UP_TO + 1, sample_order(stats, criteria)),
                 ["author"],
                 False,
             )
@@ -346,22 +240,6 @@ async def _whole_from_stats(
             facet_values[name] = _largest(values, limit)
         if name != "total":
             counts.facets_is_estimate = True
-
-
-def _sample_order(stats: CatalogStats, criteria: Criteria) -> SortOrder:
-    """The order to sample a set narrowed by ranges only in: that of its narrowest range.
-
-    Its index then bounds the read (the range is the index condition); in
-    title order, a narrow range would be looked for along the whole catalog.
-    """
-    ranges = [
-        (stats.year.share_between(*floats(criteria.year)), "published_year", criteria.year),
-        (stats.price.share_between(*floats(criteria.price)), "price", criteria.price),
-    ]
-    given = [(share, field) for share, field, bounds in ranges if bounds != (None, None)]
-    if not given:
-        return TITLE
-    return sort_order(min(given)[1])
 
 
 def counting(
@@ -402,17 +280,6 @@ def _search_sample(match: Match, criteria: Criteria, limit: int) -> QueryString:
         f" WHERE {{}} {literal_limit(limit)}",
         all_of(match_conditions("s", match, criteria)),
     )
-
-
-async def _words_share(db: DatabaseConnection, match: Match, books: float) -> float:
-    """The share of books holding every term, from the vocabulary's counts, as independent."""
-    words = sorted({word for term in match.terms for word in term.words})
-    rows = await db.fetch("SELECT word, books FROM search_words WHERE word = ANY($1)", words)
-    held = {row["word"]: row["books"] for row in rows}
-    share = 1.0
-    for term in match.terms:
-        share *= min(1.0, sum(held.get(word, 0) for word in term.words) / max(books, 1.0))
-    return share
 
 
 # Books of the smallest category read for ``category_mode=all``: the sample
@@ -518,7 +385,7 @@ async def counts_of(
                 sample = _search_sample(match, narrowed, EXACT_UP_TO + 1)
             elif by_ranges_only:
                 stats = stats or await stats_cache.get(db)
-                order = _sample_order(stats, narrowed)
+                order = sample_order(stats, narrowed)
                 sample = sample_of_books(narrowed, EXACT_UP_TO + 1, order)
             else:
                 sample = sample_of_books(narrowed, EXACT_UP_TO + 1)
@@ -536,7 +403,7 @@ async def counts_of(
             else:
                 estimate = stats.estimate(narrowed)
             if match is not None:
-                estimate *= await _words_share(db, match, stats.books)
+                estimate *= await words_share(db, match, stats.books)
             estimated_total = max(sampled, round(estimate)) if stats.known else sampled
             scale = estimated_total / sampled if sampled else 1.0
         if "total" in names:
@@ -547,7 +414,7 @@ async def counts_of(
                 continue
             if name == "category" and by_ranges_only and not exact:
                 assert stats is not None
-                facet_values[name] = await _categories_from_stats(
+                facet_values[name] = await categories_from_stats(
                     db, stats, narrowed, facet_limit, category_names
                 )
             else:

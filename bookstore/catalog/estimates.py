@@ -1,0 +1,166 @@
+"""What PostgreSQL's statistics say of a set's facets, and of a text search's share.
+
+``bookstore.catalog.counts`` counts what is cheap to count and turns here
+for what is not: a set narrowed by year and price ranges at most (the whole
+catalog, a wide range) is too large to sample in a bounded read, so its
+category, decade and price-band facets come from ``CatalogStats`` (read
+once a minute from ``pg_stats``), the conditions taken as independent; a
+text search's total is scaled by the share of books holding its words
+(the vocabulary's counts). Estimates only: the response flags them.
+
+Usage::
+
+    stats = await stats_cache.get(db)
+    await categories_from_stats(db, stats, criteria, limit=20)
+    facet_from_histograms(stats, criteria, "decade")
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Sequence
+
+from bookstore.catalog.category_counts import PRICE_BANDS
+from bookstore.catalog.filters import Criteria
+from bookstore.catalog.search.pages import Match
+from bookstore.catalog.sorts import TITLE, SortOrder, sort_order
+from bookstore.catalog.statements import Row
+from bookstore.catalog.statistics import CatalogStats, floats
+from bookstore.database import DatabaseConnection
+
+# Every category of the statistics, largest first, ties by id: (books, id).
+# Computed once per ``CatalogStats`` (read once a minute), not per request;
+# the one slot is replaced when the statistics are.
+_ranked_for: tuple[CatalogStats, list[tuple[float, int]]] | None = None
+
+
+def _ranked(stats: CatalogStats) -> list[tuple[float, int]]:
+    """``stats``' categories as (books, id), most books first, ties by id."""
+    global _ranked_for
+    if _ranked_for is None or _ranked_for[0] is not stats:
+        ranked = sorted(
+            (
+                (stats.category_books(category_id), category_id)
+                for category_id in stats.category_share
+            ),
+            key=lambda pair: (-pair[0], pair[1]),
+        )
+        _ranked_for = (stats, ranked)
+    return _ranked_for[1]
+
+
+async def categories_from_stats(
+    db: DatabaseConnection,
+    stats: CatalogStats,
+    criteria: Criteria,
+    limit: int,
+    names: Sequence[Row] | None = None,
+) -> list[Row]:
+    """The category facet of a set narrowed by ranges only, from the statistics.
+
+    ``names``: every category's id, name and slug, when already read.
+
+    Only the categories that can be among the ``limit`` largest are
+    counted: the statistics' ranking (``_ranked``) is walked while the counts
+    can still reach the ``limit``-th one (rounding ties them, so those tied
+    with it are taken too and ordered by id); the categories the statistics
+    do not list share one size and join as candidates. A store's every
+    category counted and sorted per request was most of this facet's time.
+    """
+    share = stats.year.share_between(*floats(criteria.year)) * stats.price.share_between(
+        *floats(criteria.price)
+    )
+    rows = names if names is not None else await db.fetch("SELECT id, name, slug FROM categories")
+    by_id = {row["id"]: row for row in rows}
+    # Largest first, ties by id (as ``largest_first``), compared as plain tuples.
+    counted: list[tuple[int, int, Row]] = []
+    floor = 0
+    for books, category_id in _ranked(stats):
+        count = round(books * share)
+        if count <= 0 or count < floor:
+            break  # counts only fall from here on
+        row = by_id.get(category_id)
+        if row is None:
+            continue  # gone since the statistics were read
+        counted.append((-count, category_id, row))
+        if len(counted) == limit:
+            floor = count
+    unlisted = by_id.keys() - stats.category_share.keys()
+    if unlisted:
+        count = round(stats.links * stats.other_category_share * share)
+        if count > 0:
+            counted.extend((-count, category_id, by_id[category_id]) for category_id in unlisted)
+    return [
+        {"id": row["id"], "name": row["name"], "slug": row["slug"], "count": -negative}
+        for negative, _, row in heapq.nsmallest(limit, counted)
+    ]
+
+
+def facet_from_histograms(stats: CatalogStats, criteria: Criteria, facet: str) -> list[Row]:
+    """The decade or price_band facet of a set narrowed by ranges only, from the histograms.
+
+    Year and price taken as independent: the decade counts of the books in
+    a price range are the year histogram's, scaled by the range's share.
+    In no order: the caller keeps the largest.
+    """
+    books = stats.books
+    values: list[Row] = []
+    if facet == "decade":
+        others = stats.price.share_between(*floats(criteria.price))
+        low, high = (floats(criteria.year)[0], floats(criteria.year)[1])
+        years = [*stats.year.common, *stats.year.bounds]
+        if not years:
+            return []
+        first = int(min(years)) // 10 * 10
+        for decade in range(first, int(max(years)) + 1, 10):
+            start = decade if low is None else max(decade, low)
+            end = decade + 9 if high is None else min(decade + 9, high)
+            if start > end:
+                continue
+            count = round(books * others * stats.year.share_between(start, end))
+            if count > 0:
+                values.append({"value": decade, "count": count})
+    else:
+        others = stats.year.share_between(*floats(criteria.year))
+        for number, edge in enumerate(PRICE_BANDS):
+            top = PRICE_BANDS[number + 1] if number + 1 < len(PRICE_BANDS) else None
+            share = stats.price.share_between(
+                float(edge), None if top is None else float(top) - 0.005
+            )
+            count = round(books * others * share)
+            if count > 0:
+                values.append(
+                    {
+                        "min": f"{edge:.2f}",
+                        "max": None if top is None else f"{top:.2f}",
+                        "count": count,
+                    }
+                )
+    return values
+
+
+def sample_order(stats: CatalogStats, criteria: Criteria) -> SortOrder:
+    """The order to sample a set narrowed by ranges only in: that of its narrowest range.
+
+    Its index then bounds the read (the range is the index condition); in
+    title order, a narrow range would be looked for along the whole catalog.
+    """
+    ranges = [
+        (stats.year.share_between(*floats(criteria.year)), "published_year", criteria.year),
+        (stats.price.share_between(*floats(criteria.price)), "price", criteria.price),
+    ]
+    given = [(share, field) for share, field, bounds in ranges if bounds != (None, None)]
+    if not given:
+        return TITLE
+    return sort_order(min(given)[1])
+
+
+async def words_share(db: DatabaseConnection, match: Match, books: float) -> float:
+    """The share of books holding every term, from the vocabulary's counts, as independent."""
+    words = sorted({word for term in match.terms for word in term.words})
+    rows = await db.fetch("SELECT word, books FROM search_words WHERE word = ANY($1)", words)
+    held = {row["word"]: row["books"] for row in rows}
+    share = 1.0
+    for term in match.terms:
+        share *= min(1.0, sum(held.get(word, 0) for word in term.words) / max(books, 1.0))
+    return share
