@@ -31,6 +31,7 @@ from bookstore.api.errors import COMMON_ERROR_RESPONSES, install_error_handlers
 from bookstore.api.replica_reads import ReplicaReads
 from bookstore.api.security_headers import SecurityHeaders
 from bookstore.api.wait_budget import DatabaseWaitBudget
+from bookstore.catalog.import_indexing import QueueSweeper
 from bookstore.catalog_version import CatalogVersion
 from bookstore.database import open_health_pool, start_pool
 from bookstore.installation_secrets import cursor_secret
@@ -93,11 +94,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.search_logger = search_logger
         maintenance = SearchLogMaintenance(settings.search_log_retention_days)
         maintenance.start()
+        sweeper = QueueSweeper(settings.search_queue_sweep_interval)
+        sweeper.start()
         _tune_garbage_collector()
         try:
             yield
         finally:
             try:
+                await sweeper.stop()
                 await maintenance.stop()
                 await search_logger.stop()
             finally:

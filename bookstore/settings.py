@@ -85,6 +85,14 @@ class Settings(BaseSettings):
         gt=0,
         description="Seconds between batch writes of search logs (also written on shutdown).",
     )
+    search_queue_sweep_interval: float = Field(
+        default=30.0,
+        gt=0,
+        description=(
+            "Seconds between looks at the search index queue: books a stopped import left "
+            "queued are indexed once the queue has not moved for that long."
+        ),
+    )
     search_log_retention_days: int = Field(
         default=90,
         ge=1,

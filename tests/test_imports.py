@@ -604,6 +604,73 @@ async def test_books_indexed_after_their_batch_commits_reach_cached_searches(
         await asyncio.sleep(0.02)
 
 
+async def found_within(client: httpx.AsyncClient, query: str, titles: list[str]) -> None:
+    """Wait until ``?q=query`` finds ``titles``: the version moves, then the cache drops."""
+    deadline = time.monotonic() + 1.0
+    while await found_titles(client, query) != titles:
+        assert time.monotonic() < deadline, f"{titles} not found by {query!r} within 1 s"
+        await asyncio.sleep(0.02)
+
+
+async def test_a_rebuild_reaches_cached_searches(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Migration 2026-11-29T11:00: search_rebuild() writes the search tables
+    # only, which bump no catalog version; an answer cached before it was
+    # served after it until some other write to the catalog.
+    body = HEADER + "Quiet Orchard,Mira Vale,,Gardening,,,Apples in autumn\n"
+    await import_stopped_after(monkeypatch, body, rows=1)
+    assert await found_titles(client, "orchard") == []  # kept by the response cache
+
+    await Book.raw("SELECT search_rebuild()")
+    assert await queued_titles() == []
+    await found_within(client, "orchard", ["Quiet Orchard"])
+
+
+async def test_the_service_indexes_what_a_stopped_import_left_queued(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bookstore.catalog.import_indexing import QueueSweeper
+
+    body = HEADER + "Quiet Orchard,Mira Vale,,,,,\nCopper Kettle,Mira Vale,,,,,\n"
+    await import_stopped_after(monkeypatch, body, rows=2)
+    assert await found_titles(client, "orchard") == []  # kept by the response cache
+    first, second = await Book.raw("SELECT book_id FROM search_index_queue ORDER BY 1")
+    ends = (first["book_id"], second["book_id"])
+
+    sweeper = QueueSweeper(interval_s=60)
+    # A first look, or a queue that moved since the last one: an import may
+    # still be indexing it, so it is only remembered.
+    assert await sweeper.sweep_if_still(None) == ends
+    assert await sweeper.sweep_if_still((ends[0], ends[1] - 1)) == ends
+    assert await queued_titles() == ["Quiet Orchard", "Copper Kettle"]
+    # Unchanged since the last look: nobody is indexing it.
+    assert await sweeper.sweep_if_still(ends) is None
+    assert await queued_titles() == []
+    await found_within(client, "orchard", ["Quiet Orchard"])
+    assert await found_titles(client, "kettle") == ["Copper Kettle"]
+    indexed = await search_index()
+    await Book.raw("SELECT search_rebuild()")
+    assert await search_index() == indexed
+    # An empty queue: nothing to remember.
+    assert await sweeper.sweep_if_still(None) is None
+
+
+async def test_the_sweeper_runs_in_the_background_until_stopped(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bookstore.catalog.import_indexing import QueueSweeper
+
+    await import_stopped_after(monkeypatch, HEADER + "Quiet Orchard,Mira Vale,,,,,\n", rows=1)
+    sweeper = QueueSweeper(interval_s=0.05)
+    sweeper.start()
+    try:
+        await found_within(client, "orchard", ["Quiet Orchard"])
+    finally:
+        await sweeper.stop()
+    assert await queued_titles() == []
+
+
 async def test_renaming_an_author_while_its_books_are_queued_or_being_indexed(
     client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -2,17 +2,22 @@
 
 ``bookstore.catalog.imports`` writes books batch after batch and queues them in
 ``search_index_queue`` (migration 2026-11-29T10:00); the ``Indexer`` here
-indexes what is queued while the next batches are written.
+indexes what is queued while the next batches are written. The service's
+``QueueSweeper`` indexes what a stopped import left there.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import asyncpg
 
+from bookstore.background import cancel_task
 from bookstore.database import DatabaseConnection, connection
 from bookstore.tables import Book
+
+logger = logging.getLogger(__name__)
 
 # How long one statement of an import may run (the batches' writes and the
 # index passes alike). Indexing 1,000 new books for the search box took 3 s
@@ -80,6 +85,14 @@ class Indexer:
                     await asyncio.sleep(0.05)  # held by another transaction: soon again
                     self._wake.set()
 
+    async def index_queue(self) -> int:
+        """Index every book queued now, except those another transaction holds; how many."""
+        async with connection(Book._meta.db) as db:
+            while await self._pass(db):
+                pass
+            await self._advance_catalog_version(db)
+        return self._indexed
+
     async def _pass(self, db: DatabaseConnection) -> int:
         """Index up to ``BOOKS_PER_INDEX_PASS`` queued books in one transaction; how many."""
         try:
@@ -124,3 +137,61 @@ class Indexer:
                 self._owed,
             )
         )
+
+
+# Both ends of the queue: they move within seconds while an import runs (its
+# batches add books at the top, its indexer takes them from the bottom).
+_QUEUE_ENDS = """
+SELECT (SELECT book_id FROM search_index_queue ORDER BY book_id LIMIT 1) AS first,
+       (SELECT book_id FROM search_index_queue ORDER BY book_id DESC LIMIT 1) AS last
+"""
+
+
+class QueueSweeper:
+    """Indexes the books a stopped import left in ``search_index_queue``.
+
+    An import indexes its own books. Stopped midway (killed, its server
+    restarted), it leaves its committed books queued: listed by ``/books``
+    but not found by ``?q=``, until something indexes the queue. Every
+    ``interval_s`` the service reads the queue's two ends; a queue that
+    holds books and has not moved since the last look has nobody indexing
+    it, and the sweeper indexes it, then advances the catalog version as an
+    import does. A live import moves the ends with every batch, so it is
+    left to index its own books; were the two to meet anyway (an import
+    paused longer than the interval), ``search_index_queued`` claims books
+    with SKIP LOCKED, so they share the work and never index a book twice.
+    Each worker of the service runs one; they meet the same way.
+    """
+
+    def __init__(self, interval_s: float) -> None:
+        self.interval_s = interval_s
+        self._task: asyncio.Task[None] | None = None
+
+    async def sweep_if_still(self, seen: tuple[int, int] | None) -> tuple[int, int] | None:
+        """Index the queue if its ends are still ``seen``; the ends to compare next time."""
+        async with connection(Book._meta.db) as db:
+            row = await db.fetchrow(_QUEUE_ENDS)
+        ends = None if row["first"] is None else (row["first"], row["last"])
+        if ends is None or ends != seen:
+            return ends
+        indexed = await Indexer().index_queue()
+        logger.info("search index: %d books left queued by a stopped import indexed", indexed)
+        return None
+
+    async def _run_continuously(self) -> None:
+        seen: tuple[int, int] | None = None
+        while True:
+            try:
+                seen = await self.sweep_if_still(seen)
+            except Exception:
+                # The database restarting, say: look again next round.
+                logger.exception("search index queue sweep failed")
+                seen = None
+            await asyncio.sleep(self.interval_s)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run_continuously(), name="search-queue-sweeper")
+
+    async def stop(self) -> None:
+        await cancel_task(self._task)
+        self._task = None
