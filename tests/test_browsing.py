@@ -712,6 +712,40 @@ async def test_the_kept_counts_follow_every_change_of_books_and_links(client, sh
     assert kept == recounted
 
 
+async def test_counts_kept_per_catalog_version_follow_a_write_made_in_sql(shelf, monkeypatch):
+    """A category's cells and the category names are read once per catalog version: the
+    next count after any write, even one made in SQL behind the service, reads them again."""
+    from bookstore.catalog import counts
+    from bookstore.catalog.filters import BookFilters
+
+    await Book.raw("ANALYZE books, book_category")
+    counts.stats_cache.clear()
+    monkeypatch.setattr(counts, "EXACT_UP_TO", 1)  # the category facet from the statistics
+    fantasy = shelf["fantasy"]
+    filters = BookFilters(category=("fantasy",))
+    facets = ["category", "decade", "price_band"]
+
+    async def count() -> tuple[int | None, dict[str, int], dict[str, int]]:
+        counted = await counts.count_matching(filters, total=True, facets=facets, facet_limit=20)
+        assert counted.facets is not None
+        names = {c["name"]: c["count"] for c in counted.facets["category"]}
+        bands = {b["min"]: b["count"] for b in counted.facets["price_band"]}
+        return counted.total, names, bands
+
+    total, names, bands = await count()
+    assert await count() == (total, names, bands)  # the second from what was kept
+    cheap = next(b for b in shelf["books"] if in_category(b, fantasy) and b["price"] == "5.00")
+    await Book.raw("UPDATE books SET price = 250 WHERE id = {}", cheap["id"])
+    await Book.raw("UPDATE categories SET name = 'Myth' WHERE id = {}", fantasy["id"])
+
+    total_after, names_after, bands_after = await count()
+
+    assert total_after == total
+    assert bands_after["5.00"] == bands["5.00"] - 1
+    assert bands_after["100.00"] == bands.get("100.00", 0) + 1
+    assert "Fantasy" not in names_after and names_after["Myth"] == names["Fantasy"]
+
+
 async def test_the_databases_price_bands_are_the_facets(client):
     from bookstore.catalog.counts import PRICE_BANDS
 

@@ -16,8 +16,8 @@ for 29 of 240 counts at 1M books (docs/performance.md):
 
 Usage::
 
-    cells = await category_cells(db, [fantasy_id])
-    counted = counted_from_cells(cells, criteria, stats, categories=1)
+    cells, _ = await kept_cells_and_names(db, [fantasy_id], names=False)
+    counted = cells.counted(criteria, stats, categories=1)
     counted.total, counted.decades, counted.bands, counted.exact
 """
 
@@ -66,44 +66,160 @@ class CountedCells:
     at_most: int = 0
 
 
-async def category_cells(db: DatabaseConnection, category_ids: Sequence[int]) -> list[Cell]:
-    """The (decade, band) cells of ``category_ids``, summed over them.
+class CategoryCells:
+    """The cells of a set of categories at one catalog version, and their sum without ranges.
 
-    A range of category_counts_key per category: no more rows than cells.
+    The sum (``counted``) is what a category's page without ranges shows;
+    it is summed once per catalog version, not per request.
     """
-    rows = await db.fetch(
-        "SELECT decade, price_band, sum(books)::bigint AS books FROM category_counts"
-        " WHERE category_id = ANY($1::integer[]) GROUP BY decade, price_band",
-        list(category_ids),
-    )
-    return [Cell(row["decade"], row["price_band"], row["books"]) for row in rows]
+
+    __slots__ = ("_whole", "cells")
+
+    def __init__(self, cells: list[Cell]) -> None:
+        self.cells = cells
+        self._whole: CountedCells | None = None
+
+    def counted(self, criteria: Criteria, stats: CatalogStats, *, categories: int) -> CountedCells:
+        """``counted_from_cells`` of these cells; without ranges, the one kept (read only)."""
+        if criteria.year != (None, None) or criteria.price != (None, None):
+            return counted_from_cells(self.cells, criteria, stats, categories=categories)
+        if self._whole is None:  # ``categories`` is the set's size, the same every call
+            self._whole = counted_from_cells(self.cells, criteria, stats, categories=categories)
+        return self._whole
 
 
-async def category_cells_and_names(
-    db: DatabaseConnection, category_ids: Sequence[int]
-) -> tuple[list[Cell], list[Any]]:
-    """``category_cells`` and every category's id, name and slug, in one round trip.
+class CategoryNames:
+    """Every category's id, name and slug (records), and the same by id."""
 
-    What a category's page with ``facets=category,decade,price_band`` reads:
-    the category facet (from the statistics) needs the names (records with
-    ``id``, ``name``, ``slug``), the decades and bands the cells. As two
-    statements they were half of that request's database round trips.
+    __slots__ = ("by_id", "rows")
+
+    def __init__(self, rows: list[Any]) -> None:
+        self.rows = rows
+        self.by_id: dict[int, Any] = {row["id"]: row for row in rows}
+
+
+# Sets of categories whose cells are kept per catalog version: beyond, the
+# first kept is dropped (a set's cells are at most 19 x 9, about 20 KB).
+KEPT_CELL_SETS = 512
+
+
+class _Kept:
+    """What was read at ``version``: cells per set of categories, and the names."""
+
+    def __init__(self, version: int | None = None) -> None:
+        self.version = version
+        self.cells: dict[tuple[int, ...], CategoryCells] = {}
+        self.names: CategoryNames | None = None
+
+
+_kept = _Kept()
+
+_VERSION_ROW = (
+    "SELECT version, NULL::integer AS decade, NULL::integer AS price_band,"
+    " NULL::bigint AS books, NULL::integer AS id, NULL::text AS name, NULL::text AS slug"
+    " FROM catalog_version"
+)
+
+
+def _statement(cells: bool, names: bool) -> str:
+    """The version, and the cells and names unless the version is the one held for them.
+
+    ``IS DISTINCT FROM`` a held version of NULL (nothing held) reads them. The
+    version and the rows come from the statement's one snapshot.
     """
-    rows = await db.fetch(
-        "SELECT decade, price_band, sum(books)::bigint AS books,"
-        " NULL::integer AS id, NULL::text AS name, NULL::text AS slug FROM category_counts"
-        " WHERE category_id = ANY($1::integer[]) GROUP BY decade, price_band"
-        " UNION ALL SELECT NULL, NULL, NULL, id, name, slug FROM categories",
-        list(category_ids),
-    )
-    cells: list[Cell] = []
-    names: list[Any] = []
+    parts = [_VERSION_ROW]
+    if cells:
+        parts.append(
+            "SELECT NULL, decade, price_band, sum(books)::bigint, NULL, NULL, NULL"
+            " FROM category_counts WHERE category_id = ANY($1::integer[])"
+            " AND (SELECT version FROM catalog_version) IS DISTINCT FROM $2::bigint"
+            " GROUP BY decade, price_band"
+        )
+    if names:
+        held = "$3" if cells else "$1"
+        parts.append(
+            "SELECT NULL, NULL, NULL, NULL, id, name, slug FROM categories"
+            f" WHERE (SELECT version FROM catalog_version) IS DISTINCT FROM {held}::bigint"
+        )
+    return " UNION ALL ".join(parts)
+
+
+_STATEMENTS = {
+    (cells, names): _statement(cells, names) for cells in (False, True) for names in (False, True)
+}
+
+
+async def kept_cells_and_names(
+    db: DatabaseConnection, category_ids: Sequence[int] | None, *, names: bool
+) -> tuple[CategoryCells | None, CategoryNames | None]:
+    """The cells of ``category_ids`` (summed over them) and every category's name, if asked.
+
+    Read once per catalog version: every write to categories, book_category
+    (whose triggers keep category_counts) or books moves ``catalog_version``
+    (migration 2026-11-29T02:30), so what was read at a version is what a
+    read at that version returns. Each call still asks the database for the
+    version, in the same statement, and gets the rows only when it differs
+    from the one kept: a category's page with facets read about 170 cells
+    and 300 names per request, one row now. The cells of one set are a
+    range of category_counts_key per category, summed.
+    """
+    kept = _kept
+    ids = None if category_ids is None else tuple(category_ids)
+    held_cells = None if ids is None else kept.cells.get(ids)
+    held_names = kept.names if names else None
+    args: list[Any] = []
+    if ids is not None:
+        args += [list(ids), None if held_cells is None else kept.version]
+    if names:
+        args.append(None if held_names is None else kept.version)
+    held_version = kept.version
+    rows = await db.fetch(_STATEMENTS[ids is not None, names], *args)
+    version: int | None = None
+    read_cells: list[Cell] = []
+    read_names: list[Any] = []
     for row in rows:
-        if row["id"] is None:
-            cells.append(Cell(row["decade"], row["price_band"], row["books"]))
+        if row["version"] is not None:
+            version = row["version"]
+        elif row["id"] is None:
+            read_cells.append(Cell(row["decade"], row["price_band"], row["books"]))
         else:
-            names.append(row)
-    return cells, names
+            read_names.append(row)
+    same = version is not None and version == held_version
+    cells = None
+    if ids is not None:
+        cells = held_cells if same and held_cells is not None else CategoryCells(read_cells)
+    category_names = None
+    if names:
+        category_names = (
+            held_names if same and held_names is not None else CategoryNames(read_names)
+        )
+    _keep(version, ids, cells, category_names)
+    return cells, category_names
+
+
+def _keep(
+    version: int | None,
+    ids: tuple[int, ...] | None,
+    cells: CategoryCells | None,
+    names: CategoryNames | None,
+) -> None:
+    """Keep what was read at ``version``, unless a newer version is kept already.
+
+    Only going forward: a replica behind the primary answers an older
+    version, whose rows are not kept over the newer ones. Another request
+    may have moved the kept version while this one waited for its rows.
+    """
+    global _kept
+    if version is None or (_kept.version is not None and version < _kept.version):
+        return
+    if version != _kept.version:
+        _kept = _Kept(version)
+    if cells is not None and ids is not None and ids not in _kept.cells:
+        if len(_kept.cells) >= KEPT_CELL_SETS:
+            del _kept.cells[next(iter(_kept.cells))]
+        _kept.cells[ids] = cells
+    if names is not None and _kept.names is None:
+        _kept.names = names
 
 
 def _covered(

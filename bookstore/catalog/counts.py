@@ -39,11 +39,10 @@ from piccolo.querystring import QueryString
 
 from bookstore.catalog.category_counts import (
     PRICE_BANDS,
-    Cell,
+    CategoryCells,
+    CategoryNames,
     CountedCells,
-    category_cells,
-    category_cells_and_names,
-    counted_from_cells,
+    kept_cells_and_names,
 )
 from bookstore.catalog.estimates import (
     categories_from_stats,
@@ -208,7 +207,7 @@ async def _whole_from_stats(
     counts: Counts,
     facet_values: dict[str, list[Row]],
     estimate: int,
-    category_names: Sequence[Row] | None = None,
+    category_names: CategoryNames | None = None,
 ) -> None:
     """Total and facets of a large set narrowed by ranges only, from the statistics.
 
@@ -316,8 +315,8 @@ async def counts_of(
             groups.append((narrowed, [name]))
     stats: CatalogStats | None = None
     facet_values: dict[str, list[Row]] = {}
-    cells_of: dict[tuple[int, ...], list[Cell]] = {}  # read once for every group
-    category_names: Sequence[Row] | None = None
+    cells_of: dict[tuple[int, ...], CategoryCells] = {}  # read once for every group
+    category_names: CategoryNames | None = None
     of_cells = [narrowed for narrowed, _ in groups if _counted_ahead(narrowed, match)]
     if of_cells and any(
         "category" in names and _by_ranges_only(narrowed, match) for narrowed, names in groups
@@ -325,14 +324,18 @@ async def counts_of(
         # A category's facets: its cells and the names for the category facet
         # (from the statistics, below) in one round trip instead of two.
         ids = tuple(of_cells[0].category_sets[0])
-        cells_of[ids], category_names = await category_cells_and_names(db, ids)
+        cells, category_names = await kept_cells_and_names(db, ids, names=True)
+        assert cells is not None
+        cells_of[ids] = cells
     for narrowed, names in groups:
         if _counted_ahead(narrowed, match):
             stats = stats or await stats_cache.get(db)
             ids = tuple(narrowed.category_sets[0])
             if ids not in cells_of:
-                cells_of[ids] = await category_cells(db, ids)
-            counted = counted_from_cells(cells_of[ids], narrowed, stats, categories=len(ids))
+                cells, _ = await kept_cells_and_names(db, ids, names=False)
+                assert cells is not None
+                cells_of[ids] = cells
+            counted = cells_of[ids].counted(narrowed, stats, categories=len(ids))
             # Not exact but few: the sample below is the whole set, exact.
             if counted.exact or counted.at_most > EXACT_UP_TO:
                 await _from_cells(db, counted, narrowed, names, facet_limit, counts, facet_values)

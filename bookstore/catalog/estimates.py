@@ -18,9 +18,8 @@ Usage::
 from __future__ import annotations
 
 import heapq
-from collections.abc import Sequence
 
-from bookstore.catalog.category_counts import PRICE_BANDS
+from bookstore.catalog.category_counts import PRICE_BANDS, CategoryNames, kept_cells_and_names
 from bookstore.catalog.filters import Criteria
 from bookstore.catalog.search.pages import Match
 from bookstore.catalog.sorts import TITLE, SortOrder, sort_order
@@ -49,16 +48,52 @@ def _ranked(stats: CatalogStats) -> list[tuple[float, int]]:
     return _ranked_for[1]
 
 
+# The category facets last answered for one statistics snapshot and one
+# read of the names, by (limit, share of the catalog in the ranges): a
+# category's page asks the same one (all of the catalog, 20) every time.
+_facets_for: tuple[CatalogStats, CategoryNames, dict[tuple[int, float], list[Row]]] | None = None
+# Facets kept per snapshot; beyond, they are all dropped and counted again.
+_KEPT_FACETS = 64
+
+
 async def categories_from_stats(
     db: DatabaseConnection,
     stats: CatalogStats,
     criteria: Criteria,
     limit: int,
-    names: Sequence[Row] | None = None,
+    names: CategoryNames | None = None,
 ) -> list[Row]:
     """The category facet of a set narrowed by ranges only, from the statistics.
 
-    ``names``: every category's id, name and slug, when already read.
+    ``names``: every category's id, name and slug, when already read
+    (``kept_cells_and_names``, once per catalog version).
+
+    What it says depends on the statistics, the names, ``limit`` and the
+    ranges' share of the catalog only, so it is counted once per snapshot
+    of the statistics and of the names and handed out as copies.
+    """
+    global _facets_for
+    share = stats.year.share_between(*floats(criteria.year)) * stats.price.share_between(
+        *floats(criteria.price)
+    )
+    if names is None:
+        _, names = await kept_cells_and_names(db, None, names=True)
+        assert names is not None
+    if _facets_for is None or _facets_for[0] is not stats or _facets_for[1] is not names:
+        _facets_for = (stats, names, {})
+    kept = _facets_for[2]
+    facet = kept.get((limit, share))
+    if facet is None:
+        if len(kept) >= _KEPT_FACETS:
+            kept.clear()
+        facet = kept[limit, share] = _categories_counted(stats, names, share, limit)
+    return [dict(value) for value in facet]
+
+
+def _categories_counted(
+    stats: CatalogStats, names: CategoryNames, share: float, limit: int
+) -> list[Row]:
+    """The ``limit`` largest categories, each ``share`` of its books by the statistics.
 
     Only the categories that can be among the ``limit`` largest are
     counted: the statistics' ranking (``_ranked``) is walked while the counts
@@ -67,12 +102,8 @@ async def categories_from_stats(
     do not list share one size and join as candidates. A store's every
     category counted and sorted per request was most of this facet's time.
     """
-    share = stats.year.share_between(*floats(criteria.year)) * stats.price.share_between(
-        *floats(criteria.price)
-    )
-    rows = names if names is not None else await db.fetch("SELECT id, name, slug FROM categories")
-    by_id = {row["id"]: row for row in rows}
-    # Largest first, ties by id (as ``largest_first``), compared as plain tuples.
+    by_id = names.by_id
+    # Largest first, ties by id (as ``counts._largest``), compared as plain tuples.
     counted: list[tuple[int, int, Row]] = []
     floor = 0
     for books, category_id in _ranked(stats):
