@@ -32,7 +32,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 from piccolo.querystring import QueryString
@@ -46,7 +46,7 @@ from bookstore.catalog.category_counts import (
 )
 from bookstore.catalog.estimates import (
     categories_from_stats,
-    facet_from_histograms,
+    histogram_counts,
     sample_order,
     words_share,
 )
@@ -79,13 +79,25 @@ class Counts:
 
 
 def without(criteria: Criteria, facet: str) -> Criteria:
-    """``criteria`` less the filter of ``facet``: a facet's counts ignore its own filter."""
+    """``criteria`` less the filter of ``facet``: a facet's counts ignore its own filter.
+
+    ``criteria`` itself when it has no such filter (``dataclasses.replace``
+    walks every field: three times per request of a category's facets).
+    """
     if facet == "category":
+        if not criteria.category_sets:
+            return criteria
         return dataclasses.replace(criteria, category_sets=())
     if facet == "author":
+        if criteria.author_ids is None and criteria.author_pattern is None:
+            return criteria
         return dataclasses.replace(criteria, author_ids=None, author_pattern=None)
     if facet == "decade":
+        if criteria.year == (None, None):
+            return criteria
         return dataclasses.replace(criteria, year=(None, None))
+    if criteria.price == (None, None):
+        return criteria
     return dataclasses.replace(criteria, price=(None, None))
 
 
@@ -164,38 +176,37 @@ def _facet_statement(
     )
 
 
-def _values(facet: str, rows: Sequence[Row]) -> list[Row]:
+# The price bands as the facet shows them: (min, max), the last one open.
+_BAND_TEXTS: tuple[tuple[str, str | None], ...] = tuple(
+    (f"{edge:.2f}", f"{PRICE_BANDS[number + 1]:.2f}" if number + 1 < len(PRICE_BANDS) else None)
+    for number, edge in enumerate(PRICE_BANDS)
+)
+
+
+def _value(facet: str, value: int, count: int, row: Any) -> Row:
+    """One value of ``facet`` as the response shows it; ``row`` holds an author's or a
+    category's name (and slug)."""
     if facet == "decade":
-        return [{"value": row["value"], "count": row["books"]} for row in rows]
+        return {"value": value, "count": count}
     if facet == "price_band":
-        values = []
-        for row in rows:
-            number = row["value"]
-            high = PRICE_BANDS[number + 1] if number + 1 < len(PRICE_BANDS) else None
-            values.append(
-                {
-                    "min": f"{PRICE_BANDS[number]:.2f}",
-                    "max": None if high is None else f"{high:.2f}",
-                    "count": row["books"],
-                }
-            )
-        return values
+        low, high = _BAND_TEXTS[value]
+        return {"min": low, "max": high, "count": count}
     if facet == "author":
-        return [{"id": row["value"], "name": row["name"], "count": row["books"]} for row in rows]
-    return [
-        {"id": row["value"], "name": row["name"], "slug": row["slug"], "count": row["books"]}
-        for row in rows
-    ]
+        return {"id": value, "name": row["name"], "count": count}
+    return {"id": value, "name": row["name"], "slug": row["slug"], "count": count}
 
 
-def _largest(values: list[Row], limit: int) -> list[Row]:
-    """Largest count first; ties in the facet's natural order (id, decade, band)."""
+_COUNT_THEN_VALUE = itemgetter(0, 1)
 
-    def key(value: Row) -> tuple[Any, ...]:
-        natural = value.get("id", value.get("value", value.get("min")))
-        return (-value["count"], natural if not isinstance(natural, str) else Decimal(natural))
 
-    return sorted(values, key=key)[:limit]
+def _largest(facet: str, counted: list[tuple[int, int, Any]], limit: int) -> list[Row]:
+    """``counted`` as (-count, value, row): the ``limit`` largest counts, shaped.
+
+    Ties in the facet's natural order: id, decade, band (whose number orders
+    them as their prices do). Only the values kept are shaped.
+    """
+    counted.sort(key=_COUNT_THEN_VALUE)
+    return [_value(facet, value, -negative, row) for negative, value, row in counted[:limit]]
 
 
 async def _whole_from_stats(
@@ -224,7 +235,9 @@ async def _whole_from_stats(
                 db, stats, criteria, limit, category_names
             )
         elif name in ("decade", "price_band"):
-            facet_values[name] = _largest(facet_from_histograms(stats, criteria, name), limit)
+            histogram = histogram_counts(stats, criteria, name)
+            values = [(-count, value, None) for count, value in histogram]
+            facet_values[name] = _largest(name, values, limit)
         elif name == "author":
             statement = _facet_statement(
                 sample_of_books(criteria, EXACT_UP_TO + 1, sample_order(stats, criteria)),
@@ -233,10 +246,12 @@ async def _whole_from_stats(
             )
             rows = await fetch(db, statement)
             sampled = next(row["books"] for row in rows if row["facet"] == "books") or 1
-            values = _values("author", [row for row in rows if row["facet"] == "author"])
-            for value in values:
-                value["count"] = round(value["count"] * estimate / sampled)
-            facet_values[name] = _largest(values, limit)
+            values = [
+                (-round(row["books"] * estimate / sampled), row["value"], row)
+                for row in rows
+                if row["facet"] == "author"
+            ]
+            facet_values[name] = _largest("author", values, limit)
         if name != "total":
             counts.facets_is_estimate = True
 
@@ -421,11 +436,12 @@ async def counts_of(
                     db, stats, narrowed, facet_limit, category_names
                 )
             else:
-                values = _values(name, [row for row in rows if row["facet"] == name])
-                if not exact:
-                    for value in values:
-                        value["count"] = round(value["count"] * scale)
-                facet_values[name] = _largest(values, facet_limit)
+                values = [
+                    (-(row["books"] if exact else round(row["books"] * scale)), row["value"], row)
+                    for row in rows
+                    if row["facet"] == name
+                ]
+                facet_values[name] = _largest(name, values, facet_limit)
             counts.facets_is_estimate = counts.facets_is_estimate or not exact
     if facets:
         counts.facets = {name: facet_values[name] for name in facets}
@@ -471,17 +487,11 @@ async def _from_cells(
     if "total" in names:
         counts.total = total
         counts.total_is_estimate = not counted.exact
-    rows = [
-        {"facet": "decade", "value": decade, "books": round(books)}
-        for decade, books in counted.decades.items()
-    ] + [
-        {"facet": "price_band", "value": band, "books": round(books)}
-        for band, books in counted.bands.items()
-    ]
-    for name in ("decade", "price_band"):
+    for name, books_of in (("decade", counted.decades), ("price_band", counted.bands)):
         if name in names:
-            values = [row for row in rows if row["facet"] == name and row["books"] > 0]
-            facet_values[name] = _largest(_values(name, values), limit)
+            rounded = [(-round(books), value, None) for value, books in books_of.items()]
+            values = [counted_value for counted_value in rounded if counted_value[0] < 0]
+            facet_values[name] = _largest(name, values, limit)
             counts.facets_is_estimate = counts.facets_is_estimate or not counted.exact
     if "author" in names:
         statement = _facet_statement(
@@ -489,9 +499,16 @@ async def _from_cells(
         )
         sampled_rows = await fetch(db, statement)
         sampled = next(row["books"] for row in sampled_rows if row["facet"] == "books")
-        values = _values("author", [row for row in sampled_rows if row["facet"] == "author"])
-        if sampled > EXACT_UP_TO:
-            for value in values:
-                value["count"] = round(value["count"] * total / sampled)
+        estimated = sampled > EXACT_UP_TO
+        authors = [
+            (
+                -(round(row["books"] * total / sampled) if estimated else row["books"]),
+                row["value"],
+                row,
+            )
+            for row in sampled_rows
+            if row["facet"] == "author"
+        ]
+        if estimated:
             counts.facets_is_estimate = True
-        facet_values["author"] = _largest(values, limit)
+        facet_values["author"] = _largest("author", authors, limit)

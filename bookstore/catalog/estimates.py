@@ -12,7 +12,7 @@ Usage::
 
     stats = await stats_cache.get(db)
     await categories_from_stats(db, stats, criteria, limit=20)
-    facet_from_histograms(stats, criteria, "decade")
+    histogram_counts(stats, criteria, "decade")
 """
 
 from __future__ import annotations
@@ -127,15 +127,16 @@ def _categories_counted(
     ]
 
 
-def facet_from_histograms(stats: CatalogStats, criteria: Criteria, facet: str) -> list[Row]:
+def histogram_counts(stats: CatalogStats, criteria: Criteria, facet: str) -> list[tuple[int, int]]:
     """The decade or price_band facet of a set narrowed by ranges only, from the histograms.
 
-    Year and price taken as independent: the decade counts of the books in
-    a price range are the year histogram's, scaled by the range's share.
-    In no order: the caller keeps the largest.
+    (count, value) pairs, the value a decade's first year or a band's number
+    in ``PRICE_BANDS``, in no order: the caller keeps the largest. Year and
+    price taken as independent: the decade counts of the books in a price
+    range are the year histogram's, scaled by the range's share.
     """
     books = stats.books
-    values: list[Row] = []
+    values: list[tuple[int, int]] = []
     if facet == "decade":
         others = stats.price.share_between(*floats(criteria.price))
         low, high = (floats(criteria.year)[0], floats(criteria.year)[1])
@@ -150,7 +151,7 @@ def facet_from_histograms(stats: CatalogStats, criteria: Criteria, facet: str) -
                 continue
             count = round(books * others * stats.year.share_between(start, end))
             if count > 0:
-                values.append({"value": decade, "count": count})
+                values.append((count, decade))
     else:
         others = stats.year.share_between(*floats(criteria.year))
         for number, edge in enumerate(PRICE_BANDS):
@@ -160,13 +161,7 @@ def facet_from_histograms(stats: CatalogStats, criteria: Criteria, facet: str) -
             )
             count = round(books * others * share)
             if count > 0:
-                values.append(
-                    {
-                        "min": f"{edge:.2f}",
-                        "max": None if top is None else f"{top:.2f}",
-                        "count": count,
-                    }
-                )
+                values.append((count, number))
     return values
 
 
