@@ -12,7 +12,15 @@ compares them on every statement shape of the listings): the i-th argument
 of a template fills its i-th placeholder, a nested ``QueryString`` is
 inlined, any other value becomes the next ``$n``; arguments beyond the
 placeholders are dropped, placeholders beyond the arguments are left out,
-as Piccolo does.
+as Piccolo does. One difference: a list passed more than once (the same
+object: a term's words, written once per field by ``catalog.search.ranking``)
+is sent once and its placeholder repeated. asyncpg checks every element of an
+array for being a nested array (two ``isinstance`` calls against
+``collections.abc`` classes, each through a Python-level ``__instancecheck__``),
+and a search of a word and a prefix sent the prefix's twenty completions eight
+times a statement. Only a list is shared, never a tuple: the empty tuple is one
+object, and the text of a statement must not depend on which of its arrays
+happen to be empty.
 """
 
 from __future__ import annotations
@@ -37,11 +45,16 @@ def compile_postgres(query: QueryString) -> tuple[str, list[Any]]:
         return frozen
     parts: list[str] = []
     args: list[Any] = []
-    _inline(query, parts, args)
+    _inline(query, parts, args, {})
     return "".join(parts), args
 
 
-def _inline(query: QueryString, parts: list[str], args: list[Any]) -> None:
+def _inline(query: QueryString, parts: list[str], args: list[Any], arrays: dict[int, str]) -> None:
+    """Append ``query``'s text to ``parts`` and its values to ``args``.
+
+    ``arrays``: the placeholder of each list already sent, by identity (the
+    tree holds them all while it compiles, so no id is reused).
+    """
     values = query.args
     count = len(values)
     for index, literal in enumerate(_literals(query.template)):
@@ -50,7 +63,13 @@ def _inline(query: QueryString, parts: list[str], args: list[Any]) -> None:
             continue
         value = values[index]
         if isinstance(value, QueryString):
-            _inline(value, parts, args)
+            _inline(value, parts, args, arrays)
+        elif isinstance(value, list):
+            placeholder = arrays.get(id(value))
+            if placeholder is None:
+                args.append(value)
+                placeholder = arrays[id(value)] = f"${len(args)}"
+            parts.append(placeholder)
         else:
             args.append(value)
             parts.append(f"${len(args)}")

@@ -29,6 +29,9 @@ def _field_weight(row: str, words: Sequence[str]) -> QueryString:
         f"WHEN {row}.{field} && {{}}::text[] THEN {weight}"
         for field, weight in zip(FIELDS, WEIGHTS, strict=True)
     )
+    # One list in every field, sent once (``query_text.compile_postgres``): a
+    # new list per call, never shared with another term or call, so that the
+    # statement's text depends on the number of terms only.
     return QueryString(f"CASE {cases} ELSE 0 END", *([list(words)] * len(FIELDS)))
 
 
