@@ -32,6 +32,38 @@ from typing import Any
 from piccolo.querystring import QueryString
 
 
+class Sql(QueryString):
+    """A ``QueryString`` whose arguments are taken as they are.
+
+    Piccolo's constructor asks of every argument whether it is a ``Column``
+    and then whether it is a ``QueryString`` (both abstract classes: each
+    ``isinstance`` runs ABCMeta's Python-level ``__instancecheck__``) and
+    imports ``piccolo.columns`` to ask it. The data layer never passes a
+    column, and a search builds some twenty of these per request (a term's
+    score is a ``CASE`` per set of words). Compiled by ``compile_postgres``
+    or Piccolo alike::
+
+        Sql("s.title && {}::text[]", ["ash"])
+    """
+
+    __slots__ = ()
+
+    def __init__(self, template: str, *args: Any) -> None:
+        self.template = template
+        self.args = args
+        self.columns = ()
+        self.query_type = "generic"
+        self.table = None
+        self._frozen_compiled_strings = None
+        self._alias = None
+
+
+@functools.cache
+def _is_query_string(kind: type) -> bool:
+    """``isinstance(value, QueryString)`` asked of ``type(value)`` once per type, not per value."""
+    return issubclass(kind, QueryString)
+
+
 @functools.lru_cache(maxsize=4096)
 def _literals(template: str) -> tuple[str, ...]:
     """The text before each placeholder of ``template`` (and after the last, if any)."""
@@ -62,7 +94,7 @@ def _inline(query: QueryString, parts: list[str], args: list[Any], arrays: dict[
         if index >= count:
             continue
         value = values[index]
-        if isinstance(value, QueryString):
+        if _is_query_string(type(value)):
             _inline(value, parts, args, arrays)
         elif isinstance(value, list):
             placeholder = arrays.get(id(value))

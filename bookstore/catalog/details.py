@@ -23,6 +23,7 @@ from bookstore.catalog.statements import (
 )
 from bookstore.database import DatabaseConnection, connection, fetch
 from bookstore.errors import NotFound
+from bookstore.query_text import Sql
 from bookstore.tables import Book
 
 _BOOKS_WITH_DETAILS = """
@@ -64,11 +65,11 @@ def with_details(
 ) -> QueryString:
     """The statement of ``books_with_details``: ``page``'s books, with author and categories."""
     order = "page.score DESC, b.id" if by_score else sort.order_by(f"b.{sort.field}", "b.id")
-    return QueryString(
+    return Sql(
         _BOOKS_WITH_DETAILS,
-        QueryString("page.score," if scored else ""),
+        Sql("page.score," if scored else ""),
         page,
-        QueryString(order),
+        Sql(order),
     )
 
 
@@ -93,7 +94,7 @@ async def books_with_details(
 
 async def get_book(book_id: int) -> Row:
     async with connection(Book._meta.db) as db:
-        books = await books_with_details(db, QueryString("SELECT {}::integer AS id", book_id))
+        books = await books_with_details(db, Sql("SELECT {}::integer AS id", book_id))
     if not books:
         raise NotFound(f"book {book_id} not found")
     return books[0]

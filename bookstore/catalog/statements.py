@@ -14,6 +14,7 @@ from typing import Any
 from piccolo.querystring import QueryString
 
 from bookstore.pagination import SortKey
+from bookstore.query_text import Sql
 
 Row = dict[str, Any]
 
@@ -66,11 +67,11 @@ def rows_to_fetch(wanted: int) -> int:
 
 def after_key(columns: str, key: SortKey) -> QueryString:
     """Rows after ``key`` in the order of ``columns`` (title, then id): the keyset cursor."""
-    return QueryString(f"({columns}) > ({{}}, {{}})", key.text, key.id)
+    return Sql(f"({columns}) > ({{}}, {{}})", key.text, key.id)
 
 
 def all_of(conditions: list[QueryString]) -> QueryString:
     """The conditions joined by AND; TRUE when there are none."""
     if not conditions:
-        return QueryString("TRUE")
-    return QueryString(" AND ".join("{}" for _ in conditions), *conditions)
+        return Sql("TRUE")
+    return Sql(" AND ".join("{}" for _ in conditions), *conditions)

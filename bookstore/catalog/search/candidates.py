@@ -44,6 +44,7 @@ from bookstore.catalog.search.pages import (
 )
 from bookstore.catalog.search.vocabulary import ResolvedTerm
 from bookstore.catalog.statements import all_of, literal_limit
+from bookstore.query_text import Sql
 
 # What the paths cost, in units of one index entry read and hashed (the
 # meeting's work per entry), from the server's CPU time of the page
@@ -178,7 +179,7 @@ def page_of_meeting(
     rest = replace(criteria, category_sets=others)
     score = ranking.score("s", match.terms)
     conditions = [*match_conditions("s", match, rest), after_condition(score, "s", after)]
-    return QueryString(
+    return Sql(
         _MEETING.format(limit=literal_limit(limit)),
         meeting.category_ids,
         list(meeting.term.words),

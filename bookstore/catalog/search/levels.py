@@ -47,6 +47,7 @@ from bookstore.catalog.search.pages import Match, Relevance, book_conditions, ro
 from bookstore.catalog.search.vocabulary import RUN_SIZE, ResolvedTerm
 from bookstore.catalog.statements import all_of, literal_limit
 from bookstore.database import DatabaseConnection, fetch
+from bookstore.query_text import Sql
 
 # More walks than this (five terms each in three fields, a prefix's 20
 # completions in many combinations...) and the page is taken from the GIN
@@ -101,7 +102,7 @@ async def postings_per_field(
     }
     missing = sorted(set(books) - set(counted))
     if missing:
-        rows = await fetch(db, QueryString(_POSTINGS_PER_FIELD, missing))
+        rows = await fetch(db, Sql(_POSTINGS_PER_FIELD, missing))
         counted.update((row["word"], row["postings"]) for row in rows)
     return {
         word: [min(count, books[word]) for count in postings] for word, postings in counted.items()
@@ -160,7 +161,7 @@ def _row_signature(row: str, terms: Sequence[ResolvedTerm]) -> QueryString:
     of terms only. (Grouping unnested variants by term instead cost 40 us a
     row with a prefix's 21 words, most of a search that checks 1,300 rows.)
     """
-    return QueryString(
+    return Sql(
         " + ".join(f"({{}}::bigint << {_SIGNATURE_BITS * n})" for n in range(len(terms))),
         *(ranking.term_score_of_arrays(row, term) for term in terms),
     )
@@ -315,7 +316,7 @@ def page_by_levels(
     most searches: 14 ms of planning for 11 ms of running, "dark as" at
     30,000 books under load).
     """
-    signature_matches = QueryString("{} = b.signature", _row_signature("s", match.terms))
+    signature_matches = Sql("{} = b.signature", _row_signature("s", match.terms))
     in_row = [signature_matches, *row_conditions("s", match, criteria)]
 
     def found(book: str) -> QueryString:
@@ -324,18 +325,18 @@ def page_by_levels(
         A category is probed on the id walked before the row is read: in a
         category of 1% of the books, 99 rows in 100 are never fetched.
         """
-        row = QueryString(
+        row = Sql(
             f"EXISTS (SELECT 1 FROM book_search s WHERE s.book_id = {book} AND {{}} OFFSET 0)",
             all_of(in_row),
         )
         if len(in_row) == 1:  # the signature alone: only when the walk cannot tell
-            row = QueryString("(NOT b.check_row OR {})", row)
+            row = Sql("(NOT b.check_row OR {})", row)
         return all_of([*book_conditions(book, criteria), row])
 
     statement = _LEVEL_WALK.format(
         found_j="{}", found_p="{}", limit=literal_limit(limit), rows=int(limit)
     )
-    return QueryString(
+    return Sql(
         statement,
         [b.group for b in walked],
         [b.word for b in walked],

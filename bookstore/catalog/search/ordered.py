@@ -15,6 +15,7 @@ from bookstore.catalog.search import ranking
 from bookstore.catalog.search.pages import Match, match_conditions
 from bookstore.catalog.sorts import PageKey, SortOrder, sort_after
 from bookstore.catalog.statements import all_of, literal_limit
+from bookstore.query_text import Sql
 
 
 def page_in_order(
@@ -25,7 +26,7 @@ def page_in_order(
     conditions = match_conditions("s", match, criteria)
     if after is not None:
         conditions.append(sort_after(sort, f"b.{sort.field}", "b.id", after))
-    return QueryString(
+    return Sql(
         "SELECT b.id, {} AS score FROM book_search s JOIN books b ON b.id = s.book_id"
         f" WHERE {{}} ORDER BY {sort.order_by(f'b.{sort.field}', 'b.id')}"
         f" {literal_limit(limit)}",

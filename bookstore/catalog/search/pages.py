@@ -26,6 +26,7 @@ from bookstore.catalog.pages import ranges_of_book
 from bookstore.catalog.search import ranking
 from bookstore.catalog.search.vocabulary import ResolvedTerm
 from bookstore.catalog.statements import all_of, literal_limit
+from bookstore.query_text import Sql
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ class Match:
 
 def terms_match(column: str, terms: Sequence[ResolvedTerm]) -> list[QueryString]:
     """``column`` (an array of words) holds one of the words of every term."""
-    return [QueryString(f"{column} && {{}}::text[]", list(term.words)) for term in terms]
+    return [Sql(f"{column} && {{}}::text[]", list(term.words)) for term in terms]
 
 
 def filter_conditions(row: str, match: Match, criteria: Criteria) -> list[QueryString]:
@@ -64,23 +65,19 @@ def row_conditions(row: str, match: Match, criteria: Criteria) -> list[QueryStri
     if match.excluded:
         # Stemmed as the books' words are: "-sequels" excludes "sequel".
         conditions.append(
-            QueryString(
+            Sql(
                 f"NOT {row}.words && coalesce((SELECT array_agg(l.lexeme)"
                 " FROM unnest(to_tsvector('english', {})) AS l), '{{}}')",
                 " ".join(match.excluded),
             )
         )
     for phrase in match.phrases:
-        conditions.append(
-            QueryString(f"{row}.document @@ phraseto_tsquery('english', {{}})", phrase)
-        )
+        conditions.append(Sql(f"{row}.document @@ phraseto_tsquery('english', {{}})", phrase))
     if criteria.author_ids is not None:
-        conditions.append(
-            QueryString(f"{row}.author_id = ANY({{}}::integer[])", criteria.author_ids)
-        )
+        conditions.append(Sql(f"{row}.author_id = ANY({{}}::integer[])", criteria.author_ids))
     if criteria.author_pattern is not None:
         conditions.append(
-            QueryString(
+            Sql(
                 f"EXISTS (SELECT 1 FROM authors a WHERE a.id = {row}.author_id"
                 " AND a.name ILIKE {} OFFSET 0)",
                 criteria.author_pattern,
@@ -97,7 +94,7 @@ def book_conditions(book_id: str, criteria: Criteria) -> list[QueryString]:
     # books) to find a page of a frequent word in it.
     for category_ids in criteria.category_sets:
         conditions.append(
-            QueryString(
+            Sql(
                 f"EXISTS (SELECT 1 FROM book_category x WHERE x.book_id = {book_id}"
                 " AND x.category_id = ANY({}::integer[]) OFFSET 0)",
                 category_ids,
@@ -108,7 +105,7 @@ def book_conditions(book_id: str, criteria: Criteria) -> list[QueryString]:
 
 def after_condition(score: QueryString, row: str, after: Relevance) -> QueryString:
     """``row`` comes after the cursor: a lower score, or the same and a higher id."""
-    return QueryString(
+    return Sql(
         f"({{}} < {{}} OR ({{}} = {{}} AND {row}.book_id > {{}}))",
         score,
         after.score,
@@ -149,7 +146,7 @@ def _walk_postings(match: Match, criteria: Criteria, after: Relevance, limit: in
     words = [variant.word for variant in term.variants]
     starts = [ranking.walk_start(v.inexact, after.score, after.id) for v in term.variants]
     conditions = [*filter_conditions("s", match, criteria), after_condition(score, "s", after)]
-    return QueryString(
+    return Sql(
         "SELECT DISTINCT found.id, found.score FROM"
         " unnest({}::text[], {}::smallint[], {}::integer[]) AS v (word, field, book_id)"
         " CROSS JOIN LATERAL ("
@@ -177,7 +174,7 @@ def _score_matches(
     if among is not None:
         return _score_category(match, criteria, after, limit, among)
     conditions = [*match_conditions("s", match, criteria), after_condition(score, "s", after)]
-    return QueryString(
+    return Sql(
         "SELECT id, score FROM (SELECT s.book_id AS id, {} AS score FROM book_search s"
         " WHERE {}) AS found"
         f" ORDER BY score DESC, id {literal_limit(limit)}",
@@ -202,7 +199,7 @@ def _score_category(
     )
     score = ranking.score("s", match.terms)
     conditions = [*match_conditions("s", match, rest), after_condition(score, "s", after)]
-    return QueryString(
+    return Sql(
         "SELECT found.id, found.score FROM"
         " (SELECT DISTINCT book_id FROM book_category WHERE category_id = ANY({}::integer[]))"
         " AS small CROSS JOIN LATERAL (SELECT s.book_id AS id, {} AS score FROM book_search s"
@@ -226,8 +223,8 @@ def page_by_title(
     score = ranking.score("s", match.terms)
     conditions = match_conditions("s", match, criteria)
     if after_title is not None:
-        conditions.append(QueryString("(b.title, b.id) > ({}, {})", *after_title))
-    return QueryString(
+        conditions.append(Sql("(b.title, b.id) > ({}, {})", *after_title))
+    return Sql(
         "SELECT b.id, {} AS score FROM book_search s JOIN books b ON b.id = s.book_id"
         f" WHERE {{}} ORDER BY b.title, b.id {literal_limit(limit)}",
         score,

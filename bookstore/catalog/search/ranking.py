@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from piccolo.querystring import QueryString
 
 from bookstore.catalog.search.vocabulary import ResolvedTerm
+from bookstore.query_text import Sql
 
 # book_search's field columns, best first, with their weights; the index of
 # a field is its number in search_postings.field.
@@ -32,17 +33,17 @@ def _field_weight(row: str, words: Sequence[str]) -> QueryString:
     # One list in every field, sent once (``query_text.compile_postgres``): a
     # new list per call, never shared with another term or call, so that the
     # statement's text depends on the number of terms only.
-    return QueryString(f"CASE {cases} ELSE 0 END", *([list(words)] * len(FIELDS)))
+    return Sql(f"CASE {cases} ELSE 0 END", *([list(words)] * len(FIELDS)))
 
 
 def term_score(row: str, term: ResolvedTerm) -> QueryString:
     exact, inexact = term.exact, term.inexact
     if not inexact:
         return _field_weight(row, exact)
-    penalised = QueryString(f"({{}} - {INEXACT_PENALTY})", _field_weight(row, inexact))
+    penalised = Sql(f"({{}} - {INEXACT_PENALTY})", _field_weight(row, inexact))
     if not exact:
         return penalised
-    return QueryString("GREATEST({}, {})", _field_weight(row, exact), penalised)
+    return Sql("GREATEST({}, {})", _field_weight(row, exact), penalised)
 
 
 def term_score_of_arrays(row: str, term: ResolvedTerm) -> QueryString:
@@ -51,7 +52,7 @@ def term_score_of_arrays(row: str, term: ResolvedTerm) -> QueryString:
     For statements whose text must not depend on which kinds of words a
     term has (``levels``): an empty array overlaps nothing.
     """
-    return QueryString(
+    return Sql(
         f"GREATEST({{}}, {{}} - {INEXACT_PENALTY})",
         _field_weight(row, term.exact),
         _field_weight(row, term.inexact),
@@ -60,7 +61,7 @@ def term_score_of_arrays(row: str, term: ResolvedTerm) -> QueryString:
 
 def score(row: str, terms: Sequence[ResolvedTerm]) -> QueryString:
     """The relevance of ``row`` (an alias of book_search) to all of ``terms``."""
-    return QueryString(" + ".join("{}" for _ in terms), *(term_score(row, t) for t in terms))
+    return Sql(" + ".join("{}" for _ in terms), *(term_score(row, t) for t in terms))
 
 
 def walk_start(variant_inexact: bool, after_score: int, after_id: int) -> tuple[int, int]:

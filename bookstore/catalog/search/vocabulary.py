@@ -19,6 +19,7 @@ from piccolo.querystring import QueryString
 from bookstore.catalog.search.typos import allowed_typos, typo_distance
 from bookstore.catalog.search.words import Term
 from bookstore.database import DatabaseConnection, fetch
+from bookstore.query_text import Sql
 
 # Nearest words read for a term missing from the vocabulary; those within
 # its allowed typos are kept. A word one typo away is among the nearest few
@@ -230,16 +231,16 @@ async def look_up_terms_alongside(
     typos = [allowed_typos(term.folded) for term in terms]
     low, high = _prefix_bounds(terms[-1].folded) if prefix else (None, None)
     # Three slots of the statement: the one-row CTE, its columns, its join.
-    slots = [QueryString(""), QueryString(""), QueryString("")]
+    slots = [Sql(""), Sql(""), Sql("")]
     if alongside is not None:
         slots = [
-            QueryString(", alongside AS MATERIALIZED (SELECT {})", alongside),
-            QueryString("alongside.*, "),
-            QueryString(", alongside"),
+            Sql(", alongside AS MATERIALIZED (SELECT {})", alongside),
+            Sql("alongside.*, "),
+            Sql(", alongside"),
         ]
     rows = await fetch(
         db,
-        QueryString(
+        Sql(
             _LOOKUP,
             [term.folded for term in terms],
             typos,
@@ -318,5 +319,5 @@ async def surface_words(db: DatabaseConnection, stems: Sequence[str]) -> dict[st
     type. Folded (lower case, no accents), as the query is. A stem with no
     book left is absent.
     """
-    rows = await fetch(db, QueryString(_SURFACE, sorted(set(stems))))
+    rows = await fetch(db, Sql(_SURFACE, sorted(set(stems))))
     return {row["stem"]: row["word"] for row in rows if row["word"]}
