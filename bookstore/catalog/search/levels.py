@@ -36,8 +36,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from itertools import product
 from math import prod
+from typing import NamedTuple
 
 from piccolo.querystring import QueryString
 
@@ -81,8 +83,9 @@ class Level:
     term: ResolvedTerm
     runs: tuple[int, ...] = ()  # each pair's postings, about
 
-    @property
+    @cached_property
     def several_words(self) -> bool:
+        """Asked for every way of walking every combination: computed once."""
         return len({word for word, _ in (*self.pairs, *self.better)}) > 1
 
 
@@ -167,9 +170,13 @@ def _row_signature(row: str, terms: Sequence[ResolvedTerm]) -> QueryString:
     )
 
 
-@dataclass(frozen=True)
-class Branch:
-    """One run of postings walked for one combination of levels."""
+class Branch(NamedTuple):
+    """One run of postings walked for one combination of levels.
+
+    A named tuple: a search makes one per word walked (a prefix's twenty
+    completions each), and a frozen dataclass costs three times as much to
+    make (``object.__setattr__`` per field).
+    """
 
     group: int  # the score's group, 1 for the best
     word: str
@@ -215,17 +222,30 @@ def cheapest_walk(combo: Sequence[Level]) -> tuple[Level, Level | None]:
     titles, each merged with the 3,434 titles holding "ropour", rather than
     those 3,434 rows probed for a completion (14,000 pages).
     """
+    several_words = any(level.several_words for level in combo)
     options = []
     for walked in combo:
-        partners: list[Level | None] = [None]
-        partners += [level for level in combo if level is not walked and len(level.pairs) == 1]
-        for partner in partners:
-            confirm = any(level not in (walked, partner) for level in combo) or any(
-                level.several_words for level in combo
-            )
+        # Without a partner the cost does not depend on the row's check.
+        options.append((walk_cost(walked, None, False), walked, None))
+        for partner in combo:
+            if partner is walked or len(partner.pairs) != 1:
+                continue
+            confirm = row_confirms(combo, walked, partner, several_words)
             options.append((walk_cost(walked, partner, confirm), walked, partner))
     _, walked, partner = min(options, key=lambda option: option[0])
     return walked, partner
+
+
+def row_confirms(
+    combo: Sequence[Level], walked: Level, partner: Level | None, several_words: bool
+) -> bool:
+    """Whether the book's row must confirm the combination its walk found.
+
+    It must when a level is neither walked nor merged, or when a level has
+    several words (``several_words``: any of ``combo``'s, asked once per
+    combination), none of which may sit at a better level.
+    """
+    return several_words or any(level not in (walked, partner) for level in combo)
 
 
 def branches(
@@ -248,22 +268,14 @@ def branches(
         after_id = after.id if score == after.score else 0
         for combo in combos:
             walked, partner = cheapest_walk(combo)
-            confirmed = (walked, partner)
-            check_row = any(level not in confirmed for level in combo) or any(
-                level.several_words for level in combo
+            several_words = any(level.several_words for level in combo)
+            check_row = row_confirms(combo, walked, partner, several_words)
+            merged = partner.pairs[0] if partner is not None else None
+            combined = signature(combo)
+            found.extend(
+                Branch(len(scores), word, field, after_id, merged, check_row, combined)
+                for word, field in walked.pairs
             )
-            for word, field in walked.pairs:
-                found.append(
-                    Branch(
-                        len(scores),
-                        word,
-                        field,
-                        after_id,
-                        partner.pairs[0] if partner is not None else None,
-                        check_row,
-                        signature(combo),
-                    )
-                )
     return scores, found
 
 
