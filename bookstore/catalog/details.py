@@ -87,9 +87,11 @@ async def books_with_details(
     carries; ``by_score``: the books come best first, then by id.
     """
     rows = await fetch(db, with_details(page, scored=scored, by_score=by_score, sort=sort))
-    if not scored:
-        return [book_from_row(row) for row in rows]
-    return [{**book_from_row(row), "score": row["score"]} for row in rows]
+    books = [book_from_row(row) for row in rows]
+    if scored:
+        for book, row in zip(books, rows, strict=True):
+            book["score"] = row["score"]  # last, as the response shows it
+    return books
 
 
 async def get_book(book_id: int) -> Row:

@@ -8,6 +8,7 @@ few values, and the keyset condition in the shape the ordering index serves.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -74,4 +75,10 @@ def all_of(conditions: list[QueryString]) -> QueryString:
     """The conditions joined by AND; TRUE when there are none."""
     if not conditions:
         return Sql("TRUE")
-    return Sql(" AND ".join("{}" for _ in conditions), *conditions)
+    return Sql(_conjunction(len(conditions)), *conditions)
+
+
+@functools.cache
+def _conjunction(count: int) -> str:
+    """``{} AND {} AND ...``: one template per number of conditions, not one per statement."""
+    return " AND ".join(["{}"] * count)

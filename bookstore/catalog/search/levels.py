@@ -33,10 +33,10 @@ counted at a level only when none of the term's words is at a better one.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property
 from itertools import product
 from math import prod
 from typing import NamedTuple
@@ -83,7 +83,7 @@ class Level:
     term: ResolvedTerm
     runs: tuple[int, ...] = ()  # each pair's postings, about
 
-    @cached_property
+    @functools.cached_property
     def several_words(self) -> bool:
         """Asked for every way of walking every combination: computed once."""
         return len({word for word, _ in (*self.pairs, *self.better)}) > 1
@@ -315,6 +315,14 @@ ORDER BY page.n, i.k {limit}
 """
 
 
+@functools.cache
+def _level_walk_text(limit: int) -> str:
+    """``_LEVEL_WALK`` for a page of ``limit`` rows, written once per page size."""
+    return _LEVEL_WALK.format(
+        found_j="{}", found_p="{}", limit=literal_limit(limit), rows=int(limit)
+    )
+
+
 def page_by_levels(
     match: Match, criteria: Criteria, limit: int, scores: list[int], walked: list[Branch]
 ) -> QueryString:
@@ -345,11 +353,8 @@ def page_by_levels(
             row = Sql("(NOT b.check_row OR {})", row)
         return all_of([*book_conditions(book, criteria), row])
 
-    statement = _LEVEL_WALK.format(
-        found_j="{}", found_p="{}", limit=literal_limit(limit), rows=int(limit)
-    )
     return Sql(
-        statement,
+        _level_walk_text(limit),
         [b.group for b in walked],
         [b.word for b in walked],
         [b.field for b in walked],

@@ -9,6 +9,7 @@ statement as SQL over the row's word arrays: reading it costs no lookup.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 from piccolo.querystring import QueryString
@@ -25,15 +26,21 @@ INEXACT_PENALTY = 1
 TOP_SCORE = 10_000
 
 
-def _field_weight(row: str, words: Sequence[str]) -> QueryString:
+@functools.cache
+def _field_weight_text(row: str) -> str:
+    """``CASE WHEN {row}.title && {}::text[] THEN 16 ... ELSE 0 END``, written once per alias."""
     cases = " ".join(
         f"WHEN {row}.{field} && {{}}::text[] THEN {weight}"
         for field, weight in zip(FIELDS, WEIGHTS, strict=True)
     )
+    return f"CASE {cases} ELSE 0 END"
+
+
+def _field_weight(row: str, words: Sequence[str]) -> QueryString:
     # One list in every field, sent once (``query_text.compile_postgres``): a
     # new list per call, never shared with another term or call, so that the
     # statement's text depends on the number of terms only.
-    return Sql(f"CASE {cases} ELSE 0 END", *([list(words)] * len(FIELDS)))
+    return Sql(_field_weight_text(row), *([list(words)] * len(FIELDS)))
 
 
 def term_score(row: str, term: ResolvedTerm) -> QueryString:
@@ -52,11 +59,15 @@ def term_score_of_arrays(row: str, term: ResolvedTerm) -> QueryString:
     For statements whose text must not depend on which kinds of words a
     term has (``levels``): an empty array overlaps nothing.
     """
-    return Sql(
-        f"GREATEST({{}}, {{}} - {INEXACT_PENALTY})",
-        _field_weight(row, term.exact),
-        _field_weight(row, term.inexact),
-    )
+    exact, inexact = list(term.exact), list(term.inexact)
+    return Sql(_score_of_arrays_text(row), *([exact] * len(FIELDS)), *([inexact] * len(FIELDS)))
+
+
+@functools.cache
+def _score_of_arrays_text(row: str) -> str:
+    """``term_score_of_arrays``'s text: one template where three were made per search."""
+    weight = _field_weight_text(row)
+    return f"GREATEST({weight}, {weight} - {INEXACT_PENALTY})"
 
 
 def score(row: str, terms: Sequence[ResolvedTerm]) -> QueryString:

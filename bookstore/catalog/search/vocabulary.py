@@ -264,14 +264,16 @@ def _resolve_rows(
 ) -> list[ResolvedTerm]:
     """The terms resolved from the lookup's rows (see ``look_up_terms``)."""
     lexemes: dict[int, tuple[str | None, int | None, tuple[int, ...] | None]] = {}
-    candidates: dict[int, list[tuple[str, int, tuple[int, ...] | None]]] = defaultdict(list)
+    candidates: dict[int, list[tuple[str, int, tuple[int, ...] | None, bool]]] = defaultdict(list)
     surfaces: dict[str, str] = {}
     for row in rows:
         postings = tuple(row["postings"]) if row["postings"] is not None else None
-        if row["kind"] == "lexeme":
+        kind = row["kind"]
+        if kind == "lexeme":
             lexemes[row["n"]] = (row["word"], row["books"], postings)
         else:
-            candidates[row["n"]].append((row["word"], row["books"], postings))
+            edit = kind == "edit"
+            candidates[row["n"]].append((row["word"], row["books"], postings, edit))
         if row["surface"]:
             surfaces[row["word"]] = row["surface"]
     # The commonest completions first, as the statement ordered them.
@@ -285,9 +287,11 @@ def _resolve_rows(
             variants.append(Variant(lexeme, inexact=False, books=books, postings=postings))
         elif lexeme is not None and candidates[n]:
             limit = typos[n - 1]
+            # A spelling the statement made from the lexeme by one edit is one
+            # typo away: only the trigram neighbours are measured.
             scored = sorted(
-                (typo_distance(lexeme, word, limit), -books, word, books, postings)
-                for word, books, postings in candidates[n]
+                (1 if edit else typo_distance(lexeme, word, limit), -books, word, books, postings)
+                for word, books, postings, edit in candidates[n]
             )
             within = [entry for entry in scored if entry[0] <= limit]
             if within:
@@ -302,7 +306,7 @@ def _resolve_rows(
             known = {v.word for v in variants}
             variants.extend(
                 Variant(word, inexact=True, books=books, postings=postings)
-                for word, books, postings in expansions
+                for word, books, postings, _ in expansions
                 if word not in known
             )
         surface = surfaces.get(correction) if correction else None
