@@ -36,7 +36,6 @@ from __future__ import annotations
 import functools
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from itertools import product
 from math import prod
 from typing import NamedTuple
@@ -72,9 +71,13 @@ FROM unnest({{}}::text[]) AS v (word), (SELECT max(book_id) AS id FROM book_sear
 """
 
 
-@dataclass(frozen=True)
-class Level:
-    """Where a term's words sit in the books at one weight: (word, field) pairs."""
+class Level(NamedTuple):
+    """Where a term's words sit in the books at one weight: (word, field) pairs.
+
+    A named tuple: a search makes one per weight of each term (up to eight
+    for a prefix's completions), and a frozen dataclass costs three times as
+    much to make.
+    """
 
     weight: int
     pairs: tuple[tuple[str, int], ...]
@@ -83,9 +86,8 @@ class Level:
     term: ResolvedTerm
     runs: tuple[int, ...] = ()  # each pair's postings, about
 
-    @functools.cached_property
+    @property
     def several_words(self) -> bool:
-        """Asked for every way of walking every combination: computed once."""
         return len({word for word, _ in (*self.pairs, *self.better)}) > 1
 
 
@@ -213,16 +215,20 @@ def walk_cost(walked: Level, partner: Level | None, confirm: bool) -> float:
     return merged + (len(walked.runs) * PAGE_ROWS * PROBE_PAGES if confirm else 0)
 
 
-def cheapest_walk(combo: Sequence[Level]) -> tuple[Level, Level | None]:
+def cheapest_walk(
+    combo: Sequence[Level], several_words: bool | None = None
+) -> tuple[Level, Level | None]:
     """The level to walk, and a level of one word to merge join with it, if any.
 
     Every level may be walked (one walk per word of it), merge joined with
     any other level of a single word, or with none; the cheapest by
     ``walk_cost`` is taken. "ropour zou": the 6 completions of "zou" in
     titles, each merged with the 3,434 titles holding "ropour", rather than
-    those 3,434 rows probed for a completion (14,000 pages).
+    those 3,434 rows probed for a completion (14,000 pages). ``several_words``:
+    whether any level of ``combo`` has several words, when already known.
     """
-    several_words = any(level.several_words for level in combo)
+    if several_words is None:
+        several_words = any(level.several_words for level in combo)
     options = []
     for walked in combo:
         # Without a partner the cost does not depend on the row's check.
@@ -267,8 +273,8 @@ def branches(
         scores.append(score)
         after_id = after.id if score == after.score else 0
         for combo in combos:
-            walked, partner = cheapest_walk(combo)
             several_words = any(level.several_words for level in combo)
+            walked, partner = cheapest_walk(combo, several_words)
             check_row = row_confirms(combo, walked, partner, several_words)
             merged = partner.pairs[0] if partner is not None else None
             combined = signature(combo)

@@ -39,6 +39,9 @@ MIN_PREFIX = 2
 
 def fold(text: str) -> str:
     """``"Gabriel García Márquez"`` -> ``"gabriel garcia marquez"``."""
+    if text.isascii():
+        # Nothing to spell out or decompose: most of what is typed.
+        return text.lower()
     lowered = text.lower().translate(_SPELLED_OUT)
     return _COMBINING_MARKS.sub("", unicodedata.normalize("NFKD", lowered))
 
