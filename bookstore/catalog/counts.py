@@ -57,6 +57,7 @@ from bookstore.catalog.search.pages import Match, match_conditions
 from bookstore.catalog.statements import Row, all_of, literal_limit
 from bookstore.catalog.statistics import CatalogStats, stats_cache
 from bookstore.database import DatabaseConnection, connection, fetch
+from bookstore.query_text import Sql
 from bookstore.tables import Book
 
 EXACT_UP_TO = 1000
@@ -165,9 +166,9 @@ def _facet_statement(
     """
     parts = _facet_parts(facets, categories_when_exact)
     if kept_if is None:
-        return QueryString("WITH sample AS MATERIALIZED ({}) " + " UNION ALL ".join(parts), sample)
+        return Sql("WITH sample AS MATERIALIZED ({}) " + " UNION ALL ".join(parts), sample)
     parts.append("SELECT 'read', NULL::bigint, NULL::text, NULL::text, count(*) FROM read_sample")
-    return QueryString(
+    return Sql(
         "WITH read_sample AS MATERIALIZED ({}),"
         " sample AS MATERIALIZED (SELECT * FROM read_sample AS s WHERE {}) "
         + " UNION ALL ".join(parts),
@@ -288,7 +289,7 @@ async def count_matching(
 
 def _search_sample(match: Match, criteria: Criteria, limit: int) -> QueryString:
     """(id, year, price, author_id) of ``limit`` books matching the search, in no order."""
-    return QueryString(
+    return Sql(
         "SELECT s.book_id AS id, b.published_year AS year, b.price AS price,"
         " b.author_id AS author_id FROM book_search s JOIN books b ON b.id = s.book_id"
         f" WHERE {{}} {literal_limit(limit)}",

@@ -18,6 +18,7 @@ from piccolo.querystring import QueryString
 
 from bookstore.catalog.statements import contains_pattern, has_trigram, literal_limit
 from bookstore.database import DatabaseConnection, fetch
+from bookstore.query_text import Sql
 
 CategoryMode = Literal["any", "all"]
 
@@ -169,11 +170,11 @@ def authors_named_sql(trigram: bool) -> str:
 
 def authors_named(fragment: str) -> QueryString:
     """The ids of up to NARROW_AUTHOR_MATCH + 1 authors whose name contains ``fragment``."""
-    return QueryString(authors_named_sql(has_trigram(fragment)), contains_pattern(fragment))
+    return Sql(authors_named_sql(has_trigram(fragment)), contains_pattern(fragment))
 
 
 def _author_lookup(fragment: str) -> QueryString:
-    return QueryString("ARRAY({}) AS author_ids", authors_named(fragment))
+    return Sql("ARRAY({}) AS author_ids", authors_named(fragment))
 
 
 class BroadFragments:
@@ -303,7 +304,7 @@ def criteria_lookup(filters: BookFilters, *, category_books: bool = False) -> Cr
         lookups.append(
             _category_books_lookup(list(filters.categories), list(filters.category_ids))
         )
-    columns = QueryString(", ".join("{}" for _ in lookups), *lookups) if lookups else None
+    columns = Sql(", ".join("{}" for _ in lookups), *lookups) if lookups else None
     return CriteriaLookup(filters, look_up_author, sized, columns)
 
 
@@ -317,7 +318,7 @@ async def resolve(
     lookup = criteria_lookup(filters, category_books=category_books)
     found: Mapping[str, Any] = {}
     if lookup.columns is not None:
-        (found,) = await fetch(db, QueryString("SELECT {}", lookup.columns))
+        (found,) = await fetch(db, Sql("SELECT {}", lookup.columns))
     return lookup.criteria(found)
 
 
@@ -336,7 +337,7 @@ def _categories_lookup(terms: list[str]) -> QueryString:
     matches = (
         " FROM unnest({}::text[]) WITH ORDINALITY AS t (term, ord)" + _CATEGORIES_OF_TERM + ")"
     )
-    return QueryString(
+    return Sql(
         "(SELECT array_agg(t.ord::integer ORDER BY t.ord, c.id)"
         + matches
         + " AS category_terms, (SELECT array_agg(c.id ORDER BY t.ord, c.id)"
@@ -354,7 +355,7 @@ def _category_books_lookup(terms: list[str], ids: list[int]) -> QueryString:
     category, kept by triggers): a few index entries, where counting the
     category's links up to 2,001 read them all, in a statement of its own.
     """
-    return QueryString(
+    return Sql(
         "(SELECT array_agg(ARRAY[k.id, (SELECT coalesce(sum(cc.books), 0)"
         " FROM category_counts cc WHERE cc.category_id = k.id)::integer])"
         " FROM (SELECT c.id FROM unnest({}::text[]) AS t (term)"

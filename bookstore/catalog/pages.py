@@ -26,6 +26,7 @@ from bookstore.catalog.statements import (
     literal_limit,
 )
 from bookstore.pagination import SortKey
+from bookstore.query_text import Sql
 
 
 def author_is(column: str, author_ids: list[int]) -> QueryString:
@@ -38,8 +39,8 @@ def author_is(column: str, author_ids: list[int]) -> QueryString:
     the most prolific author of 100,000 books, ten times that at a million).
     """
     if len(author_ids) == 1:
-        return QueryString(f"{column} = {{}}", author_ids[0])
-    return QueryString(f"{column} = ANY({{}}::integer[])", author_ids)
+        return Sql(f"{column} = {{}}", author_ids[0])
+    return Sql(f"{column} = ANY({{}}::integer[])", author_ids)
 
 
 def in_categories(book_id: str, category_ids: list[int]) -> QueryString:
@@ -49,7 +50,7 @@ def in_categories(book_id: str, category_ids: list[int]) -> QueryString:
     hashed the whole second category of ``category_mode=all`` (16,000 rows
     at 100,000 books) to find a page in the first.
     """
-    return QueryString(
+    return Sql(
         f"EXISTS (SELECT 1 FROM book_category x WHERE x.book_id = {book_id}"
         " AND x.category_id = ANY({}::integer[]) OFFSET 0)",
         category_ids,
@@ -79,18 +80,18 @@ def in_ranges(
     ):
         if field == indexed:
             if low is not None:
-                conditions.append(QueryString(f"{column} >= {{}}", low))
+                conditions.append(Sql(f"{column} >= {{}}", low))
             if high is not None:
-                conditions.append(QueryString(f"{column} <= {{}}", high))
+                conditions.append(Sql(f"{column} <= {{}}", high))
             continue
         # NOT (value < min): the same test (NULL passes neither), which a
         # generic plan expects to keep two rows in three rather than one in
         # three, so that it walks the order's index rather than scanning
         # and sorting the table for a sample of 1,001 books.
         if low is not None:
-            conditions.append(QueryString(f"NOT (({column} + 0) < {{}})", low))
+            conditions.append(Sql(f"NOT (({column} + 0) < {{}})", low))
         if high is not None:
-            conditions.append(QueryString(f"NOT (({column} + 0) > {{}})", high))
+            conditions.append(Sql(f"NOT (({column} + 0) > {{}})", high))
     return conditions
 
 
@@ -104,7 +105,7 @@ def ranges_of_book(book_id: str, criteria: Criteria) -> list[QueryString]:
     if not ranges:
         return []
     return [
-        QueryString(
+        Sql(
             f"EXISTS (SELECT 1 FROM books r WHERE r.id = {book_id} AND {{}} OFFSET 0)",
             all_of(ranges),
         )
@@ -165,7 +166,7 @@ def _page_of_merged_categories(
     others = sorted({ids[0] for ids in rest} - {first, second})
     year_min, year_max = criteria.year
     price_min, price_max = criteria.price
-    return QueryString(
+    return Sql(
         "SELECT id FROM books_in_every_category({}, {}, {}::integer[], {}, {},"
         " {}, {}, {}, {}, {}) AS page (id)",
         first,
@@ -230,7 +231,7 @@ def _page_in_order(
         conditions += in_ranges(criteria, "bc.book_year", "bc.book_price", indexed=sort.field)
         if criteria.author_pattern is not None:
             conditions.append(
-                QueryString(
+                Sql(
                     "EXISTS (SELECT 1 FROM authors a"
                     " WHERE a.id = bc.book_author_id AND a.name ILIKE {} OFFSET 0)",
                     criteria.author_pattern,
@@ -244,7 +245,7 @@ def _page_in_order(
                 source="book_category bc",
                 value=f"bc.{sort.copy}",
                 book_id="bc.book_id",
-                conditions=all_of([QueryString("bc.category_id = {}", category_id), *conditions]),
+                conditions=all_of([Sql("bc.category_id = {}", category_id), *conditions]),
                 after=after,
                 limit=limit,
                 extra=_VALUES["bc"] if with_values else "",
@@ -257,7 +258,7 @@ def _page_in_order(
         # hashed, the authors' books without a year were all read (5,000 at
         # 100,000 books) for the second part of a page by year.
         conditions.append(
-            QueryString(
+            Sql(
                 "EXISTS (SELECT 1 FROM authors a"
                 " WHERE a.id = b.author_id AND a.name ILIKE {} OFFSET 0)",
                 criteria.author_pattern,
@@ -296,12 +297,12 @@ def _gathered_authors_page(
     conditions += [in_categories("b.id", ids) for ids in criteria.category_sets]
     columns = "id, year, price, author_id" if with_values else "id"
     value = f"b.{sort.field}"
-    return QueryString(
+    return Sql(
         f"SELECT {columns} FROM (SELECT b.id, {value} AS value{_VALUES['b']}"
         " FROM books b WHERE {} OFFSET 0) AS b WHERE {}"
         f" ORDER BY {sort.order_by('b.value', 'b.id')} {literal_limit(limit)}",
         all_of(conditions),
-        QueryString("TRUE") if after is None else sort_after(sort, "b.value", "b.id", after),
+        Sql("TRUE") if after is None else sort_after(sort, "b.value", "b.id", after),
     )
 
 
@@ -313,7 +314,7 @@ def _page_from_books(criteria: Criteria, after: SortKey | None, limit: int) -> Q
         # "+ 0" hides the author index: for a broad match the walk in title
         # order is right, whatever a generic plan would estimate.
         conditions.append(
-            QueryString(
+            Sql(
                 "(b.author_id + 0) IN (SELECT id FROM authors WHERE name ILIKE {})",
                 criteria.author_pattern,
             )
@@ -321,7 +322,7 @@ def _page_from_books(criteria: Criteria, after: SortKey | None, limit: int) -> Q
     conditions += in_ranges(criteria, "b.published_year", "b.price")
     if after is not None:
         conditions.append(after_key("b.title, b.id", after))
-    return QueryString(
+    return Sql(
         f"SELECT b.id FROM books b WHERE {{}} ORDER BY b.title, b.id {literal_limit(limit)}",
         all_of(conditions),
     )
@@ -336,7 +337,7 @@ def _page_from_category(criteria: Criteria, after: SortKey | None, limit: int) -
         # the whole category: each row, in title order, is checked until the
         # page is full (the authors are many, so that is soon).
         conditions.append(
-            QueryString(
+            Sql(
                 "EXISTS (SELECT 1 FROM authors a"
                 " WHERE a.id = bc.book_author_id AND a.name ILIKE {} OFFSET 0)",
                 criteria.author_pattern,
@@ -354,9 +355,9 @@ def _page_from_category(criteria: Criteria, after: SortKey | None, limit: int) -
         # (20,000-32,000 rows at 100,000 books), and given the cursor so did
         # 18's. The outer OFFSET 0 fences the search off from the ordering and
         # the cursor for the same reason.
-        after_cursor = QueryString("TRUE") if after is None else after_key("title, id", after)
+        after_cursor = Sql("TRUE") if after is None else after_key("title, id", after)
         scans = [
-            QueryString(
+            Sql(
                 "(SELECT id, title FROM (SELECT bc.book_id AS id, bc.book_title AS title"
                 " FROM unnest({}::integer[]) AS author (id) CROSS JOIN LATERAL"
                 " (SELECT * FROM book_category bc WHERE bc.category_id = {}"
@@ -374,7 +375,7 @@ def _page_from_category(criteria: Criteria, after: SortKey | None, limit: int) -
         if after is not None:
             conditions.append(after_key("bc.book_title, bc.book_id", after))
         scans = [
-            QueryString(
+            Sql(
                 "(SELECT bc.book_id AS id, bc.book_title AS title FROM book_category bc"
                 " WHERE bc.category_id = {} AND {} ORDER BY bc.book_title, bc.book_id"
                 f" {literal_limit(limit)})",
@@ -384,7 +385,5 @@ def _page_from_category(criteria: Criteria, after: SortKey | None, limit: int) -
             for category_id in driving
         ]
     # Two categories (one named by slug, one by name): two scans, merged.
-    merged = QueryString(" UNION ".join("{}" for _ in scans), *scans)
-    return QueryString(
-        f"SELECT id FROM ({{}}) AS page ORDER BY title, id {literal_limit(limit)}", merged
-    )
+    merged = Sql(" UNION ".join("{}" for _ in scans), *scans)
+    return Sql(f"SELECT id FROM ({{}}) AS page ORDER BY title, id {literal_limit(limit)}", merged)

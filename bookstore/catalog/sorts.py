@@ -20,6 +20,7 @@ from piccolo.querystring import QueryString
 
 from bookstore.catalog.statements import literal_limit
 from bookstore.errors import InvalidCursor
+from bookstore.query_text import Sql
 from bookstore.schemas import INT4_MAX
 
 Value = str | int | Decimal | datetime | None
@@ -120,11 +121,11 @@ def sort_after(sort: SortOrder, value: str, book_id: str, after: PageKey) -> Que
     """Rows after ``after`` in ``sort``, as one condition (for rows sorted anyway)."""
     beyond = _beyond(sort)
     if after.value is None:
-        return QueryString(f"({value} IS NULL AND {book_id} {beyond} {{}})", after.id)
+        return Sql(f"({value} IS NULL AND {book_id} {beyond} {{}})", after.id)
     keyset = f"({value}, {book_id}) {beyond} ({{}}, {{}})"
     if sort.nullable:
-        return QueryString(f"({keyset} OR {value} IS NULL)", after.value, after.id)
-    return QueryString(keyset, after.value, after.id)
+        return Sql(f"({keyset} OR {value} IS NULL)", after.value, after.id)
+    return Sql(keyset, after.value, after.id)
 
 
 def _beyond(sort: SortOrder) -> str:
@@ -151,19 +152,19 @@ def ordered_parts(
     is exhausted.
     """
     direction = sort.direction
-    from_ = source if isinstance(source, QueryString) else QueryString(source)
+    from_ = source if isinstance(source, QueryString) else Sql(source)
     columns = f"{book_id} AS id, {value} AS value{extra}"
     order = f"ORDER BY {value} {direction}, {book_id} {direction} {literal_limit(limit)}"
     parts = []
     if after is None or after.value is not None:
-        keyset = QueryString("TRUE")
+        keyset = Sql("TRUE")
         if after is not None:
-            keyset = QueryString(
+            keyset = Sql(
                 f"({value}, {book_id}) {_beyond(sort)} ({{}}, {{}})", after.value, after.id
             )
         not_null = f"{value} IS NOT NULL AND " if sort.nullable else ""
         parts.append(
-            QueryString(
+            Sql(
                 f"(SELECT {columns} FROM {{}} WHERE {not_null}{{}} AND {{}} {order})",
                 from_,
                 conditions,
@@ -171,13 +172,13 @@ def ordered_parts(
             )
         )
     if sort.nullable:
-        keyset = QueryString("TRUE")
+        keyset = Sql("TRUE")
         if after is not None and after.value is None:
-            keyset = QueryString(f"{book_id} {_beyond(sort)} {{}}", after.id)
+            keyset = Sql(f"{book_id} {_beyond(sort)} {{}}", after.id)
         # Ordered by (value, id) too, though value is NULL throughout: the
         # index then yields the rows in order, with no sort.
         parts.append(
-            QueryString(
+            Sql(
                 f"(SELECT {columns} FROM {{}} WHERE {value} IS NULL AND {{}} AND {{}} {order})",
                 from_,
                 conditions,
@@ -192,9 +193,9 @@ def merged_page(
 ) -> QueryString:
     """``columns`` of the first ``limit`` rows of ``parts`` in ``sort`` (each row once)."""
     if len(parts) == 1:
-        return QueryString(f"SELECT {columns} FROM {{}} AS page", parts[0])
-    merged = QueryString(" UNION ".join("{}" for _ in parts), *parts)
-    return QueryString(
+        return Sql(f"SELECT {columns} FROM {{}} AS page", parts[0])
+    merged = Sql(" UNION ".join("{}" for _ in parts), *parts)
+    return Sql(
         f"SELECT {columns} FROM ({{}}) AS page ORDER BY {sort.order_by('value', 'id')}"
         f" {literal_limit(limit)}",
         merged,
