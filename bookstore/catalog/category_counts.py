@@ -150,7 +150,11 @@ _STATEMENTS = {
 
 
 async def kept_cells_and_names(
-    db: DatabaseConnection, category_ids: Sequence[int] | None, *, names: bool
+    db: DatabaseConnection,
+    category_ids: Sequence[int] | None,
+    *,
+    names: bool,
+    seen_version: int | None = None,
 ) -> tuple[CategoryCells | None, CategoryNames | None]:
     """The cells of ``category_ids`` (summed over them) and every category's name, if asked.
 
@@ -162,11 +166,22 @@ async def kept_cells_and_names(
     from the one kept: a category's page with facets read about 170 cells
     and 300 names per request, one row now. The cells of one set are a
     range of category_counts_key per category, summed.
+
+    ``seen_version``: the version a statement of this request already read
+    (the terms' lookup, ``Criteria.catalog_version``); when what is asked is
+    kept for it, no statement is sent at all.
     """
     kept = _kept
     ids = None if category_ids is None else tuple(category_ids)
     held_cells = None if ids is None else kept.cells.get(ids)
     held_names = kept.names if names else None
+    if (
+        seen_version is not None
+        and seen_version == kept.version
+        and (ids is None or held_cells is not None)
+        and (not names or held_names is not None)
+    ):
+        return held_cells, held_names
     args: list[Any] = []
     if ids is not None:
         args += [list(ids), None if held_cells is None else kept.version]

@@ -279,7 +279,7 @@ async def count_matching(
     """The total and facets of the books matching ``filters`` (and ``match``, the words of
     ``q=``): see ``counts_of``."""
     async with connection(Book._meta.db) as db:
-        criteria = await resolve(filters, db)
+        criteria = await resolve(filters, db, catalog_version=True)
         if len(criteria.category_sets) > 1:
             criteria = await smallest_first(db, criteria)
         return await counts_of(
@@ -340,7 +340,9 @@ async def counts_of(
         # A category's facets: its cells and the names for the category facet
         # (from the statistics, below) in one round trip instead of two.
         ids = tuple(of_cells[0].category_sets[0])
-        cells, category_names = await kept_cells_and_names(db, ids, names=True)
+        cells, category_names = await kept_cells_and_names(
+            db, ids, names=True, seen_version=criteria.catalog_version
+        )
         assert cells is not None
         cells_of[ids] = cells
     for narrowed, names in groups:
@@ -348,7 +350,9 @@ async def counts_of(
             stats = stats or await stats_cache.get(db)
             ids = tuple(narrowed.category_sets[0])
             if ids not in cells_of:
-                cells, _ = await kept_cells_and_names(db, ids, names=False)
+                cells, _ = await kept_cells_and_names(
+                    db, ids, names=False, seen_version=criteria.catalog_version
+                )
                 assert cells is not None
                 cells_of[ids] = cells
             counted = cells_of[ids].counted(narrowed, stats, categories=len(ids))

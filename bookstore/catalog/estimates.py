@@ -77,7 +77,9 @@ async def categories_from_stats(
         *floats(criteria.price)
     )
     if names is None:
-        _, names = await kept_cells_and_names(db, None, names=True)
+        _, names = await kept_cells_and_names(
+            db, None, names=True, seen_version=criteria.catalog_version
+        )
         assert names is not None
     if _facets_for is None or _facets_for[0] is not stats or _facets_for[1] is not names:
         _facets_for = (stats, names, {})

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -137,6 +137,10 @@ class Criteria:
     two category sets (one category each) are read side by side in title
     order rather than the first walked and the second probed per book
     (``bookstore.catalog.listing.smallest_first`` decides).
+    ``catalog_version``: the catalog's version in the snapshot the terms were
+    looked up in, when asked (``resolve(..., catalog_version=True)``): what
+    counts kept for that version are good for (``category_counts``). Not
+    part of what a book must satisfy, so not compared.
     """
 
     author_ids: list[int] | None = None
@@ -147,6 +151,7 @@ class Criteria:
     # The books of each category named, when ``resolve`` was asked for them.
     category_books: dict[int, int] | None = None
     merge_first_two_sets: bool = False
+    catalog_version: int | None = field(default=None, compare=False)
 
     def matches_nothing(self) -> bool:
         return self.author_ids == [] or any(not ids for ids in self.category_sets)
@@ -281,17 +286,22 @@ class CriteriaLookup:
             (filters.year_min, filters.year_max),
             (filters.price_min, filters.price_max),
             {row[0]: row[1] for row in found.get("category_books") or []} if self.sized else None,
+            catalog_version=found.get("catalog_version"),
         )
 
 
-def criteria_lookup(filters: BookFilters, *, category_books: bool = False) -> CriteriaLookup:
+def criteria_lookup(
+    filters: BookFilters, *, category_books: bool = False, catalog_version: bool = False
+) -> CriteriaLookup:
     """What ``resolve`` looks up for ``filters``, as columns of one row.
 
     ?author= is matched against authors.name (see ``_author_lookup``), unless
     it is known to match too many authors to list (``broad_fragments``);
     each ?category= is a slug or a name, whatever the case (two different
     categories may match one term, one by each). ``category_books``: how many
-    books each category named holds, too.
+    books each category named holds, too. ``catalog_version``: the catalog's
+    version too, when there are terms to look up (alone it would cost the
+    round trip it is meant to save).
     """
     lookups: list[QueryString] = []
     look_up_author = filters.author is not None and filters.author not in broad_fragments
@@ -304,18 +314,26 @@ def criteria_lookup(filters: BookFilters, *, category_books: bool = False) -> Cr
         lookups.append(
             _category_books_lookup(list(filters.categories), list(filters.category_ids))
         )
+    if catalog_version and lookups:
+        lookups.append(Sql("(SELECT version FROM catalog_version) AS catalog_version"))
     columns = Sql(", ".join("{}" for _ in lookups), *lookups) if lookups else None
     return CriteriaLookup(filters, look_up_author, sized, columns)
 
 
 async def resolve(
-    filters: BookFilters, db: DatabaseConnection, *, category_books: bool = False
+    filters: BookFilters,
+    db: DatabaseConnection,
+    *,
+    category_books: bool = False,
+    catalog_version: bool = False,
 ) -> Criteria:
     """Turn ``filters`` into ``Criteria``, looking the terms up in one statement on ``db``.
 
     See ``criteria_lookup``; no statement when no term needs looking up.
     """
-    lookup = criteria_lookup(filters, category_books=category_books)
+    lookup = criteria_lookup(
+        filters, category_books=category_books, catalog_version=catalog_version
+    )
     found: Mapping[str, Any] = {}
     if lookup.columns is not None:
         (found,) = await fetch(db, Sql("SELECT {}", lookup.columns))

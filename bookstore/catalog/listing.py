@@ -45,13 +45,16 @@ async def _page(
     after: PageKey | None,
     limit: int,
     sort: SortOrder = TITLE,
+    *,
+    counted: bool = False,
 ) -> tuple[list[Row], Criteria | None]:
     """Up to ``limit`` books for ``filters`` after ``after``, with their details, and the
     criteria they were found by (None when the one-statement author search found them).
 
     One statement for ?author= alone (lookup and page together) and for
     searches without free-text terms; two otherwise (lookup, then page), or
-    when an ?author= fragment is found broad.
+    when an ?author= fragment is found broad. ``counted``: totals or facets
+    follow, so the lookup reads the catalog's version for them too.
     """
     fragment = lone_author_fragment(filters) if sort == TITLE else None
     if fragment is not None:
@@ -61,7 +64,7 @@ async def _page(
             return books, None
         criteria = found_broad(fragment)
     else:
-        criteria = await resolve(filters, db)
+        criteria = await resolve(filters, db, catalog_version=counted)
         if criteria.matches_nothing():
             return [], criteria
         if len(criteria.category_sets) > 1:
@@ -141,10 +144,12 @@ async def list_books_then(
     after_then = None
     async with connection(Book._meta.db) as db:
         # One extra row tells whether a next page exists.
-        page, criteria = await _page(db, filters, page_key(after), rows_to_fetch(limit + 1), sort)
+        page, criteria = await _page(
+            db, filters, page_key(after), rows_to_fetch(limit + 1), sort, counted=then is not None
+        )
         if then is not None:
             if criteria is None:
-                criteria = await resolve(filters, db)
+                criteria = await resolve(filters, db, catalog_version=True)
             after_then = await then(db, criteria)
     books = page[: limit + 1]
     next_key = None
