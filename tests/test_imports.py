@@ -583,6 +583,14 @@ async def test_a_stopped_import_leaves_its_books_queued_and_the_next_import_inde
     assert await search_index() == indexed
 
 
+async def found_within(client: httpx.AsyncClient, query: str, titles: list[str]) -> None:
+    """Wait until ``?q=query`` finds ``titles``: the version moves, then the cache drops."""
+    deadline = time.monotonic() + 1.0
+    while await found_titles(client, query) != titles:
+        assert time.monotonic() < deadline, f"{titles} not found by {query!r} within 1 s"
+        await asyncio.sleep(0.02)
+
+
 async def test_books_indexed_after_their_batch_commits_reach_cached_searches(
     client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -598,18 +606,7 @@ async def test_books_indexed_after_their_batch_commits_reach_cached_searches(
     report = await post_import(client, body)
     assert counts(report) == (0, 0, 1, 0)
     assert await queued_titles() == []
-    deadline = time.monotonic() + 1.0
-    while await found_titles(client, "orchard") != ["Quiet Orchard"]:
-        assert time.monotonic() < deadline, "the indexed book was not found within 1 s"
-        await asyncio.sleep(0.02)
-
-
-async def found_within(client: httpx.AsyncClient, query: str, titles: list[str]) -> None:
-    """Wait until ``?q=query`` finds ``titles``: the version moves, then the cache drops."""
-    deadline = time.monotonic() + 1.0
-    while await found_titles(client, query) != titles:
-        assert time.monotonic() < deadline, f"{titles} not found by {query!r} within 1 s"
-        await asyncio.sleep(0.02)
+    await found_within(client, "orchard", ["Quiet Orchard"])
 
 
 async def test_a_rebuild_reaches_cached_searches(
