@@ -41,7 +41,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from bookstore.background import cancel_task
+from bookstore.background import Periodic
 from bookstore.database import BoundedPool, pool_options
 from bookstore.settings import Settings
 
@@ -110,9 +110,11 @@ class ReplicaSet:
         self.replicas = [Replica(url) for url in urls]
         self._settings = settings
         self._current_version = current_version
-        self._check_interval_s = check_interval_s
         self._next = 0
-        self._task: asyncio.Task[None] | None = None
+        # The first check runs in start(), before the service answers.
+        self._checks = Periodic(
+            "replica-checks", self.check_all, check_interval_s, first_now=False
+        )
 
     async def start(self) -> None:
         options = pool_options(self._settings)
@@ -130,10 +132,10 @@ class ReplicaSet:
                 pool, self._settings.db_acquire_timeout, self._settings.pool_max_size
             )
         await self.check_all()
-        self._task = asyncio.create_task(self._check_forever(), name="replica-checks")
+        self._checks.start()
 
     async def stop(self) -> None:
-        await cancel_task(self._task)
+        await self._checks.stop()
         for replica in self.replicas:
             if replica._check_connection is not None:
                 replica._check_connection.terminate()
@@ -190,14 +192,6 @@ class ReplicaSet:
                 "replica %s is %s (lag %.3f s)", replica.display_url, state, replica.lag_s
             )
         replica.state = state
-
-    async def _check_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self._check_interval_s)
-            try:
-                await self.check_all()
-            except Exception:  # never let the checks die
-                logger.exception("replica checks failed")
 
 
 class RoutedPool:

@@ -33,13 +33,12 @@ It runs hourly in the service (``SearchLogMaintenance``) and by hand with
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from bookstore.background import cancel_task
+from bookstore.background import Periodic
 from bookstore.search_log import PARTITIONS_AHEAD_DAYS, forget_partitions
 from bookstore.tables import SearchLog
 
@@ -160,8 +159,7 @@ class SearchLogMaintenance:
 
     def __init__(self, retention_days: int, interval_s: float = 3600.0) -> None:
         self.retention_days = retention_days
-        self.interval_s = interval_s
-        self._task: asyncio.Task[None] | None = None
+        self._periodic = Periodic("search-log-maintenance", self.run_once, interval_s)
 
     async def run_once(self) -> PruneReport:
         await add_partitions()
@@ -178,18 +176,8 @@ class SearchLogMaintenance:
             )
         return report
 
-    async def _run_continuously(self) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except Exception:
-                # The database restarting, say: the next round tries again.
-                logger.exception("search log maintenance failed")
-            await asyncio.sleep(self.interval_s)
-
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run_continuously(), name="search-log-maintenance")
+        self._periodic.start()
 
     async def stop(self) -> None:
-        await cancel_task(self._task)
-        self._task = None
+        await self._periodic.stop()

@@ -13,7 +13,7 @@ import logging
 
 import asyncpg
 
-from bookstore.background import cancel_task
+from bookstore.background import Periodic
 from bookstore.database import DatabaseConnection, connection
 from bookstore.tables import Book
 
@@ -164,8 +164,8 @@ class QueueSweeper:
     """
 
     def __init__(self, interval_s: float) -> None:
-        self.interval_s = interval_s
-        self._task: asyncio.Task[None] | None = None
+        self._seen: tuple[int, int] | None = None
+        self._periodic = Periodic("search-queue-sweeper", self.sweep, interval_s)
 
     async def sweep_if_still(self, seen: tuple[int, int] | None) -> tuple[int, int] | None:
         """Index the queue if its ends are still ``seen``; the ends to compare next time."""
@@ -178,20 +178,13 @@ class QueueSweeper:
         logger.info("search index: %d books left queued by a stopped import indexed", indexed)
         return None
 
-    async def _run_continuously(self) -> None:
-        seen: tuple[int, int] | None = None
-        while True:
-            try:
-                seen = await self.sweep_if_still(seen)
-            except Exception:
-                # The database restarting, say: look again next round.
-                logger.exception("search index queue sweep failed")
-                seen = None
-            await asyncio.sleep(self.interval_s)
+    async def sweep(self) -> None:
+        """One look; a look that fails forgets the ends, so the next only notes them."""
+        seen, self._seen = self._seen, None
+        self._seen = await self.sweep_if_still(seen)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run_continuously(), name="search-queue-sweeper")
+        self._periodic.start()
 
     async def stop(self) -> None:
-        await cancel_task(self._task)
-        self._task = None
+        await self._periodic.stop()
