@@ -29,6 +29,11 @@ async def _lock_book_at_version(book_id: int, expected_versions: Collection[str]
     book) as of its own start; the second statement reads what the previous
     holder of the lock committed.
     """
+    # The catalog version first, as every write statement takes it before
+    # its rows (migration 2026-11-29T11:10): holding the book while waiting
+    # for the version could deadlock with a rename, which holds the version
+    # and waits for its books.
+    await Book.raw("SELECT version FROM catalog_version FOR UPDATE")
     if not await Book.raw("SELECT id FROM books WHERE id = {} FOR UPDATE", book_id):
         raise NotFound(f"book {book_id} not found")
     if book_version(await get_book(book_id)) not in expected_versions:
