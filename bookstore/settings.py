@@ -136,6 +136,15 @@ class Settings(BaseSettings):
             "until the catalog changes (0 turns the cache off)."
         ),
     )
+    kept_terms: int = Field(
+        default=10_000,
+        ge=0,
+        description=(
+            "Search terms whose vocabulary lookup each process keeps in memory until the "
+            "catalog changes, the least recently used dropped beyond (0.4 to 2.5 KB a term; "
+            "0: every search looks its terms up)."
+        ),
+    )
     list_max_age_s: int = Field(
         default=0,
         ge=0,

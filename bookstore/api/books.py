@@ -183,7 +183,13 @@ async def fetch_search_page(
     total and facets ``counts`` asks for."""
     scope = json.dumps(["search", text.q, text.sort, *filters.terms()])
     pager = Pager(scope, request.app.state.cursor_secret)
-    result = await search_books(filters, text, limit=limit, after=pager.decode_search(cursor))
+    result = await search_books(
+        filters,
+        text,
+        limit=limit,
+        after=pager.decode_search(cursor),
+        catalog_version=request.app.state.catalog_version.value,
+    )
     page = {
         "items": result.books,
         "next_cursor": pager.encode_search(result.next_key),
@@ -248,10 +254,15 @@ async def list_books(
     response_model=SuggestionList,
     summary="Complete what is being typed",
 )
-async def suggest_books(params: Annotated[SuggestQuery, Query()]) -> ShapedResponse:
+async def suggest_books(
+    request: Request, params: Annotated[SuggestQuery, Query()]
+) -> ShapedResponse:
     """Titles, authors and categories completing ``q``, with the search box's typo and
     accent rules. Meant for every keystroke: not logged."""
-    return ShapedResponse({"items": await suggest(params.q, limit=params.limit)})
+    items = await suggest(
+        params.q, limit=params.limit, catalog_version=request.app.state.catalog_version.value
+    )
+    return ShapedResponse({"items": items})
 
 
 @router.post(

@@ -145,7 +145,12 @@ def _cut(
 
 
 async def search_books(
-    filters: BookFilters, text: TextQuery, *, limit: int, after: SearchKey | None = None
+    filters: BookFilters,
+    text: TextQuery,
+    *,
+    limit: int,
+    after: SearchKey | None = None,
+    catalog_version: int | None = None,
 ) -> SearchResult:
     """One page of the books matching ``text`` and ``filters``, and where the next starts.
 
@@ -153,6 +158,8 @@ async def search_books(
     match nothing are dropped, then the last ones, one at a time, until
     some book matches (Meilisearch's "last" strategy); the response names
     the words ignored, and later pages keep the same words.
+    ``catalog_version``: the version this process knows the catalog to be
+    at, under which the terms' lookups are kept (``kept_terms``).
     """
     query = parse_query(text.q)
     if query.empty:
@@ -169,6 +176,7 @@ async def search_books(
             prefix=query.prefix,
             counted=len(query.terms) > 1,
             alongside=lookup.columns,
+            known_version=catalog_version,
         )
         criteria = lookup.criteria(found)
         catalog_books = found.get("top_book") or 0

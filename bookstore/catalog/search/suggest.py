@@ -85,13 +85,18 @@ def completions_statement(terms: list[ResolvedTerm], limit: int) -> QueryString:
     )
 
 
-async def suggest(q: str, *, limit: int) -> list[Row]:
-    """Up to ``limit`` completions, taking titles, authors and categories in turn."""
+async def suggest(q: str, *, limit: int, catalog_version: int | None = None) -> list[Row]:
+    """Up to ``limit`` completions, taking titles, authors and categories in turn.
+
+    ``catalog_version``: as for ``search_books``, the terms' lookups kept under it.
+    """
     query = parse_query(q)
     if query.empty:
         return []
     async with connection(Book._meta.db) as db:
-        resolved = await look_up_terms(db, query.terms, prefix=query.prefix)
+        resolved = await look_up_terms(
+            db, query.terms, prefix=query.prefix, known_version=catalog_version
+        )
         terms = [t for t in resolved if t.variants]
         if not terms or len(terms) < len([t for t in resolved if t.lexeme is not None]):
             return []  # a word matches nothing: nothing completes the text

@@ -4,7 +4,8 @@ One statement for all the terms of a query: each term's stem, whether the
 catalog holds it, the words within its allowed typos when it does not (one
 edit away, else nearest by trigrams), the most common words starting with the
 last term when the customer is still typing it, and, for a search of
-several terms, each word's postings per field.
+several terms, each word's postings per field. A term looked up at the
+catalog version this process knows is not looked up again (``kept_terms``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any, NamedTuple
 
 from piccolo.querystring import QueryString
 
+from bookstore.catalog.search.kept_terms import KeptTerm, kept_terms
 from bookstore.catalog.search.typos import allowed_typos, typo_distance
 from bookstore.catalog.search.words import Term
 from bookstore.database import DatabaseConnection, fetch
@@ -151,8 +153,10 @@ SELECT {{}}c.n, c.kind, c.word, c.books,
            FROM unnest(ARRAY[0, 1, 2, 3]::smallint[]) AS f (field) ORDER BY f.field)
        END AS postings,
        CASE WHEN c.kind = 'edit' THEN {SURFACE_OF.format(stem="c.word")} END AS surface,
-       top.id AS top_book
-FROM candidates c, (SELECT max(book_id) AS id FROM book_search) AS top{{}}
+       top.id AS top_book, top.version AS lookup_version
+FROM candidates c,
+     (SELECT max(book_id) AS id, (SELECT version FROM catalog_version) AS version
+      FROM book_search) AS top{{}}
 """
 
 
@@ -198,7 +202,12 @@ def _prefix_bounds(prefix: str) -> tuple[str, str]:
 
 
 async def look_up_terms(
-    db: DatabaseConnection, terms: Sequence[Term], *, prefix: bool, counted: bool = False
+    db: DatabaseConnection,
+    terms: Sequence[Term],
+    *,
+    prefix: bool,
+    counted: bool = False,
+    known_version: int | None = None,
 ) -> list[ResolvedTerm]:
     """Resolve each term to the words of the vocabulary it stands for, in one statement.
 
@@ -207,8 +216,11 @@ async def look_up_terms(
     within its allowed typos (those at the least distance). The last term,
     when ``prefix``, also stands for the most common words it starts.
     ``counted``: each word comes with its postings per field (``Variant.postings``).
+    ``known_version``: see ``look_up_terms_alongside``.
     """
-    resolved, _ = await look_up_terms_alongside(db, terms, prefix=prefix, counted=counted)
+    resolved, _ = await look_up_terms_alongside(
+        db, terms, prefix=prefix, counted=counted, known_version=known_version
+    )
     return resolved
 
 
@@ -219,6 +231,7 @@ async def look_up_terms_alongside(
     prefix: bool,
     counted: bool = False,
     alongside: QueryString | None = None,
+    known_version: int | None = None,
 ) -> tuple[list[ResolvedTerm], Mapping[str, Any]]:
     """``look_up_terms``, and the values of the columns ``alongside`` in the same statement.
 
@@ -230,7 +243,57 @@ async def look_up_terms_alongside(
     round trip at load 7. The values also hold ``top_book``, the highest
     book id indexed: about the catalog's size, which ``candidates`` weighs a
     category against.
+
+    ``known_version``: the catalog version this process knows the catalog
+    to be at (``bookstore.catalog_version``). Terms resolved at that version
+    are taken from memory (``kept_terms``) and only the others are looked
+    up; with none to look up, ``alongside`` alone is asked, or nothing.
     """
+    kept = kept_terms()
+    last = len(terms) - 1
+    keys = [(term.folded, prefix and n == last) for n, term in enumerate(terms)]
+    held = [kept.held(known_version, key, counted=counted) for key in keys]
+    missing = [n for n, found in enumerate(held) if found is None]
+    found: Mapping[str, Any]
+    if not missing:
+        found = {"top_book": kept.top_book}
+        if alongside is not None:
+            (row,) = await fetch(db, Sql("SELECT {}", alongside))
+            found = {**dict(row.items()), "top_book": kept.top_book}
+        return [
+            _from_kept(term, entry) for term, entry in zip(terms, held, strict=True) if entry
+        ], found
+    asked = [terms[n] for n in missing]
+    typed_last = prefix and missing[-1] == last
+    looked_up, found = await _look_up(db, asked, typed_last, counted, alongside)
+    kept.keep(
+        found.get("lookup_version"),
+        found.get("top_book"),
+        (
+            (keys[n], KeptTerm(r.lexeme, r.variants, r.correction, r.surface, counted))
+            for n, r in zip(missing, looked_up, strict=True)
+        ),
+    )
+    fresh = dict(zip(missing, looked_up, strict=True))
+    resolved = [
+        fresh[n] if entry is None else _from_kept(term, entry)
+        for n, (term, entry) in enumerate(zip(terms, held, strict=True))
+    ]
+    return resolved, found
+
+
+def _from_kept(term: Term, kept: KeptTerm) -> ResolvedTerm:
+    return ResolvedTerm(term, kept.lexeme, kept.variants, kept.correction, kept.surface)
+
+
+async def _look_up(
+    db: DatabaseConnection,
+    terms: Sequence[Term],
+    prefix: bool,
+    counted: bool,
+    alongside: QueryString | None,
+) -> tuple[list[ResolvedTerm], Mapping[str, Any]]:
+    """The lookup statement for ``terms``: their resolutions and the row's other values."""
     typos = [allowed_typos(term.folded) for term in terms]
     low, high = _prefix_bounds(terms[-1].folded) if prefix else (None, None)
     # Three slots of the statement: the one-row CTE, its columns, its join.

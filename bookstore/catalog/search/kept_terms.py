@@ -1,0 +1,129 @@
+"""What the vocabulary lookup learnt about each term, kept for one catalog version.
+
+Every search and every completion starts with the lookup of its terms
+(``vocabulary.look_up_terms_alongside``): a statement of 0.6 to 4.8 ms of
+PostgreSQL time on average at a million books (a misspelt word the most),
+a round trip, and the worker's CPU to encode it and decode its rows. What
+it answers for a term depends only on the term (as folded), on whether it
+is being typed (its completions) and on the catalog: the same at one
+catalog version. So a term's answer is kept
+here under the version read in the same snapshot as the lookup, and a
+request that knows the catalog to be at that version
+(``bookstore.catalog_version``: NOTIFY, a poll, and a refresh after this
+process's own writes) resolves the term from memory. A search whose terms
+are all kept sends no lookup at all; the others look up only the terms
+missing.
+
+Fresh in the sense the response cache is (``bookstore.response_cache``): a
+write moves the catalog version, every process stops using what it kept
+as soon as it learns of the new version (at once for its own writes,
+within milliseconds by NOTIFY, ``poll_interval_s`` at worst) and drops it
+at its first lookup at the new one, so a book created, renamed or deleted
+is found, or not, by the next request.
+
+Memory is bounded by a number of terms (``BOOKSTORE_KEPT_TERMS``, 10,000 by
+default); the least recently used go first. A word costs about 0.4 to 0.7 KB,
+a typed prefix with its twenty completions and their postings about 2.5 KB
+(tracemalloc over the benchmark's sampled texts at 100,000 books,
+docs/performance.md): 10,000 terms are 5 to 25 MB at the extremes.
+
+>>> kept = KeptTerms(max_terms=1000)
+>>> kept.keep(7, 100_000, [(("dune", False), KeptTerm("dune", variants, None, None, True))])
+>>> kept.held(7, ("dune", False), counted=True)
+KeptTerm(lexeme='dune', ...)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, NamedTuple
+
+from bookstore.settings import get_settings
+
+if TYPE_CHECKING:
+    from bookstore.catalog.search.vocabulary import Variant
+
+# A term as looked up: folded, and whether it is the last one being typed
+# (then it also stands for its commonest completions).
+TermKey = tuple[str, bool]
+
+
+class KeptTerm(NamedTuple):
+    """A term's resolution (``vocabulary.ResolvedTerm`` without the term as typed)."""
+
+    lexeme: str | None
+    variants: tuple[Variant, ...]
+    correction: str | None
+    surface: str | None
+    # Its words came with their postings per field: what a search of several
+    # terms needs. A term kept uncounted is looked up again by such a search.
+    counted: bool
+
+
+class KeptTerms:
+    """Terms resolved at one catalog version: ``max_terms`` at most, the least recently used go.
+
+    ``top_book`` (the highest book id indexed, about the catalog's size) is
+    kept with them: the statement reads it alongside the terms and the
+    page's planner weighs categories against it.
+    """
+
+    def __init__(self, max_terms: int) -> None:
+        self.max_terms = max_terms
+        self.version: int | None = None
+        self.top_book: int | None = None
+        self._terms: dict[TermKey, KeptTerm] = {}
+
+    def __len__(self) -> int:
+        return len(self._terms)
+
+    def held(self, version: int | None, key: TermKey, *, counted: bool) -> KeptTerm | None:
+        """The term kept at ``version``, if any (and counted, when ``counted``)."""
+        if version is None or version != self.version:
+            return None
+        kept = self._terms.pop(key, None)
+        if kept is None:
+            return None
+        self._terms[key] = kept  # the most recently used last
+        if counted and not kept.counted:
+            return None
+        return kept
+
+    def keep(
+        self, version: int | None, top_book: int | None, terms: Iterable[tuple[TermKey, KeptTerm]]
+    ) -> None:
+        """Keep ``terms``, read at ``version``, unless a newer version is kept already.
+
+        Only going forward: a replica behind the primary answers an older
+        version, whose terms are not kept over the newer ones; a newer
+        version drops every term kept.
+        """
+        if version is None or self.max_terms <= 0:
+            return
+        if self.version is not None and version < self.version:
+            return
+        if version != self.version:
+            self.version = version
+            self._terms = {}
+        self.top_book = top_book
+        for key, kept in terms:
+            self._terms.pop(key, None)
+            self._terms[key] = kept
+        while len(self._terms) > self.max_terms:
+            del self._terms[next(iter(self._terms))]
+
+    def clear(self) -> None:
+        self.version = None
+        self.top_book = None
+        self._terms = {}
+
+
+_kept: KeptTerms | None = None
+
+
+def kept_terms() -> KeptTerms:
+    """This process's kept terms (``BOOKSTORE_KEPT_TERMS`` of them at most)."""
+    global _kept
+    if _kept is None:
+        _kept = KeptTerms(get_settings().kept_terms)
+    return _kept

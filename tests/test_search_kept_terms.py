@@ -1,0 +1,121 @@
+"""Terms' lookups kept per catalog version (``bookstore.catalog.search.kept_terms``)."""
+
+from __future__ import annotations
+
+import pytest
+from factories import create_author, create_book, record_statements
+
+from bookstore.catalog.search.kept_terms import KeptTerm, KeptTerms
+
+# What only the terms' lookup statement holds (``vocabulary._LOOKUP``).
+LOOKUP_MARK = "typed AS MATERIALIZED"
+
+
+def lookups(sent) -> int:
+    return sum(LOOKUP_MARK in statement.sql for statement in sent)
+
+
+async def search(client, q: str, **params) -> dict:
+    response = await client.get("/books", params={"q": q, **params})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def titles(page: dict) -> list[str]:
+    return [book["title"] for book in page["items"]]
+
+
+async def suggestions(client, q: str) -> list[str]:
+    response = await client.get("/books/suggest", params={"q": q})
+    assert response.status_code == 200, response.text
+    return [item["text"] for item in response.json()["items"]]
+
+
+@pytest.fixture
+async def novels(client) -> None:
+    author = await create_author(client, "Ursula K. Le Guin")
+    for title in ("The Dispossessed", "The Lathe of Heaven", "The Left Hand of Darkness"):
+        await create_book(client, title=title, author_id=author["id"])
+
+
+@pytest.mark.parametrize("text", ["lathe heaven", "dispossesed", "left darkn"])
+async def test_a_search_of_terms_looked_up_before_sends_no_lookup(
+    client, novels, monkeypatch, text
+) -> None:
+    sent = record_statements(monkeypatch)
+    first = await search(client, text)
+    assert lookups(sent) == 1
+    sent.clear()
+    # Another page size: another request for the response cache, the same terms.
+    again = await search(client, text, limit=5)
+    assert lookups(sent) == 0
+    assert titles(again) == titles(first) and titles(first)
+    assert again["suggestion"] == first["suggestion"]
+
+
+async def test_only_the_terms_not_kept_are_looked_up(client, novels, monkeypatch) -> None:
+    await search(client, "heaven lathe")
+    sent = record_statements(monkeypatch)
+    assert titles(await search(client, "heaven of lath")) == ["The Lathe of Heaven"]
+    (lookup,) = [s for s in sent if LOOKUP_MARK in s.sql]
+    assert lookup.args[0] == ["of", "lath"]
+
+
+async def test_a_word_of_a_new_title_is_found_though_its_lookup_found_nothing_before(
+    client, novels
+) -> None:
+    assert titles(await search(client, "zorblax")) == []
+    assert titles(await search(client, "heaven zorblax")) == ["The Lathe of Heaven"]
+    assert (await search(client, "zorblaks"))["suggestion"] is None
+    assert await suggestions(client, "zorb") == []
+
+    await create_book(client, title="The Zorblax Gambit")
+
+    assert titles(await search(client, "zorblax")) == ["The Zorblax Gambit"]
+    assert (await search(client, "heaven zorblax"))["ignored_words"] == ["zorblax"]
+    assert titles(await search(client, "gambit zorblax")) == ["The Zorblax Gambit"]
+    assert (await search(client, "zorblaks"))["suggestion"] == "zorblax"
+    assert titles(await search(client, "zorb")) == ["The Zorblax Gambit"]
+    assert await suggestions(client, "zorb") == ["The Zorblax Gambit"]
+
+
+async def test_a_deleted_books_words_are_no_longer_completed(client, novels) -> None:
+    book = await create_book(client, title="Quuxifer Rising")
+    assert titles(await search(client, "quuxi")) == ["Quuxifer Rising"]
+    await client.delete(f"/books/{book['id']}")
+    assert titles(await search(client, "quuxi")) == []
+    assert await suggestions(client, "quuxi") == []
+
+
+def _kept(word: str) -> KeptTerm:
+    return KeptTerm(word, (), None, None, counted=False)
+
+
+def test_the_least_recently_used_terms_go_beyond_the_bound() -> None:
+    kept = KeptTerms(max_terms=2)
+    kept.keep(7, 100, [(("dune", False), _kept("dune")), (("arrakis", False), _kept("arrakis"))])
+    assert kept.held(7, ("dune", False), counted=False) is not None
+    kept.keep(7, 100, [(("spice", False), _kept("spice"))])
+    assert len(kept) == 2
+    assert kept.held(7, ("arrakis", False), counted=False) is None
+    assert kept.held(7, ("dune", False), counted=False) is not None
+
+
+def test_terms_are_held_for_their_version_only_and_never_replaced_by_older_ones() -> None:
+    kept = KeptTerms(max_terms=10)
+    kept.keep(7, 100, [(("dune", False), _kept("dune"))])
+    assert kept.held(8, ("dune", False), counted=False) is None
+    assert kept.held(None, ("dune", False), counted=False) is None
+    kept.keep(6, 90, [(("spice", False), _kept("spice"))])  # a replica behind
+    assert kept.held(6, ("spice", False), counted=False) is None
+    kept.keep(8, 101, [(("spice", False), _kept("spice"))])
+    assert kept.held(7, ("dune", False), counted=False) is None
+    assert kept.held(8, ("dune", False), counted=False) is None
+    assert kept.top_book == 101
+
+
+def test_a_term_kept_without_postings_is_not_held_for_a_search_that_needs_them() -> None:
+    kept = KeptTerms(max_terms=10)
+    kept.keep(7, 100, [(("dune", False), _kept("dune"))])
+    assert kept.held(7, ("dune", False), counted=True) is None
+    assert kept.held(7, ("dune", True), counted=False) is None  # as a prefix: another term
