@@ -14,8 +14,10 @@ from factories import (
     walk_pages,
 )
 
+from bookstore.catalog.search.levels import Level, met
 from bookstore.catalog.search.typos import allowed_typos, typo_distance
-from bookstore.catalog.search.words import fold, parse_query
+from bookstore.catalog.search.vocabulary import ResolvedTerm
+from bookstore.catalog.search.words import Term, fold, parse_query
 from bookstore.tables import SearchLog
 
 
@@ -316,6 +318,29 @@ async def test_walking_the_pages_gives_every_match_once(client, sort) -> None:
         assert [b["title"] for b in everything] == sorted(b["title"] for b in everything)
 
 
+async def test_pages_of_two_terms_come_best_first_however_their_runs_are_met(client) -> None:
+    # "wizard pa": the completions of "pa" in titles are walked one after the
+    # other, each bounded by the page its score's group has found so far;
+    # "palace" (2 titles) meets the 60 titles of "wizard" by probing them
+    # (levels.PROBE_RATIO), "path" (20) by a merge join. Every page must hold
+    # what the title order finds, best first.
+    author = await create_author(client, "Quiet Author")
+    for number in range(60):
+        word = "palace" if number % 30 == 0 else "path" if number % 3 == 0 else "tale"
+        await create_book(
+            client,
+            title=f"Wizard {word} {number}",
+            author_id=author["id"],
+            description="a pale palace" if number % 7 == 0 else None,
+        )
+    for q in ["wizard pa", "wizard palace ", "wizard pat", "palace wizard "]:
+        found = await walk_pages(client, "/books", {"q": q}, limit=4)
+        by_title = await walk_pages(client, "/books", {"q": q, "sort": "title"}, limit=50)
+        keys = [(-book["score"], book["id"]) for book in found]
+        assert keys == sorted(keys), q
+        assert sorted(keys) == sorted((-book["score"], book["id"]) for book in by_title), q
+
+
 async def test_a_cursor_belongs_to_its_query(client, shelf) -> None:
     page = await search(client, "le guin", limit=1)
     cursor = page["next_cursor"]
@@ -402,3 +427,18 @@ async def test_suggest_limits_its_answers(client, shelf) -> None:
         assert response.status_code == 422
     items = (await client.get("/books/suggest", params={"q": "th", "limit": 1})).json()["items"]
     assert len(items) <= 1
+
+
+def test_a_run_much_longer_than_the_one_it_meets_is_probed_not_merged() -> None:
+    term = ResolvedTerm(Term("x", "x"), "x", ())
+    partner = Level(16, (("wizard", 0),), (), 2_500, term, (2_500,))
+    # Comparable runs: a merge join.
+    assert not met(1, ("path", 0), 400, 0, partner, True, 0).probe
+    # The walked run is the shorter by far: it drives, the partner is probed.
+    short = met(1, ("palace", 0), 100, 0, partner, True, 0)
+    assert (short.word, short.partner, short.probe) == ("palace", ("wizard", 0), True)
+    # The partner's run is the shorter by far: they swap, the same books are met.
+    long = met(1, ("volume", 0), 100_000, 0, partner, True, 0)
+    assert (long.word, long.partner, long.probe) == ("wizard", ("volume", 0), True)
+    # Without a partner, a walk alone.
+    assert met(1, ("path", 0), 400, 0, None, True, 0).partner is None

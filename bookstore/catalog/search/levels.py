@@ -12,7 +12,12 @@ levels, each an index range already in id order.
 
 One statement reads the combinations best score first: each score's group
 is the lowest ids found by its combinations' walks, and the groups are read
-one after the other until the page is full. A frequent pair (``volume``:
+one after the other until the page is full. The walks of a group run one
+after the other, and once the group holds the books the page still needs,
+each later walk stops at the highest of them ("last ra": six completions
+of "ra" in titles, each merged with the 100,072 titles holding "last",
+read the run of "last" six times to its 21st book in both; bounded, the
+later five stop where the page already is). A frequent pair (``volume``:
 300,000 books, ``ash``: 64,000) costs the index entries up to its 21st book
 held in both titles, not its 19,000 matches. What it reads in the worst
 case is the postings of the combinations it has to go through: two words
@@ -20,8 +25,14 @@ seldom in the same book are read to the end of the shorter's postings at
 each level (the GIN path would then read their few matches; the level path
 reads index entries, not rows).
 
+Two runs of comparable length are merge joined; a run 25 times longer than
+the one it meets is probed instead, once per posting of the shorter (a
+merge join reads both runs to the end of the shorter's ids, which span the
+catalog: all 300,344 titles holding "volume" to find the 565 holding
+"kodrar").
+
 The walks are parameters of the statement, not part of its text: arrays of
-(group, word, field, ...) that a recursive query reads group by group. Its
+(group, word, field, ...) that a recursive query reads walk by walk. Its
 text depends on the filters only, so a pooled connection plans it once; a
 statement written per combination (one UNION branch per walk) was planned
 anew by most searches, and planning cost as much as running it.
@@ -184,9 +195,12 @@ class Branch(NamedTuple):
     word: str
     field: int
     after_id: int
-    partner: tuple[str, int] | None  # a run merge joined with it
+    partner: tuple[str, int] | None  # a run met with it
     check_row: bool  # whether the book's row must confirm the combination
     signature: int
+    # The partner's run is probed per posting walked instead of merge joined:
+    # the walked run is the shorter by far (``PROBE_RATIO``).
+    probe: bool = False
 
 
 # What the walk costs, in buffers read: a probe of a book's row (or of
@@ -254,6 +268,41 @@ def row_confirms(
     return several_words or any(level not in (walked, partner) for level in combo)
 
 
+# A run this many times longer than the one it meets is probed, once per
+# posting of the shorter, rather than read side by side with it. A merge join
+# reads both runs to the end of the shorter's ids, which span the catalog:
+# "volume" in 300,344 titles met with the 565 holding "kodrar" read all
+# 300,344 (57 ms of CPU at 1M books) where 565 probes of the primary key took
+# 2.4 ms. A probe costs about twenty postings read in order (2.7 to 4.3 us
+# against 0.13 to 0.19), so the shorter run drives from this ratio on.
+PROBE_RATIO = 25
+
+
+def met(
+    group: int,
+    pair: tuple[str, int],
+    run: int,
+    after_id: int,
+    partner: Level | None,
+    check_row: bool,
+    signature: int,
+) -> Branch:
+    """The branch walking ``pair`` (word, field), about ``run`` postings, met with ``partner``.
+
+    Met by a merge join when the two runs are of comparable length, else by
+    walking the shorter and probing the other: the pairs swap when the
+    partner's run is the shorter by far (the books in both are the same).
+    """
+    if partner is None:
+        return Branch(group, *pair, after_id, None, check_row, signature)
+    other, other_run = partner.pairs[0], partner.postings
+    if other_run >= PROBE_RATIO * run:
+        return Branch(group, *pair, after_id, other, check_row, signature, probe=True)
+    if run >= PROBE_RATIO * other_run:
+        return Branch(group, *other, after_id, pair, check_row, signature, probe=True)
+    return Branch(group, *pair, after_id, other, check_row, signature)
+
+
 def branches(
     groups: list[tuple[int, list[tuple[Level, ...]]]], after: Relevance
 ) -> tuple[list[int], list[Branch]]:
@@ -276,56 +325,108 @@ def branches(
             several_words = any(level.several_words for level in combo)
             walked, partner = cheapest_walk(combo, several_words)
             check_row = row_confirms(combo, walked, partner, several_words)
-            merged = partner.pairs[0] if partner is not None else None
             combined = signature(combo)
             found.extend(
-                Branch(len(scores), word, field, after_id, merged, check_row, combined)
-                for word, field in walked.pairs
+                met(len(scores), pair, run, after_id, partner, check_row, combined)
+                for pair, run in zip(walked.pairs, walked.runs, strict=True)
             )
     return scores, found
 
 
+# One walk per step of ``walk``: ``done`` holds the groups read (their ids in
+# page order, ``done_grp`` their groups), ``ids`` the lowest ids of the
+# current group, at most the ``need`` the page still lacks. Once ``ids`` is
+# full, a walk of the same group only looks below its highest (``bound``).
+# Each way of reading a walk comes twice, with the bound and without: the
+# bound's key costs each posting read a comparison (10% more CPU for walks it
+# does not shorten). In the bounded merge join the lower bound is the row
+# comparison (field, book_id) > (field, after_id), not book_id > after_id:
+# with both bounds on book_id the generic plan estimated a range of one row
+# and nested-looped the two runs (2.7 million postings read for one q_prefix
+# page at 100,000 books).
 _LEVEL_WALK = """
 WITH RECURSIVE branch AS MATERIALIZED (
     SELECT * FROM unnest({{}}::integer[], {{}}::text[], {{}}::smallint[], {{}}::integer[],
-                         {{}}::text[], {{}}::smallint[], {{}}::boolean[], {{}}::bigint[])
-        AS b (grp, word, field, after_id, partner_word, partner_field, check_row, signature)
-), page (n, found, ids) AS (
-    SELECT 0, 0, ARRAY[]::integer[]
+                         {{}}::text[], {{}}::smallint[], {{}}::boolean[], {{}}::bigint[],
+                         {{}}::boolean[])
+        WITH ORDINALITY AS b (grp, word, field, after_id, partner_word, partner_field,
+                              check_row, signature, merged, k)
+), walk (k, grp, done, done_grp, ids) AS (
+    SELECT 0::bigint, 1, ARRAY[]::integer[], ARRAY[]::integer[], ARRAY[]::integer[]
   UNION ALL
-    SELECT page.n + 1, page.found + cardinality(g.ids), g.ids
-    FROM page CROSS JOIN LATERAL (SELECT ARRAY(
-        SELECT DISTINCT f.id FROM branch b CROSS JOIN LATERAL (
+    SELECT b.k, b.grp, s.done, s.done_grp, g.ids
+    FROM walk JOIN branch b ON b.k = walk.k + 1
+    CROSS JOIN LATERAL (SELECT
+        CASE WHEN b.grp = walk.grp THEN walk.done ELSE walk.done || walk.ids END AS done,
+        CASE WHEN b.grp = walk.grp THEN walk.done_grp
+             ELSE walk.done_grp || array_fill(walk.grp, ARRAY[cardinality(walk.ids)]) END
+            AS done_grp,
+        CASE WHEN b.grp = walk.grp THEN walk.ids ELSE ARRAY[]::integer[] END AS ids) AS s
+    CROSS JOIN LATERAL (SELECT {rows} - cardinality(s.done) AS need) AS n
+    CROSS JOIN LATERAL (SELECT cardinality(s.ids) >= n.need AS full,
+                               s.ids[n.need] AS bound) AS u
+    CROSS JOIN LATERAL (SELECT ARRAY(
+        SELECT DISTINCT f.id FROM (
+            SELECT unnest(s.ids) AS id
+          UNION ALL
             (SELECT j.id FROM (
                 SELECT p.book_id AS id FROM search_postings p
                 JOIN search_postings m ON m.book_id = p.book_id
-                WHERE b.partner_word IS NOT NULL
+                WHERE b.merged AND NOT u.full
                   AND p.word = b.word AND p.field = b.field AND p.book_id > b.after_id
                   AND m.word = b.partner_word AND m.field = b.partner_field
                   AND m.book_id > b.after_id
                 ORDER BY p.book_id OFFSET 0) AS j
              WHERE {found_j} {limit})
           UNION ALL
+            (SELECT j.id FROM (
+                SELECT p.book_id AS id FROM search_postings p
+                JOIN search_postings m ON m.book_id = p.book_id
+                WHERE b.merged AND u.full
+                  AND p.word = b.word AND p.field = b.field
+                  AND (p.field, p.book_id) > (b.field, b.after_id) AND p.book_id < u.bound
+                  AND m.word = b.partner_word AND m.field = b.partner_field
+                  AND m.book_id > b.after_id
+                ORDER BY p.book_id OFFSET 0) AS j
+             WHERE {found_j} {limit})
+          UNION ALL
             (SELECT p.book_id FROM search_postings p
-             WHERE b.partner_word IS NULL
+             WHERE NOT b.merged AND NOT u.full
                AND p.word = b.word AND p.field = b.field AND p.book_id > b.after_id
-               AND {found_p}
+               AND {probed} AND {found_p}
+             ORDER BY p.book_id {limit})
+          UNION ALL
+            (SELECT p.book_id FROM search_postings p
+             WHERE NOT b.merged AND u.full
+               AND p.word = b.word AND p.field = b.field
+               AND p.book_id > b.after_id AND p.book_id < u.bound
+               AND {probed} AND {found_p}
              ORDER BY p.book_id {limit})
         ) AS f
-        WHERE b.grp = page.n + 1 ORDER BY f.id {limit}) AS ids OFFSET 0) AS g
-    WHERE page.n < cardinality({{}}::integer[]) AND page.found < {rows}
+        ORDER BY f.id LIMIT n.need) AS ids OFFSET 0) AS g
+    WHERE n.need > 0
 )
-SELECT i.id, ({{}}::integer[])[page.n] AS score
-FROM page CROSS JOIN LATERAL unnest(page.ids) WITH ORDINALITY AS i (id, k)
-ORDER BY page.n, i.k {limit}
+SELECT i.id, ({{}}::integer[])[i.grp] AS score
+FROM (SELECT * FROM walk ORDER BY walk.k DESC LIMIT 1) AS last
+CROSS JOIN LATERAL unnest(last.done || last.ids,
+                          last.done_grp || array_fill(last.grp, ARRAY[cardinality(last.ids)]))
+    WITH ORDINALITY AS i (id, grp, n)
+ORDER BY i.n {limit}
 """
+
+
+# A walk without a merge partner: alone, or with its partner's run probed
+# (``OFFSET 0``: a probe per posting, never a join the planner could hash).
+_PROBED = """(b.partner_word IS NULL OR EXISTS (
+    SELECT 1 FROM search_postings m WHERE m.word = b.partner_word
+      AND m.field = b.partner_field AND m.book_id = p.book_id OFFSET 0))"""
 
 
 @functools.cache
 def _level_walk_text(limit: int) -> str:
     """``_LEVEL_WALK`` for a page of ``limit`` rows, written once per page size."""
     return _LEVEL_WALK.format(
-        found_j="{}", found_p="{}", limit=literal_limit(limit), rows=int(limit)
+        found_j="{}", found_p="{}", probed=_PROBED, limit=literal_limit(limit), rows=int(limit)
     )
 
 
@@ -336,7 +437,7 @@ def page_by_levels(
 
     ``scores`` and ``walked``: what ``branches`` gives for the cursor. The
     walks are parameters (arrays, one entry per walk), and a recursive query
-    reads one group per step until the page is full: its text depends on the
+    reads one walk per step until the page is full: its text depends on the
     filters only, so a pooled connection plans it once and reuses the plan
     for any words (a statement written per combination was planned anew by
     most searches: 14 ms of planning for 11 ms of running, "dark as" at
@@ -359,6 +460,8 @@ def page_by_levels(
             row = Sql("(NOT b.check_row OR {})", row)
         return all_of([*book_conditions(book, criteria), row])
 
+    # Each twice: the walk bounded by the group's page, and not (see _LEVEL_WALK).
+    merged, alone = found("j.id"), found("p.book_id")
     return Sql(
         _level_walk_text(limit),
         [b.group for b in walked],
@@ -369,9 +472,11 @@ def page_by_levels(
         [b.partner[1] if b.partner else None for b in walked],
         [b.check_row for b in walked],
         [b.signature for b in walked],
-        found("j.id"),
-        found("p.book_id"),
-        scores,
+        [b.partner is not None and not b.probe for b in walked],
+        merged,
+        merged,
+        alone,
+        alone,
         scores,
     )
 
