@@ -421,6 +421,16 @@ async def test_suggest_completes_titles_authors_and_categories(client, shelf) ->
     assert await SearchLog.count() == 0
 
 
+@pytest.mark.parametrize(("text", "arrays"), [("wiz", 1), ("hand dar", 2)])
+async def test_a_completion_sends_each_terms_words_once(client, shelf, monkeypatch, text, arrays):
+    # The walks and the titles', authors' and categories' conditions share one
+    # array per term: a prefix's twenty completions were sent five times.
+    sent = record_statements(monkeypatch)
+    assert (await client.get("/books/suggest", params={"q": text})).json()["items"]
+    (completions,) = [s for s in sent if "'title' AS kind" in s.sql]
+    assert len(completions.args) == arrays
+
+
 async def test_suggest_limits_its_answers(client, shelf) -> None:
     for limit in (0, 21):
         response = await client.get("/books/suggest", params={"q": "a", "limit": limit})

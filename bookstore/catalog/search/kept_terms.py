@@ -6,11 +6,10 @@ PostgreSQL time on average at a million books (a misspelt word the most),
 a round trip, and the worker's CPU to encode it and decode its rows. What
 it answers for a term depends only on the term (as folded), on whether it
 is being typed (its completions) and on the catalog: the same at one
-catalog version. So a term's answer is kept
-here under the version read in the same snapshot as the lookup, and a
-request that knows the catalog to be at that version
-(``bookstore.catalog_version``: NOTIFY, a poll, and a refresh after this
-process's own writes) resolves the term from memory. A search whose terms
+catalog version. So a term's answer is kept here under the version read
+in the same snapshot as the lookup, and a request that knows the catalog
+to be at that version (``bookstore.catalog_version``: NOTIFY, a poll, and
+a refresh after this process's own writes) resolves the term from memory. A search whose terms
 are all kept sends no lookup at all; the others look up only the terms
 missing.
 

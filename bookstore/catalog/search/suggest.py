@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from piccolo.querystring import QueryString
 
-from bookstore.catalog.search.pages import terms_match
 from bookstore.catalog.search.vocabulary import ResolvedTerm, look_up_terms
 from bookstore.catalog.search.words import parse_query
 from bookstore.catalog.statements import Row, all_of, literal_limit
 from bookstore.database import connection, fetch
+from bookstore.query_text import Sql
 from bookstore.tables import Book
 
 KINDS = ("title", "author", "category")
@@ -31,7 +31,7 @@ AUTHOR_POSTINGS_PER_ITEM = 8
 
 
 def _walk(
-    driver: ResolvedTerm, field: int, per_word: int, total: int, others: QueryString
+    driver_words: list[str], field: int, per_word: int, total: int, others: QueryString
 ) -> QueryString:
     """book_search rows of the driver's postings in ``field``, the others checked in-row.
 
@@ -39,39 +39,54 @@ def _walk(
     postings by id (search_postings' primary key): rows stream out in that
     order and the LIMIT stops the reading.
     """
-    return QueryString(
+    return Sql(
         "SELECT s.book_id, s.author_id FROM unnest({}::text[]) WITH ORDINALITY AS v (word, n)"
         " CROSS JOIN LATERAL (SELECT p.book_id FROM search_postings p"
         f" WHERE p.word = v.word AND p.field = {field} ORDER BY p.book_id"
         f" {literal_limit(per_word)}) AS p"
         f" JOIN book_search s ON s.book_id = p.book_id WHERE {{}} {literal_limit(total)}",
-        list(driver.words),
+        driver_words,
         others,
     )
 
 
+def _holds_every_term(column: str, words: list[list[str]]) -> QueryString:
+    """``column`` (an array of words) holds one of the words of every term.
+
+    ``pages.terms_match``, but with each term's words as one list for the
+    whole statement: ``compile_postgres`` sends a list passed several times
+    once. The five arrays of a one-term completion (the walks' driver, the
+    titles', authors' and categories' conditions) were the same twenty
+    completions sent five times, and asyncpg checks every element of every
+    array it encodes.
+    """
+    return all_of([Sql(f"{column} && {{}}::text[]", term_words) for term_words in words])
+
+
 def completions_statement(terms: list[ResolvedTerm], limit: int) -> QueryString:
     """Up to ``limit`` titles, authors and categories holding every term."""
-    driver = min(terms, key=lambda term: len(term.words))
+    words = [list(term.words) for term in terms]
+    driver = min(range(len(terms)), key=lambda n: len(words[n]))
+    driver_words = words[driver]
     checked = len(terms) > 1
     n = literal_limit(limit)
     titles = _walk(
-        driver,
+        driver_words,
         0,
-        max(limit, CHECKED_POSTINGS // len(driver.words)) if checked else limit,
+        max(limit, CHECKED_POSTINGS // len(driver_words)) if checked else limit,
         limit,
-        all_of(terms_match("s.title", terms)),
+        _holds_every_term("s.title", words),
     )
     authors = _walk(
-        driver,
+        driver_words,
         1,
-        max(limit, CHECKED_POSTINGS // len(driver.words))
+        max(limit, CHECKED_POSTINGS // len(driver_words))
         if checked
         else limit * AUTHOR_POSTINGS_PER_ITEM,
         limit * AUTHOR_POSTINGS_PER_ITEM,
-        all_of(terms_match("s.author", terms)),
+        _holds_every_term("s.author", words),
     )
-    return QueryString(
+    return Sql(
         "SELECT kind, id, text FROM ("
         "(SELECT 'title' AS kind, b.id, b.title AS text FROM ({}) AS found"
         " JOIN books b ON b.id = found.book_id)"
@@ -81,7 +96,7 @@ def completions_statement(terms: list[ResolvedTerm], limit: int) -> QueryString:
         f" WHERE {{}} ORDER BY c.name {n})) AS found",
         titles,
         authors,
-        all_of(terms_match("search_category_words(c.name)", terms)),
+        _holds_every_term("search_category_words(c.name)", words),
     )
 
 
