@@ -482,6 +482,24 @@ async def test_reading_one_book_reads_a_page_not_a_table(
     await assert_served_by_indexes(database, captured)
 
 
+async def test_a_page_reads_the_categories_once_not_once_per_book(
+    catalog: Catalog, database: asyncpg.Connection, captured: list[Statement]
+):
+    """A subquery per book, planned with PostgreSQL's default random_page_cost,
+    hashed all of ``categories`` for each book of the page (21 x 300 rows)."""
+    books, _ = await list_books(BookFilters(category_id=catalog.big_category_id), limit=PAGE)
+    assert len(books) == PAGE
+
+    (statement,) = [statement for statement in captured if "json_agg" in statement.sql]
+    (plan,) = json.loads(await explain(database, statement, "ANALYZE, FORMAT JSON"))
+    read = sum(
+        rows_read(node)
+        for node in plan_nodes(plan["Plan"])
+        if node.get("Relation Name") == "categories"
+    )
+    assert read <= await database.fetchval("SELECT count(*) FROM categories")
+
+
 # -- ?author= alone: lookup and page in one statement -----------------------------------
 
 NARROW_AUTHOR_SHAPES = [
