@@ -205,6 +205,48 @@ async def test_an_unknown_category_among_others(client, shelf):
     assert all_of.json() == {"items": [], "next_cursor": None}
 
 
+async def test_a_category_listed_again_is_one_statement(client, shelf, monkeypatch):
+    """Its slug's lookup is kept, and the page's statement confirms it (the version)."""
+    await client.get("/books", params={"category": "fantasy", "price_max": "15"})
+    statements = record_statements(monkeypatch)
+
+    again = await client.get("/books", params={"category": "fantasy", "price_max": "10"})
+
+    assert ids(again.json()["items"]) == expected_order(
+        [
+            b
+            for b in shelf["books"]
+            if in_category(b, shelf["fantasy"]) and b["price"] and Decimal(b["price"]) <= 10
+        ],
+        "title",
+    )
+    (page,) = [s for s in statements if "search_log" not in s.sql]
+    assert "catalog_version" in page.sql
+
+
+async def test_a_category_slug_moved_in_sql_is_listed_at_once(client, shelf, monkeypatch):
+    """A kept lookup does not outlive a write made behind the service's back."""
+    fantasy, horror = shelf["fantasy"], shelf["horror"]
+    before = await client.get("/books", params={"category": "fantasy", "limit": 50})
+    assert set(ids(before.json()["items"])) == {
+        b["id"] for b in shelf["books"] if in_category(b, fantasy)
+    }
+    await Book.raw(
+        "UPDATE categories SET slug = 'was-fantasy', name = 'Was' WHERE id = {}", fantasy["id"]
+    )
+    await Book.raw("UPDATE categories SET slug = 'fantasy' WHERE id = {}", horror["id"])
+    statements = record_statements(monkeypatch)
+
+    # Another page size: not an answer the response cache kept.
+    after = await client.get("/books", params={"category": "fantasy", "limit": 49})
+
+    assert set(ids(after.json()["items"])) == {
+        b["id"] for b in shelf["books"] if in_category(b, horror)
+    }
+    # The page read with the kept lookup, refused (another version); both again.
+    assert len([s for s in statements if "search_log" not in s.sql]) == 3
+
+
 # -- ranges ---------------------------------------------------------------------------------
 
 

@@ -72,15 +72,18 @@ def with_details(
     scored: bool = False,
     by_score: bool = False,
     sort: SortOrder = TITLE,
+    versioned: bool = False,
 ) -> QueryString:
-    """The statement of ``books_with_details``: ``page``'s books, with author and categories."""
+    """The statement of ``books_with_details``: ``page``'s books, with author and categories.
+
+    ``versioned``: each row holds the catalog's version too, as a column
+    ``catalog_version`` (read once, in the statement's snapshot).
+    """
     order = "page.score DESC, b.id" if by_score else sort.order_by(f"b.{sort.field}", "b.id")
-    return Sql(
-        _BOOKS_WITH_DETAILS,
-        page,
-        Sql("page.score," if scored else ""),
-        Sql(order),
-    )
+    first = "page.score," if scored else ""
+    if versioned:
+        first += "(SELECT version FROM catalog_version) AS catalog_version,"
+    return Sql(_BOOKS_WITH_DETAILS, page, Sql(first), Sql(order))
 
 
 async def books_with_details(
@@ -102,6 +105,16 @@ async def books_with_details(
         for book, row in zip(books, rows, strict=True):
             book["score"] = row["score"]  # last, as the response shows it
     return books
+
+
+async def books_with_details_and_version(
+    db: DatabaseConnection, page: QueryString, *, sort: SortOrder = TITLE
+) -> tuple[list[Row], int | None]:
+    """``books_with_details``, and the catalog's version in the statement's snapshot
+    (None when ``page`` selects no book)."""
+    rows = await fetch(db, with_details(page, sort=sort, versioned=True))
+    version = rows[0]["catalog_version"] if rows else None
+    return [book_from_row(row) for row in rows], version
 
 
 async def get_book(book_id: int) -> Row:

@@ -13,11 +13,12 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from bookstore.catalog.author_search import books_of_authors_named
-from bookstore.catalog.details import books_with_details
+from bookstore.catalog.details import books_with_details, books_with_details_and_version
 from bookstore.catalog.filters import (
     BookFilters,
     Criteria,
     found_broad,
+    kept_lookups,
     lone_author_fragment,
     resolve,
 )
@@ -51,8 +52,10 @@ async def _page(
     """Up to ``limit`` books for ``filters`` after ``after``, with their details, and the
     criteria they were found by (None when the one-statement author search found them).
 
-    One statement for ?author= alone (lookup and page together) and for
-    searches without free-text terms; two otherwise (lookup, then page), or
+    One statement for ?author= alone (lookup and page together), for
+    searches without free-text terms, and for terms whose lookup is kept
+    (``filters.KeptLookups``: the page reads the catalog's version to confirm
+    it; three when it does not hold); two otherwise (lookup, then page), or
     when an ?author= fragment is found broad. ``counted``: totals or facets
     follow, so the lookup reads the catalog's version for them too.
     """
@@ -64,7 +67,19 @@ async def _page(
             return books, None
         criteria = found_broad(fragment)
     else:
-        criteria = await resolve(filters, db, catalog_version=counted)
+        criteria = await resolve(filters, db, catalog_version=counted, kept=kept_lookups)
+        if criteria.unconfirmed:
+            if len(criteria.category_sets) > 1:
+                criteria = await smallest_first(db, criteria)
+            page = page_of_books(criteria, after, limit, sort)
+            books, version = await books_with_details_and_version(db, page, sort=sort)
+            if version is not None and version == criteria.catalog_version:
+                return books, criteria
+            # The catalog moved since the terms were looked up (or the page
+            # is empty, which tells nothing): look them up again, read again.
+            criteria = await resolve(
+                filters, db, catalog_version=counted, kept=kept_lookups, refresh=True
+            )
         if criteria.matches_nothing():
             return [], criteria
         if len(criteria.category_sets) > 1:
@@ -122,7 +137,8 @@ async def list_books(
     Keyset pagination: every page costs the same, the thousandth as much as
     the first. One statement per page; a search by ?author= alone looks
     its authors up in the same statement, other searches with ?author= or
-    ?category= in one more.
+    ?category= in one more, unless the answer of that lookup is kept for the
+    catalog's version (``filters.KeptLookups``).
     """
     books, next_key, _ = await list_books_then(filters, limit=limit, after=after, sort=sort)
     return books, next_key
