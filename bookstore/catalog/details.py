@@ -34,7 +34,7 @@ from bookstore.tables import Book
 # of 20 on PostgreSQL 15 (docs/performance.md).
 _BOOKS_WITH_DETAILS = """
 WITH page AS MATERIALIZED ({})
-SELECT {} b.id, b.title, b.isbn, b.published_year, b.price, b.description,
+SELECT {} b.id, b.title, b.isbn, b.published_year, b.price::text AS price, b.description,
        b.created_at, b.updated_at, b.author_id, a.name AS author_name,
        coalesce(k.categories, '[]')::text AS categories
 FROM page
@@ -51,13 +51,14 @@ ORDER BY {}
 
 
 def book_from_row(row: Mapping[str, Any]) -> Row:
-    price = row["price"]
     return {
         "id": row["id"],
         "title": row["title"],
         "isbn": row["isbn"],
         "published_year": row["published_year"],
-        "price": None if price is None else f"{price:.2f}",
+        # numeric(10, 2) as text has its two decimals: "25.00", as the API
+        # shows it, without a Decimal decoded and formatted per book.
+        "price": row["price"],
         "description": row["description"],
         "author": {"id": row["author_id"], "name": row["author_name"]},
         "categories": orjson.loads(row["categories"]),
