@@ -60,6 +60,17 @@ async def create_book(client: httpx.AsyncClient, **fields: Any) -> dict:
     return response.json()
 
 
+async def search(client: httpx.AsyncClient, q: str, **params: Any) -> dict:
+    """The answer of ``GET /books?q=``, asserting its 200."""
+    response = await client.get("/books", params={"q": q, **params})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def titles(page: dict) -> list[str]:
+    return [book["title"] for book in page["items"]]
+
+
 async def walk_pages(
     client: httpx.AsyncClient, url: str, params: dict[str, Any], limit: int
 ) -> list[dict]:

@@ -16,17 +16,13 @@ from factories import (
     list_all_books,
     record_statements,
     server_like_client,
+    titles,
     walk_pages,
 )
 
 from bookstore.catalog import broad_fragments
 from bookstore.schemas import INT4_MAX, BookPage
 from bookstore.tables import BookCategory
-
-
-def titles(page: dict) -> list[str]:
-    return [book["title"] for book in page["items"]]
-
 
 # -- create and read ---------------------------------------------------------
 

@@ -11,6 +11,8 @@ from factories import (
     create_book,
     create_category,
     record_statements,
+    search,
+    titles,
     walk_pages,
 )
 
@@ -19,16 +21,6 @@ from bookstore.catalog.search.typos import allowed_typos, typo_distance
 from bookstore.catalog.search.vocabulary import ResolvedTerm
 from bookstore.catalog.search.words import Term, fold, parse_query
 from bookstore.tables import SearchLog
-
-
-async def search(client, q: str, **params) -> dict:
-    response = await client.get("/books", params={"q": q, **params})
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def titles(page: dict) -> list[str]:
-    return [book["title"] for book in page["items"]]
 
 
 @pytest.fixture

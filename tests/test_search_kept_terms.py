@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from factories import create_author, create_book, record_statements
+from factories import create_author, create_book, record_statements, search, titles
 
 from bookstore.catalog.search.kept_terms import KeptTerm, KeptTerms
 
@@ -13,16 +13,6 @@ LOOKUP_MARK = "typed AS MATERIALIZED"
 
 def lookups(sent) -> int:
     return sum(LOOKUP_MARK in statement.sql for statement in sent)
-
-
-async def search(client, q: str, **params) -> dict:
-    response = await client.get("/books", params={"q": q, **params})
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def titles(page: dict) -> list[str]:
-    return [book["title"] for book in page["items"]]
 
 
 async def suggestions(client, q: str) -> list[str]:
