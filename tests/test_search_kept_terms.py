@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from factories import create_author, create_book, record_statements, search, titles
+from factories import (
+    create_author,
+    create_book,
+    create_category,
+    record_statements,
+    search,
+    titles,
+)
 
 from bookstore.catalog.search.kept_terms import KeptTerm, KeptTerms
 
@@ -75,6 +82,38 @@ async def test_a_deleted_books_words_are_no_longer_completed(client, novels) -> 
     await client.delete(f"/books/{book['id']}")
     assert titles(await search(client, "quuxi")) == []
     assert await suggestions(client, "quuxi") == []
+
+
+# What only the filters' lookup of a category term holds (``filters._CATEGORIES_OF_TERM``).
+CATEGORY_LOOKUP_MARK = "WHERE slug = lower(t.term)"
+
+
+async def test_a_search_in_a_category_looked_up_before_sends_no_lookup(
+    client, novels, monkeypatch
+) -> None:
+    category = await create_category(client, "Hainish Cycle")
+    await create_book(client, title="The Word for World", category_ids=[category["id"]])
+    first = await search(client, "world", category="hainish-cycle")
+    sent = record_statements(monkeypatch)
+    again = await search(client, "world", category="hainish-cycle", limit=5)
+    assert not [s for s in sent if LOOKUP_MARK in s.sql or CATEGORY_LOOKUP_MARK in s.sql]
+    assert titles(again) == titles(first) == ["The Word for World"]
+
+
+async def test_a_category_renamed_is_searched_under_its_new_slug_only(client, novels) -> None:
+    # The kept category lookup must not outlive the write: "hainish-cycle"
+    # would otherwise still name the category after its slug changed.
+    category = await create_category(client, "Hainish Cycle")
+    await create_book(client, title="The Word for World", category_ids=[category["id"]])
+    assert titles(await search(client, "world", category="hainish-cycle")) == [
+        "The Word for World"
+    ]
+    response = await client.patch(f"/categories/{category['id']}", json={"slug": "ekumen"})
+    assert response.status_code == 200, response.text
+    # "world" kept at the new version, so that only the category lookup is in question.
+    assert titles(await search(client, "world")) == ["The Word for World"]
+    assert titles(await search(client, "world", category="hainish-cycle")) == []
+    assert titles(await search(client, "world", category="ekumen")) == ["The Word for World"]
 
 
 def _kept(word: str) -> KeptTerm:

@@ -176,6 +176,7 @@ async def search_books(
             prefix=query.prefix,
             counted=len(query.terms) > 1,
             alongside=lookup.columns,
+            alongside_key=lookup.key(),
             known_version=catalog_version,
         )
         criteria = lookup.criteria(found)

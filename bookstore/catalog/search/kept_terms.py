@@ -34,8 +34,8 @@ KeptTerm(lexeme='dune', ...)
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, NamedTuple
+from collections.abc import Hashable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from bookstore.settings import get_settings
 
@@ -64,7 +64,11 @@ class KeptTerms:
 
     ``top_book`` (the highest book id indexed, about the catalog's size) is
     kept with them: the statement reads it alongside the terms and the
-    page's planner weighs categories against it.
+    page's planner weighs categories against it. So are the values of the
+    filters' lookup the statement carries (``alongside``: a search's
+    categories and authors, by the key ``filters.CriteriaLookup.key``), as
+    many as terms at most: a search in a category whose terms are all kept
+    then sends no lookup either.
     """
 
     def __init__(self, max_terms: int) -> None:
@@ -72,6 +76,7 @@ class KeptTerms:
         self.version: int | None = None
         self.top_book: int | None = None
         self._terms: dict[TermKey, KeptTerm] = {}
+        self._alongside: dict[Hashable, Mapping[str, Any]] = {}
 
     def __len__(self) -> int:
         return len(self._terms)
@@ -97,13 +102,8 @@ class KeptTerms:
         version, whose terms are not kept over the newer ones; a newer
         version drops every term kept.
         """
-        if version is None or self.max_terms <= 0:
+        if not self._at(version):
             return
-        if self.version is not None and version < self.version:
-            return
-        if version != self.version:
-            self.version = version
-            self._terms = {}
         self.top_book = top_book
         for key, kept in terms:
             self._terms.pop(key, None)
@@ -111,10 +111,40 @@ class KeptTerms:
         while len(self._terms) > self.max_terms:
             del self._terms[next(iter(self._terms))]
 
+    def held_alongside(self, version: int | None, key: Hashable) -> Mapping[str, Any] | None:
+        """The filters' lookup values kept at ``version`` under ``key``, if any."""
+        if version is None or version != self.version:
+            return None
+        return self._alongside.get(key)
+
+    def keep_alongside(
+        self, version: int | None, key: Hashable, values: Mapping[str, Any]
+    ) -> None:
+        """Keep the filters' lookup ``values``, read at ``version``, as ``keep`` keeps terms."""
+        if not self._at(version):
+            return
+        self._alongside.pop(key, None)
+        self._alongside[key] = values
+        while len(self._alongside) > self.max_terms:
+            del self._alongside[next(iter(self._alongside))]
+
+    def _at(self, version: int | None) -> bool:
+        """Whether what was read at ``version`` may be kept; a newer version drops the rest."""
+        if version is None or self.max_terms <= 0:
+            return False
+        if self.version is not None and version < self.version:
+            return False
+        if version != self.version:
+            self.version = version
+            self._terms = {}
+            self._alongside = {}
+        return True
+
     def clear(self) -> None:
         self.version = None
         self.top_book = None
         self._terms = {}
+        self._alongside = {}
 
 
 _kept: KeptTerms | None = None

@@ -11,7 +11,7 @@ catalog version this process knows is not looked up again (``kept_terms``).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -160,6 +160,11 @@ FROM candidates c,
 """
 
 
+# The filters' lookup alone, for a search whose terms are all kept, with the
+# version it was read at (to keep it under).
+_ALONGSIDE_ALONE = "SELECT {}, (SELECT version FROM catalog_version) AS lookup_version"
+
+
 class Variant(NamedTuple):
     """A word of the vocabulary standing for a term, and what it costs in ranking.
 
@@ -231,6 +236,7 @@ async def look_up_terms_alongside(
     prefix: bool,
     counted: bool = False,
     alongside: QueryString | None = None,
+    alongside_key: Hashable | None = None,
     known_version: int | None = None,
 ) -> tuple[list[ResolvedTerm], Mapping[str, Any]]:
     """``look_up_terms``, and the values of the columns ``alongside`` in the same statement.
@@ -247,7 +253,9 @@ async def look_up_terms_alongside(
     ``known_version``: the catalog version this process knows the catalog
     to be at (``bookstore.catalog_version``). Terms resolved at that version
     are taken from memory (``kept_terms``) and only the others are looked
-    up; with none to look up, ``alongside`` alone is asked, or nothing.
+    up; with none to look up, ``alongside`` alone is asked, or nothing: its
+    values are kept at that version too, under ``alongside_key`` (what they
+    depend on; None: not kept).
     """
     kept = kept_terms()
     last = len(terms) - 1
@@ -258,8 +266,15 @@ async def look_up_terms_alongside(
     if not missing:
         found = {"top_book": kept.top_book}
         if alongside is not None:
-            (row,) = await fetch(db, Sql("SELECT {}", alongside))
-            found = {**dict(row.items()), "top_book": kept.top_book}
+            values = None
+            if alongside_key is not None:
+                values = kept.held_alongside(known_version, alongside_key)
+            if values is None:
+                (row,) = await fetch(db, Sql(_ALONGSIDE_ALONE, alongside))
+                values = dict(row.items())
+                if alongside_key is not None:
+                    kept.keep_alongside(values["lookup_version"], alongside_key, values)
+            found = {**values, "top_book": kept.top_book}
         return [
             _from_kept(term, entry) for term, entry in zip(terms, held, strict=True) if entry
         ], found
@@ -274,6 +289,8 @@ async def look_up_terms_alongside(
             for n, r in zip(missing, looked_up, strict=True)
         ),
     )
+    if alongside is not None and alongside_key is not None and found:
+        kept.keep_alongside(found["lookup_version"], alongside_key, dict(found.items()))
     fresh = dict(zip(missing, looked_up, strict=True))
     resolved = [
         fresh[n] if entry is None else _from_kept(term, entry)
