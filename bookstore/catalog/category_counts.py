@@ -29,6 +29,7 @@ from decimal import Decimal
 from typing import Any, NamedTuple
 
 from bookstore.catalog.filters import Criteria
+from bookstore.catalog.kept import KeptAtVersion
 from bookstore.catalog.statistics import CatalogStats, ColumnStats
 from bookstore.database import DatabaseConnection
 
@@ -103,16 +104,8 @@ class CategoryNames:
 KEPT_CELL_SETS = 512
 
 
-class _Kept:
-    """What was read at ``version``: cells per set of categories, and the names."""
-
-    def __init__(self, version: int | None = None) -> None:
-        self.version = version
-        self.cells: dict[tuple[int, ...], CategoryCells] = {}
-        self.names: CategoryNames | None = None
-
-
-_kept = _Kept()
+_kept_cells = KeptAtVersion[tuple[int, ...], CategoryCells](KEPT_CELL_SETS)
+_kept_names = KeptAtVersion[None, CategoryNames](1)
 
 _VERSION_ROW = (
     "SELECT version, NULL::integer AS decade, NULL::integer AS price_band,"
@@ -171,23 +164,22 @@ async def kept_cells_and_names(
     (the terms' lookup, ``Criteria.catalog_version``); when what is asked is
     kept for it, no statement is sent at all.
     """
-    kept = _kept
     ids = None if category_ids is None else tuple(category_ids)
-    held_cells = None if ids is None else kept.cells.get(ids)
-    held_names = kept.names if names else None
+    held_cells = None if ids is None else _kept_cells.latest(ids)
+    held_names = _kept_names.latest(None) if names else None
+    cells_version = None if held_cells is None else _kept_cells.version
+    names_version = None if held_names is None else _kept_names.version
     if (
         seen_version is not None
-        and seen_version == kept.version
-        and (ids is None or held_cells is not None)
-        and (not names or held_names is not None)
+        and (ids is None or cells_version == seen_version)
+        and (not names or names_version == seen_version)
     ):
         return held_cells, held_names
     args: list[Any] = []
     if ids is not None:
-        args += [list(ids), None if held_cells is None else kept.version]
+        args += [list(ids), cells_version]
     if names:
-        args.append(None if held_names is None else kept.version)
-    held_version = kept.version
+        args.append(names_version)
     rows = await db.fetch(_STATEMENTS[ids is not None, names], *args)
     version: int | None = None
     read_cells: list[Cell] = []
@@ -199,42 +191,19 @@ async def kept_cells_and_names(
             read_cells.append(Cell(row["decade"], row["price_band"], row["books"]))
         else:
             read_names.append(row)
-    same = version is not None and version == held_version
+    # Another request may have moved what is kept while this one waited for
+    # its rows; ``keep`` keeps only going forward (``KeptAtVersion``).
     cells = None
     if ids is not None:
-        cells = held_cells if same and held_cells is not None else CategoryCells(read_cells)
+        held = held_cells is not None and version == cells_version
+        cells = held_cells if held else CategoryCells(read_cells)
+        _kept_cells.keep(version, ids, cells)
     category_names = None
     if names:
-        category_names = (
-            held_names if same and held_names is not None else CategoryNames(read_names)
-        )
-    _keep(version, ids, cells, category_names)
+        held = held_names is not None and version == names_version
+        category_names = held_names if held else CategoryNames(read_names)
+        _kept_names.keep(version, None, category_names)
     return cells, category_names
-
-
-def _keep(
-    version: int | None,
-    ids: tuple[int, ...] | None,
-    cells: CategoryCells | None,
-    names: CategoryNames | None,
-) -> None:
-    """Keep what was read at ``version``, unless a newer version is kept already.
-
-    Only going forward: a replica behind the primary answers an older
-    version, whose rows are not kept over the newer ones. Another request
-    may have moved the kept version while this one waited for its rows.
-    """
-    global _kept
-    if version is None or (_kept.version is not None and version < _kept.version):
-        return
-    if version != _kept.version:
-        _kept = _Kept(version)
-    if cells is not None and ids is not None and ids not in _kept.cells:
-        if len(_kept.cells) >= KEPT_CELL_SETS:
-            del _kept.cells[next(iter(_kept.cells))]
-        _kept.cells[ids] = cells
-    if names is not None and _kept.names is None:
-        _kept.names = names
 
 
 def _covered(

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from piccolo.querystring import QueryString
 
+from bookstore.catalog.kept import KeptAtVersion
 from bookstore.catalog.statements import contains_pattern, has_trigram, literal_limit
 from bookstore.database import DatabaseConnection, fetch
 from bookstore.query_text import Sql
@@ -358,7 +359,7 @@ async def resolve(
     found: Mapping[str, Any] = {}
     if lookup.columns is not None:
         key = lookup.key() if kept is not None else None
-        held = None if kept is None or refresh else kept.get(key)
+        held = None if kept is None or refresh else kept.latest(key)
         if held is not None:
             criteria = lookup.criteria(held, unconfirmed=True)
             if not criteria.matches_nothing():
@@ -366,56 +367,25 @@ async def resolve(
         (found,) = await fetch(db, Sql("SELECT {}", lookup.columns))
         criteria = lookup.criteria(found)
         if kept is not None and not criteria.matches_nothing():
-            kept.keep(key, found)
+            kept.keep(found["catalog_version"], key, found)
         return criteria
     return lookup.criteria(found)
 
 
-class KeptLookups:
-    """The answers of the terms' lookups of listings, kept for one catalog version.
+# The answers of listings' term lookups (``?category=fantasy`` -> its id),
+# kept for the catalog version they were read at. A category's listing
+# looked its terms up in a statement of its own before its page: a round
+# trip, about 7% of the worker's CPU for a ``category_big`` request
+# (py-spy). A listing now takes the kept answer whatever its version
+# (``KeptAtVersion.latest``: the criteria are ``unconfirmed``) and its page
+# statement reads the version in its own snapshot: when that is the version
+# the answer was read at, the answer held for the page; otherwise (a write
+# in between) the listing looks the terms up again and reads the page again
+# (``bookstore.catalog.listing``). Exact, and one statement where there were
+# two.
+KeptLookups = KeptAtVersion[Hashable, Mapping[str, Any]]
 
-    A category's listing looked its terms up in a statement of its own
-    before its page: a round trip, about 7% of the worker's CPU for a
-    ``category_big`` request (py-spy). The answer changes only with the
-    catalog, and every write to categories or authors moves
-    ``catalog_version`` in its own transaction. So a listing takes a kept
-    answer and its page statement reads the version too: when that is the
-    version the answer was read at, the answer held in the page's own
-    snapshot; otherwise (a write in between) the listing looks the terms up
-    again and reads the page again (``bookstore.catalog.listing``). Exact,
-    and one statement where there were two.
-
-    >>> kept = KeptLookups()
-    >>> criteria = await resolve(filters, db, kept=kept)  # looked up, kept
-    >>> criteria = await resolve(filters, db, kept=kept)  # criteria.unconfirmed
-    """
-
-    def __init__(self, capacity: int = 4096) -> None:
-        self.capacity = capacity
-        self.version: int | None = None
-        self._found: dict[Hashable, Mapping[str, Any]] = {}
-
-    def get(self, key: Hashable) -> Mapping[str, Any] | None:
-        return self._found.get(key)
-
-    def keep(self, key: Hashable, found: Mapping[str, Any]) -> None:
-        """Keep ``found`` (which holds the ``catalog_version`` it was read at)."""
-        version = found["catalog_version"]
-        if version is None or (self.version is not None and version < self.version):
-            return  # an older snapshot's answer: the kept ones are newer
-        if version != self.version:
-            self._found.clear()
-            self.version = version
-        elif len(self._found) >= self.capacity:
-            del self._found[next(iter(self._found))]  # the oldest
-        self._found[key] = found
-
-    def clear(self) -> None:
-        self._found.clear()
-        self.version = None
-
-
-kept_lookups = KeptLookups()
+kept_lookups = KeptLookups(4096)
 
 
 # The categories a term ``t.term`` names, as rows ``c (id)``: its slug or its

@@ -37,6 +37,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from bookstore.catalog.kept import KeptAtVersion
 from bookstore.settings import get_settings
 
 if TYPE_CHECKING:
@@ -72,79 +73,34 @@ class KeptTerms:
     """
 
     def __init__(self, max_terms: int) -> None:
-        self.max_terms = max_terms
-        self.version: int | None = None
+        self.terms = KeptAtVersion[TermKey, KeptTerm](max_terms)
+        self.alongside = KeptAtVersion[Hashable, Mapping[str, Any]](max_terms)
         self.top_book: int | None = None
-        self._terms: dict[TermKey, KeptTerm] = {}
-        self._alongside: dict[Hashable, Mapping[str, Any]] = {}
 
     def __len__(self) -> int:
-        return len(self._terms)
+        return len(self.terms)
 
     def held(self, version: int | None, key: TermKey, *, counted: bool) -> KeptTerm | None:
         """The term kept at ``version``, if any (and counted, when ``counted``)."""
-        if version is None or version != self.version:
-            return None
-        kept = self._terms.pop(key, None)
-        if kept is None:
-            return None
-        self._terms[key] = kept  # the most recently used last
-        if counted and not kept.counted:
+        kept = self.terms.held(version, key)
+        if kept is None or (counted and not kept.counted):
             return None
         return kept
 
     def keep(
         self, version: int | None, top_book: int | None, terms: Iterable[tuple[TermKey, KeptTerm]]
     ) -> None:
-        """Keep ``terms``, read at ``version``, unless a newer version is kept already.
-
-        Only going forward: a replica behind the primary answers an older
-        version, whose terms are not kept over the newer ones; a newer
-        version drops every term kept.
-        """
-        if not self._at(version):
+        """Keep ``terms`` and ``top_book``, read at ``version`` (``KeptAtVersion.keep``)."""
+        if not self.terms.moved_to(version):
             return
         self.top_book = top_book
         for key, kept in terms:
-            self._terms.pop(key, None)
-            self._terms[key] = kept
-        while len(self._terms) > self.max_terms:
-            del self._terms[next(iter(self._terms))]
-
-    def held_alongside(self, version: int | None, key: Hashable) -> Mapping[str, Any] | None:
-        """The filters' lookup values kept at ``version`` under ``key``, if any."""
-        if version is None or version != self.version:
-            return None
-        return self._alongside.get(key)
-
-    def keep_alongside(
-        self, version: int | None, key: Hashable, values: Mapping[str, Any]
-    ) -> None:
-        """Keep the filters' lookup ``values``, read at ``version``, as ``keep`` keeps terms."""
-        if not self._at(version):
-            return
-        self._alongside.pop(key, None)
-        self._alongside[key] = values
-        while len(self._alongside) > self.max_terms:
-            del self._alongside[next(iter(self._alongside))]
-
-    def _at(self, version: int | None) -> bool:
-        """Whether what was read at ``version`` may be kept; a newer version drops the rest."""
-        if version is None or self.max_terms <= 0:
-            return False
-        if self.version is not None and version < self.version:
-            return False
-        if version != self.version:
-            self.version = version
-            self._terms = {}
-            self._alongside = {}
-        return True
+            self.terms.keep(version, key, kept)
 
     def clear(self) -> None:
-        self.version = None
+        self.terms.clear()
+        self.alongside.clear()
         self.top_book = None
-        self._terms = {}
-        self._alongside = {}
 
 
 _kept: KeptTerms | None = None

@@ -268,12 +268,12 @@ async def look_up_terms_alongside(
         if alongside is not None:
             values = None
             if alongside_key is not None:
-                values = kept.held_alongside(known_version, alongside_key)
+                values = kept.alongside.held(known_version, alongside_key)
             if values is None:
                 (row,) = await fetch(db, Sql(_ALONGSIDE_ALONE, alongside))
                 values = dict(row.items())
                 if alongside_key is not None:
-                    kept.keep_alongside(values["lookup_version"], alongside_key, values)
+                    kept.alongside.keep(values["lookup_version"], alongside_key, values)
             found = {**values, "top_book": kept.top_book}
         return [
             _from_kept(term, entry) for term, entry in zip(terms, held, strict=True) if entry
@@ -290,7 +290,7 @@ async def look_up_terms_alongside(
         ),
     )
     if alongside is not None and alongside_key is not None and found:
-        kept.keep_alongside(found["lookup_version"], alongside_key, dict(found.items()))
+        kept.alongside.keep(found["lookup_version"], alongside_key, dict(found.items()))
     fresh = dict(zip(missing, looked_up, strict=True))
     resolved = [
         fresh[n] if entry is None else _from_kept(term, entry)
