@@ -71,6 +71,7 @@ async def test_the_service_answers_503_while_the_database_is_down_and_recovers_a
                 for _ in range(8)
             ]
             await asyncio.sleep(1)
+            stopping = time.monotonic()
             await asyncio.to_thread(database.stop)
             went_down = time.monotonic()
             await asyncio.sleep(2)
@@ -102,12 +103,17 @@ async def test_the_service_answers_503_while_the_database_is_down_and_recovers_a
     assert not unexpected, unexpected
     assert {a.status for a in while_down} == {503}
     assert {a.status for a in after} == {200}
-    # The contract: a refusal within a second. Successful searches racing the
-    # shutdown may be slower on a busy machine, but nothing may hang.
-    slowest_refusal = max((a for a in answers if a.status == 503), key=lambda a: a.elapsed)
+    # The contract: while the database is down, a refusal within a second.
+    # A search racing the shutdown (sent while PostgreSQL was stopping: 3 to
+    # 4 s on a loaded machine) waits for its backend to be terminated, and a
+    # search racing the restart for the new server; on a busy machine they
+    # may take longer, but nothing may hang.
+    slowest_refusal = max(while_down, key=lambda a: a.elapsed)
+    racing = [a for a in answers if stopping <= a.started <= went_down + 0.2]
     print(  # the figures docs/reliability.md quotes (pytest -s shows them)
         f"\noutage: {len(answers)} answers, {len(while_down)} while down, all 503;"
-        f" slowest 503 {slowest_refusal.elapsed * 1000:.0f} ms;"
+        f" slowest 503 while down {slowest_refusal.elapsed * 1000:.0f} ms;"
+        f" {len(racing)} sent during the {went_down - stopping:.1f} s of stopping,"
         f" slowest answer {max(a.elapsed for a in answers) * 1000:.0f} ms;"
         f" /health back {recovered_in:.2f} s after the restart"
     )
