@@ -116,6 +116,42 @@ async def test_a_category_renamed_is_searched_under_its_new_slug_only(client, no
     assert titles(await search(client, "world", category="ekumen")) == ["The Word for World"]
 
 
+# What only the statements asking for a trigram correction's postings
+# (``levels._POSTINGS_PER_FIELD``) and its spelling (``vocabulary._SURFACE``) hold.
+POSTINGS_MARK = "AS v (word),"
+SURFACE_MARK = "AS c (stem)"
+
+
+async def test_a_correction_found_by_trigrams_is_counted_and_spelt_once_per_version(
+    client, monkeypatch
+) -> None:
+    # "frankinstien" is two typos from "frankenstein" and one from no word:
+    # the lookup finds it among the trigram neighbours, without its postings
+    # per field or its spelling, which the page and the suggestion ask for.
+    await create_book(client, title="Frankenstein Unbound")
+    await create_book(client, title="The Unbound Heart")
+    sent = record_statements(monkeypatch)
+    first = await search(client, "frankinstien unbound")
+    assert [s for s in sent if POSTINGS_MARK in s.sql]
+    assert [s for s in sent if SURFACE_MARK in s.sql]
+    sent.clear()
+    again = await search(client, "frankinstien unbound", limit=5)
+    assert not [s for s in sent if any(m in s.sql for m in (POSTINGS_MARK, SURFACE_MARK))]
+    assert lookups(sent) == 0
+    assert titles(again) == titles(first) == ["Frankenstein Unbound"]
+    assert again["suggestion"] == first["suggestion"] == "frankenstein unbound"
+
+
+async def test_a_trigram_corrections_spelling_follows_a_rename(client) -> None:
+    book = await create_book(client, title="Frankenstein Unbound")
+    assert (await search(client, "frankinstien unbound"))["suggestion"] == "frankenstein unbound"
+    response = await client.patch(f"/books/{book['id']}", json={"title": "Frankensteins Unbound"})
+    assert response.status_code == 200, response.text
+    assert (await search(client, "frankinstien unbound"))["suggestion"] == (
+        "frankensteins unbound"
+    )
+
+
 def _kept(word: str) -> KeptTerm:
     return KeptTerm(word, (), None, None, counted=False)
 

@@ -67,7 +67,11 @@ class SearchResult:
 
 
 async def _suggestion(
-    db: DatabaseConnection, query: ParsedQuery, resolved: list[ResolvedTerm], found: bool
+    db: DatabaseConnection,
+    query: ParsedQuery,
+    resolved: list[ResolvedTerm],
+    found: bool,
+    catalog_version: int | None,
 ) -> str | None:
     """The query with its corrected words, when a word was corrected or nothing was found.
 
@@ -83,7 +87,7 @@ async def _suggestion(
     }
     unknown = [term.correction for term in resolved if term.correction and not term.surface]
     if unknown:
-        words.update(await surface_words(db, unknown))
+        words.update(await surface_words(db, unknown, known_version=catalog_version))
     suggestion = " ".join(
         words.get(term.correction, term.correction) if term.correction else term.term.folded
         for term in resolved
@@ -101,6 +105,7 @@ async def _page(
     after: SearchKey | None,
     limit: int,
     catalog_books: int,
+    catalog_version: int | None,
 ) -> list[Row]:
     """The page's books; ``catalog_books``: about how many the catalog holds."""
     if criteria.matches_nothing():
@@ -122,7 +127,9 @@ async def _page(
         return await books_with_details(db, page, scored=True, by_score=True)
     small_category = plan.small_category
     if small_category is None and len(match.terms) > 1:
-        by_levels = await best_matches(db, match, criteria, resume, rows)
+        by_levels = await best_matches(
+            db, match, criteria, resume, rows, known_version=catalog_version
+        )
         if by_levels is not None:
             return await books_with_details(db, by_levels, scored=True, by_score=True)
     page = page_by_relevance(match, criteria, resume, rows, small_category)
@@ -190,7 +197,9 @@ async def search_books(
         while active:
             kept = active[: len(active) - dropped]
             match = Match(tuple(kept), query.phrases, query.excluded)
-            books = await _page(db, match, criteria, text, after, limit, catalog_books)
+            books = await _page(
+                db, match, criteria, text, after, limit, catalog_books, catalog_version
+            )
             if books or after is not None or len(kept) == 1:
                 break
             dropped += 1
@@ -204,5 +213,5 @@ async def search_books(
             for book in books:
                 book["title_highlight"] = highlight_title(book["title"], matched, stems, typing)
         match = Match(tuple(kept), query.phrases, query.excluded) if kept else None
-        suggestion = await _suggestion(db, query, resolved, bool(books))
+        suggestion = await _suggestion(db, query, resolved, bool(books), catalog_version)
     return SearchResult(books, next_key, ignored, suggestion, match)

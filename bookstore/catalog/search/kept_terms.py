@@ -70,11 +70,23 @@ class KeptTerms:
     categories and authors, by the key ``filters.CriteriaLookup.key``), as
     many as terms at most: a search in a category whose terms are all kept
     then sends no lookup either.
+
+    A correction found only among a long word's trigram neighbours comes
+    from the lookup without its postings per field or its spelling (the
+    lookup would pay for them on the twenty neighbours it reads); the page
+    asks for its postings (``levels.postings_per_field``) and the
+    suggestion for its spelling (``vocabulary.surface_words``), each a
+    statement of its own. Both are kept here per word, at the version read
+    with them, as many as terms at most: such a search, asked again, sends
+    its page alone, as any search of kept terms does.
     """
 
     def __init__(self, max_terms: int) -> None:
         self.terms = KeptAtVersion[TermKey, KeptTerm](max_terms)
         self.alongside = KeptAtVersion[Hashable, Mapping[str, Any]](max_terms)
+        # A word's postings per field, and a stem as the catalog writes it.
+        self.postings = KeptAtVersion[str, tuple[int, ...]](max_terms)
+        self.surfaces = KeptAtVersion[str, str](max_terms)
         self.top_book: int | None = None
 
     def __len__(self) -> int:
@@ -100,6 +112,8 @@ class KeptTerms:
     def clear(self) -> None:
         self.terms.clear()
         self.alongside.clear()
+        self.postings.clear()
+        self.surfaces.clear()
         self.top_book = None
 
 

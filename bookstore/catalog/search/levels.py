@@ -55,6 +55,7 @@ from piccolo.querystring import QueryString
 
 from bookstore.catalog.filters import Criteria
 from bookstore.catalog.search import ranking
+from bookstore.catalog.search.kept_terms import kept_terms
 from bookstore.catalog.search.pages import Match, Relevance, book_conditions, row_conditions
 from bookstore.catalog.search.vocabulary import RUN_SIZE, ResolvedTerm
 from bookstore.catalog.statements import all_of, literal_limit
@@ -77,8 +78,10 @@ _POSTINGS_PER_FIELD = f"""
 SELECT v.word, ARRAY(
     SELECT {RUN_SIZE.format(word="v.word", field="f.field", last_book="top.id")}
     FROM unnest(ARRAY[0, 1, 2, 3]::smallint[]) AS f (field) ORDER BY f.field
-) AS postings
-FROM unnest({{}}::text[]) AS v (word), (SELECT max(book_id) AS id FROM book_search) AS top
+) AS postings, top.version AS lookup_version
+FROM unnest({{}}::text[]) AS v (word),
+     (SELECT max(book_id) AS id, (SELECT version FROM catalog_version) AS version
+      FROM book_search) AS top
 """
 
 
@@ -103,23 +106,31 @@ class Level(NamedTuple):
 
 
 async def postings_per_field(
-    db: DatabaseConnection, terms: Sequence[ResolvedTerm]
+    db: DatabaseConnection, terms: Sequence[ResolvedTerm], *, known_version: int | None = None
 ) -> dict[str, list[int]]:
     """For each word of ``terms``, its postings in each field (0: none), about.
 
     Counted by the term lookup (``Variant.postings``), or here for the words
     it did not count: up to COUNTED by reading the index, a longer run
     estimated from where its 201st posting stands (``vocabulary.RUN_SIZE``),
-    at most the word's number of books.
+    at most the word's number of books. The words counted here (a long
+    word's correction found among its trigram neighbours) are kept at the
+    version read with them (``kept_terms``) and, at ``known_version``, not
+    counted again.
     """
     books = {v.word: v.books for term in terms for v in term.variants}
     counted = {
         v.word: list(v.postings) for term in terms for v in term.variants if v.postings is not None
     }
+    kept = kept_terms().postings
+    for word in set(books) - set(counted):
+        if (postings := kept.held(known_version, word)) is not None:
+            counted[word] = list(postings)
     missing = sorted(set(books) - set(counted))
     if missing:
-        rows = await fetch(db, Sql(_POSTINGS_PER_FIELD, missing))
-        counted.update((row["word"], row["postings"]) for row in rows)
+        for row in await fetch(db, Sql(_POSTINGS_PER_FIELD, missing)):
+            counted[row["word"]] = list(row["postings"])
+            kept.keep(row["lookup_version"], row["word"], tuple(row["postings"]))
     return {
         word: [min(count, books[word]) for count in postings] for word, postings in counted.items()
     }
@@ -482,12 +493,21 @@ def page_by_levels(
 
 
 async def best_matches(
-    db: DatabaseConnection, match: Match, criteria: Criteria, after: Relevance, limit: int
+    db: DatabaseConnection,
+    match: Match,
+    criteria: Criteria,
+    after: Relevance,
+    limit: int,
+    *,
+    known_version: int | None = None,
 ) -> QueryString | None:
-    """The statement of the page by levels; None when the query has too many combinations."""
+    """The statement of the page by levels; None when the query has too many combinations.
+
+    ``known_version``: the catalog version this process knows (``postings_per_field``).
+    """
     if len(match.terms) > MAX_TERMS:
         return None
-    postings = await postings_per_field(db, match.terms)
+    postings = await postings_per_field(db, match.terms, known_version=known_version)
     levels = [levels_of(term, postings) for term in match.terms]
     if prod(len(term_levels) for term_levels in levels) > MAX_COMBINATIONS:
         return None

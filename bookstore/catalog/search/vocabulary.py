@@ -395,16 +395,32 @@ def _resolve_rows(
 
 
 _SURFACE = f"""
-SELECT c.stem, {SURFACE_OF.format(stem="c.stem")} AS word FROM unnest({{}}::text[]) AS c (stem)
+SELECT c.stem, {SURFACE_OF.format(stem="c.stem")} AS word,
+       (SELECT version FROM catalog_version) AS lookup_version
+FROM unnest({{}}::text[]) AS c (stem)
 """
 
 
-async def surface_words(db: DatabaseConnection, stems: Sequence[str]) -> dict[str, str]:
+async def surface_words(
+    db: DatabaseConnection, stems: Sequence[str], *, known_version: int | None = None
+) -> dict[str, str]:
     """A word as the catalog writes it for each stem ("dostoevski" -> "dostoevsky").
 
     The vocabulary holds stems; a suggestion shows a word a customer would
     type. Folded (lower case, no accents), as the query is. A stem with no
-    book left is absent.
+    book left is absent. ``known_version``: as for ``look_up_terms_alongside``;
+    a stem spelt out at that version is not asked again (``kept_terms``),
+    and those asked are kept under the version read in the same statement.
     """
-    rows = await fetch(db, Sql(_SURFACE, sorted(set(stems))))
-    return {row["stem"]: row["word"] for row in rows if row["word"]}
+    surfaces = kept_terms().surfaces
+    words: dict[str, str] = {}
+    for stem in set(stems):
+        if (word := surfaces.held(known_version, stem)) is not None:
+            words[stem] = word
+    missing = sorted(set(stems) - set(words))
+    if missing:
+        for row in await fetch(db, Sql(_SURFACE, missing)):
+            if row["word"]:
+                words[row["stem"]] = row["word"]
+                surfaces.keep(row["lookup_version"], row["stem"], row["word"])
+    return words
