@@ -16,9 +16,10 @@ from factories import (
     walk_pages,
 )
 
-from bookstore.catalog.search.levels import Level, met
+from bookstore.catalog.search.levels import Level, branches, combinations, known_key, met
+from bookstore.catalog.search.pages import FIRST
 from bookstore.catalog.search.typos import allowed_typos, typo_distance
-from bookstore.catalog.search.vocabulary import ResolvedTerm
+from bookstore.catalog.search.vocabulary import ResolvedTerm, Variant
 from bookstore.catalog.search.words import Term, fold, parse_query
 from bookstore.tables import SearchLog
 
@@ -444,3 +445,21 @@ def test_a_run_much_longer_than_the_one_it_meets_is_probed_not_merged() -> None:
     assert (long.word, long.partner, long.probe) == ("wizard", ("volume", 0), True)
     # Without a partner, a walk alone.
     assert met(1, ("path", 0), 400, 0, None, True, 0).partner is None
+
+
+def test_a_walk_tells_the_row_check_which_term_and_field_its_postings_hold() -> None:
+    # "wizard pa": the walk of "pale" in descriptions merged with "wizard" in
+    # titles knows the book holds term 1's inexact word in its description
+    # and term 0's exact word in its title: the row is not asked those again.
+    wizard = ResolvedTerm(Term("wizard", "wizard"), "wizard", (Variant("wizard", False),))
+    pa = ResolvedTerm(Term("pa", "pa"), None, (Variant("pale", True), Variant("palace", True)))
+    levels = [
+        [Level(16, (("wizard", 0),), (), 6_000, wizard, (6_000,))],
+        [
+            Level(15, (("palace", 0),), (), 2, pa, (2,)),
+            Level(1, (("pale", 3),), (("palace", 0),), 9_000, pa, (9_000,)),
+        ],
+    ]
+    _, walks = branches(combinations(levels), FIRST)
+    pale = next(walk for walk in walks if walk.word == "pale" or walk.partner == ("pale", 3))
+    assert set(pale.known) == {known_key(0, 0, False), known_key(1, 3, True)}
