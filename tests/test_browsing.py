@@ -243,8 +243,30 @@ async def test_a_category_slug_moved_in_sql_is_listed_at_once(client, shelf, mon
     assert set(ids(after.json()["items"])) == {
         b["id"] for b in shelf["books"] if in_category(b, horror)
     }
-    # The page read with the kept lookup, refused (another version); both again.
-    assert len([s for s in statements if "search_log" not in s.sql]) == 3
+    # The page read with the kept lookup, refused (another version); both
+    # again, and the categories' names read at the new version.
+    assert len([s for s in statements if "search_log" not in s.sql]) == 4
+
+
+async def test_a_category_renamed_in_sql_is_shown_renamed_at_once(client, shelf):
+    """A listing shows its books' categories by names kept per catalog version
+    (``book_categories``): a rename moves the version, and the next page shows
+    the new name, in the new name's place among the book's categories."""
+    fantasy, horror, poetry = shelf["fantasy"], shelf["horror"], shelf["poetry"]
+    before = await client.get("/books", params={"category": "poetry"})
+    in_three = [b for b in before.json()["items"] if len(b["categories"]) == 3]
+    assert in_three
+    assert [c["name"] for c in in_three[0]["categories"]] == ["Fantasy", "Horror", "Poetry"]
+
+    await Book.raw("UPDATE categories SET name = 'Ballads' WHERE id = {}", poetry["id"])
+    after = await client.get("/books", params={"category": "poetry", "limit": 19})
+
+    shown = {b["id"]: b["categories"] for b in after.json()["items"]}
+    assert shown[in_three[0]["id"]] == [
+        {"id": poetry["id"], "name": "Ballads", "slug": poetry["slug"]},
+        {"id": fantasy["id"], "name": "Fantasy", "slug": fantasy["slug"]},
+        {"id": horror["id"], "name": "Horror", "slug": horror["slug"]},
+    ]
 
 
 # -- ranges ---------------------------------------------------------------------------------

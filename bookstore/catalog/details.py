@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 from piccolo.querystring import QueryString
 
+from bookstore.catalog.book_categories import Shown, categories_at
 from bookstore.catalog.sorts import (
     TITLE,
     SortOrder,
@@ -49,8 +50,24 @@ LEFT JOIN (SELECT bc.book_id,
 ORDER BY {}
 """
 
+# A listing's page: its books' category ids only (an index-only probe of
+# book_category_unique per book), shown by the names kept for the catalog's
+# version, which the statement reads in the same snapshot (``book_categories``).
+_BOOKS_WITH_CATEGORY_IDS = """
+WITH page AS MATERIALIZED ({})
+SELECT {} (SELECT version FROM catalog_version) AS catalog_version,
+       b.id, b.title, b.isbn, b.published_year, b.price::text AS price, b.description,
+       b.created_at, b.updated_at, b.author_id, a.name AS author_name,
+       ARRAY(SELECT x.category_id FROM book_category x WHERE x.book_id = b.id) AS category_ids
+FROM page
+JOIN books b ON b.id = page.id
+JOIN authors a ON a.id = b.author_id
+ORDER BY {}
+"""
 
-def book_from_row(row: Mapping[str, Any]) -> Row:
+
+def book_from_row(row: Mapping[str, Any], categories: list[Shown] | None = None) -> Row:
+    """The book of a details row; ``categories`` shown, else the row's JSON of them."""
     return {
         "id": row["id"],
         "title": row["title"],
@@ -61,7 +78,7 @@ def book_from_row(row: Mapping[str, Any]) -> Row:
         "price": row["price"],
         "description": row["description"],
         "author": {"id": row["author_id"], "name": row["author_name"]},
-        "categories": orjson.loads(row["categories"]),
+        "categories": orjson.loads(row["categories"]) if categories is None else categories,
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],
     }
@@ -112,7 +129,28 @@ async def books_with_details_and_version(
     db: DatabaseConnection, page: QueryString, *, sort: SortOrder = TITLE
 ) -> tuple[list[Row], int | None]:
     """``books_with_details``, and the catalog's version in the statement's snapshot
-    (None when ``page`` selects no book)."""
+    (None when ``page`` selects no book).
+
+    The statement reads each book's category ids, not its categories: they
+    are shown by the names read at that version (``book_categories``), one
+    statement more the first time a version is seen. When the catalog moved
+    between the two, the page is read again with its categories joined.
+    """
+    order = sort.order_by(f"b.{sort.field}", "b.id")
+    rows = await fetch(db, Sql(_BOOKS_WITH_CATEGORY_IDS, page, Sql(""), Sql(order)))
+    if not rows:
+        return [], None
+    version = rows[0]["catalog_version"]
+    shown = await categories_at(db, version)
+    if shown is not None:
+        books = []
+        for row in rows:
+            categories = shown.of(row["category_ids"])
+            if categories is None:
+                break
+            books.append(book_from_row(row, categories))
+        else:
+            return books, version
     rows = await fetch(db, with_details(page, sort=sort, versioned=True))
     version = rows[0]["catalog_version"] if rows else None
     return [book_from_row(row) for row in rows], version

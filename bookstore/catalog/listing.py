@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from bookstore.catalog.author_search import books_of_authors_named
-from bookstore.catalog.details import books_with_details, books_with_details_and_version
+from bookstore.catalog.details import books_with_details_and_version
 from bookstore.catalog.filters import (
     BookFilters,
     Criteria,
@@ -85,7 +85,8 @@ async def _page(
         if len(criteria.category_sets) > 1:
             criteria = await smallest_first(db, criteria)
     page = page_of_books(criteria, after, limit, sort)
-    return await books_with_details(db, page, sort=sort), criteria
+    books, _ = await books_with_details_and_version(db, page, sort=sort)
+    return books, criteria
 
 
 # Two categories are read side by side (a merge join) when the second is at
