@@ -55,7 +55,7 @@ ORDER BY {}
 # version, which the statement reads in the same snapshot (``book_categories``).
 _BOOKS_WITH_CATEGORY_IDS = """
 WITH page AS MATERIALIZED ({})
-SELECT {} (SELECT version FROM catalog_version) AS catalog_version,
+SELECT (SELECT version FROM catalog_version) AS catalog_version,
        b.id, b.title, b.isbn, b.published_year, b.price::text AS price, b.description,
        b.created_at, b.updated_at, b.author_id, a.name AS author_name,
        ARRAY(SELECT x.category_id FROM book_category x WHERE x.book_id = b.id) AS category_ids
@@ -137,7 +137,7 @@ async def books_with_details_and_version(
     between the two, the page is read again with its categories joined.
     """
     order = sort.order_by(f"b.{sort.field}", "b.id")
-    rows = await fetch(db, Sql(_BOOKS_WITH_CATEGORY_IDS, page, Sql(""), Sql(order)))
+    rows = await fetch(db, Sql(_BOOKS_WITH_CATEGORY_IDS, page, Sql(order)))
     if not rows:
         return [], None
     version = rows[0]["catalog_version"]
