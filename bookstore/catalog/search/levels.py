@@ -185,30 +185,24 @@ def known_key(term: int, field: int, inexact: bool) -> int:
 
 
 @functools.cache
-def _known_score_text(row: str, term: int) -> str:
-    """``ranking.term_score_of_arrays``'s text for the ``term``-th term, short-cut by the walk.
+def _known_conditions(term: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """What the walk tells of the ``term``-th term's fields, exact and inexact words.
 
-    Each overlap is preceded by whether the walk's own postings already
-    say it holds (``b.known_a``, ``b.known_b``: ``known_key`` of the walked
-    posting and of its partner's). Overlapping a row's description (some
-    80 words) with a prefix's twenty completions is 1,600 comparisons of
-    text, 60 to 100 us a row, and the walk of a completion's postings in
-    descriptions knows the answer already. The value is the same: a
-    posting (word, field) is written from that field of the same row.
+    Each overlap of ``ranking.term_score_of_arrays`` is preceded by whether
+    the walk's own postings already say it holds (``b.known_a``,
+    ``b.known_b``: ``known_key`` of the walked posting and of its partner's).
+    Overlapping a row's description (some 80 words) with a prefix's twenty
+    completions is 1,600 comparisons of text, 60 to 100 us a row, and the
+    walk of a completion's postings in descriptions knows the answer
+    already. The value is the same: a posting (word, field) is written from
+    that field of the same row.
     """
 
-    def weight(inexact: bool) -> str:
-        cases = " ".join(
-            f"WHEN b.known_a = {known} OR b.known_b = {known} OR {row}.{field} && {{}}::text[]"
-            f" THEN {points}"
-            for field_number, (field, points) in enumerate(
-                zip(ranking.FIELDS, ranking.WEIGHTS, strict=True)
-            )
-            for known in [known_key(term, field_number, inexact)]
-        )
-        return f"CASE {cases} ELSE 0 END"
+    def conditions(inexact: bool) -> tuple[str, ...]:
+        keys = (known_key(term, field, inexact) for field in range(len(ranking.FIELDS)))
+        return tuple(f"b.known_a = {key} OR b.known_b = {key}" for key in keys)
 
-    return f"GREATEST({weight(False)}, {weight(True)} - {ranking.INEXACT_PENALTY})"
+    return conditions(False), conditions(True)
 
 
 def _row_signature(row: str, terms: Sequence[ResolvedTerm]) -> QueryString:
@@ -220,17 +214,12 @@ def _row_signature(row: str, terms: Sequence[ResolvedTerm]) -> QueryString:
     of terms only. (Grouping unnested variants by term instead cost 40 us a
     row with a prefix's 21 words, most of a search that checks 1,300 rows.)
     What the walk's postings already tell is not asked of the row again
-    (``_known_score_text``).
+    (``_known_conditions``).
     """
-    fields = len(ranking.FIELDS)
     return Sql(
         " + ".join(f"({{}}::bigint << {_SIGNATURE_BITS * n})" for n in range(len(terms))),
         *(
-            Sql(
-                _known_score_text(row, n),
-                *([list(term.exact)] * fields),
-                *([list(term.inexact)] * fields),
-            )
+            ranking.term_score_of_arrays(row, term, _known_conditions(n))
             for n, term in enumerate(terms)
         ),
     )

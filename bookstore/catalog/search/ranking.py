@@ -27,11 +27,20 @@ TOP_SCORE = 10_000
 
 
 @functools.cache
-def _field_weight_text(row: str) -> str:
-    """``CASE WHEN {row}.title && {}::text[] THEN 16 ... ELSE 0 END``, written once per alias."""
+def _field_weight_text(row: str, known: tuple[str, ...] | None = None) -> str:
+    """``CASE WHEN {row}.title && {}::text[] THEN 16 ... ELSE 0 END``, written once per alias.
+
+    ``known``: per field, a condition that already tells the field holds one
+    of the words, asked before the overlap (``levels``: what a walk's own
+    postings say of the row).
+    """
     cases = " ".join(
-        f"WHEN {row}.{field} && {{}}::text[] THEN {weight}"
-        for field, weight in zip(FIELDS, WEIGHTS, strict=True)
+        f"WHEN {condition} OR {row}.{field} && {{}}::text[] THEN {weight}"
+        if condition
+        else f"WHEN {row}.{field} && {{}}::text[] THEN {weight}"
+        for field, weight, condition in zip(
+            FIELDS, WEIGHTS, known or ("",) * len(FIELDS), strict=True
+        )
     )
     return f"CASE {cases} ELSE 0 END"
 
@@ -53,21 +62,33 @@ def term_score(row: str, term: ResolvedTerm) -> QueryString:
     return Sql("GREATEST({}, {})", _field_weight(row, exact), penalised)
 
 
-def term_score_of_arrays(row: str, term: ResolvedTerm) -> QueryString:
+def term_score_of_arrays(
+    row: str,
+    term: ResolvedTerm,
+    known: tuple[tuple[str, ...], tuple[str, ...]] | None = None,
+) -> QueryString:
     """``term_score`` written the same way for any term: both arrays, either may be empty.
 
     For statements whose text must not depend on which kinds of words a
-    term has (``levels``): an empty array overlaps nothing.
+    term has (``levels``): an empty array overlaps nothing. ``known``: the
+    conditions per field that tell without the overlap, for the exact words
+    and for the inexact ones (``_field_weight_text``).
     """
     exact, inexact = list(term.exact), list(term.inexact)
-    return Sql(_score_of_arrays_text(row), *([exact] * len(FIELDS)), *([inexact] * len(FIELDS)))
+    return Sql(
+        _score_of_arrays_text(row, known), *([exact] * len(FIELDS)), *([inexact] * len(FIELDS))
+    )
 
 
 @functools.cache
-def _score_of_arrays_text(row: str) -> str:
+def _score_of_arrays_text(
+    row: str, known: tuple[tuple[str, ...], tuple[str, ...]] | None = None
+) -> str:
     """``term_score_of_arrays``'s text: one template where three were made per search."""
-    weight = _field_weight_text(row)
-    return f"GREATEST({weight}, {weight} - {INEXACT_PENALTY})"
+    exact_known, inexact_known = known or (None, None)
+    exact = _field_weight_text(row, exact_known)
+    inexact = _field_weight_text(row, inexact_known)
+    return f"GREATEST({exact}, {inexact} - {INEXACT_PENALTY})"
 
 
 def score(row: str, terms: Sequence[ResolvedTerm]) -> QueryString:
