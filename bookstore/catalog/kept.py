@@ -22,7 +22,7 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterable
 from typing import Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
@@ -47,6 +47,14 @@ class KeptAtVersion(Generic[K, V]):
         if version is None or version != self.version:
             return None
         return self.latest(key)
+
+    def held_all(self, version: int | None, keys: Iterable[K]) -> dict[K, V]:
+        """The answers kept at ``version`` for those of ``keys`` that have one."""
+        held: dict[K, V] = {}
+        for key in keys:
+            if (answer := self.held(version, key)) is not None:
+                held[key] = answer
+        return held
 
     def latest(self, key: K) -> V | None:
         """The answer kept for ``key`` at whichever version is kept (the caller checks it)."""

@@ -123,9 +123,8 @@ async def postings_per_field(
         v.word: list(v.postings) for term in terms for v in term.variants if v.postings is not None
     }
     kept = kept_terms().postings
-    for word in set(books) - set(counted):
-        if (postings := kept.held(known_version, word)) is not None:
-            counted[word] = list(postings)
+    for word, postings in kept.held_all(known_version, set(books) - set(counted)).items():
+        counted[word] = list(postings)
     missing = sorted(set(books) - set(counted))
     if missing:
         for row in await fetch(db, Sql(_POSTINGS_PER_FIELD, missing)):

@@ -413,10 +413,7 @@ async def surface_words(
     and those asked are kept under the version read in the same statement.
     """
     surfaces = kept_terms().surfaces
-    words: dict[str, str] = {}
-    for stem in set(stems):
-        if (word := surfaces.held(known_version, stem)) is not None:
-            words[stem] = word
+    words = surfaces.held_all(known_version, set(stems))
     missing = sorted(set(stems) - set(words))
     if missing:
         for row in await fetch(db, Sql(_SURFACE, missing)):
