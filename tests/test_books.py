@@ -1107,7 +1107,7 @@ async def test_a_page_of_books_costs_at_most_two_queries(client, monkeypatch):
 
 
 def names_read(sql: str) -> bool:
-    """The categories' names, read once per catalog version (``book_categories``)."""
+    """The categories' names, read once per catalog version (``category_names``)."""
     return "catalog_version v LEFT JOIN categories" in sql
 
 

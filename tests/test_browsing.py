@@ -250,7 +250,7 @@ async def test_a_category_slug_moved_in_sql_is_listed_at_once(client, shelf, mon
 
 async def test_a_category_renamed_in_sql_is_shown_renamed_at_once(client, shelf):
     """A listing shows its books' categories by names kept per catalog version
-    (``book_categories``): a rename moves the version, and the next page shows
+    (``category_names``): a rename moves the version, and the next page shows
     the new name, in the new name's place among the book's categories."""
     fantasy, horror, poetry = shelf["fantasy"], shelf["horror"], shelf["poetry"]
     before = await client.get("/books", params={"category": "poetry"})
@@ -267,6 +267,53 @@ async def test_a_category_renamed_in_sql_is_shown_renamed_at_once(client, shelf)
         {"id": fantasy["id"], "name": "Fantasy", "slug": fantasy["slug"]},
         {"id": horror["id"], "name": "Horror", "slug": horror["slug"]},
     ]
+
+
+async def test_names_read_for_the_category_facet_show_the_next_pages_categories(
+    client, shelf, monkeypatch
+):
+    """The facets and the listings keep one set of names per catalog version
+    (``category_names``). An empty page reads none; its category facet reads
+    them with the counts, in the order a book shows its categories, and the
+    next page shows them without another read."""
+    fantasy, horror, poetry = shelf["fantasy"], shelf["horror"], shelf["poetry"]
+    empty = await create_category(client, "Empty")
+    await Book.raw("UPDATE categories SET name = 'Ballads' WHERE id = {}", poetry["id"])
+    faceted = await client.get(
+        "/books", params={"category": empty["slug"], "facets": "category,decade"}
+    )
+    assert faceted.json()["items"] == []
+    assert "Ballads" in [value["name"] for value in faceted.json()["facets"]["category"]]
+
+    statements = record_statements(monkeypatch)
+    page = await client.get("/books", params={"category": "poetry", "limit": 17})
+
+    assert not [s.sql for s in statements if "catalog_version v LEFT JOIN categories" in s.sql]
+    in_three = [b for b in page.json()["items"] if len(b["categories"]) == 3]
+    assert in_three
+    assert in_three[0]["categories"] == [
+        {"id": poetry["id"], "name": "Ballads", "slug": poetry["slug"]},
+        {"id": fantasy["id"], "name": "Fantasy", "slug": fantasy["slug"]},
+        {"id": horror["id"], "name": "Horror", "slug": horror["slug"]},
+    ]
+
+
+async def test_names_read_for_a_page_serve_the_category_facet(client, shelf, monkeypatch):
+    """The other way: the facets' statement asks for no names when a page of
+    the same version has read them."""
+    await Book.raw("UPDATE categories SET name = 'Ballads' WHERE id = {}", shelf["poetry"]["id"])
+    await client.get("/books", params={"category": "horror"})
+    version = (await Book.raw("SELECT version FROM catalog_version"))[0]["version"]
+
+    statements = record_statements(monkeypatch)
+    faceted = await client.get(
+        "/books", params={"category": "horror", "facets": "category,decade", "limit": 7}
+    )
+
+    names = [value["name"] for value in faceted.json()["facets"]["category"]]
+    assert "Ballads" in names
+    asked = [s for s in statements if "FROM categories WHERE" in " ".join(s.sql.split())]
+    assert asked and all(s.args[-1] == version for s in asked), asked
 
 
 # -- ranges ---------------------------------------------------------------------------------

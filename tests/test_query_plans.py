@@ -511,7 +511,7 @@ async def test_a_listed_page_reads_its_books_category_ids_not_the_categories(
     catalog: Catalog, database: asyncpg.Connection, captured: list[Statement]
 ):
     """Once the categories' names are kept for the catalog's version
-    (``book_categories``), a listing's one statement reads its books' links
+    (``category_names``), a listing's one statement reads its books' links
     only: joining ``categories`` and building each book's JSON was 0.25 of
     the statement's 0.8 ms on PostgreSQL 15 at 1M books."""
     filters = BookFilters(category_id=catalog.big_category_id)

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, NamedTuple
 
+from bookstore.catalog.category_names import ORDER, CategoryNames, keep_names, kept_names
 from bookstore.catalog.filters import Criteria
 from bookstore.catalog.kept import KeptAtVersion
 from bookstore.catalog.statistics import CatalogStats, ColumnStats
@@ -89,23 +90,12 @@ class CategoryCells:
         return self._whole
 
 
-class CategoryNames:
-    """Every category's id, name and slug (records), and the same by id."""
-
-    __slots__ = ("by_id", "rows")
-
-    def __init__(self, rows: list[Any]) -> None:
-        self.rows = rows
-        self.by_id: dict[int, Any] = {row["id"]: row for row in rows}
-
-
 # Sets of categories whose cells are kept per catalog version: beyond, the
 # first kept is dropped (a set's cells are at most 19 x 9, about 20 KB).
 KEPT_CELL_SETS = 512
 
 
 _kept_cells = KeptAtVersion[tuple[int, ...], CategoryCells](KEPT_CELL_SETS)
-_kept_names = KeptAtVersion[None, CategoryNames](1)
 
 _VERSION_ROW = (
     "SELECT version, NULL::integer AS decade, NULL::integer AS price_band,"
@@ -129,9 +119,11 @@ def _statement(cells: bool, names: bool) -> str:
             " GROUP BY decade, price_band"
         )
     if names:
+        # ``books`` carries each name's place in the order a book shows them.
         held = "$3" if cells else "$1"
         parts.append(
-            "SELECT NULL, NULL, NULL, NULL, id, name, slug FROM categories"
+            f"SELECT NULL, NULL, NULL, row_number() OVER (ORDER BY {ORDER}), id, name, slug"
+            " FROM categories"
             f" WHERE (SELECT version FROM catalog_version) IS DISTINCT FROM {held}::bigint"
         )
     return " UNION ALL ".join(parts)
@@ -166,9 +158,8 @@ async def kept_cells_and_names(
     """
     ids = None if category_ids is None else tuple(category_ids)
     held_cells = None if ids is None else _kept_cells.latest(ids)
-    held_names = _kept_names.latest(None) if names else None
+    held_names, names_version = kept_names() if names else (None, None)
     cells_version = None if held_cells is None else _kept_cells.version
-    names_version = None if held_names is None else _kept_names.version
     if (
         seen_version is not None
         and (ids is None or cells_version == seen_version)
@@ -201,8 +192,11 @@ async def kept_cells_and_names(
     category_names = None
     if names:
         held = held_names is not None and version == names_version
-        category_names = held_names if held else CategoryNames(read_names)
-        _kept_names.keep(version, None, category_names)
+        if held:
+            category_names = held_names
+        else:
+            category_names = CategoryNames(sorted(read_names, key=lambda row: row["books"]))
+        keep_names(db, version, category_names)
     return cells, category_names
 
 

@@ -40,10 +40,10 @@ from piccolo.querystring import QueryString
 from bookstore.catalog.category_counts import (
     PRICE_BANDS,
     CategoryCells,
-    CategoryNames,
     CountedCells,
     kept_cells_and_names,
 )
+from bookstore.catalog.category_names import CategoryNames
 from bookstore.catalog.estimates import (
     categories_from_stats,
     histogram_counts,

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 from piccolo.querystring import QueryString
 
-from bookstore.catalog.book_categories import Shown, categories_at
+from bookstore.catalog.category_names import Shown, categories_at
 from bookstore.catalog.sorts import (
     TITLE,
     SortOrder,
@@ -52,7 +52,7 @@ ORDER BY {}
 
 # A listing's page: its books' category ids only (an index-only probe of
 # book_category_unique per book), shown by the names kept for the catalog's
-# version, which the statement reads in the same snapshot (``book_categories``).
+# version, which the statement reads in the same snapshot (``category_names``).
 _BOOKS_WITH_CATEGORY_IDS = """
 WITH page AS MATERIALIZED ({})
 SELECT (SELECT version FROM catalog_version) AS catalog_version,
@@ -132,7 +132,7 @@ async def books_with_details_and_version(
     (None when ``page`` selects no book).
 
     The statement reads each book's category ids, not its categories: they
-    are shown by the names read at that version (``book_categories``), one
+    are shown by the names read at that version (``category_names``), one
     statement more the first time a version is seen. When the catalog moved
     between the two, the page is read again with its categories joined.
     """

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import heapq
 
-from bookstore.catalog.category_counts import PRICE_BANDS, CategoryNames, kept_cells_and_names
+from bookstore.catalog.category_counts import PRICE_BANDS, kept_cells_and_names
+from bookstore.catalog.category_names import CategoryNames
 from bookstore.catalog.filters import Criteria
 from bookstore.catalog.search.pages import Match
 from bookstore.catalog.sorts import TITLE, SortOrder, sort_order
