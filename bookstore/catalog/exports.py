@@ -70,7 +70,7 @@ def _export_statement(criteria: Criteria) -> QueryString:
     so the plan is a walk of the books' primary key (or, for listed authors,
     their books by the author index) with one index-only probe per book for
     its category ids: no sort, no hash of the whole catalog, rows from the
-    first fetch on. The ids are named from ``CategoryNames``: joining
+    first fetch on. The ids are named from ``ExportNames``: joining
     categories per book made PostgreSQL hash the whole table for every
     book (90 us a book, 90 s a million).
     """
@@ -104,14 +104,17 @@ def _export_statement(criteria: Criteria) -> QueryString:
     )
 
 
-class CategoryNames(dict[int, str]):
-    """Category id -> name, read once per export, in the export's snapshot."""
+class ExportNames(dict[int, str]):
+    """Category id -> name, read once per export in the export's own snapshot.
+
+    Not ``category_names.CategoryNames``, kept per catalog version for the
+    API: an export's rows and names must come from one snapshot."""
 
     def joined(self, category_ids: Sequence[int]) -> str:
         return CATEGORY_SEPARATOR.join(sorted(self[category_id] for category_id in category_ids))
 
 
-def _fields(row: Any, names: CategoryNames) -> list[Any]:
+def _fields(row: Any, names: ExportNames) -> list[Any]:
     price = row["price"]
     return [
         row["title"],
@@ -124,7 +127,7 @@ def _fields(row: Any, names: CategoryNames) -> list[Any]:
     ]
 
 
-def encode_csv(rows: Sequence[Any], names: CategoryNames, *, header: bool = False) -> bytes:
+def encode_csv(rows: Sequence[Any], names: ExportNames, *, header: bool = False) -> bytes:
     """Rows as CSV (RFC 4180 quoting; an empty field is a missing value)."""
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
@@ -136,7 +139,7 @@ def encode_csv(rows: Sequence[Any], names: CategoryNames, *, header: bool = Fals
     return text.getvalue().encode()
 
 
-def encode_jsonl(rows: Sequence[Any], names: CategoryNames) -> bytes:
+def encode_jsonl(rows: Sequence[Any], names: ExportNames) -> bytes:
     """Rows as JSON Lines: one object per line, missing values as null."""
     return b"".join(
         orjson.dumps(dict(zip(TRANSFER_FIELDS, _fields(row, names), strict=True))) + b"\n"
@@ -178,7 +181,7 @@ async def export_books(
             f" SET LOCAL statement_timeout = {int(statement_timeout_ms)}"
         )
         criteria = await resolve(filters, db)
-        names = CategoryNames(await db.fetch("SELECT id, name FROM categories"))
+        names = ExportNames(await db.fetch("SELECT id, name FROM categories"))
         yield encode_csv([], names, header=True) if file_format is TransferFormat.csv else b""
         if criteria.matches_nothing():
             return
