@@ -96,4 +96,9 @@ async def test_admin_sign_ins_hash_passwords_off_the_event_loop(app: object) -> 
         ticker.cancel()
 
     assert signed_in[0] is not None and signed_in[1:] == [None, None]
-    assert max(gaps) < one_hash_s / 2, f"the loop stood still {max(gaps):.2f} s ({one_hash_s:.2f})"
+    # On the loop, each of the three sign-ins would stop it for a whole hash:
+    # at least three long stalls. Off it, a loaded machine (CI runs two
+    # suites side by side) may still deschedule the loop once for a while;
+    # all its long stalls together stay under one hash.
+    stalls = [gap for gap in gaps if gap >= one_hash_s / 2]
+    assert sum(stalls) < one_hash_s, f"the loop stood still {stalls} s (a hash: {one_hash_s:.2f})"
