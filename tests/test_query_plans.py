@@ -793,6 +793,63 @@ async def test_a_rare_word_in_a_category_probes_its_postings_not_the_whole_categ
     assert links < category_books / 10, (q, slug, links, category_books)
 
 
+async def _words_rarely_together_in_a_category() -> tuple[str, str]:
+    """Two words of a few thousand books each, both in a book of a category of a few thousand.
+
+    At 100,000 books few books hold both in the category (about
+    100,000 x 0.03 x 0.03 x 0.05): the terms and the category meet in one
+    GIN scan, where the walk would merge both words' postings and the
+    meeting would read the category.
+    """
+    (found,) = await Book.raw(
+        "SELECT c.slug, r.word AS one, f.word AS other"
+        " FROM (SELECT category_id, count(*) AS books FROM book_category GROUP BY 1"
+        "       HAVING count(*) BETWEEN 3000 AND 10000) AS n"
+        " JOIN categories c ON c.id = n.category_id"
+        " CROSS JOIN LATERAL (SELECT bc.book_id FROM book_category bc"
+        "   WHERE bc.category_id = n.category_id ORDER BY bc.book_id LIMIT 200) AS b"
+        " JOIN book_search s ON s.book_id = b.book_id"
+        " JOIN search_words r ON r.word = ANY(s.title) AND r.books BETWEEN 1500 AND 5000"
+        " JOIN search_words f ON f.word = ANY(s.title) AND f.books BETWEEN 1500 AND 5000"
+        "   AND f.word > r.word"
+        " WHERE length(r.word) >= 4 AND length(f.word) >= 4"
+        " ORDER BY n.books DESC, b.book_id, r.word, f.word LIMIT 1"
+    )
+    return found["slug"], f"{found['one']} {found['other']} "
+
+
+async def test_words_in_a_category_meet_in_one_gin_scan(
+    catalog: Catalog, database: asyncpg.Connection, captured: list[Statement]
+):
+    """Two words and a category, each of a few thousand books, met by one GIN scan.
+
+    The scan holds the words and the category as keys of one bitmap index
+    scan of ``book_search_words_idx (words, category_ids)``, not a BitmapAnd
+    (which would read the category whole): the rows read are the books in
+    all three, not the words' postings nor the category's links.
+    """
+    slug, q = await _words_rarely_together_in_a_category()
+    filters, text = BookFilters(category=slug), TextQuery(q)
+    assert (await search_books(filters, text, limit=PAGE)).books, q
+    captured.clear()
+    await search_books(filters, text, limit=PAGE)
+    await assert_served_by_indexes(database, captured)
+    scans, read = [], 0.0
+    for statement in captured:
+        (plan,) = json.loads(await explain(database, statement, "ANALYZE, FORMAT JSON"))
+        nodes = list(plan_nodes(plan["Plan"]))
+        assert not any(node["Node Type"] == "BitmapAnd" for node in nodes), (q, slug)
+        scans += [
+            node
+            for node in nodes
+            if node.get("Index Name") == "book_search_words_idx"
+            and "category_ids" in node.get("Index Cond", "")
+        ]
+        read += sum(rows_read(node) for node in nodes if "Relation Name" in node)
+    assert scans, (q, slug, "no GIN scan of the words and the category")
+    assert read < 1_000, (q, slug, read)
+
+
 # -- storefront browsing (issue 10): several categories, ranges, sorts, counts -------------
 
 

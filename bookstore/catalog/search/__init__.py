@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from bookstore.catalog.details import books_with_details
 from bookstore.catalog.filters import BookFilters, Criteria, criteria_lookup
-from bookstore.catalog.search.candidates import page_of_meeting, plan_in_category
+from bookstore.catalog.search.candidates import page_of_gin, page_of_meeting, plan_in_category
 from bookstore.catalog.search.highlight import highlight_title, stems_of
 from bookstore.catalog.search.levels import best_matches
 from bookstore.catalog.search.ordered import page_in_order
@@ -124,6 +124,9 @@ async def _page(
     plan = plan_in_category(match.terms, criteria, catalog_books, SMALL_CATEGORY)
     if plan.meeting is not None:
         page = page_of_meeting(plan.meeting, match, criteria, resume, rows)
+        return await books_with_details(db, page, scored=True, by_score=True)
+    if plan.gin:
+        page = page_of_gin(match, criteria, resume, rows)
         return await books_with_details(db, page, scored=True, by_score=True)
     small_category = plan.small_category
     if small_category is None and len(match.terms) > 1:
