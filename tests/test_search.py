@@ -386,6 +386,28 @@ async def test_writes_are_searchable_by_the_next_request(client, shelf) -> None:
     assert titles(await search(client, "sober")) == []
 
 
+async def test_a_book_moved_to_another_category_is_found_there_by_the_next_search(
+    client, shelf, monkeypatch
+) -> None:
+    # Words and a category meet in one GIN scan of book_search's words and
+    # category_ids (candidates.page_of_gin): the book's categories there are
+    # reindexed with its links, like its category words.
+    book = await create_book(client, title="Quixotic Lighthouse Keepers")
+    first = await create_category(client, "Coastal")
+    second = await create_category(client, "Inland")
+    await client.patch(f"/books/{book['id']}", json={"category_ids": [first["id"]]})
+    sent = record_statements(monkeypatch)
+    assert titles(await search(client, "quixotic lighthouse", category="coastal")) == [
+        "Quixotic Lighthouse Keepers"
+    ]
+    assert any("category_ids &&" in statement.sql for statement in sent)
+    await client.patch(f"/books/{book['id']}", json={"category_ids": [second["id"]]})
+    assert titles(await search(client, "quixotic lighthouse", category="coastal")) == []
+    assert titles(await search(client, "quixotic lighthouse", category="inland")) == [
+        "Quixotic Lighthouse Keepers"
+    ]
+
+
 # -- logging and completions --------------------------------------------------------------
 
 
