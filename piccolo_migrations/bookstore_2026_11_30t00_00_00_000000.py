@@ -26,6 +26,7 @@ from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
 from bookstore.sql_migrations import raw_sql_migration
 from piccolo_migrations.bookstore_2026_11_29t10_00_00_000000 import FORWARDS as QUEUED_INDEX
+from piccolo_migrations.bookstore_2026_11_29t11_00_00_000000 import FORWARDS as VERSION_ADVANCED
 
 ID = "2026-11-30T00:00:00:000000"
 VERSION = "1.38.0"
@@ -45,7 +46,8 @@ def _replaced(statement: str, *pairs: tuple[str, str]) -> str:
 
 
 _INDEX_BOOKS = _statement(QUEUED_INDEX, "FUNCTION search_index_books(")
-_REBUILD = _statement(QUEUED_INDEX, "FUNCTION search_rebuild()")
+# As 2026-11-29T11:00 left it: it advances the catalog version.
+_REBUILD = _statement(VERSION_ADVANCED, "FUNCTION search_rebuild()")
 
 # Both functions insert the rows with the same projection; each reads the
 # links its own way (by the book's key, or all of them grouped).

@@ -21,7 +21,7 @@ from bookstore.catalog.search.pages import FIRST
 from bookstore.catalog.search.typos import allowed_typos, typo_distance
 from bookstore.catalog.search.vocabulary import ResolvedTerm, Variant
 from bookstore.catalog.search.words import Term, fold, parse_query
-from bookstore.tables import SearchLog
+from bookstore.tables import Book, SearchLog
 
 
 @pytest.fixture
@@ -406,6 +406,19 @@ async def test_a_book_moved_to_another_category_is_found_there_by_the_next_searc
     assert titles(await search(client, "quixotic lighthouse", category="inland")) == [
         "Quixotic Lighthouse Keepers"
     ]
+
+
+async def test_a_rebuild_gives_every_book_its_categories_beside_its_words(client, shelf) -> None:
+    # search_rebuild() fills book_search.category_ids from the links as the
+    # triggers do: a book's categories in id order, none for a book without.
+    await create_book(client, title="Uncategorised Marginalia")
+    await Book.raw("SELECT search_rebuild()")
+    rows = await Book.raw(
+        "SELECT s.category_ids, coalesce((SELECT array_agg(x.category_id ORDER BY x.category_id)"
+        " FROM book_category x WHERE x.book_id = s.book_id), '{}') AS links FROM book_search s"
+    )
+    assert rows and all(row["category_ids"] == row["links"] for row in rows)
+    assert any(row["category_ids"] for row in rows) and any(not row["links"] for row in rows)
 
 
 # -- logging and completions --------------------------------------------------------------
