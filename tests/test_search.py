@@ -415,7 +415,8 @@ async def test_a_rebuild_gives_every_book_its_categories_beside_its_words(client
     await Book.raw("SELECT search_rebuild()")
     rows = await Book.raw(
         "SELECT s.category_ids, coalesce((SELECT array_agg(x.category_id ORDER BY x.category_id)"
-        " FROM book_category x WHERE x.book_id = s.book_id), '{}') AS links FROM book_search s"
+        " FROM book_category x WHERE x.book_id = s.book_id), ARRAY[]::integer[]) AS links"
+        " FROM book_search s"
     )
     assert rows and all(row["category_ids"] == row["links"] for row in rows)
     assert any(row["category_ids"] for row in rows) and any(not row["links"] for row in rows)
