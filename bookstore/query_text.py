@@ -21,11 +21,17 @@ and a search of a word and a prefix sent the prefix's twenty completions eight
 times a statement. Only a list is shared, never a tuple: the empty tuple is one
 object, and the text of a statement must not depend on which of its arrays
 happen to be empty.
+
+A statement whose text depends on its shape only can be compiled once per
+shape and kept: ``Compiled`` holds that text and one request's arguments,
+and ``compile_postgres`` inlines it without walking a tree
+(``catalog.search.levels``: a search's page by levels, 2026-11-30).
 """
 
 from __future__ import annotations
 
 import functools
+import re
 from string import Formatter
 from typing import Any
 
@@ -58,6 +64,36 @@ class Sql(QueryString):
         self._alias = None
 
 
+class Compiled(Sql):
+    """A statement already compiled: its text (``$1`` to ``$n``) and this request's arguments.
+
+    For statements whose text depends on their shape only: the text is
+    compiled once per shape and kept, and a request supplies the arguments
+    alone, in the order of their placeholders. ``compile_postgres`` inlines
+    it as it is where it comes first (the page of ``catalog.details``'s
+    statements does), else with its placeholders renumbered after the
+    arguments before it. Its text must hold no ``$`` but its placeholders.
+    Only ``compile_postgres`` knows it, not Piccolo's ``compile_string``::
+
+        Compiled("SELECT id FROM books WHERE id = ANY($1::integer[])", [[1, 2]])
+    """
+
+    __slots__ = ("text", "values")
+
+    def __init__(self, text: str, values: list[Any]) -> None:
+        super().__init__("")
+        self.text = text
+        self.values = values
+
+
+_PLACEHOLDER = re.compile(r"\$(\d+)")
+
+
+def _renumbered(text: str, offset: int) -> str:
+    """``text`` with each ``$n`` written ``$(n + offset)``."""
+    return _PLACEHOLDER.sub(lambda found: f"${int(found[1]) + offset}", text)
+
+
 @functools.cache
 def _is_query_string(kind: type) -> bool:
     """``isinstance(value, QueryString)`` asked of ``type(value)`` once per type, not per value."""
@@ -75,6 +111,8 @@ def compile_postgres(query: QueryString) -> tuple[str, list[Any]]:
     frozen = query._frozen_compiled_strings
     if frozen is not None:
         return frozen
+    if type(query) is Compiled:
+        return query.text, list(query.values)
     parts: list[str] = []
     args: list[Any] = []
     _inline(query, parts, args, {})
@@ -94,7 +132,10 @@ def _inline(query: QueryString, parts: list[str], args: list[Any], arrays: dict[
         if index >= count:
             continue
         value = values[index]
-        if _is_query_string(type(value)):
+        if type(value) is Compiled:
+            parts.append(_renumbered(value.text, len(args)) if args else value.text)
+            args.extend(value.values)
+        elif _is_query_string(type(value)):
             _inline(value, parts, args, arrays)
         elif isinstance(value, list):
             placeholder = arrays.get(id(value))

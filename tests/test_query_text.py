@@ -11,7 +11,7 @@ from factories import create_book, create_category
 from piccolo.querystring import QueryString
 
 from bookstore import database
-from bookstore.query_text import compile_postgres
+from bookstore.query_text import Compiled, compile_postgres
 
 
 def as_piccolo_with_arrays_shared(query: QueryString) -> tuple[str, list[Any]]:
@@ -132,3 +132,22 @@ def test_an_array_passed_twice_is_sent_once() -> None:
         " OR $3 OR $4"
     )
     assert args == [words, words, (), ()]
+
+
+def test_a_kept_text_is_inlined_with_its_placeholders_after_those_before_it() -> None:
+    kept = Compiled(
+        "SELECT id FROM books WHERE id = ANY($1::integer[]) AND year > $2", [[1, 2], 1960]
+    )
+    first = QueryString("WITH page AS ({}) SELECT * FROM page WHERE id > {}", kept, 7)
+    assert compile_postgres(first) == (
+        "WITH page AS (SELECT id FROM books WHERE id = ANY($1::integer[]) AND year > $2)"
+        " SELECT * FROM page WHERE id > $3",
+        [[1, 2], 1960, 7],
+    )
+    after = QueryString("SELECT {}, x.* FROM ({}) AS x", "a", kept)
+    assert compile_postgres(after) == (
+        "SELECT $1, x.* FROM (SELECT id FROM books WHERE id = ANY($2::integer[]) AND year > $3)"
+        " AS x",
+        ["a", [1, 2], 1960],
+    )
+    assert compile_postgres(kept) == (kept.text, [[1, 2], 1960])

@@ -16,11 +16,23 @@ from factories import (
     walk_pages,
 )
 
-from bookstore.catalog.search.levels import Level, branches, combinations, known_key, met
-from bookstore.catalog.search.pages import FIRST
+from bookstore import query_text
+from bookstore.catalog.filters import Criteria
+from bookstore.catalog.search.levels import (
+    Level,
+    _level_statement,
+    branches,
+    combinations,
+    known_key,
+    levels_of,
+    met,
+    page_by_levels,
+)
+from bookstore.catalog.search.pages import FIRST, Match
 from bookstore.catalog.search.typos import allowed_typos, typo_distance
 from bookstore.catalog.search.vocabulary import ResolvedTerm, Variant
 from bookstore.catalog.search.words import Term, fold, parse_query
+from bookstore.query_text import Compiled, compile_postgres
 from bookstore.tables import Book, SearchLog
 
 
@@ -289,6 +301,57 @@ async def test_searches_of_one_shape_send_the_same_statements_whatever_the_words
         shapes.append([s.sql for s in sent if re.search(r"search_(words|postings)\b", s.sql)])
     assert shapes[0] == shapes[1] == shapes[2]
     assert len(shapes[0]) <= 3  # the lookup, the page, the suggestion's words
+
+
+async def test_an_unfiltered_page_by_levels_is_compiled_once_for_its_shape(
+    client, shelf, monkeypatch
+) -> None:
+    # Without filters the level walk's text depends on the page's size and
+    # the number of terms alone: compiled once and kept, a search computes
+    # its arguments only (levels._unfiltered_text; compiling the tree took
+    # some 35 us of a q_prefix request's worker CPU). The kept text is the one
+    # the tree compiles to, and the page's books the same.
+    compiled: list[str] = []
+    inline = query_text._inline
+
+    def counting(query, *rest):
+        compiled.append(query.template)
+        return inline(query, *rest)
+
+    sent = record_statements(monkeypatch)
+    texts = ["left darkness", "wizard earthsea", "hobbit dragon"]
+    first = await search(client, texts[0])
+    assert first["items"]
+    monkeypatch.setattr(query_text, "_inline", counting)
+    pages = [sent[-1]]
+    for text in texts[1:]:
+        sent.clear()
+        assert (await search(client, text))["items"]
+        pages.append(next(s for s in sent if "WITH RECURSIVE branch" in s.sql))
+    assert not [template for template in compiled if "WITH RECURSIVE branch" in template]
+    assert pages[1].sql == pages[2].sql
+    # A filter read from the book's row: the tree is compiled, as before.
+    found = await search(client, "hobbit dragon", author="tolkien")
+    assert [book["title"] for book in found["items"]] == ["The Hobbit"]
+    assert [template for template in compiled if "WITH RECURSIVE branch" in template]
+
+
+def test_the_kept_page_by_levels_is_the_text_its_tree_compiles_to() -> None:
+    terms = (
+        ResolvedTerm(
+            Term("wizard", "wizard"),
+            "wizard",
+            (Variant("wizard", False), Variant("wizards", True)),
+        ),
+        ResolvedTerm(Term("ea", "ea"), "ea", (Variant("earthsea", True),)),
+    )
+    postings = {"wizard": [3, 0, 0, 5], "wizards": [1, 0, 0, 0], "earthsea": [2, 0, 0, 0]}
+    scores, walks = branches(combinations([levels_of(t, postings) for t in terms]), FIRST)
+    kept = page_by_levels(Match(terms), Criteria(), 21, scores, walks)
+    assert type(kept) is Compiled
+    arrays = [(list(term.exact), list(term.inexact)) for term in terms]
+    tree = _level_statement(21, kept.values[:11], arrays, scores, [], lambda _: [])
+    assert compile_postgres(kept) == compile_postgres(tree)
 
 
 @pytest.mark.parametrize("sort", ["relevance", "title"])

@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import functools
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from itertools import product
 from math import prod
 from typing import NamedTuple
@@ -60,7 +60,7 @@ from bookstore.catalog.search.pages import Match, Relevance, book_conditions, ro
 from bookstore.catalog.search.vocabulary import RUN_SIZE, ResolvedTerm
 from bookstore.catalog.statements import all_of, literal_limit
 from bookstore.database import DatabaseConnection, fetch
-from bookstore.query_text import Sql
+from bookstore.query_text import Compiled, Sql, compile_postgres
 
 # More walks than this (five terms each in three fields, a prefix's 20
 # completions in many combinations...) and the page is taken from the GIN
@@ -187,7 +187,7 @@ def known_key(term: int, field: int, inexact: bool) -> int:
 def _known_conditions(term: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """What the walk tells of the ``term``-th term's fields, exact and inexact words.
 
-    Each overlap of ``ranking.term_score_of_arrays`` is preceded by whether
+    Each overlap of ``ranking.score_of_arrays`` is preceded by whether
     the walk's own postings already say it holds (``b.known_a``,
     ``b.known_b``: ``known_key`` of the walked posting and of its partner's).
     Overlapping a row's description (some 80 words) with a prefix's twenty
@@ -204,22 +204,22 @@ def _known_conditions(term: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return conditions(False), conditions(True)
 
 
-def _row_signature(row: str, terms: Sequence[ResolvedTerm]) -> QueryString:
+def _row_signature(row: str, arrays: Sequence[tuple[object, object]]) -> QueryString:
     """The signature of the combination a book_search row ``row`` sits in.
 
     Each term's score as ``ranking`` computes it (array overlaps with the
     row's fields, a few microseconds), its exact and inexact words passed
-    as two arrays even when one is empty: the text depends on the number
-    of terms only. (Grouping unnested variants by term instead cost 40 us a
-    row with a prefix's 21 words, most of a search that checks 1,300 rows.)
-    What the walk's postings already tell is not asked of the row again
-    (``_known_conditions``).
+    as two arrays even when one is empty (``arrays``: each term's pair): the
+    text depends on the number of terms only. (Grouping unnested variants by
+    term instead cost 40 us a row with a prefix's 21 words, most of a search
+    that checks 1,300 rows.) What the walk's postings already tell is not
+    asked of the row again (``_known_conditions``).
     """
     return Sql(
-        " + ".join(f"({{}}::bigint << {_SIGNATURE_BITS * n})" for n in range(len(terms))),
+        " + ".join(f"({{}}::bigint << {_SIGNATURE_BITS * n})" for n in range(len(arrays))),
         *(
-            ranking.term_score_of_arrays(row, term, _known_conditions(n))
-            for n, term in enumerate(terms)
+            ranking.score_of_arrays(row, exact, inexact, _known_conditions(n))
+            for n, (exact, inexact) in enumerate(arrays)
         ),
     )
 
@@ -348,10 +348,14 @@ def met(
     return Branch(group, *pair, after_id, other, check_row, signature, known=known)
 
 
-def _known_of(combo: Sequence[Level], level: Level, pair: tuple[str, int]) -> int:
-    """``known_key`` of ``pair``, a (word, field) of ``level``, one of ``combo``'s."""
-    term = next(n for n, other in enumerate(combo) if other is level)
-    return known_key(term, pair[1], pair[0] in level.term.inexact)
+def _term_of(combo: Sequence[Level], level: Level) -> int:
+    """The number of ``level``'s term in ``combo`` (by identity: two terms may be equal)."""
+    return next(n for n, other in enumerate(combo) if other is level)
+
+
+def _known_of(term: int, level: Level, pair: tuple[str, int]) -> int:
+    """``known_key`` of ``pair``, a (word, field) of ``level``, its combination's ``term``-th."""
+    return known_key(term, pair[1], pair[0] in level.term.inexact_words)
 
 
 def branches(
@@ -378,8 +382,11 @@ def branches(
             check_row = row_confirms(combo, walked, partner, several_words)
             combined = signature(combo)
             partner_known = (
-                None if partner is None else _known_of(combo, partner, partner.pairs[0])
+                None
+                if partner is None
+                else _known_of(_term_of(combo, partner), partner, partner.pairs[0])
             )
+            walked_term = _term_of(combo, walked)
             found.extend(
                 met(
                     len(scores),
@@ -389,7 +396,7 @@ def branches(
                     partner,
                     check_row,
                     combined,
-                    (_known_of(combo, walked, pair), partner_known),
+                    (_known_of(walked_term, walked, pair), partner_known),
                 )
                 for pair, run in zip(walked.pairs, walked.runs, strict=True)
             )
@@ -493,6 +500,10 @@ def _level_walk_text(limit: int) -> str:
     )
 
 
+# The walks' arrays, in the order of _LEVEL_WALK's first placeholders.
+_WALK_ARRAYS = 11
+
+
 def page_by_levels(
     match: Match, criteria: Criteria, limit: int, scores: list[int], walked: list[Branch]
 ) -> QueryString:
@@ -505,28 +516,12 @@ def page_by_levels(
     for any words (a statement written per combination was planned anew by
     most searches: 14 ms of planning for 11 ms of running, "dark as" at
     30,000 books under load).
+
+    Without filters its text depends on the page's size and the number of
+    terms alone, and is compiled once for them (``_unfiltered_text``): a
+    request computes its arguments only.
     """
-    signature_matches = Sql("{} = b.signature", _row_signature("s", match.terms))
-    in_row = [signature_matches, *row_conditions("s", match, criteria)]
-
-    def found(book: str) -> QueryString:
-        """The book's row confirms it, when it must; the filters on its id come first.
-
-        A category is probed on the id walked before the row is read: in a
-        category of 1% of the books, 99 rows in 100 are never fetched.
-        """
-        row = Sql(
-            f"EXISTS (SELECT 1 FROM book_search s WHERE s.book_id = {book} AND {{}} OFFSET 0)",
-            all_of(in_row),
-        )
-        if len(in_row) == 1:  # the signature alone: only when the walk cannot tell
-            row = Sql("(NOT b.check_row OR {})", row)
-        return all_of([*book_conditions(book, criteria), row])
-
-    # Each twice: the walk bounded by the group's page, and not (see _LEVEL_WALK).
-    merged, alone = found("j.id"), found("p.book_id")
-    return Sql(
-        _level_walk_text(limit),
+    walks = [
         [b.group for b in walked],
         [b.word for b in walked],
         [b.field for b in walked],
@@ -538,12 +533,75 @@ def page_by_levels(
         [b.partner is not None and not b.probe for b in walked],
         [b.known[0] for b in walked],
         [b.known[1] for b in walked],
-        merged,
-        merged,
-        alone,
-        alone,
-        scores,
+    ]
+    # New lists for every statement, never shared: see ranking._field_weight.
+    arrays = [(list(term.exact), list(term.inexact)) for term in match.terms]
+    in_row = row_conditions("s", match, criteria)
+    if not in_row and not book_conditions("j.id", criteria):
+        values = [*walks, *(array for pair in arrays for array in pair), scores]
+        return Compiled(_unfiltered_text(limit, len(arrays)), values)
+    return _level_statement(
+        limit, walks, arrays, scores, in_row, lambda book: book_conditions(book, criteria)
     )
+
+
+def _level_statement(
+    limit: int,
+    walks: Sequence[object],
+    arrays: Sequence[tuple[object, object]],
+    scores: object,
+    in_row: list[QueryString],
+    on_book: Callable[[str], list[QueryString]],
+) -> QueryString:
+    """The statement of ``page_by_levels``, from its values.
+
+    ``walks``: the walks' arrays; ``arrays``: each term's exact and inexact
+    words; ``in_row``: the filters read from the book's row of book_search;
+    ``on_book``: those on the walked id (an alias), probed first.
+    """
+    signature_matches = Sql("{} = b.signature", _row_signature("s", arrays))
+    row_checks = [signature_matches, *in_row]
+
+    def found(book: str) -> QueryString:
+        """The book's row confirms it, when it must; the filters on its id come first.
+
+        A category is probed on the id walked before the row is read: in a
+        category of 1% of the books, 99 rows in 100 are never fetched.
+        """
+        row = Sql(
+            f"EXISTS (SELECT 1 FROM book_search s WHERE s.book_id = {book} AND {{}} OFFSET 0)",
+            all_of(row_checks),
+        )
+        if len(row_checks) == 1:  # the signature alone: only when the walk cannot tell
+            row = Sql("(NOT b.check_row OR {})", row)
+        return all_of([*on_book(book), row])
+
+    # Each twice: the walk bounded by the group's page, and not (see _LEVEL_WALK).
+    merged, alone = found("j.id"), found("p.book_id")
+    return Sql(_level_walk_text(limit), *walks, merged, merged, alone, alone, scores)
+
+
+@functools.lru_cache(maxsize=64)
+def _unfiltered_text(limit: int, terms: int) -> str:
+    """The text of an unfiltered page by levels of ``terms`` terms, compiled once.
+
+    Compiled from the same tree as a filtered page's, its values written as
+    their placeholders, numbered as ``compile_postgres`` numbers a request's
+    (the walks' arrays, then each term's exact and inexact words, then the
+    scores): the same text. Compiling the tree took some 35 us of a
+    q_prefix request's worker CPU (2026-11-30). At most 4 page sizes
+    (``statements.FETCH_SIZES``) times ``MAX_TERMS`` texts.
+    """
+    placeholders = iter(Sql(f"${n}") for n in range(1, _WALK_ARRAYS + 2 * terms + 2))
+    walks = [next(placeholders) for _ in range(_WALK_ARRAYS)]
+    arrays = [(next(placeholders), next(placeholders)) for _ in range(terms)]
+    statement = _level_statement(limit, walks, arrays, next(placeholders), [], lambda _: [])
+    text, args = compile_postgres(statement)
+    if args:
+        raise RuntimeError(
+            f"a value of the unfiltered page by levels is not a placeholder: {args}"
+        )
+    return text
 
 
 async def best_matches(

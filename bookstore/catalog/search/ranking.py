@@ -62,19 +62,22 @@ def term_score(row: str, term: ResolvedTerm) -> QueryString:
     return Sql("GREATEST({}, {})", _field_weight(row, exact), penalised)
 
 
-def term_score_of_arrays(
+def score_of_arrays(
     row: str,
-    term: ResolvedTerm,
+    exact: object,
+    inexact: object,
     known: tuple[tuple[str, ...], tuple[str, ...]] | None = None,
 ) -> QueryString:
     """``term_score`` written the same way for any term: both arrays, either may be empty.
 
     For statements whose text must not depend on which kinds of words a
-    term has (``levels``): an empty array overlaps nothing. ``known``: the
-    conditions per field that tell without the overlap, for the exact words
-    and for the inexact ones (``_field_weight_text``).
+    term has (``levels``): an empty array overlaps nothing. ``exact`` and
+    ``inexact``: the term's words of each kind, each a list (sent once
+    however often it is written), or a placeholder's ``QueryString`` when
+    the text is compiled for its shape alone. ``known``: the conditions per
+    field that tell without the overlap, for the exact words and for the
+    inexact ones (``_field_weight_text``).
     """
-    exact, inexact = list(term.exact), list(term.inexact)
     return Sql(
         _score_of_arrays_text(row, known), *([exact] * len(FIELDS)), *([inexact] * len(FIELDS))
     )
@@ -84,7 +87,7 @@ def term_score_of_arrays(
 def _score_of_arrays_text(
     row: str, known: tuple[tuple[str, ...], tuple[str, ...]] | None = None
 ) -> str:
-    """``term_score_of_arrays``'s text: one template where three were made per search."""
+    """``score_of_arrays``'s text: one template where three were made per search."""
     exact_known, inexact_known = known or (None, None)
     exact = _field_weight_text(row, exact_known)
     inexact = _field_weight_text(row, inexact_known)

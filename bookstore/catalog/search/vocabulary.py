@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, NamedTuple
 
 from piccolo.querystring import QueryString
@@ -182,21 +183,36 @@ class Variant(NamedTuple):
 
 @dataclass(frozen=True)
 class ResolvedTerm:
+    """A term and the words of the vocabulary it stands for.
+
+    Its word lists are computed once per term (``cached_property`` writes the
+    instance's ``__dict__``, which a frozen dataclass allows, and the fields
+    never change): the level planner asked ``inexact`` once per walk, a
+    prefix's twenty completions walked in many combinations rebuilt the
+    tuple some 3,000 times a q_prefix search's page (2026-11-30). A term is
+    kept with its lookup (``kept_terms``), so later searches reuse them too.
+    """
+
     term: Term
     lexeme: str | None  # None: a stop word ("the", "of"), which matches nothing
     variants: tuple[Variant, ...]
     correction: str | None = None  # the word a typo was corrected to
     surface: str | None = None  # the correction as the catalog writes it, when known
 
-    @property
+    @cached_property
     def exact(self) -> tuple[str, ...]:
         return tuple(v.word for v in self.variants if not v.inexact)
 
-    @property
+    @cached_property
     def inexact(self) -> tuple[str, ...]:
         return tuple(v.word for v in self.variants if v.inexact)
 
-    @property
+    @cached_property
+    def inexact_words(self) -> frozenset[str]:
+        """``inexact`` as a set: whether a word is inexact, asked once per walk."""
+        return frozenset(self.inexact)
+
+    @cached_property
     def words(self) -> tuple[str, ...]:
         return tuple(v.word for v in self.variants)
 
