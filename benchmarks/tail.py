@@ -37,7 +37,7 @@ from typing import Any
 
 from benchmarks.run import with_second_pages
 from benchmarks.scenarios import Scenario, scenario_paths
-from benchmarks.servers import free_port
+from benchmarks.servers import HOST, ServerSpec, free_port, running_server
 from benchmarks.terms import sample_terms
 from benchmarks.wrk import lua_script
 
@@ -222,21 +222,15 @@ def main() -> None:
     args = parser.parse_args()
     dsn = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + f"/{args.database}"
     port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "DATABASE_URL": dsn, "BOOKSTORE_CACHE_MB": "0"}
-    command = ["-m", "uvicorn", "--factory", "benchmarks.tail:create_probed_app"]
-    server = subprocess.Popen(
-        [sys.executable, *command, "--port", str(port), "--log-level", "warning"],
-        cwd=PROJECT_DIR,
-        env=env,
+    command = [
+        sys.executable, "-m", "uvicorn", "--factory", "benchmarks.tail:create_probed_app",
+        "--host", HOST, "--port", str(port), "--log-level", "warning",
+    ]  # fmt: skip
+    spec = ServerSpec(
+        "probed", command, PROJECT_DIR, port, frozenset(Scenario), {"BOOKSTORE_CACHE_MB": "0"}
     )
-    try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(f"{base}/health", timeout=2).read()
-                break
-            except OSError:
-                time.sleep(0.2)
+    with tempfile.TemporaryDirectory() as logs, running_server(spec, dsn, Path(logs)) as server:
+        base = server.base_url
         paths = scenario_paths(Scenario(args.scenario), asyncio.run(sample_terms(dsn)))
         with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
             script.write(lua_script(with_second_pages(base, paths)))
@@ -249,9 +243,6 @@ def main() -> None:
             keep = ("Latency", "50%", "75%", "90%", "99%", "Requests/sec")
             print("\n".join(line for line in output.splitlines() if line.strip().startswith(keep)))
         report(json.load(urllib.request.urlopen(f"{base}/__probe/dump")))
-    finally:
-        server.terminate()
-        server.wait(20)
 
 
 if __name__ == "__main__":
