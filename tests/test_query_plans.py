@@ -38,7 +38,7 @@ from bookstore.catalog.counts import count_matching, stats_cache
 from bookstore.catalog.details import books_with_details
 from bookstore.catalog.filters import Criteria, resolve
 from bookstore.catalog.pages import page_of_books
-from bookstore.catalog.search import TextQuery, search_books
+from bookstore.catalog.search import TextQuery, candidates, search_books
 from bookstore.catalog.search.suggest import suggest
 from bookstore.catalog.sorts import PageKey, sort_order
 from bookstore.catalog.statements import rows_to_fetch
@@ -848,6 +848,61 @@ async def test_words_in_a_category_meet_in_one_gin_scan(
         read += sum(rows_read(node) for node in nodes if "Relation Name" in node)
     assert scans, (q, slug, "no GIN scan of the words and the category")
     assert read < 1_000, (q, slug, read)
+
+
+async def _rare_word_and_a_prefix() -> str:
+    """A word of a few books and the first three letters of another word of its title."""
+    (found,) = await Book.raw(
+        "SELECT r.word AS rare, left(o.word, 3) AS prefix"
+        " FROM search_words r"
+        " JOIN search_postings p ON p.word = r.word AND p.field = 0"
+        " JOIN book_search s ON s.book_id = p.book_id"
+        " CROSS JOIN LATERAL (SELECT w.word FROM unnest(s.title) AS w (word)"
+        "   WHERE w.word <> r.word AND length(w.word) >= 5 ORDER BY w.word LIMIT 1) AS o"
+        " WHERE r.books BETWEEN 5 AND 100 AND length(r.word) >= 5"
+        " ORDER BY r.word, p.book_id LIMIT 1"
+    )
+    return f"{found['rare']} {found['prefix']}"
+
+
+async def test_a_rare_word_and_a_prefix_read_their_few_matches_by_one_gin_scan(
+    catalog: Catalog,
+    database: asyncpg.Connection,
+    captured: list[Statement],
+    monkeypatch: pytest.MonkeyPatch,
+):
+    """A word of a few books and a prefix: the matches from the GIN index, not walks.
+
+    The level walk merges each completion's run with the word's, reading the
+    completions' runs to their ends when the page is not full (twenty walks
+    of 2,000-5,000 postings at 1M books); the GIN scan reads the word's few
+    books and those of the completions past them. Same page either way.
+    """
+    q = await _rare_word_and_a_prefix()
+    text = TextQuery(q)
+    found = await search_books(BookFilters(), text, limit=PAGE)
+    assert found.books, q
+    captured.clear()
+    await search_books(BookFilters(), text, limit=PAGE)
+    await assert_served_by_indexes(database, captured)
+    assert not [s for s in captured if "WITH RECURSIVE branch" in s.sql], q
+    scans, read = [], 0.0
+    for statement in captured:
+        (plan,) = json.loads(await explain(database, statement, "ANALYZE, FORMAT JSON"))
+        nodes = list(plan_nodes(plan["Plan"]))
+        gin = [node for node in nodes if node.get("Index Name") == "book_search_words_idx"]
+        if gin:  # the page (the terms' lookup reads their runs' first postings)
+            scans += gin
+            read += sum(rows_read(node) for node in nodes if "Relation Name" in node)
+    assert scans, (q, "no GIN scan of the words")
+    assert read < 1_000, (q, read)
+    monkeypatch.setattr(candidates, "GIN_FIRST_COST", -1.0)  # the level walk, as before
+    captured.clear()
+    walked = await search_books(BookFilters(), text, limit=PAGE)
+    assert [s for s in captured if "WITH RECURSIVE branch" in s.sql], q
+    assert [(b["id"], b["score"]) for b in walked.books] == [
+        (b["id"], b["score"]) for b in found.books
+    ]
 
 
 # -- storefront browsing (issue 10): several categories, ranges, sorts, counts -------------

@@ -18,6 +18,7 @@ from factories import (
 
 from bookstore import query_text
 from bookstore.catalog.filters import Criteria
+from bookstore.catalog.search import candidates
 from bookstore.catalog.search.levels import (
     Level,
     _level_statement,
@@ -306,6 +307,9 @@ async def test_searches_of_one_shape_send_the_same_statements_whatever_the_words
 async def test_an_unfiltered_page_by_levels_is_compiled_once_for_its_shape(
     client, shelf, monkeypatch
 ) -> None:
+    # A small shelf's few matches take the GIN path (candidates.gin_first):
+    # the level walk is what is tested here.
+    monkeypatch.setattr(candidates, "GIN_FIRST_COST", -1.0)
     # Without filters the level walk's text depends on the page's size and
     # the number of terms alone: compiled once and kept, a search computes
     # its arguments only (levels._unfiltered_text; compiling the tree took

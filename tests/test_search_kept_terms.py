@@ -12,6 +12,7 @@ from factories import (
     titles,
 )
 
+from bookstore.catalog.search import candidates
 from bookstore.catalog.search.kept_terms import KeptTerm, KeptTerms
 
 # What only the terms' lookup statement holds (``vocabulary._LOOKUP``).
@@ -125,6 +126,9 @@ SURFACE_MARK = "AS c (stem)"
 async def test_a_correction_found_by_trigrams_is_counted_and_spelt_once_per_version(
     client, monkeypatch
 ) -> None:
+    # A small shelf's few matches take the GIN path (candidates.gin_first):
+    # the level walk is what is tested here.
+    monkeypatch.setattr(candidates, "GIN_FIRST_COST", -1.0)
     # "frankinstien" is two typos from "frankenstein" and one from no word:
     # the lookup finds it among the trigram neighbours, without its postings
     # per field or its spelling, which the page and the suggestion ask for.

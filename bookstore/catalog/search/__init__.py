@@ -18,7 +18,12 @@ from dataclasses import dataclass, field
 
 from bookstore.catalog.details import books_with_details
 from bookstore.catalog.filters import BookFilters, Criteria, criteria_lookup
-from bookstore.catalog.search.candidates import page_of_gin, page_of_meeting, plan_in_category
+from bookstore.catalog.search.candidates import (
+    gin_first,
+    page_of_gin,
+    page_of_meeting,
+    plan_in_category,
+)
 from bookstore.catalog.search.highlight import highlight_title, stems_of
 from bookstore.catalog.search.levels import best_matches
 from bookstore.catalog.search.ordered import page_in_order
@@ -125,7 +130,7 @@ async def _page(
     if plan.meeting is not None:
         page = page_of_meeting(plan.meeting, match, criteria, resume, rows)
         return await books_with_details(db, page, scored=True, by_score=True)
-    if plan.gin:
+    if plan.gin or (not criteria.category_sets and gin_first(match.terms, catalog_books)):
         page = page_of_gin(match, criteria, resume, rows)
         return await books_with_details(db, page, scored=True, by_score=True)
     small_category = plan.small_category

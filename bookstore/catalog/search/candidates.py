@@ -165,6 +165,37 @@ def gin_cost(terms: Sequence[ResolvedTerm], category_books: int, catalog_books: 
     return scan + matching * PROBE
 
 
+# A search without a category takes the GIN path (``page_of_gin``) instead of
+# the level walk when its scan and rows cost at most this (``gin_cost``'s
+# units: "hivebain ta", 437 books met with 92,264 holding a completion of
+# "ta", about 40 matches: 4,479 + 240, 1.2-1.6 ms of PostgreSQL CPU against
+# the walk's 5.7-6.2, which reads 21 completions' runs to their ends), and
+# its rarest term is held by at most GIN_FIRST_RAREST books: the matches
+# are guessed from independence, and words of a title go together, so the
+# rarest term's books bound the rows scored when the guess is wrong. Fitted
+# on the first and second pages of 150 sampled q_prefix and q_words texts
+# at 1M books (2026-11-30, docs/performance.md).
+GIN_FIRST_COST = 4_000.0
+GIN_FIRST_RAREST = 5_000
+
+
+def gin_first(terms: Sequence[ResolvedTerm], catalog_books: int) -> bool:
+    """Whether a search of several terms without a category reads its few matches by GIN."""
+    if len(terms) < 2 or catalog_books <= 0:
+        return False
+    keys = [term_books(term) for term in terms]
+    rarest = min(keys)
+    if rarest > GIN_FIRST_RAREST:
+        return False
+    # ``gin_cost`` without a category among the keys.
+    entries = [variant.books for term in terms for variant in term.variants]
+    scan = sum(min(books, 2 * rarest) for books in entries) * GIN_ITEM
+    matching = float(catalog_books)
+    for books in keys:
+        matching *= min(books / catalog_books, 1.0)
+    return scan + matching * PROBE <= GIN_FIRST_COST
+
+
 @dataclass(frozen=True)
 class CategoryPlan:
     """How a search in a category reads: by a meeting, by the category's rows, or else walked.
