@@ -81,6 +81,14 @@ PAGE_ROWS = 21
 # in drama at 1M books, 9,449 books in the category and 19,138 holding
 # "harbor", met in one scan of 2.3 ms (PostgreSQL 15, warm).
 GIN_ITEM = 0.25
+# The same item in ``gin_cost``, the scan met with a category, calibrated
+# 2026-11-30 01:50Z against every plan forced in turn for the sampled
+# q_filtered texts at 1M books (warm, best of 3, PG15 and PG18): at GIN_ITEM
+# the GIN scan lost to walks 3-5x longer ("beyond garden" in biography:
+# walked 29.8 ms, GIN 5.8 ms); anywhere in 0.03-0.1 picks within 4% of the
+# cheapest plans' total, 0.05 in the middle (docs/performance.md).
+# ``gin_first``'s threshold was fitted with GIN_ITEM and keeps it.
+CATEGORY_GIN_ITEM = 0.05
 
 
 @dataclass(frozen=True)
@@ -158,7 +166,7 @@ def gin_cost(terms: Sequence[ResolvedTerm], category_books: int, catalog_books: 
     keys = [term_books(term) for term in terms] + [max(category_books, 1)]
     rarest = min(keys)
     entries = [variant.books for term in terms for variant in term.variants]
-    scan = sum(min(books, 2 * rarest) for books in [*entries, category_books]) * GIN_ITEM
+    scan = sum(min(books, 2 * rarest) for books in [*entries, category_books]) * CATEGORY_GIN_ITEM
     matching = float(catalog)
     for books in keys:
         matching *= min(books / catalog, 1.0)
