@@ -152,25 +152,36 @@ def walk_cost(terms: Sequence[ResolvedTerm], category_books: int, catalog_books:
     return read * min(1.0, PAGE_ROWS / max(matching * share, 1e-9))
 
 
-def gin_cost(terms: Sequence[ResolvedTerm], category_books: int, catalog_books: int) -> float:
-    """The terms and the category met in one GIN scan, and each book of the meeting scored.
+def _gin_scan_and_rows(
+    terms: Sequence[ResolvedTerm], category_books: int | None, catalog_books: int, item: float
+) -> float:
+    """The terms (and the category, if any) met in one GIN scan, and each match scored.
 
     The scan's keys leapfrog: each entry (a word of a term, the category)
     is read up to the next item of the others, and skips along its posting
     tree past the items between, so an entry costs at most about twice the
-    rarest key's items. Every book in the meeting is read and scored (the
-    scan has no order of relevance): the books holding every term in the
-    category, guessed from independence.
+    rarest key's items (``item`` each). Every book in the meeting is read
+    and scored (the scan has no order of relevance): the books holding every
+    term (in the category), guessed from independence.
     """
     catalog = max(catalog_books, 1)
-    keys = [term_books(term) for term in terms] + [max(category_books, 1)]
-    rarest = min(keys)
+    keys = [term_books(term) for term in terms]
     entries = [variant.books for term in terms for variant in term.variants]
-    scan = sum(min(books, 2 * rarest) for books in [*entries, category_books]) * CATEGORY_GIN_ITEM
+    if category_books is not None:
+        keys.append(max(category_books, 1))
+        entries.append(category_books)
+    rarest = min(keys)
+    scan = sum(min(books, 2 * rarest) for books in entries) * item
     matching = float(catalog)
     for books in keys:
         matching *= min(books / catalog, 1.0)
     return scan + matching * PROBE
+
+
+def gin_cost(terms: Sequence[ResolvedTerm], category_books: int, catalog_books: int) -> float:
+    """The terms and the category met in one GIN scan (``page_of_gin``), priced for
+    ``plan_in_category``."""
+    return _gin_scan_and_rows(terms, category_books, catalog_books, CATEGORY_GIN_ITEM)
 
 
 # A search without a category takes the GIN path (``page_of_gin``) instead of
@@ -191,17 +202,9 @@ def gin_first(terms: Sequence[ResolvedTerm], catalog_books: int) -> bool:
     """Whether a search of several terms without a category reads its few matches by GIN."""
     if len(terms) < 2 or catalog_books <= 0:
         return False
-    keys = [term_books(term) for term in terms]
-    rarest = min(keys)
-    if rarest > GIN_FIRST_RAREST:
+    if min(term_books(term) for term in terms) > GIN_FIRST_RAREST:
         return False
-    # ``gin_cost`` without a category among the keys.
-    entries = [variant.books for term in terms for variant in term.variants]
-    scan = sum(min(books, 2 * rarest) for books in entries) * GIN_ITEM
-    matching = float(catalog_books)
-    for books in keys:
-        matching *= min(books / catalog_books, 1.0)
-    return scan + matching * PROBE <= GIN_FIRST_COST
+    return _gin_scan_and_rows(terms, None, catalog_books, GIN_ITEM) <= GIN_FIRST_COST
 
 
 @dataclass(frozen=True)
