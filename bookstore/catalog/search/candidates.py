@@ -48,6 +48,7 @@ from bookstore.catalog.search.pages import (
     Match,
     Relevance,
     after_condition,
+    best_of_rows,
     match_conditions,
 )
 from bookstore.catalog.search.vocabulary import ResolvedTerm
@@ -338,10 +339,4 @@ def page_of_gin(match: Match, criteria: Criteria, after: Relevance, limit: int) 
         *categories,
         after_condition(score, "s", after),
     ]
-    return Sql(
-        "SELECT id, score FROM (SELECT s.book_id AS id, {} AS score FROM book_search s"
-        " WHERE {}) AS found"
-        f" ORDER BY score DESC, id {literal_limit(limit)}",
-        score,
-        all_of(conditions),
-    )
+    return best_of_rows(score, conditions, limit)

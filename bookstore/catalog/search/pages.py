@@ -174,6 +174,15 @@ def _score_matches(
     if among is not None:
         return _score_category(match, criteria, after, limit, among)
     conditions = [*match_conditions("s", match, criteria), after_condition(score, "s", after)]
+    return best_of_rows(score, conditions, limit)
+
+
+def best_of_rows(score: QueryString, conditions: list[QueryString], limit: int) -> QueryString:
+    """(id, score) of the best ``limit`` rows of ``book_search s`` meeting ``conditions``.
+
+    Every row meeting them is scored and the best page sorted out: the GIN
+    path's statement, whichever keys the index is scanned with.
+    """
     return Sql(
         "SELECT id, score FROM (SELECT s.book_id AS id, {} AS score FROM book_search s"
         " WHERE {}) AS found"
