@@ -745,6 +745,19 @@ async def test_a_text_search_reads_a_page_not_a_table(
     await assert_served_by_indexes(database, captured)
 
 
+# The first 200 books (by id) of every category of 3,000 to 10,000 books,
+# with the category (n: its size, c: its row) and each book's row of
+# book_search (s): where the searches in a category below find their words.
+_FIRST_BOOKS_OF_MIDSIZE_CATEGORIES = (
+    " FROM (SELECT category_id, count(*) AS books FROM book_category GROUP BY 1"
+    "       HAVING count(*) BETWEEN 3000 AND 10000) AS n"
+    " JOIN categories c ON c.id = n.category_id"
+    " CROSS JOIN LATERAL (SELECT bc.book_id FROM book_category bc"
+    "   WHERE bc.category_id = n.category_id ORDER BY bc.book_id LIMIT 200) AS b"
+    " JOIN book_search s ON s.book_id = b.book_id"
+)
+
+
 async def _rare_word_in_a_category() -> tuple[str, str, int]:
     """A word of a few books, a word of many, both in one book, and that book's category.
 
@@ -753,12 +766,7 @@ async def _rare_word_in_a_category() -> tuple[str, str, int]:
     """
     (found,) = await Book.raw(
         "SELECT c.slug, r.word AS rare, f.word AS frequent, n.books"
-        " FROM (SELECT category_id, count(*) AS books FROM book_category GROUP BY 1"
-        "       HAVING count(*) BETWEEN 3000 AND 10000) AS n"
-        " JOIN categories c ON c.id = n.category_id"
-        " CROSS JOIN LATERAL (SELECT bc.book_id FROM book_category bc"
-        "   WHERE bc.category_id = n.category_id ORDER BY bc.book_id LIMIT 200) AS b"
-        " JOIN book_search s ON s.book_id = b.book_id"
+        f"{_FIRST_BOOKS_OF_MIDSIZE_CATEGORIES}"
         " JOIN search_words r ON r.word = ANY(s.title) AND r.books BETWEEN 5 AND 100"
         " JOIN search_words f ON f.word = ANY(s.title) AND f.books >= 3 * n.books"
         " WHERE length(r.word) >= 5"
@@ -803,12 +811,7 @@ async def _words_rarely_together_in_a_category() -> tuple[str, str]:
     """
     (found,) = await Book.raw(
         "SELECT c.slug, r.word AS one, f.word AS other"
-        " FROM (SELECT category_id, count(*) AS books FROM book_category GROUP BY 1"
-        "       HAVING count(*) BETWEEN 3000 AND 10000) AS n"
-        " JOIN categories c ON c.id = n.category_id"
-        " CROSS JOIN LATERAL (SELECT bc.book_id FROM book_category bc"
-        "   WHERE bc.category_id = n.category_id ORDER BY bc.book_id LIMIT 200) AS b"
-        " JOIN book_search s ON s.book_id = b.book_id"
+        f"{_FIRST_BOOKS_OF_MIDSIZE_CATEGORIES}"
         " JOIN search_words r ON r.word = ANY(s.title) AND r.books BETWEEN 1500 AND 5000"
         " JOIN search_words f ON f.word = ANY(s.title) AND f.books BETWEEN 1500 AND 5000"
         "   AND f.word > r.word"
