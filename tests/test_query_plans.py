@@ -488,8 +488,9 @@ async def test_a_page_reads_the_categories_once_not_once_per_book(
     """A subquery per book, planned with PostgreSQL's default random_page_cost,
     hashed all of ``categories`` for each book of the page (21 x 300 rows).
 
-    The statement of a search's page and of one book (a listing's shows the
-    names kept per catalog version instead: the next test)."""
+    The statement of one book, and of a page whose catalog version moved
+    before its names were read (listings' and searches' pages show the
+    names kept per catalog version instead: the next tests)."""
     page = page_of_books(
         Criteria(category_sets=([catalog.big_category_id],)), None, rows_to_fetch(PAGE + 1)
     )
@@ -743,6 +744,30 @@ async def test_a_text_search_reads_a_page_not_a_table(
     captured.clear()
     await search_books(filters, text, limit=PAGE, after=after)
     await assert_served_by_indexes(database, captured)
+
+
+async def test_a_text_searchs_page_reads_its_books_category_ids_not_the_categories(
+    text_shape: Callable[[Words], tuple[str, BookFilters]],
+    catalog: Catalog,
+    database: asyncpg.Connection,
+    captured: list[Statement],
+):
+    """Once the categories' names are kept for the catalog's version, a
+    search's page reads its books' links only, as a listing's does
+    (``details.books_with_details_and_version``): joining ``categories`` and
+    building each book's JSON was a part of every search's page statement."""
+    q, filters = text_shape(await _pick_words())
+    text = TextQuery(q)
+    await search_books(filters, text, limit=PAGE)
+    captured.clear()
+
+    found = await search_books(filters, text, limit=PAGE)
+
+    assert any(book["categories"] for book in found.books)
+    (page,) = [statement for statement in captured if "WITH page AS" in statement.sql]
+    (plan,) = json.loads(await explain(database, page, "ANALYZE, FORMAT JSON"))
+    relations = {node.get("Relation Name") for node in plan_nodes(plan["Plan"])}
+    assert "categories" not in relations
 
 
 # The first 200 books (by id) of every category of 3,000 to 10,000 books,

@@ -17,8 +17,8 @@ from factories import (
 )
 
 from bookstore import query_text
-from bookstore.catalog.filters import Criteria
-from bookstore.catalog.search import candidates
+from bookstore.catalog.filters import BookFilters, Criteria
+from bookstore.catalog.search import TextQuery, candidates, search_books
 from bookstore.catalog.search.candidates import plan_in_category
 from bookstore.catalog.search.levels import (
     Level,
@@ -452,6 +452,29 @@ async def test_writes_are_searchable_by_the_next_request(client, shelf) -> None:
 
     await client.delete(f"/books/{book['id']}")
     assert titles(await search(client, "sober")) == []
+
+
+async def test_a_category_renamed_shows_in_the_next_search_before_the_process_knows_it(
+    client, shelf
+) -> None:
+    # A search's page shows its books' categories by the names kept for the
+    # catalog version its own statement reads (details, category_names), not
+    # for the version this process knows and keeps its terms under, which
+    # lags a write by a notification at least.
+    fantasy = shelf["hobbit"]["categories"][0]
+    horror = shelf["frankenstein"]["categories"][0]
+    await create_book(client, title="Gothic Dragons", category_ids=[fantasy["id"], horror["id"]])
+    (known,) = await Book.raw("SELECT version FROM catalog_version")
+    text = TextQuery("gothic dragons")
+
+    first = await search_books(BookFilters(), text, limit=5, catalog_version=known["version"])
+    assert first.books[0]["categories"] == [fantasy, horror]
+    await Book.raw("UPDATE categories SET name = 'Tales' WHERE id = {}", fantasy["id"])
+    again = await search_books(BookFilters(), text, limit=5, catalog_version=known["version"])
+
+    assert again.books[0]["title"] == "Gothic Dragons"
+    assert again.books[0]["categories"] == [horror, {**fantasy, "name": "Tales"}]
+    assert again.books[0]["score"] == first.books[0]["score"]
 
 
 async def test_a_book_moved_to_another_category_is_found_there_by_the_next_search(

@@ -1,8 +1,13 @@
 """A book as the API shows it: its row, its author and its categories, in one statement.
 
 Every read of books ends here: a page's ids (``pages``, ``search``) are
-joined to the books, their author and their categories (as JSON), so that a
-page of any size costs one round trip and no query per book.
+joined to the books, their author and their categories, so that a page of
+any size costs one round trip and no query per book. A listing's or a
+search's page reads its books' category ids and shows them by the names
+kept for the catalog version the statement read
+(``books_with_details_and_version``); one book, an author search's page,
+and a page whose version moved before its names were read, join the
+categories and build them as JSON.
 """
 
 from __future__ import annotations
@@ -27,48 +32,53 @@ from bookstore.errors import NotFound
 from bookstore.query_text import Sql
 from bookstore.tables import Book
 
-# The categories of the page's books are joined for the whole page at once.
-# A subquery per book was planned, with PostgreSQL's default random_page_cost
-# (4; the embedded server sets 1.1), as a hash of all of ``categories`` per
-# book: the table is too small for its index to look cheaper in a subquery run
-# once. 21 hashes of 300 rows were two thirds of PostgreSQL's CPU for a page
-# of 20 on PostgreSQL 15 (docs/performance.md).
+# A page's books with their author, in one statement whose slots are the
+# page, the columns before the book's (score, catalog version), the book's
+# categories (a column and what it joins) and the order.
 _BOOKS_WITH_DETAILS = """
 WITH page AS MATERIALIZED ({})
 SELECT {} b.id, b.title, b.isbn, b.published_year, b.price::text AS price, b.description,
-       b.created_at, b.updated_at, b.author_id, a.name AS author_name,
-       coalesce(k.categories, '[]')::text AS categories
+       b.created_at, b.updated_at, b.author_id, a.name AS author_name, {}
 FROM page
 JOIN books b ON b.id = page.id
-JOIN authors a ON a.id = b.author_id
+JOIN authors a ON a.id = b.author_id{}
+ORDER BY {}
+"""
+
+# The categories of the page's books joined for the whole page at once, as
+# JSON. A subquery per book was planned, with PostgreSQL's default
+# random_page_cost (4; the embedded server sets 1.1), as a hash of all of
+# ``categories`` per book: the table is too small for its index to look
+# cheaper in a subquery run once. 21 hashes of 300 rows were two thirds of
+# PostgreSQL's CPU for a page of 20 on PostgreSQL 15 (docs/performance.md).
+_CATEGORIES_JOINED = (
+    Sql("coalesce(k.categories, '[]')::text AS categories"),
+    Sql("""
 LEFT JOIN (SELECT bc.book_id,
                   json_agg(json_build_object('id', c.id, 'name', c.name, 'slug', c.slug)
                            ORDER BY c.name, c.id) AS categories
              FROM book_category bc JOIN categories c ON c.id = bc.category_id
             WHERE bc.book_id IN (SELECT id FROM page)
-            GROUP BY bc.book_id) AS k ON k.book_id = b.id
-ORDER BY {}
-"""
+            GROUP BY bc.book_id) AS k ON k.book_id = b.id"""),
+)
 
-# A listing's page: its books' category ids only (an index-only probe of
-# book_category_unique per book), shown by the names kept for the catalog's
-# version, which the statement reads in the same snapshot (``category_names``).
-_BOOKS_WITH_CATEGORY_IDS = """
-WITH page AS MATERIALIZED ({})
-SELECT (SELECT version FROM catalog_version) AS catalog_version,
-       b.id, b.title, b.isbn, b.published_year, b.price::text AS price, b.description,
-       b.created_at, b.updated_at, b.author_id, a.name AS author_name,
-       ARRAY(SELECT x.category_id FROM book_category x WHERE x.book_id = b.id) AS category_ids
-FROM page
-JOIN books b ON b.id = page.id
-JOIN authors a ON a.id = b.author_id
-ORDER BY {}
-"""
+# Or their category ids only (an index-only probe of book_category_unique per
+# book), shown by the names kept for the catalog's version, which the
+# statement then reads in the same snapshot (``category_names``).
+_CATEGORY_IDS = (
+    Sql("ARRAY(SELECT x.category_id FROM book_category x WHERE x.book_id = b.id) AS category_ids"),
+    Sql(""),
+)
 
 
-def book_from_row(row: Mapping[str, Any], categories: list[Shown] | None = None) -> Row:
-    """The book of a details row; ``categories`` shown, else the row's JSON of them."""
-    return {
+def book_from_row(
+    row: Mapping[str, Any], categories: list[Shown] | None = None, *, scored: bool = False
+) -> Row:
+    """The book of a details row; ``categories`` shown, else the row's JSON of them.
+
+    ``scored``: the row's ``score`` too, last, as the response shows it.
+    """
+    book = {
         "id": row["id"],
         "title": row["title"],
         "isbn": row["isbn"],
@@ -82,6 +92,9 @@ def book_from_row(row: Mapping[str, Any], categories: list[Shown] | None = None)
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],
     }
+    if scored:
+        book["score"] = row["score"]
+    return book
 
 
 def with_details(
@@ -91,17 +104,21 @@ def with_details(
     by_score: bool = False,
     sort: SortOrder = TITLE,
     versioned: bool = False,
+    category_ids: bool = False,
 ) -> QueryString:
     """The statement of ``books_with_details``: ``page``'s books, with author and categories.
 
     ``versioned``: each row holds the catalog's version too, as a column
     ``catalog_version`` (read once, in the statement's snapshot).
+    ``category_ids``: each book's category ids (``category_ids``) instead of
+    its categories as JSON (``categories``); versioned.
     """
     order = "page.score DESC, b.id" if by_score else sort.order_by(f"b.{sort.field}", "b.id")
     first = "page.score," if scored else ""
-    if versioned:
+    if versioned or category_ids:
         first += "(SELECT version FROM catalog_version) AS catalog_version,"
-    return Sql(_BOOKS_WITH_DETAILS, page, Sql(first), Sql(order))
+    categories, joined = _CATEGORY_IDS if category_ids else _CATEGORIES_JOINED
+    return Sql(_BOOKS_WITH_DETAILS, page, Sql(first), categories, joined, Sql(order))
 
 
 async def books_with_details(
@@ -118,26 +135,30 @@ async def books_with_details(
     carries; ``by_score``: the books come best first, then by id.
     """
     rows = await fetch(db, with_details(page, scored=scored, by_score=by_score, sort=sort))
-    books = [book_from_row(row) for row in rows]
-    if scored:
-        for book, row in zip(books, rows, strict=True):
-            book["score"] = row["score"]  # last, as the response shows it
-    return books
+    return [book_from_row(row, scored=scored) for row in rows]
 
 
 async def books_with_details_and_version(
-    db: DatabaseConnection, page: QueryString, *, sort: SortOrder = TITLE
+    db: DatabaseConnection,
+    page: QueryString,
+    *,
+    scored: bool = False,
+    by_score: bool = False,
+    sort: SortOrder = TITLE,
 ) -> tuple[list[Row], int | None]:
     """``books_with_details``, and the catalog's version in the statement's snapshot
-    (None when ``page`` selects no book).
+    (None when ``page`` selects no book): every listing's and search's page.
 
     The statement reads each book's category ids, not its categories: they
     are shown by the names read at that version (``category_names``), one
     statement more the first time a version is seen. When the catalog moved
     between the two, the page is read again with its categories joined.
+    The version is the page's own, not one this process knew beforehand (a
+    search's kept terms'): a rename committed since is shown at once.
     """
-    order = sort.order_by(f"b.{sort.field}", "b.id")
-    rows = await fetch(db, Sql(_BOOKS_WITH_CATEGORY_IDS, page, Sql(order)))
+    rows = await fetch(
+        db, with_details(page, scored=scored, by_score=by_score, sort=sort, category_ids=True)
+    )
     if not rows:
         return [], None
     version = rows[0]["catalog_version"]
@@ -148,12 +169,14 @@ async def books_with_details_and_version(
             categories = shown.of(row["category_ids"])
             if categories is None:
                 break
-            books.append(book_from_row(row, categories))
+            books.append(book_from_row(row, categories, scored=scored))
         else:
             return books, version
-    rows = await fetch(db, with_details(page, sort=sort, versioned=True))
+    rows = await fetch(
+        db, with_details(page, scored=scored, by_score=by_score, sort=sort, versioned=True)
+    )
     version = rows[0]["catalog_version"] if rows else None
-    return [book_from_row(row) for row in rows], version
+    return [book_from_row(row, scored=scored) for row in rows], version
 
 
 async def get_book(book_id: int) -> Row:

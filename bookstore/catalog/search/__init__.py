@@ -16,7 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bookstore.catalog.details import books_with_details
+from piccolo.querystring import QueryString
+
+from bookstore.catalog.details import books_with_details_and_version
 from bookstore.catalog.filters import BookFilters, Criteria, criteria_lookup
 from bookstore.catalog.search.candidates import (
     gin_first,
@@ -41,7 +43,7 @@ from bookstore.catalog.search.vocabulary import (
     surface_words,
 )
 from bookstore.catalog.search.words import ParsedQuery, parse_query
-from bookstore.catalog.sorts import PageKey, decode_key, sort_order
+from bookstore.catalog.sorts import TITLE, PageKey, SortOrder, decode_key, sort_order
 from bookstore.catalog.statements import Row, rows_to_fetch
 from bookstore.database import DatabaseConnection, connection
 from bookstore.pagination import SearchKey
@@ -112,36 +114,57 @@ async def _page(
     catalog_books: int,
     catalog_version: int | None,
 ) -> list[Row]:
-    """The page's books; ``catalog_books``: about how many the catalog holds."""
+    """The page's books; ``catalog_books``: about how many the catalog holds.
+
+    Their categories are shown by the names kept for the catalog version the
+    page's statement reads, as a listing's are (``details``), not for
+    ``catalog_version``: what this process knew before the page was read.
+    """
     if criteria.matches_nothing():
         return []
     rows = rows_to_fetch(limit + 1)
+    sort = TITLE if text.sort in ("relevance", "title") else sort_order(text.sort)
+    page = await _page_of_ids(
+        db, match, criteria, text, after, rows, catalog_books, catalog_version, sort
+    )
+    books, _ = await books_with_details_and_version(
+        db, page, scored=True, by_score=text.sort == "relevance", sort=sort
+    )
+    return books
+
+
+async def _page_of_ids(
+    db: DatabaseConnection,
+    match: Match,
+    criteria: Criteria,
+    text: TextQuery,
+    after: SearchKey | None,
+    rows: int,
+    catalog_books: int,
+    catalog_version: int | None,
+    sort: SortOrder,
+) -> QueryString:
+    """The statement of the page's ids and scores: ``rows`` of them, in ``text``'s order."""
     if text.sort not in ("relevance", "title"):
-        sort = sort_order(text.sort)
         key = None if after is None else decode_key(sort, [after.order, after.id])
-        page = page_in_order(match, criteria, sort, key, rows)
-        return await books_with_details(db, page, scored=True, sort=sort)
+        return page_in_order(match, criteria, sort, key, rows)
     if text.sort == "title":
         after_title = None if after is None else (str(after.order), after.id)
-        page = page_by_title(match, criteria, after_title, rows)
-        return await books_with_details(db, page, scored=True)
+        return page_by_title(match, criteria, after_title, rows)
     resume = FIRST if after is None else Relevance(int(after.order), after.id)
     plan = plan_in_category(match.terms, criteria, catalog_books, SMALL_CATEGORY)
     if plan.meeting is not None:
-        page = page_of_meeting(plan.meeting, match, criteria, resume, rows)
-        return await books_with_details(db, page, scored=True, by_score=True)
+        return page_of_meeting(plan.meeting, match, criteria, resume, rows)
     if plan.gin or (not criteria.category_sets and gin_first(match.terms, catalog_books)):
-        page = page_of_gin(match, criteria, resume, rows)
-        return await books_with_details(db, page, scored=True, by_score=True)
+        return page_of_gin(match, criteria, resume, rows)
     small_category = plan.small_category
     if small_category is None and len(match.terms) > 1:
         by_levels = await best_matches(
             db, match, criteria, resume, rows, known_version=catalog_version
         )
         if by_levels is not None:
-            return await books_with_details(db, by_levels, scored=True, by_score=True)
-    page = page_by_relevance(match, criteria, resume, rows, small_category)
-    return await books_with_details(db, page, scored=True, by_score=True)
+            return by_levels
+    return page_by_relevance(match, criteria, resume, rows, small_category)
 
 
 def _cut(
