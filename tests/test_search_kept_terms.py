@@ -128,7 +128,7 @@ async def test_a_correction_found_by_trigrams_is_counted_and_spelt_once_per_vers
 ) -> None:
     # A small shelf's few matches take the GIN path (candidates.gin_first):
     # the level walk is what is tested here.
-    monkeypatch.setattr(candidates, "GIN_FIRST_COST", -1.0)
+    monkeypatch.setattr(candidates, "GIN_FIRST_RAREST", -1)
     # "frankinstien" is two typos from "frankenstein" and one from no word:
     # the lookup finds it among the trigram neighbours, without its postings
     # per field or its spelling, which the page and the suggestion ask for.

@@ -173,10 +173,19 @@ def _gin_scan_and_rows(
         entries.append(category_books)
     rarest = min(keys)
     scan = sum(min(books, 2 * rarest) for books in entries) * item
+    return scan + guessed_matches(keys, catalog) * PROBE
+
+
+def guessed_matches(books: Sequence[int], catalog_books: int) -> float:
+    """About how many books hold every key, each held by ``books`` books: from independence.
+
+    A key is a term (its words' books summed) or a category.
+    """
+    catalog = max(catalog_books, 1)
     matching = float(catalog)
-    for books in keys:
-        matching *= min(books / catalog, 1.0)
-    return scan + matching * PROBE
+    for count in books:
+        matching *= min(count / catalog, 1.0)
+    return matching
 
 
 def gin_cost(terms: Sequence[ResolvedTerm], category_books: int, catalog_books: int) -> float:
@@ -195,16 +204,32 @@ def gin_cost(terms: Sequence[ResolvedTerm], category_books: int, catalog_books: 
 # rarest term's books bound the rows scored when the guess is wrong. Fitted
 # on the first and second pages of 150 sampled q_prefix and q_words texts
 # at 1M books (2026-11-30, docs/performance.md).
+#
+# It also takes the GIN path when the books holding every term are guessed
+# at most GIN_FIRST_MATCHES, however many completions the scan's price
+# counts: a rare word with a prefix of common completions ("kouzeth bo",
+# 510 books met with 20 completions, 49 in both) is priced 5,585 for its
+# scan, which skips between its keys and costs far less (2.0 ms of
+# PostgreSQL CPU at 1M, where the walk took 9.6: each completion's run read
+# to its end while the page is not full). The guess from independence was
+# close to the true matches of the sampled texts (60 for 49, 25 for 13);
+# 150, 250 and 400 took the page statements of held-out q_prefix texts to
+# x0.89, x0.88 and x0.91 of their CPU (2026-11-30, docs/performance.md,
+# "Few guessed matches read by GIN").
 GIN_FIRST_COST = 4_000.0
 GIN_FIRST_RAREST = 5_000
+GIN_FIRST_MATCHES = 250.0
 
 
 def gin_first(terms: Sequence[ResolvedTerm], catalog_books: int) -> bool:
     """Whether a search of several terms without a category reads its few matches by GIN."""
     if len(terms) < 2 or catalog_books <= 0:
         return False
-    if min(term_books(term) for term in terms) > GIN_FIRST_RAREST:
+    books = [term_books(term) for term in terms]
+    if min(books) > GIN_FIRST_RAREST:
         return False
+    if guessed_matches(books, catalog_books) <= GIN_FIRST_MATCHES:
+        return True
     return _gin_scan_and_rows(terms, None, catalog_books, GIN_ITEM) <= GIN_FIRST_COST
 
 
