@@ -592,6 +592,26 @@ def test_a_walk_tells_the_row_check_which_term_and_field_its_postings_hold() -> 
     assert set(pale.known) == {known_key(0, 0, False), known_key(1, 3, True)}
 
 
+def test_a_word_and_a_prefix_of_few_guessed_matches_are_read_by_gin_unless_they_share_a_word():
+    """The counts of "kouzeth bo" and "cehair ce" at 1M books (PG15 bench_1m, 2026-11-30).
+
+    "kouzeth bo": 510 books met with twenty completions, 60 guessed in both
+    (49 found): the GIN scan, though its price counts every completion.
+    "cehair ce": "cehair" is itself a completion of "ce", so all its 1,350
+    books hold both terms, where independence guessed 68: walked.
+    """
+    completions = [("book", 60_000), ("border", 40_000), ("bone", 15_000)] + [
+        (f"bo{n:02}", 1_500) for n in range(17)
+    ]
+    prefix = ResolvedTerm(
+        Term("bo", "bo"), None, tuple(Variant(w, True, books) for w, books in completions)
+    )
+    rare = ResolvedTerm(Term("kouzeth", "kouzeth"), "kouzeth", (Variant("kouzeth", False, 510),))
+    assert candidates.gin_first([rare, prefix], 1_000_000)
+    own = ResolvedTerm(Term("bo01", "bo01"), "bo01", (Variant("bo01", False, 1_500),))
+    assert not candidates.gin_first([own, prefix], 1_000_000)
+
+
 def test_two_common_words_in_a_big_category_meet_in_one_gin_scan():
     """The counts of "dark voice" in romance at 1M books: one GIN scan, not a walk.
 

@@ -221,6 +221,16 @@ GIN_FIRST_RAREST = 5_000
 GIN_FIRST_MATCHES = 250.0
 
 
+def _apart(terms: Sequence[ResolvedTerm]) -> bool:
+    """Whether no word stands for two of the terms, as the guess from independence needs.
+
+    "cehair ce": "cehair" is one of the completions of "ce", so every one of
+    its 1,350 books holds both terms, where 68 were guessed.
+    """
+    words = [word for term in terms for word in term.words]
+    return len(set(words)) == len(words)
+
+
 def gin_first(terms: Sequence[ResolvedTerm], catalog_books: int) -> bool:
     """Whether a search of several terms without a category reads its few matches by GIN."""
     if len(terms) < 2 or catalog_books <= 0:
@@ -228,7 +238,7 @@ def gin_first(terms: Sequence[ResolvedTerm], catalog_books: int) -> bool:
     books = [term_books(term) for term in terms]
     if min(books) > GIN_FIRST_RAREST:
         return False
-    if guessed_matches(books, catalog_books) <= GIN_FIRST_MATCHES:
+    if guessed_matches(books, catalog_books) <= GIN_FIRST_MATCHES and _apart(terms):
         return True
     return _gin_scan_and_rows(terms, None, catalog_books, GIN_ITEM) <= GIN_FIRST_COST
 
