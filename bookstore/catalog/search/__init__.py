@@ -156,7 +156,7 @@ async def _page_of_ids(
     if plan.meeting is not None:
         return page_of_meeting(plan.meeting, match, criteria, resume, rows)
     if plan.gin or (not criteria.category_sets and gin_first(match.terms, catalog_books)):
-        return page_of_gin(match, criteria, resume, rows)
+        return page_of_gin(match, criteria, resume, rows, plan.gin_keys)
     small_category = plan.small_category
     if small_category is None and len(match.terms) > 1:
         by_levels = await best_matches(

@@ -82,14 +82,6 @@ PAGE_ROWS = 21
 # in drama at 1M books, 9,449 books in the category and 19,138 holding
 # "harbor", met in one scan of 2.3 ms (PostgreSQL 15, warm).
 GIN_ITEM = 0.25
-# The same item in ``gin_cost``, the scan met with a category, calibrated
-# 2026-11-30 01:50Z against every plan forced in turn for the sampled
-# q_filtered texts at 1M books (warm, best of 3, PG15 and PG18): at GIN_ITEM
-# the GIN scan lost to walks 3-5x longer ("beyond garden" in biography:
-# walked 29.8 ms, GIN 5.8 ms); anywhere in 0.03-0.1 picks within 4% of the
-# cheapest plans' total, 0.05 in the middle (docs/performance.md).
-# ``gin_first``'s threshold was fitted with GIN_ITEM and keeps it.
-CATEGORY_GIN_ITEM = 0.05
 
 
 @dataclass(frozen=True)
@@ -188,14 +180,8 @@ def guessed_matches(books: Sequence[int], catalog_books: int) -> float:
     return matching
 
 
-def gin_cost(terms: Sequence[ResolvedTerm], category_books: int, catalog_books: int) -> float:
-    """The terms and the category met in one GIN scan (``page_of_gin``), priced for
-    ``plan_in_category``."""
-    return _gin_scan_and_rows(terms, category_books, catalog_books, CATEGORY_GIN_ITEM)
-
-
 # A search without a category takes the GIN path (``page_of_gin``) instead of
-# the level walk when its scan and rows cost at most this (``gin_cost``'s
+# the level walk when its scan and rows cost at most this (``_gin_scan_and_rows``'
 # units: "hivebain ta", 437 books met with 92,264 holding a completion of
 # "ta", about 40 matches: 4,479 + 240, 1.2-1.6 ms of PostgreSQL CPU against
 # the walk's 5.7-6.2, which reads 21 completions' runs to their ends), and
@@ -243,21 +229,114 @@ def gin_first(terms: Sequence[ResolvedTerm], catalog_books: int) -> bool:
     return _gin_scan_and_rows(terms, None, catalog_books, GIN_ITEM) <= GIN_FIRST_COST
 
 
+# What a GIN scan's keys cost as they skip past each other, and its rows, in
+# microseconds of PostgreSQL CPU. The scan leapfrogs its keys in the order
+# written, words before the category (the index's column order): "bell city
+# volume" in ancient-travel at 1M books read "bell" (41,733 books) and
+# "city" (101,380) past each other before the category's 1,091 books were
+# asked, 4.2 ms; keyed on "bell" and the category, "city" and "volume"
+# checked in the rows the two meet in, 0.7 ms. A key asked for the next
+# candidate decodes the rest of its posting page (about GIN_PAGE_ITEMS
+# items) or, asked often, steps through all its items: "davei volume" in
+# fantasy (603 books holding "davei") stepped through the 300,344 of
+# "volume" and the 326,014 of fantasy, 2.8 ms. Fitted 2026-11-30 on the 450
+# sampled q_filtered texts at 1M books that take the GIN scan (PG15, warm,
+# best of 3, each run with every choice of ``gin_keys``): the choices' total
+# 416 ms, where the cheapest choice for each text makes 414 and every
+# condition a key 608.
+GIN_ROUND = 0.02
+GIN_DECODED = 0.005
+GIN_PAGE_ITEMS = 1_000
+GIN_ROW = 3.0
+# The scan priced against the walk and the meetings (``plan_in_category``,
+# whose unit is an index entry hashed, about 0.7 us): anywhere in 0.75-1.5
+# entries a microsecond picks within 1-2% of the cheapest total between the
+# walk and the scan for the same texts (1 in the middle); the price it
+# replaced (a quarter, then a twentieth of an entry per item of each key up
+# to twice the rarest key's, 2026-11-30 01:50Z) cost 4% more.
+GIN_ENTRIES_PER_MICROSECOND = 1.0
+
+
+@dataclass(frozen=True)
+class GinKeys:
+    """Which conditions a GIN scan in a category is keyed on; its rows check the rest.
+
+    ``terms``: the rarest ``terms`` terms (held by the fewest books) are
+    keys, rarest first; ``category``: the category set is a key, else its
+    books are told by their rows' ``category_ids``.
+    """
+
+    terms: int
+    category: bool = True
+
+
+def _keyed_scan_cost(keys: Sequence[int], catalog_books: int) -> float:
+    """A scan keyed on sets of ``keys`` books, in that order, and its rows (``GIN_*``).
+
+    The first two keys advance past each other about as often as the rarer
+    holds books; each later key is asked for the candidates the keys before
+    it meet in (guessed from independence); every book all the keys meet
+    in is a row read and checked.
+    """
+    catalog = max(catalog_books, 1)
+    first, *later = keys
+    rounds, decoded, met = 0.0, float(first), float(first)
+    for position, books in enumerate(later):
+        asked = min(first, books) if position == 0 else met
+        rounds += asked
+        decoded += min(books, GIN_PAGE_ITEMS * asked)
+        met *= books / catalog
+    return rounds * GIN_ROUND + decoded * GIN_DECODED + met * GIN_ROW
+
+
+def _keyed_books(keys: GinKeys, counts: Sequence[int], category_books: int) -> list[int]:
+    """The books of each key of ``keys``, in the scan's order: the terms' ``counts``
+    (rarest first), then the category's."""
+    return [*counts[: keys.terms], *([category_books] if keys.category else [])]
+
+
+def gin_keys(terms: Sequence[ResolvedTerm], category_books: int, catalog_books: int) -> GinKeys:
+    """The keys of the cheapest GIN scan of ``terms`` in a category of ``category_books``.
+
+    Every term and the category; every term, the category told by the rows
+    (a category of a third of the catalog, met with rare words); or the
+    rarest term and the category, the other terms told by the rows (common
+    words in a small category: "volume" is held by 300,344 books at 1M).
+    """
+    counts = sorted(term_books(term) for term in terms)
+    choices = [GinKeys(len(counts)), GinKeys(len(counts), category=False), GinKeys(1)]
+    return min(
+        choices,
+        key=lambda keys: _keyed_scan_cost(
+            _keyed_books(keys, counts, category_books), catalog_books
+        ),
+    )
+
+
+def gin_cost(
+    terms: Sequence[ResolvedTerm], keys: GinKeys, category_books: int, catalog_books: int
+) -> float:
+    """The GIN scan keyed on ``keys`` (``page_of_gin``), priced for ``plan_in_category``."""
+    counts = sorted(term_books(term) for term in terms)
+    keyed = _keyed_books(keys, counts, category_books)
+    return _keyed_scan_cost(keyed, catalog_books) * GIN_ENTRIES_PER_MICROSECOND
+
+
 @dataclass(frozen=True)
 class CategoryPlan:
     """How a search in a category reads: by a meeting, by the category's rows, or else walked.
 
     ``gin``: the terms and the categories met in one scan of
-    ``book_search_words_idx`` (``page_of_gin``).
+    ``book_search_words_idx`` (``page_of_gin``), keyed on ``gin_keys``.
     """
 
     meeting: Meeting | None = None
     small_category: list[int] | None = None  # read whole, each book's row probed
     gin: bool = False
+    gin_keys: GinKeys | None = None
 
 
 WALK = CategoryPlan()
-GIN = CategoryPlan(gin=True)
 
 
 def plan_in_category(
@@ -281,6 +360,7 @@ def plan_in_category(
         return WALK
     category_ids = min(criteria.category_sets, key=lambda ids: sum(sizes[i] for i in ids))
     books = sum(sizes[i] for i in category_ids)
+    keys = gin_keys(terms, books, catalog_books)
     meetings = [
         Meeting(category_ids, books, min(terms, key=term_books), probed=probed)
         for probed in (False, True)
@@ -291,7 +371,7 @@ def plan_in_category(
             for meeting in meetings
         ),
         (walk_cost(terms, books, catalog_books), WALK),
-        (gin_cost(terms, books, catalog_books), GIN),
+        (gin_cost(terms, keys, books, catalog_books), CategoryPlan(gin=True, gin_keys=keys)),
     ]
     if books <= small:
         costs.append((books * PROBE, CategoryPlan(small_category=category_ids)))
@@ -355,23 +435,44 @@ def page_of_meeting(
     )
 
 
-def page_of_gin(match: Match, criteria: Criteria, after: Relevance, limit: int) -> QueryString:
+def page_of_gin(
+    match: Match, criteria: Criteria, after: Relevance, limit: int, keys: GinKeys | None = None
+) -> QueryString:
     """(id, score) of the best ``limit`` matches after ``after``, found by one GIN scan.
 
     Every term and every category set is a key of the same scan of
     ``book_search_words_idx (words, category_ids)``: one bitmap index scan
     whose keys skip past each other, not a BitmapAnd that would read the
     category whole. What is left of the filters is checked in the rows.
+    ``keys`` (in a category): the terms and whether the category sets are
+    keys, the rest told by the rows through ``arrayoverlap``, the function
+    of ``&&``, which the planner does not take for an index condition;
+    without, every term and set is a key.
     """
     rest = replace(criteria, category_sets=())
     score = ranking.score("s", match.terms)
+    terms = match.terms
+    keyed_category = True
+    if keys is not None:
+        terms = tuple(sorted(match.terms, key=term_books))
+        keyed_category = keys.category
     categories = [
-        Sql("s.category_ids && {}::integer[]", category_ids)
+        Sql(
+            "s.category_ids && {}::integer[]"
+            if keyed_category
+            else "arrayoverlap(s.category_ids, {}::integer[])",
+            category_ids,
+        )
         for category_ids in criteria.category_sets
     ]
+    keyed = terms if keys is None else terms[: keys.terms]
+    told = [
+        Sql("arrayoverlap(s.words, {}::text[])", list(term.words)) for term in terms[len(keyed) :]
+    ]
     conditions = [
-        *match_conditions("s", match, rest),
+        *match_conditions("s", replace(match, terms=keyed), rest),
         *categories,
+        *told,
         after_condition(score, "s", after),
     ]
     return best_of_rows(score, conditions, limit)
