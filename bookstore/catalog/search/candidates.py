@@ -298,13 +298,17 @@ def _keyed_books(keys: GinKeys, counts: Sequence[int], category_books: int) -> l
 def gin_keys(terms: Sequence[ResolvedTerm], category_books: int, catalog_books: int) -> GinKeys:
     """The keys of the cheapest GIN scan of ``terms`` in a category of ``category_books``.
 
-    Every term and the category; every term, the category told by the rows
-    (a category of a third of the catalog, met with rare words); or the
-    rarest term and the category, the other terms told by the rows (common
-    words in a small category: "volume" is held by 300,344 books at 1M).
+    The rarest one, two... or every term, with the category or with the
+    category told by the rows (a category of a third of the catalog, met
+    with rare words); the other terms told by the rows (common words in a
+    small category: "volume" is held by 300,344 books at 1M).
     """
     counts = sorted(term_books(term) for term in terms)
-    choices = [GinKeys(len(counts)), GinKeys(len(counts), category=False), GinKeys(1)]
+    choices = [
+        GinKeys(keyed, category)
+        for keyed in range(1, len(counts) + 1)
+        for category in (True, False)
+    ]
     return min(
         choices,
         key=lambda keys: _keyed_scan_cost(
