@@ -20,16 +20,8 @@ from bookstore import query_text
 from bookstore.catalog.filters import BookFilters, Criteria
 from bookstore.catalog.search import TextQuery, candidates, search_books
 from bookstore.catalog.search.candidates import plan_in_category
-from bookstore.catalog.search.levels import (
-    Level,
-    _level_statement,
-    branches,
-    combinations,
-    known_key,
-    levels_of,
-    met,
-    page_by_levels,
-)
+from bookstore.catalog.search.level_walk import _level_statement, known_key, page_by_levels
+from bookstore.catalog.search.levels import Level, branches, combinations, levels_of, met
 from bookstore.catalog.search.pages import FIRST, SMALL_CATEGORY, Match
 from bookstore.catalog.search.typos import allowed_typos, typo_distance
 from bookstore.catalog.search.vocabulary import ResolvedTerm, Variant
@@ -313,7 +305,7 @@ async def test_an_unfiltered_page_by_levels_is_compiled_once_for_its_shape(
     monkeypatch.setattr(candidates, "GIN_FIRST_RAREST", -1)
     # Without filters the level walk's text depends on the page's size and
     # the number of terms alone: compiled once and kept, a search computes
-    # its arguments only (levels._unfiltered_text; compiling the tree took
+    # its arguments only (level_walk._unfiltered_text; compiling the tree took
     # some 35 us of a q_prefix request's worker CPU). The kept text is the one
     # the tree compiles to, and the page's books the same.
     compiled: list[str] = []

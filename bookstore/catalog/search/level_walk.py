@@ -1,0 +1,300 @@
+"""The statement that runs the walks of a page by levels (``levels`` plans them).
+
+The walks are parameters of the statement, not part of its text: arrays of
+(group, word, field, ...) that a recursive query reads walk by walk. Its
+text depends on the filters only, so a pooled connection plans it once; a
+statement written per combination (one UNION branch per walk) was planned
+anew by most searches, and planning cost as much as running it.
+
+A walk is a ``Branch``: one run of postings, met with a partner's run by a
+merge join or by probes, the book's ``book_search`` row confirming what
+neither tells (its *signature*: each term's score in a few bits of a
+bigint). The statement reads the walks in order and stops when the page is
+full.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
+
+from piccolo.querystring import QueryString
+
+from bookstore.catalog.filters import Criteria
+from bookstore.catalog.search import ranking
+from bookstore.catalog.search.pages import Match, book_conditions, row_conditions
+from bookstore.catalog.statements import all_of, literal_limit
+from bookstore.query_text import Compiled, Sql, compile_postgres
+
+# Bits of a term's weight in a combination's signature (weights are at most 16).
+SIGNATURE_BITS = 5
+
+
+def known_key(term: int, field: int, inexact: bool) -> int:
+    """A (term, field, exactness) a walk already knows a book holds, as one number."""
+    return (term * len(ranking.FIELDS) + field) * 2 + int(inexact)
+
+
+@functools.cache
+def _known_conditions(term: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """What the walk tells of the ``term``-th term's fields, exact and inexact words.
+
+    Each overlap of ``ranking.score_of_arrays`` is preceded by whether
+    the walk's own postings already say it holds (``b.known_a``,
+    ``b.known_b``: ``known_key`` of the walked posting and of its partner's).
+    Overlapping a row's description (some 80 words) with a prefix's twenty
+    completions is 1,600 comparisons of text, 60 to 100 us a row, and the
+    walk of a completion's postings in descriptions knows the answer
+    already. The value is the same: a posting (word, field) is written from
+    that field of the same row.
+    """
+
+    def conditions(inexact: bool) -> tuple[str, ...]:
+        keys = (known_key(term, field, inexact) for field in range(len(ranking.FIELDS)))
+        return tuple(f"b.known_a = {key} OR b.known_b = {key}" for key in keys)
+
+    return conditions(False), conditions(True)
+
+
+def _row_signature(row: str, arrays: Sequence[tuple[object, object]]) -> QueryString:
+    """The signature of the combination a book_search row ``row`` sits in.
+
+    Each term's score as ``ranking`` computes it (array overlaps with the
+    row's fields, a few microseconds), its exact and inexact words passed
+    as two arrays even when one is empty (``arrays``: each term's pair): the
+    text depends on the number of terms only. (Grouping unnested variants by
+    term instead cost 40 us a row with a prefix's 21 words, most of a search
+    that checks 1,300 rows.) What the walk's postings already tell is not
+    asked of the row again (``_known_conditions``).
+    """
+    return Sql(
+        " + ".join(f"({{}}::bigint << {SIGNATURE_BITS * n})" for n in range(len(arrays))),
+        *(
+            ranking.score_of_arrays(row, exact, inexact, _known_conditions(n))
+            for n, (exact, inexact) in enumerate(arrays)
+        ),
+    )
+
+
+class Branch(NamedTuple):
+    """One run of postings walked for one combination of levels.
+
+    A named tuple: a search makes one per word walked (a prefix's twenty
+    completions each), and a frozen dataclass costs three times as much to
+    make (``object.__setattr__`` per field).
+    """
+
+    group: int  # the score's group, 1 for the best
+    word: str
+    field: int
+    after_id: int
+    partner: tuple[str, int] | None  # a run met with it
+    check_row: bool  # whether the book's row must confirm the combination
+    signature: int
+    # The partner's run is probed per posting walked instead of merge joined:
+    # the walked run is the shorter by far (``PROBE_RATIO``).
+    probe: bool = False
+    # What the walked posting and its partner's tell of the row (``known_key``).
+    known: tuple[int | None, int | None] = (None, None)
+
+
+# One walk per step of ``walk``: ``done`` holds the groups read (their ids in
+# page order, ``done_grp`` their groups), ``ids`` the lowest ids of the
+# current group, at most the ``need`` the page still lacks. Once ``ids`` is
+# full, a walk of the same group only looks below its highest (``bound``).
+# Each way of reading a walk comes twice, with the bound and without: the
+# bound's key costs each posting read a comparison (10% more CPU for walks it
+# does not shorten). In the bounded merge join the lower bound is the row
+# comparison (field, book_id) > (field, after_id), not book_id > after_id:
+# with both bounds on book_id the generic plan estimated a range of one row
+# and nested-looped the two runs (2.7 million postings read for one q_prefix
+# page at 100,000 books).
+_LEVEL_WALK = """
+WITH RECURSIVE branch AS MATERIALIZED (
+    SELECT * FROM unnest({{}}::integer[], {{}}::text[], {{}}::smallint[], {{}}::integer[],
+                         {{}}::text[], {{}}::smallint[], {{}}::boolean[], {{}}::bigint[],
+                         {{}}::boolean[], {{}}::integer[], {{}}::integer[])
+        WITH ORDINALITY AS b (grp, word, field, after_id, partner_word, partner_field,
+                              check_row, signature, merged, known_a, known_b, k)
+), walk (k, grp, done, done_grp, ids) AS (
+    SELECT 0::bigint, 1, ARRAY[]::integer[], ARRAY[]::integer[], ARRAY[]::integer[]
+  UNION ALL
+    SELECT b.k, b.grp, s.done, s.done_grp, g.ids
+    FROM walk JOIN branch b ON b.k = walk.k + 1
+    CROSS JOIN LATERAL (SELECT
+        CASE WHEN b.grp = walk.grp THEN walk.done ELSE walk.done || walk.ids END AS done,
+        CASE WHEN b.grp = walk.grp THEN walk.done_grp
+             ELSE walk.done_grp || array_fill(walk.grp, ARRAY[cardinality(walk.ids)]) END
+            AS done_grp,
+        CASE WHEN b.grp = walk.grp THEN walk.ids ELSE ARRAY[]::integer[] END AS ids) AS s
+    CROSS JOIN LATERAL (SELECT {rows} - cardinality(s.done) AS need) AS n
+    CROSS JOIN LATERAL (SELECT cardinality(s.ids) >= n.need AS full,
+                               s.ids[n.need] AS bound) AS u
+    CROSS JOIN LATERAL (SELECT ARRAY(
+        SELECT DISTINCT f.id FROM (
+            SELECT unnest(s.ids) AS id
+          UNION ALL
+            (SELECT j.id FROM (
+                SELECT p.book_id AS id FROM search_postings p
+                JOIN search_postings m ON m.book_id = p.book_id
+                WHERE b.merged AND NOT u.full
+                  AND p.word = b.word AND p.field = b.field AND p.book_id > b.after_id
+                  AND m.word = b.partner_word AND m.field = b.partner_field
+                  AND m.book_id > b.after_id
+                ORDER BY p.book_id OFFSET 0) AS j
+             WHERE {found_j} {limit})
+          UNION ALL
+            (SELECT j.id FROM (
+                SELECT p.book_id AS id FROM search_postings p
+                JOIN search_postings m ON m.book_id = p.book_id
+                WHERE b.merged AND u.full
+                  AND p.word = b.word AND p.field = b.field
+                  AND (p.field, p.book_id) > (b.field, b.after_id) AND p.book_id < u.bound
+                  AND m.word = b.partner_word AND m.field = b.partner_field
+                  AND m.book_id > b.after_id
+                ORDER BY p.book_id OFFSET 0) AS j
+             WHERE {found_j} {limit})
+          UNION ALL
+            (SELECT p.book_id FROM search_postings p
+             WHERE NOT b.merged AND NOT u.full
+               AND p.word = b.word AND p.field = b.field AND p.book_id > b.after_id
+               AND {probed} AND {found_p}
+             ORDER BY p.book_id {limit})
+          UNION ALL
+            (SELECT p.book_id FROM search_postings p
+             WHERE NOT b.merged AND u.full
+               AND p.word = b.word AND p.field = b.field
+               AND p.book_id > b.after_id AND p.book_id < u.bound
+               AND {probed} AND {found_p}
+             ORDER BY p.book_id {limit})
+        ) AS f
+        ORDER BY f.id LIMIT n.need) AS ids OFFSET 0) AS g
+    WHERE n.need > 0
+)
+SELECT i.id, ({{}}::integer[])[i.grp] AS score
+FROM (SELECT * FROM walk ORDER BY walk.k DESC LIMIT 1) AS last
+CROSS JOIN LATERAL unnest(last.done || last.ids,
+                          last.done_grp || array_fill(last.grp, ARRAY[cardinality(last.ids)]))
+    WITH ORDINALITY AS i (id, grp, n)
+ORDER BY i.n {limit}
+"""
+
+
+# A walk without a merge partner: alone, or with its partner's run probed
+# (``OFFSET 0``: a probe per posting, never a join the planner could hash).
+_PROBED = """(b.partner_word IS NULL OR EXISTS (
+    SELECT 1 FROM search_postings m WHERE m.word = b.partner_word
+      AND m.field = b.partner_field AND m.book_id = p.book_id OFFSET 0))"""
+
+
+@functools.cache
+def _level_walk_text(limit: int) -> str:
+    """``_LEVEL_WALK`` for a page of ``limit`` rows, written once per page size."""
+    return _LEVEL_WALK.format(
+        found_j="{}", found_p="{}", probed=_PROBED, limit=literal_limit(limit), rows=int(limit)
+    )
+
+
+# The walks' arrays, in the order of _LEVEL_WALK's first placeholders.
+_WALK_ARRAYS = 11
+
+
+def page_by_levels(
+    match: Match, criteria: Criteria, limit: int, scores: list[int], walked: list[Branch]
+) -> QueryString:
+    """(id, score) of the best ``limit`` matches: one score's group after another.
+
+    ``scores`` and ``walked``: what ``branches`` gives for the cursor. The
+    walks are parameters (arrays, one entry per walk), and a recursive query
+    reads one walk per step until the page is full: its text depends on the
+    filters only, so a pooled connection plans it once and reuses the plan
+    for any words (a statement written per combination was planned anew by
+    most searches: 14 ms of planning for 11 ms of running, "dark as" at
+    30,000 books under load).
+
+    Without filters its text depends on the page's size and the number of
+    terms alone, and is compiled once for them (``_unfiltered_text``): a
+    request computes its arguments only.
+    """
+    walks = [
+        [b.group for b in walked],
+        [b.word for b in walked],
+        [b.field for b in walked],
+        [b.after_id for b in walked],
+        [b.partner[0] if b.partner else None for b in walked],
+        [b.partner[1] if b.partner else None for b in walked],
+        [b.check_row for b in walked],
+        [b.signature for b in walked],
+        [b.partner is not None and not b.probe for b in walked],
+        [b.known[0] for b in walked],
+        [b.known[1] for b in walked],
+    ]
+    # New lists for every statement, never shared: see ranking._field_weight.
+    arrays = [(list(term.exact), list(term.inexact)) for term in match.terms]
+    in_row = row_conditions("s", match, criteria)
+    if not in_row and not book_conditions("j.id", criteria):
+        values = [*walks, *(array for pair in arrays for array in pair), scores]
+        return Compiled(_unfiltered_text(limit, len(arrays)), values)
+    return _level_statement(
+        limit, walks, arrays, scores, in_row, lambda book: book_conditions(book, criteria)
+    )
+
+
+def _level_statement(
+    limit: int,
+    walks: Sequence[object],
+    arrays: Sequence[tuple[object, object]],
+    scores: object,
+    in_row: list[QueryString],
+    on_book: Callable[[str], list[QueryString]],
+) -> QueryString:
+    """The statement of ``page_by_levels``, from its values.
+
+    ``walks``: the walks' arrays; ``arrays``: each term's exact and inexact
+    words; ``in_row``: the filters read from the book's row of book_search;
+    ``on_book``: those on the walked id (an alias), probed first.
+    """
+    signature_matches = Sql("{} = b.signature", _row_signature("s", arrays))
+    row_checks = [signature_matches, *in_row]
+
+    def found(book: str) -> QueryString:
+        """The book's row confirms it, when it must; the filters on its id come first.
+
+        A category is probed on the id walked before the row is read: in a
+        category of 1% of the books, 99 rows in 100 are never fetched.
+        """
+        row = Sql(
+            f"EXISTS (SELECT 1 FROM book_search s WHERE s.book_id = {book} AND {{}} OFFSET 0)",
+            all_of(row_checks),
+        )
+        if len(row_checks) == 1:  # the signature alone: only when the walk cannot tell
+            row = Sql("(NOT b.check_row OR {})", row)
+        return all_of([*on_book(book), row])
+
+    # Each twice: the walk bounded by the group's page, and not (see _LEVEL_WALK).
+    merged, alone = found("j.id"), found("p.book_id")
+    return Sql(_level_walk_text(limit), *walks, merged, merged, alone, alone, scores)
+
+
+@functools.lru_cache(maxsize=64)
+def _unfiltered_text(limit: int, terms: int) -> str:
+    """The text of an unfiltered page by levels of ``terms`` terms, compiled once.
+
+    Compiled from the same tree as a filtered page's, its values written as
+    their placeholders, numbered as ``compile_postgres`` numbers a request's
+    (the walks' arrays, then each term's exact and inexact words, then the
+    scores): the same text. Compiling the tree took some 35 us of a
+    q_prefix request's worker CPU (2026-11-30). At most 4 page sizes
+    (``statements.FETCH_SIZES``) times ``MAX_TERMS`` texts.
+    """
+    placeholders = iter(Sql(f"${n}") for n in range(1, _WALK_ARRAYS + 2 * terms + 2))
+    walks = [next(placeholders) for _ in range(_WALK_ARRAYS)]
+    arrays = [(next(placeholders), next(placeholders)) for _ in range(terms)]
+    statement = _level_statement(limit, walks, arrays, next(placeholders), [], lambda _: [])
+    text, args = compile_postgres(statement)
+    if args:
+        raise RuntimeError(
+            f"a value of the unfiltered page by levels is not a placeholder: {args}"
+        )
+    return text
