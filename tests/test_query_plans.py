@@ -937,6 +937,65 @@ async def test_rare_words_in_the_biggest_category_key_the_gin_scan_without_it(
     ]
 
 
+async def _the_commonest_word_and_a_rare_one_of_a_title() -> str:
+    """The title word held by most books, then a word of 5-50 books of a title holding it."""
+    (found,) = await Book.raw(
+        "SELECT c.word AS common, r.word AS rare"
+        " FROM (SELECT w.word FROM search_words w WHERE EXISTS (SELECT 1 FROM search_postings t"
+        "   WHERE t.word = w.word AND t.field = 0) ORDER BY w.books DESC, w.word LIMIT 1) AS c"
+        " JOIN search_postings p ON p.word = c.word AND p.field = 0"
+        " JOIN book_search s ON s.book_id = p.book_id"
+        " JOIN search_words r ON r.word = ANY(s.title) AND r.books BETWEEN 5 AND 50"
+        " WHERE length(r.word) >= 5"
+        " ORDER BY r.word, p.book_id LIMIT 1"
+    )
+    return f"{found['common']} {found['rare']} "
+
+
+async def test_a_rare_word_with_the_commonest_one_keys_the_gin_scan_on_the_rare_word(
+    catalog: Catalog,
+    database: asyncpg.Connection,
+    captured: list[Statement],
+    monkeypatch: pytest.MonkeyPatch,
+):
+    """No category, a rare word after the commonest: the GIN scan is keyed on the rare word.
+
+    The scan steps through its keys in the order written; the common word's
+    posting tree cost more than the rare word's few rows, which tell it by
+    their ``words`` (``candidates.gin_keys``, as in a category). Same page
+    as with every term a key.
+    """
+    q = await _the_commonest_word_and_a_rare_one_of_a_title()
+    rare = q.split()[1]
+    text = TextQuery(q)
+    found = await search_books(BookFilters(), text, limit=PAGE)
+    assert found.books, q
+    captured.clear()
+    await search_books(BookFilters(), text, limit=PAGE)
+    await assert_served_by_indexes(database, captured)
+    assert not [s for s in captured if "WITH RECURSIVE branch" in s.sql], q
+    keys = []  # the words of each key of the scan: its parameters, under generic plans
+    for statement in captured:
+        (plan,) = json.loads(await explain(database, statement, "ANALYZE, FORMAT JSON"))
+        for node in plan_nodes(plan["Plan"]):
+            if node.get("Index Name") == "book_search_words_idx":
+                keys.append(
+                    [
+                        statement.args[int(number) - 1]
+                        for number in re.findall(r"words && \$(\d+)", node["Index Cond"])
+                    ]
+                )
+    assert keys == [[[rare]]], (q, keys)
+    every_term = lambda terms, *_: candidates.GinKeys(len(terms))  # noqa: E731
+    monkeypatch.setattr("bookstore.catalog.search.gin_keys", every_term)
+    captured.clear()
+    keyed = await search_books(BookFilters(), text, limit=PAGE)
+    assert not any("arrayoverlap(s.words" in statement.sql for statement in captured), q
+    assert [(b["id"], b["score"]) for b in keyed.books] == [
+        (b["id"], b["score"]) for b in found.books
+    ]
+
+
 async def _rare_word_and_a_prefix() -> str:
     """A word of a few books and the first three letters of another word of its title."""
     (found,) = await Book.raw(

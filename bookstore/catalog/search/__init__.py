@@ -22,6 +22,7 @@ from bookstore.catalog.details import books_with_details_and_version
 from bookstore.catalog.filters import BookFilters, Criteria, criteria_lookup
 from bookstore.catalog.search.candidates import (
     gin_first,
+    gin_keys,
     page_of_gin,
     page_of_meeting,
     plan_in_category,
@@ -155,8 +156,11 @@ async def _page_of_ids(
     plan = plan_in_category(match.terms, criteria, catalog_books, SMALL_CATEGORY)
     if plan.meeting is not None:
         return page_of_meeting(plan.meeting, match, criteria, resume, rows)
-    if plan.gin or (not criteria.category_sets and gin_first(match.terms, catalog_books)):
+    if plan.gin:
         return page_of_gin(match, criteria, resume, rows, plan.gin_keys)
+    if not criteria.category_sets and gin_first(match.terms, catalog_books):
+        keys = gin_keys(match.terms, None, catalog_books)
+        return page_of_gin(match, criteria, resume, rows, keys)
     small_category = plan.small_category
     if small_category is None and len(match.terms) > 1:
         by_levels = await best_matches(
