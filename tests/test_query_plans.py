@@ -986,8 +986,7 @@ async def test_a_rare_word_with_the_commonest_one_keys_the_gin_scan_on_the_rare_
                     ]
                 )
     assert keys == [[[rare]]], (q, keys)
-    every_term = lambda terms, *_: candidates.GinKeys(len(terms))  # noqa: E731
-    monkeypatch.setattr("bookstore.catalog.search.gin_keys", every_term)
+    monkeypatch.setattr(candidates, "gin_keys", lambda terms, *_: candidates.GinKeys(len(terms)))
     captured.clear()
     keyed = await search_books(BookFilters(), text, limit=PAGE)
     assert not any("arrayoverlap(s.words" in statement.sql for statement in captured), q

@@ -22,7 +22,6 @@ from bookstore.catalog.details import books_with_details_and_version
 from bookstore.catalog.filters import BookFilters, Criteria, criteria_lookup
 from bookstore.catalog.search.candidates import (
     gin_first,
-    gin_keys,
     page_of_gin,
     page_of_meeting,
     plan_in_category,
@@ -158,8 +157,8 @@ async def _page_of_ids(
         return page_of_meeting(plan.meeting, match, criteria, resume, rows)
     if plan.gin:
         return page_of_gin(match, criteria, resume, rows, plan.gin_keys)
-    if not criteria.category_sets and gin_first(match.terms, catalog_books):
-        keys = gin_keys(match.terms, None, catalog_books)
+    keys = None if criteria.category_sets else gin_first(match.terms, catalog_books)
+    if keys is not None:
         return page_of_gin(match, criteria, resume, rows, keys)
     small_category = plan.small_category
     if small_category is None and len(match.terms) > 1:

@@ -213,16 +213,18 @@ def _apart(terms: Sequence[ResolvedTerm]) -> bool:
     return len(set(words)) == len(words)
 
 
-def gin_first(terms: Sequence[ResolvedTerm], catalog_books: int) -> bool:
-    """Whether a search of several terms without a category reads its few matches by GIN."""
+def gin_first(terms: Sequence[ResolvedTerm], catalog_books: int) -> GinKeys | None:
+    """The keys of the GIN scan that reads the few matches of several terms without a
+    category (``gin_keys``), or None when they are walked."""
     if len(terms) < 2 or catalog_books <= 0:
-        return False
+        return None
     books = [term_books(term) for term in terms]
     if min(books) > GIN_FIRST_RAREST:
-        return False
-    if guessed_matches(books, catalog_books) <= GIN_FIRST_MATCHES and _apart(terms):
-        return True
-    return _gin_scan_and_rows(terms, catalog_books) <= GIN_FIRST_COST
+        return None
+    few = guessed_matches(books, catalog_books) <= GIN_FIRST_MATCHES and _apart(terms)
+    if not few and _gin_scan_and_rows(terms, catalog_books) > GIN_FIRST_COST:
+        return None
+    return gin_keys(terms, None, catalog_books)
 
 
 # What a GIN scan's keys cost as they skip past each other, and its rows, in
