@@ -38,7 +38,7 @@ from bookstore.catalog.counts import count_matching, stats_cache
 from bookstore.catalog.details import books_with_details
 from bookstore.catalog.filters import Criteria, resolve
 from bookstore.catalog.pages import page_of_books
-from bookstore.catalog.search import TextQuery, candidates, search_books
+from bookstore.catalog.search import SearchResult, TextQuery, candidates, search_books
 from bookstore.catalog.search.suggest import suggest
 from bookstore.catalog.search.vocabulary import look_up_terms
 from bookstore.catalog.search.words import parse_query
@@ -785,6 +785,51 @@ _FIRST_BOOKS_OF_MIDSIZE_CATEGORIES = (
 )
 
 
+async def _page_served_by_indexes(
+    filters: BookFilters,
+    text: TextQuery,
+    database: asyncpg.Connection,
+    captured: list[Statement],
+) -> SearchResult:
+    """``text``'s first page, which must hold books; asked again, ``captured`` holds
+    the statements of the second asking, every one served by indexes."""
+    found = await search_books(filters, text, limit=PAGE)
+    assert found.books, text.q
+    captured.clear()
+    await search_books(filters, text, limit=PAGE)
+    await assert_served_by_indexes(database, captured)
+    return found
+
+
+async def _analyzed_plans(
+    database: asyncpg.Connection, captured: list[Statement]
+) -> list[tuple[Statement, list[dict[str, Any]]]]:
+    """Each captured statement with the nodes of its plan, run (EXPLAIN ANALYZE)."""
+    plans = []
+    for statement in captured:
+        (plan,) = json.loads(await explain(database, statement, "ANALYZE, FORMAT JSON"))
+        plans.append((statement, list(plan_nodes(plan["Plan"]))))
+    return plans
+
+
+def _words_gin_scans(nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The scans of ``book_search_words_idx`` among a plan's ``nodes``."""
+    return [node for node in nodes if node.get("Index Name") == "book_search_words_idx"]
+
+
+async def _assert_same_page_again(
+    filters: BookFilters, text: TextQuery, found: SearchResult, captured: list[Statement]
+) -> list[Statement]:
+    """``text``'s page asked again (after the caller changed how it is read) holds
+    ``found``'s books with their scores; the statements it sent."""
+    captured.clear()
+    again = await search_books(filters, text, limit=PAGE)
+    assert [(b["id"], b["score"]) for b in again.books] == [
+        (b["id"], b["score"]) for b in found.books
+    ]
+    return list(captured)
+
+
 async def _rare_word_in_a_category() -> tuple[str, str, int]:
     """A word of a few books, a word of many, both in one book, and that book's category.
 
@@ -813,17 +858,11 @@ async def test_a_rare_word_in_a_category_probes_its_postings_not_the_whole_categ
     """
     slug, q, category_books = await _rare_word_in_a_category()
     filters, text = BookFilters(category=slug), TextQuery(q)
-    assert (await search_books(filters, text, limit=PAGE)).books, q
-    captured.clear()
-    await search_books(filters, text, limit=PAGE)
-    await assert_served_by_indexes(database, captured)
+    await _page_served_by_indexes(filters, text, database, captured)
     links = 0.0
-    for statement in captured:
-        (plan,) = json.loads(await explain(database, statement, "ANALYZE, FORMAT JSON"))
+    for _, nodes in await _analyzed_plans(database, captured):
         links += sum(
-            rows_read(node)
-            for node in plan_nodes(plan["Plan"])
-            if node.get("Relation Name") == "book_category"
+            rows_read(node) for node in nodes if node.get("Relation Name") == "book_category"
         )
     assert links < category_books / 10, (q, slug, links, category_books)
 
@@ -860,20 +899,14 @@ async def test_words_in_a_category_meet_in_one_gin_scan(
     """
     slug, q = await _words_rarely_together_in_a_category()
     filters, text = BookFilters(category=slug), TextQuery(q)
-    assert (await search_books(filters, text, limit=PAGE)).books, q
-    captured.clear()
-    await search_books(filters, text, limit=PAGE)
-    await assert_served_by_indexes(database, captured)
+    await _page_served_by_indexes(filters, text, database, captured)
     scans, read = [], 0.0
-    for statement in captured:
-        (plan,) = json.loads(await explain(database, statement, "ANALYZE, FORMAT JSON"))
-        nodes = list(plan_nodes(plan["Plan"]))
+    for _, nodes in await _analyzed_plans(database, captured):
         assert not any(node["Node Type"] == "BitmapAnd" for node in nodes), (q, slug)
         scans += [
             node
-            for node in nodes
-            if node.get("Index Name") == "book_search_words_idx"
-            and "category_ids" in node.get("Index Cond", "")
+            for node in _words_gin_scans(nodes)
+            if "category_ids" in node.get("Index Cond", "")
         ]
         read += sum(rows_read(node) for node in nodes if "Relation Name" in node)
     assert scans, (q, slug, "no GIN scan of the words and the category")
@@ -913,28 +946,17 @@ async def test_rare_words_in_the_biggest_category_key_the_gin_scan_without_it(
     """
     q = await _rare_words_together_in_the_biggest_category(catalog.big_category_id)
     filters, text = BookFilters(category=catalog.big_category_slug), TextQuery(q)
-    found = await search_books(filters, text, limit=PAGE)
-    assert found.books, q
-    captured.clear()
-    await search_books(filters, text, limit=PAGE)
-    await assert_served_by_indexes(database, captured)
-    scans = []
-    for statement in captured:
-        (plan,) = json.loads(await explain(database, statement, "ANALYZE, FORMAT JSON"))
-        scans += [
-            node
-            for node in plan_nodes(plan["Plan"])
-            if node.get("Index Name") == "book_search_words_idx"
-        ]
+    found = await _page_served_by_indexes(filters, text, database, captured)
+    scans = [
+        scan
+        for _, nodes in await _analyzed_plans(database, captured)
+        for scan in _words_gin_scans(nodes)
+    ]
     assert scans, (q, "no GIN scan of the words")
     assert all("category_ids" not in scan["Index Cond"] for scan in scans), (q, scans)
     monkeypatch.setattr(candidates, "gin_keys", lambda terms, *_: candidates.GinKeys(len(terms)))
-    captured.clear()
-    keyed = await search_books(filters, text, limit=PAGE)
-    assert any("s.category_ids && " in statement.sql for statement in captured), q
-    assert [(b["id"], b["score"]) for b in keyed.books] == [
-        (b["id"], b["score"]) for b in found.books
-    ]
+    keyed = await _assert_same_page_again(filters, text, found, captured)
+    assert any("s.category_ids && " in statement.sql for statement in keyed), q
 
 
 async def _the_commonest_word_and_a_rare_one_of_a_title() -> str:
@@ -968,31 +990,21 @@ async def test_a_rare_word_with_the_commonest_one_keys_the_gin_scan_on_the_rare_
     q = await _the_commonest_word_and_a_rare_one_of_a_title()
     rare = q.split()[1]
     text = TextQuery(q)
-    found = await search_books(BookFilters(), text, limit=PAGE)
-    assert found.books, q
-    captured.clear()
-    await search_books(BookFilters(), text, limit=PAGE)
-    await assert_served_by_indexes(database, captured)
+    found = await _page_served_by_indexes(BookFilters(), text, database, captured)
     assert not [s for s in captured if "WITH RECURSIVE branch" in s.sql], q
     keys = []  # the words of each key of the scan: its parameters, under generic plans
-    for statement in captured:
-        (plan,) = json.loads(await explain(database, statement, "ANALYZE, FORMAT JSON"))
-        for node in plan_nodes(plan["Plan"]):
-            if node.get("Index Name") == "book_search_words_idx":
-                keys.append(
-                    [
-                        statement.args[int(number) - 1]
-                        for number in re.findall(r"words && \$(\d+)", node["Index Cond"])
-                    ]
-                )
+    for statement, nodes in await _analyzed_plans(database, captured):
+        for node in _words_gin_scans(nodes):
+            keys.append(
+                [
+                    statement.args[int(number) - 1]
+                    for number in re.findall(r"words && \$(\d+)", node["Index Cond"])
+                ]
+            )
     assert keys == [[[rare]]], (q, keys)
     monkeypatch.setattr(candidates, "gin_keys", lambda terms, *_: candidates.GinKeys(len(terms)))
-    captured.clear()
-    keyed = await search_books(BookFilters(), text, limit=PAGE)
-    assert not any("arrayoverlap(s.words" in statement.sql for statement in captured), q
-    assert [(b["id"], b["score"]) for b in keyed.books] == [
-        (b["id"], b["score"]) for b in found.books
-    ]
+    keyed = await _assert_same_page_again(BookFilters(), text, found, captured)
+    assert not any("arrayoverlap(s.words" in statement.sql for statement in keyed), q
 
 
 async def _rare_word_and_a_prefix() -> str:
@@ -1042,29 +1054,19 @@ async def _assert_gin_page_then_walked_alike(
     with the same scores.
     """
     text = TextQuery(q)
-    found = await search_books(BookFilters(), text, limit=PAGE)
-    assert found.books, q
-    captured.clear()
-    await search_books(BookFilters(), text, limit=PAGE)
-    await assert_served_by_indexes(database, captured)
+    found = await _page_served_by_indexes(BookFilters(), text, database, captured)
     assert not [s for s in captured if "WITH RECURSIVE branch" in s.sql], q
     scans, read = [], 0.0
-    for statement in captured:
-        (plan,) = json.loads(await explain(database, statement, "ANALYZE, FORMAT JSON"))
-        nodes = list(plan_nodes(plan["Plan"]))
-        gin = [node for node in nodes if node.get("Index Name") == "book_search_words_idx"]
+    for _, nodes in await _analyzed_plans(database, captured):
+        gin = _words_gin_scans(nodes)
         if gin:  # the page (the terms' lookup reads their runs' first postings)
             scans += gin
             read += sum(rows_read(node) for node in nodes if "Relation Name" in node)
     assert scans, (q, "no GIN scan of the words")
     assert read < most_read, (q, read)
     monkeypatch.setattr(candidates, "GIN_FIRST_RAREST", -1)  # the level walk, as before
-    captured.clear()
-    walked = await search_books(BookFilters(), text, limit=PAGE)
-    assert [s for s in captured if "WITH RECURSIVE branch" in s.sql], q
-    assert [(b["id"], b["score"]) for b in walked.books] == [
-        (b["id"], b["score"]) for b in found.books
-    ]
+    walked = await _assert_same_page_again(BookFilters(), text, found, captured)
+    assert [s for s in walked if "WITH RECURSIVE branch" in s.sql], q
 
 
 async def _word_and_a_prefix_of_few_guessed_matches(monkeypatch: pytest.MonkeyPatch) -> str:
