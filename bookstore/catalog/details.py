@@ -121,21 +121,14 @@ def with_details(
     return Sql(_BOOKS_WITH_DETAILS, page, Sql(first), categories, joined, Sql(order))
 
 
-async def books_with_details(
-    db: DatabaseConnection,
-    page: QueryString,
-    *,
-    scored: bool = False,
-    by_score: bool = False,
-    sort: SortOrder = TITLE,
-) -> list[Row]:
-    """The books whose ids ``page`` selects, with author and categories, in ``sort``'s order.
+async def books_with_details(db: DatabaseConnection, page: QueryString) -> list[Row]:
+    """The books whose ids ``page`` selects, with author and categories joined, by title.
 
-    ``scored``: ``page`` also selects a relevance ``score``, which each book
-    carries; ``by_score``: the books come best first, then by id.
+    One book (``get_book``); a page of a listing or a search shows its
+    categories by the names kept per version (``books_with_details_and_version``).
     """
-    rows = await fetch(db, with_details(page, scored=scored, by_score=by_score, sort=sort))
-    return [book_from_row(row, scored=scored) for row in rows]
+    rows = await fetch(db, with_details(page))
+    return [book_from_row(row) for row in rows]
 
 
 async def books_with_details_and_version(
