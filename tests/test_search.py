@@ -18,7 +18,7 @@ from factories import (
 
 from bookstore import query_text
 from bookstore.catalog.filters import BookFilters, Criteria
-from bookstore.catalog.search import TextQuery, candidates, search_books
+from bookstore.catalog.search import TextQuery, candidates, ranking, search_books
 from bookstore.catalog.search.candidates import plan_in_category
 from bookstore.catalog.search.level_walk import _level_statement, known_key, page_by_levels
 from bookstore.catalog.search.levels import Level, branches, combinations, levels_of, met
@@ -198,6 +198,41 @@ async def test_a_title_match_ranks_above_author_category_and_description(client,
     assert titles(page) == ["A Wizard of Earthsea", "Plains", "Mountains", "Frankenstein"]
     scores = [book["score"] for book in page["items"]]
     assert scores == sorted(scores, reverse=True) and len(set(scores)) == 4
+
+
+async def test_a_terms_score_is_its_best_field_though_its_last_test_is_not_asked(
+    client, shelf
+) -> None:
+    """``ranking.term_score`` asks (field, kind of word) in order of weight and answers the
+    last one, the description's, from the row holding a word of the term: on every row
+    that does, the best field's weight, one less for inexact words, as ``GREATEST`` of
+    the two kinds' overlaps of every field gave it."""
+    fields = list(zip(ranking.FIELDS, ranking.WEIGHTS, strict=True))
+    kinds = (
+        (["wizard", "sea", "tolkien", "horror"], []),
+        ([], ["hobbit", "gold", "gethen"]),
+        (["wizard", "quest"], ["hobbit", "sea", "fantasi", "tolkien", "gold", "gethen"]),
+    )
+    found = set()
+    for exact, inexact in kinds:
+        variants = [Variant(word, False) for word in exact] + [Variant(w, True) for w in inexact]
+        term = ResolvedTerm(Term("t", "t"), "t", tuple(variants))
+        rows = await Book.raw(
+            "SELECT s.title, s.author, s.categories, s.description, {} AS score"
+            " FROM book_search s WHERE s.words && {}::text[]",
+            ranking.term_score("s", term),
+            list(term.words),
+        )
+        assert rows
+        for row in rows:
+            best = max(
+                [weight for field, weight in fields if set(row[field]) & set(exact)]
+                + [weight - 1 for field, weight in fields if set(row[field]) & set(inexact)]
+            )
+            assert row["score"] == best, (exact, inexact, row)
+            found.add(best)
+    # The description's words alone, exact (2) and inexact (1): the test not asked.
+    assert {16, 15, 8, 4, 2, 1} <= found, found
 
 
 async def test_equal_scores_come_in_id_order(client, shelf) -> None:

@@ -484,6 +484,5 @@ def page_of_gin(
         *match_conditions("s", replace(match, terms=keyed), rest),
         *categories,
         *told,
-        after_condition(score, "s", after),
     ]
-    return best_of_rows(score, conditions, limit)
+    return best_of_rows(score, conditions, after, limit)

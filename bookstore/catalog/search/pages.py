@@ -103,10 +103,12 @@ def book_conditions(book_id: str, criteria: Criteria) -> list[QueryString]:
     return conditions
 
 
-def after_condition(score: QueryString, row: str, after: Relevance) -> QueryString:
+def after_condition(
+    score: QueryString, row: str, after: Relevance, id_column: str = "book_id"
+) -> QueryString:
     """``row`` comes after the cursor: a lower score, or the same and a higher id."""
     return Sql(
-        f"({{}} < {{}} OR ({{}} = {{}} AND {row}.book_id > {{}}))",
+        f"({{}} < {{}} OR ({{}} = {{}} AND {row}.{id_column} > {{}}))",
         score,
         after.score,
         score,
@@ -173,22 +175,30 @@ def _score_matches(
     score = ranking.score("s", match.terms)
     if among is not None:
         return _score_category(match, criteria, after, limit, among)
-    conditions = [*match_conditions("s", match, criteria), after_condition(score, "s", after)]
-    return best_of_rows(score, conditions, limit)
+    conditions = match_conditions("s", match, criteria)
+    return best_of_rows(score, conditions, after, limit)
 
 
-def best_of_rows(score: QueryString, conditions: list[QueryString], limit: int) -> QueryString:
-    """(id, score) of the best ``limit`` rows of ``book_search s`` meeting ``conditions``.
+def best_of_rows(
+    score: QueryString, conditions: list[QueryString], after: Relevance, limit: int
+) -> QueryString:
+    """(id, score) of the best ``limit`` rows of ``book_search s`` meeting ``conditions``
+    after ``after``.
 
     Every row meeting them is scored and the best page sorted out: the GIN
-    path's statement, whichever keys the index is scanned with.
+    path's statement, whichever keys the index is scanned with. Each row is
+    scored once: the rows are a subquery (``OFFSET 0``, not pulled up) and
+    the cursor is asked of its ``score`` column. Pulled up, or with the
+    cursor among the row's conditions, the score's ``CASE`` was written (and
+    run) twice per row, in the cursor's test and in the select list.
     """
     return Sql(
         "SELECT id, score FROM (SELECT s.book_id AS id, {} AS score FROM book_search s"
-        " WHERE {}) AS found"
+        " WHERE {} OFFSET 0) AS found WHERE {}"
         f" ORDER BY score DESC, id {literal_limit(limit)}",
         score,
         all_of(conditions),
+        after_condition(Sql("found.score"), "found", after, "id"),
     )
 
 

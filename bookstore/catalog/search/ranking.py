@@ -45,21 +45,52 @@ def _field_weight_text(row: str, known: tuple[str, ...] | None = None) -> str:
     return f"CASE {cases} ELSE 0 END"
 
 
-def _field_weight(row: str, words: Sequence[str]) -> QueryString:
-    # One list in every field, sent once (``query_text.compile_postgres``): a
-    # new list per call, never shared with another term or call, so that the
-    # statement's text depends on the number of terms only.
-    return Sql(_field_weight_text(row), *([list(words)] * len(FIELDS)))
+@functools.cache
+def _held_score_text(row: str, exact: bool, inexact: bool) -> str:
+    """``term_score``'s ``CASE``: each (field, kind of word) in order of its weight.
+
+    ``exact``, ``inexact``: whether the term has words of that kind; each
+    ``{}`` is the list of its kind, ``exact``'s first in a field. The last
+    test is left out and is the ``ELSE``: the row holds a word of the term.
+    """
+    tests = [
+        (f"{row}.{field} && {{}}::text[]", weight - penalty)
+        for field, weight in zip(FIELDS, WEIGHTS, strict=True)
+        for kind, penalty in ((exact, 0), (inexact, INEXACT_PENALTY))
+        if kind
+    ]
+    *asked, (_, last) = tests
+    cases = " ".join(f"WHEN {test} THEN {weight}" for test, weight in asked)
+    return f"CASE {cases} ELSE {last} END"
 
 
 def term_score(row: str, term: ResolvedTerm) -> QueryString:
+    """The term's weight in ``row``, a row of book_search known to hold one of its words.
+
+    The best field holding one of its words, one less when only inexact
+    words are there: the value of ``GREATEST`` of the exact words' ``CASE``
+    and the inexact words' less one, asked in order of weight (title exact
+    16, title inexact 15, author exact 8...) so that the first test that
+    holds is the score. The last test, the description's inexact words (or
+    exact ones, for a term of one kind), is not asked: the row holds a word
+    of the term (every statement scoring it has the term among its
+    conditions, or reads the row from the postings of its words), and
+    ``book_search.words`` is the union of the four fields, so when no other
+    field holds one the description does. That test was the dearest: a
+    description of some 80 words met with a prefix's twenty completions is
+    1,600 comparisons of text, asked of every row whose prefix is found in
+    its description only.
+    """
     exact, inexact = term.exact, term.inexact
-    if not inexact:
-        return _field_weight(row, exact)
-    penalised = Sql(f"({{}} - {INEXACT_PENALTY})", _field_weight(row, inexact))
-    if not exact:
-        return penalised
-    return Sql("GREATEST({}, {})", _field_weight(row, exact), penalised)
+    if not exact and not inexact:
+        return Sql("0")
+    # One list per kind, sent once (``query_text.compile_postgres``): a new
+    # list per call, never shared with another term or call, so that the
+    # statement's text depends on the kinds of words of each term only.
+    exact_words, inexact_words = list(exact), list(inexact)
+    lists = [words for _ in FIELDS for words in (exact_words, inexact_words) if words]
+    # The last list fills no test: it is the ``ELSE``.
+    return Sql(_held_score_text(row, bool(exact), bool(inexact)), *lists[:-1])
 
 
 def score_of_arrays(
@@ -95,7 +126,10 @@ def _score_of_arrays_text(
 
 
 def score(row: str, terms: Sequence[ResolvedTerm]) -> QueryString:
-    """The relevance of ``row`` (an alias of book_search) to all of ``terms``."""
+    """The relevance of ``row`` (an alias of book_search) to all of ``terms``.
+
+    ``row`` holds a word of every term (``term_score``).
+    """
     return Sql(" + ".join("{}" for _ in terms), *(term_score(row, t) for t in terms))
 
 
