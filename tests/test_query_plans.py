@@ -984,8 +984,8 @@ async def test_a_rare_word_with_the_commonest_one_keys_the_gin_scan_on_the_rare_
 
     The scan steps through its keys in the order written; the common word's
     posting tree cost more than the rare word's few rows, which tell it by
-    their ``words`` (``candidates.gin_keys``, as in a category). Same page
-    as with every term a key.
+    their ``document`` (``candidates.gin_keys``, ``told_by_document``, as in
+    a category). Same page as with every term a key.
     """
     q = await _the_commonest_word_and_a_rare_one_of_a_title()
     rare = q.split()[1]
@@ -1004,7 +1004,7 @@ async def test_a_rare_word_with_the_commonest_one_keys_the_gin_scan_on_the_rare_
     assert keys == [[[rare]]], (q, keys)
     monkeypatch.setattr(candidates, "gin_keys", lambda terms, *_: candidates.GinKeys(len(terms)))
     keyed = await _assert_same_page_again(BookFilters(), text, found, captured)
-    assert not any("arrayoverlap(s.words" in statement.sql for statement in keyed), q
+    assert not any("s.document @@" in statement.sql for statement in keyed), q
 
 
 async def _rare_word_and_a_prefix() -> str:

@@ -235,6 +235,37 @@ async def test_a_terms_score_is_its_best_field_though_its_last_test_is_not_asked
     assert {16, 15, 8, 4, 2, 1} <= found, found
 
 
+async def test_a_term_told_by_the_document_is_the_overlap_of_its_words(client, shelf) -> None:
+    """``candidates.told_by_document``: the rows whose ``document`` matches the term's
+    ``tsquery`` are those whose ``words`` overlap its words, and a word is matched as it
+    is, whatever it holds (quotes, backslashes, the tsquery's operators)."""
+    for words in (["wizard"], ["hobbit", "gold", "nowhere"], ["left", "hand", "fantasi"]):
+        rows = await Book.raw(
+            "SELECT s.book_id, {} AS told, s.words && {}::text[] AS overlap FROM book_search s",
+            candidates.told_by_document("s", words),
+            words,
+        )
+        assert any(row["told"] for row in rows)
+        assert all(row["told"] == row["overlap"] for row in rows), words
+    odd = ["o'hara", "back\\slash", "a:b", "x&y|z", "!no", "self-help", "(par)", "c*"]
+    (row,) = await Book.raw(
+        "SELECT array_to_tsvector({}::text[]) @@ {}::tsquery AS each_one,"
+        " array_to_tsvector(ARRAY['ohara', 'slash', 'a', 'b', 'x', 'no', 'self', 'par', 'c'])"
+        " @@ {}::tsquery AS parts",
+        odd,
+        candidates.tsquery_of(odd),
+        candidates.tsquery_of(odd),
+    )
+    assert row["each_one"] and not row["parts"]
+    for word in odd:
+        (row,) = await Book.raw(
+            "SELECT array_to_tsvector({}::text[]) @@ {}::tsquery AS found",
+            [word],
+            candidates.tsquery_of([word]),
+        )
+        assert row["found"], word
+
+
 async def test_equal_scores_come_in_id_order(client, shelf) -> None:
     page = await search(client, "le guin")
     assert [book["id"] for book in page["items"]] == sorted(book["id"] for book in page["items"])
