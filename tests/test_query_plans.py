@@ -38,7 +38,8 @@ from bookstore.catalog.counts import count_matching, stats_cache
 from bookstore.catalog.details import books_with_details
 from bookstore.catalog.filters import Criteria, resolve
 from bookstore.catalog.pages import page_of_books
-from bookstore.catalog.search import SearchResult, TextQuery, candidates, search_books
+from bookstore.catalog.search import SearchResult, TextQuery, candidates, levels, search_books
+from bookstore.catalog.search.level_walk import WORD_SLOTS
 from bookstore.catalog.search.suggest import suggest
 from bookstore.catalog.search.vocabulary import look_up_terms
 from bookstore.catalog.search.words import parse_query
@@ -1119,6 +1120,79 @@ async def test_a_word_and_a_prefix_of_few_guessed_matches_read_them_by_one_gin_s
     """
     q = await _word_and_a_prefix_of_few_guessed_matches(monkeypatch)
     await _assert_gin_page_then_walked_alike(q, database, captured, monkeypatch, most_read=2_000)
+
+
+async def _words_and_prefixes_in_titles() -> list[str]:
+    """Texts of a common title word and a prefix of words found with it in titles.
+
+    Each prefix has at least three completions in the titles holding the
+    word, and 60 books hold both: its completions' title runs are walked
+    merged with the word's, several words a walk.
+    """
+    rows = await Book.raw(
+        "SELECT w.word, left(o.word, 2) AS prefix"
+        " FROM (SELECT t.word FROM search_postings t WHERE t.field = 0"
+        "       GROUP BY t.word ORDER BY count(*) DESC, t.word LIMIT 3) AS w"
+        " JOIN search_postings p ON p.word = w.word AND p.field = 0"
+        " JOIN book_search s ON s.book_id = p.book_id"
+        " CROSS JOIN LATERAL unnest(s.title) AS o (word)"
+        " WHERE o.word <> w.word AND length(o.word) >= 3"
+        " GROUP BY 1, 2 HAVING count(DISTINCT o.word) >= 3 AND count(*) >= 60"
+        " ORDER BY count(*) DESC, 1, 2 LIMIT 20"
+    )
+    return [f"{row['word']} {row['prefix']}" for row in rows]
+
+
+def _merged_unions(statement: Statement) -> int:
+    """How many walks of a level walk's statement merge several words' runs as one."""
+    words, merged = statement.args[0], statement.args[8]
+    return sum(
+        1
+        for walk, is_merged in enumerate(merged)
+        if is_merged and words[walk * WORD_SLOTS + 1] is not None
+    )
+
+
+async def test_a_levels_words_are_read_as_one_run_merge_joined_with_the_partner(
+    catalog: Catalog,
+    database: asyncpg.Connection,
+    captured: list[Statement],
+    monkeypatch: pytest.MonkeyPatch,
+):
+    """A word and a prefix: the completions' title runs are one run, in book_id order.
+
+    A Merge Append of the completions' index scans, streamed into a merge
+    join with the word's run (not appended and sorted, which reads every
+    run to its end, nor a nested loop): the walk stops after the page's
+    books of the union, not each completion's. Same page as the GIN path.
+    """
+    for q in await _words_and_prefixes_in_titles():
+        text = TextQuery(q)
+        found = await _page_served_by_indexes(BookFilters(), text, database, captured)
+        walks = [s for s in captured if "WITH RECURSIVE branch" in s.sql]
+        if walks and _merged_unions(walks[0]):
+            break
+    else:
+        pytest.fail("no word and prefix whose completions are merged as one run")
+    ((_, nodes),) = await _analyzed_plans(database, walks)
+    unions = [
+        node
+        for node in nodes
+        if node["Node Type"] == "Merge Join"
+        and any(child["Node Type"] == "Merge Append" for child in node.get("Plans", []))
+    ]
+    read = [
+        child
+        for join in unions
+        for append in join["Plans"]
+        if append["Node Type"] == "Merge Append"
+        for child in plan_nodes(append)
+        if _reads_postings_in_order(child) and child.get("Actual Rows", 0) > 0
+    ]
+    assert len(read) >= 2, (q, "the union's runs are not read by a merge join")
+    monkeypatch.setattr(levels, "MAX_BRANCHES", -1)  # the GIN path
+    by_gin = await _assert_same_page_again(BookFilters(), text, found, captured)
+    assert not [s for s in by_gin if "WITH RECURSIVE branch" in s.sql], q
 
 
 # -- storefront browsing (issue 10): several categories, ranges, sorts, counts -------------

@@ -20,7 +20,12 @@ from bookstore import query_text
 from bookstore.catalog.filters import BookFilters, Criteria
 from bookstore.catalog.search import TextQuery, candidates, ranking, search_books
 from bookstore.catalog.search.candidates import plan_in_category
-from bookstore.catalog.search.level_walk import _level_statement, known_key, page_by_levels
+from bookstore.catalog.search.level_walk import (
+    WORD_SLOTS,
+    _level_statement,
+    known_key,
+    page_by_levels,
+)
 from bookstore.catalog.search.levels import Level, branches, combinations, levels_of, met
 from bookstore.catalog.search.pages import FIRST, SMALL_CATEGORY, Match
 from bookstore.catalog.search.typos import allowed_typos, typo_distance
@@ -621,15 +626,39 @@ def test_a_run_much_longer_than_the_one_it_meets_is_probed_not_merged() -> None:
     term = ResolvedTerm(Term("x", "x"), "x", ())
     partner = Level(16, (("wizard", 0),), (), 2_500, term, (2_500,))
     # Comparable runs: a merge join.
-    assert not met(1, ("path", 0), 400, 0, partner, True, 0).probe
+    (path,) = met(1, [("path", 0)], [400], 0, partner, True, 0)
+    assert (path.words, path.probe) == (("path",), False)
     # The walked run is the shorter by far: it drives, the partner is probed.
-    short = met(1, ("palace", 0), 100, 0, partner, True, 0)
-    assert (short.word, short.partner, short.probe) == ("palace", ("wizard", 0), True)
+    (short,) = met(1, [("palace", 0)], [100], 0, partner, True, 0)
+    assert (short.words, short.partner, short.probe) == (("palace",), ("wizard", 0), True)
     # The partner's run is the shorter by far: they swap, the same books are met.
-    long = met(1, ("volume", 0), 100_000, 0, partner, True, 0)
-    assert (long.word, long.partner, long.probe) == ("wizard", ("volume", 0), True)
+    (long,) = met(1, [("volume", 0)], [100_000], 0, partner, True, 0)
+    assert (long.words, long.partner, long.probe) == (("wizard",), ("volume", 0), True)
     # Without a partner, a walk alone.
-    assert met(1, ("path", 0), 400, 0, None, True, 0).partner is None
+    (alone,) = met(1, [("path", 0)], [400], 0, None, True, 0)
+    assert alone.partner is None
+
+
+def test_a_levels_words_are_merged_as_one_run_a_few_words_a_walk() -> None:
+    # "wizard pa": the completions of "pa" in titles, each far shorter than
+    # the 2,500 titles of "wizard", are read as unions of up to WORD_SLOTS
+    # words (their runs together long enough to merge), one walk each, not
+    # one walk per word; "pavement" (100,000 titles) is met by walking
+    # "wizard" and probing it.
+    term = ResolvedTerm(Term("x", "x"), "x", ())
+    partner = Level(16, (("wizard", 0),), (), 2_500, term, (2_500,))
+    words = [f"pa{n}" for n in range(WORD_SLOTS + 2)]
+    pairs = [(word, 0) for word in [*words, "pavement"]]
+    walks = met(1, pairs, [60] * len(words) + [100_000], 0, partner, True, 0)
+    swapped = [walk for walk in walks if walk.partner == ("pavement", 0)]
+    assert [(walk.words, walk.probe) for walk in swapped] == [(("wizard",), True)]
+    unions = [walk for walk in walks if walk.partner == ("wizard", 0)]
+    assert len(unions) == 2
+    assert all(not walk.probe and 1 < len(walk.words) <= WORD_SLOTS for walk in unions)
+    assert sorted(word for walk in unions for word in walk.words) == sorted(words)
+    # A union still far shorter than the partner's run: each word probes it.
+    few = met(1, [("pa0", 0), ("pa1", 0)], [10, 10], 0, partner, True, 0)
+    assert [(walk.words, walk.probe) for walk in few] == [(("pa0",), True), (("pa1",), True)]
 
 
 def test_a_walk_tells_the_row_check_which_term_and_field_its_postings_hold() -> None:
@@ -646,7 +675,7 @@ def test_a_walk_tells_the_row_check_which_term_and_field_its_postings_hold() -> 
         ],
     ]
     _, walks = branches(combinations(levels), FIRST)
-    pale = next(walk for walk in walks if walk.word == "pale" or walk.partner == ("pale", 3))
+    pale = next(walk for walk in walks if walk.words == ("pale",) or walk.partner == ("pale", 3))
     assert set(pale.known) == {known_key(0, 0, False), known_key(1, 3, True)}
 
 

@@ -1,7 +1,7 @@
 """The statement that runs the walks of a page by levels (``levels`` plans them).
 
 The walks are parameters of the statement, not part of its text: arrays of
-(group, word, field, ...) that a recursive query reads walk by walk. Its
+(group, words, field, ...) that a recursive query reads walk by walk. Its
 text depends on the filters only, so a pooled connection plans it once; a
 statement written per combination (one UNION branch per walk) was planned
 anew by most searches, and planning cost as much as running it.
@@ -11,6 +11,15 @@ merge join or by probes, the book's ``book_search`` row confirming what
 neither tells (its *signature*: each term's score in a few bits of a
 bigint). The statement reads the walks in order and stops when the page is
 full.
+
+A merged walk's run may be the union of up to ``WORD_SLOTS`` words' runs in
+one field (a prefix's completions, a typo's corrections at one level), read
+in book_id order as one (a Merge Append of one index scan per word), so
+that it stops after the page's books in the union, not per word: "dark
+prai" walked five completions of "prai" in titles one after the other, each
+to its own matches (1,800 probes; 7,485 buffers for the walk); four of them
+are now one union merged with "dark" in titles, the fifth, a short run,
+probing it (2,003 buffers).
 """
 
 from __future__ import annotations
@@ -80,13 +89,14 @@ def _row_signature(row: str, arrays: Sequence[tuple[object, object]]) -> QuerySt
 class Branch(NamedTuple):
     """One run of postings walked for one combination of levels.
 
-    A named tuple: a search makes one per word walked (a prefix's twenty
-    completions each), and a frozen dataclass costs three times as much to
-    make (``object.__setattr__`` per field).
+    A named tuple: a search makes one per walk (a prefix's twenty
+    completions in several), and a frozen dataclass costs three times as
+    much to make (``object.__setattr__`` per field).
     """
 
     group: int  # the score's group, 1 for the best
-    word: str
+    # The walked words, of one field: one unless merged, at most WORD_SLOTS.
+    words: tuple[str, ...]
     field: int
     after_id: int
     partner: tuple[str, int] | None  # a run met with it
@@ -103,19 +113,29 @@ class Branch(NamedTuple):
 # page order, ``done_grp`` their groups), ``ids`` the lowest ids of the
 # current group, at most the ``need`` the page still lacks. Once ``ids`` is
 # full, a walk of the same group only looks below its highest (``bound``).
-# Each way of reading a walk comes twice, with the bound and without: the
-# bound's key costs each posting read a comparison (10% more CPU for walks it
-# does not shorten). In the bounded merge join the lower bound is the row
-# comparison (field, book_id) > (field, after_id), not book_id > after_id:
-# with both bounds on book_id the generic plan estimated a range of one row
-# and nested-looped the two runs (2.7 million postings read for one q_prefix
-# page at 100,000 books).
+# Three ways of reading a walk: one word merge joined with its partner, while
+# the group is not full, without the bound (its key costs each posting read a
+# comparison: 10% more CPU for walks it does not shorten); the union of a
+# walk's words (``_run``: one word when the group is full) merge joined, below
+# the bound; one word probed or alone, below the bound (a probe per posting
+# costs far more than the key). Each way is one branch of the statement, each
+# with its own copy of the row check, which every execution sets up: the two
+# bounded ways of 2026-11-29 (merged, probed) gave way to the union and to one
+# probed way. The bounded merge join of one word once took the row comparison
+# (field, book_id) > (field, after_id) for its lower bound: with both bounds
+# on book_id the generic plan estimated a range of one row and nested-looped
+# the two runs (2.7 million postings read for one q_prefix page at 100,000
+# books). The union's Merge Append is merge joined with both bounds on
+# book_id, at 100,000 and 1M books (tests/test_query_plans.py), and the row
+# comparison cost its scans 3% of q_prefix's CPU.
 _LEVEL_WALK = """
 WITH RECURSIVE branch AS MATERIALIZED (
-    SELECT * FROM unnest({{}}::integer[], {{}}::text[], {{}}::smallint[], {{}}::integer[],
-                         {{}}::text[], {{}}::smallint[], {{}}::boolean[], {{}}::bigint[],
-                         {{}}::boolean[], {{}}::integer[], {{}}::integer[])
-        WITH ORDINALITY AS b (grp, word, field, after_id, partner_word, partner_field,
+    SELECT b.*, {slots}
+    FROM (SELECT {{}}::text[] AS words) AS x
+    CROSS JOIN unnest({{}}::integer[], {{}}::smallint[], {{}}::integer[],
+                      {{}}::text[], {{}}::smallint[], {{}}::boolean[], {{}}::bigint[],
+                      {{}}::boolean[], {{}}::integer[], {{}}::integer[])
+        WITH ORDINALITY AS b (grp, field, after_id, partner_word, partner_field,
                               check_row, signature, merged, known_a, known_b, k)
 ), walk (k, grp, done, done_grp, ids) AS (
     SELECT 0::bigint, 1, ARRAY[]::integer[], ARRAY[]::integer[], ARRAY[]::integer[]
@@ -130,7 +150,7 @@ WITH RECURSIVE branch AS MATERIALIZED (
         CASE WHEN b.grp = walk.grp THEN walk.ids ELSE ARRAY[]::integer[] END AS ids) AS s
     CROSS JOIN LATERAL (SELECT {rows} - cardinality(s.done) AS need) AS n
     CROSS JOIN LATERAL (SELECT cardinality(s.ids) >= n.need AS full,
-                               s.ids[n.need] AS bound) AS u
+                               COALESCE(s.ids[n.need], 2147483647) AS bound) AS u
     CROSS JOIN LATERAL (SELECT ARRAY(
         SELECT DISTINCT f.id FROM (
             SELECT unnest(s.ids) AS id
@@ -138,33 +158,27 @@ WITH RECURSIVE branch AS MATERIALIZED (
             (SELECT j.id FROM (
                 SELECT p.book_id AS id FROM search_postings p
                 JOIN search_postings m ON m.book_id = p.book_id
-                WHERE b.merged AND NOT u.full
-                  AND p.word = b.word AND p.field = b.field AND p.book_id > b.after_id
+                WHERE b.merged AND b.w2 IS NULL AND NOT u.full
+                  AND p.word = b.w1 AND p.field = b.field
+                  AND p.book_id > b.after_id
                   AND m.word = b.partner_word AND m.field = b.partner_field
                   AND m.book_id > b.after_id
                 ORDER BY p.book_id OFFSET 0) AS j
              WHERE {found_j} {limit})
           UNION ALL
             (SELECT j.id FROM (
-                SELECT p.book_id AS id FROM search_postings p
-                JOIN search_postings m ON m.book_id = p.book_id
-                WHERE b.merged AND u.full
-                  AND p.word = b.word AND p.field = b.field
-                  AND (p.field, p.book_id) > (b.field, b.after_id) AND p.book_id < u.bound
+                SELECT DISTINCT r.id
+                FROM (SELECT r.id FROM ({run}) AS r ORDER BY r.id OFFSET 0) AS r
+                JOIN search_postings m ON m.book_id = r.id
+                WHERE b.merged AND (b.w2 IS NOT NULL OR u.full)
                   AND m.word = b.partner_word AND m.field = b.partner_field
                   AND m.book_id > b.after_id
-                ORDER BY p.book_id OFFSET 0) AS j
+                ORDER BY r.id OFFSET 0) AS j
              WHERE {found_j} {limit})
           UNION ALL
             (SELECT p.book_id FROM search_postings p
-             WHERE NOT b.merged AND NOT u.full
-               AND p.word = b.word AND p.field = b.field AND p.book_id > b.after_id
-               AND {probed} AND {found_p}
-             ORDER BY p.book_id {limit})
-          UNION ALL
-            (SELECT p.book_id FROM search_postings p
-             WHERE NOT b.merged AND u.full
-               AND p.word = b.word AND p.field = b.field
+             WHERE NOT b.merged
+               AND p.word = b.w1 AND p.field = b.field
                AND p.book_id > b.after_id AND p.book_id < u.bound
                AND {probed} AND {found_p}
              ORDER BY p.book_id {limit})
@@ -181,6 +195,31 @@ ORDER BY i.n {limit}
 """
 
 
+# The words a merged walk reads as one run. Each slot is an index scan that
+# every execution of the statement sets up, used or not (about 5 us of
+# PostgreSQL CPU each at 1M books): 4 slots did best on q_prefix's 500 texts
+# against 6 and 8 (2026-11-30); a level of more words is walked in several
+# unions.
+WORD_SLOTS = 4
+
+
+def _run(condition: str) -> str:
+    """The union of a walk's words' runs, in book_id order: a Merge Append of index scans.
+
+    One scan per slot, each ordered by its own ``ORDER BY`` (without it the
+    planner appended the runs and sorted them, reading them to their ends);
+    an unused slot is NULL and its scan never starts (the ``IS NOT NULL``
+    gate is a one-time filter).
+    """
+    return "\n  UNION ALL ".join(
+        f"(SELECT p.book_id AS id FROM search_postings p"
+        f" WHERE {'' if slot == 1 else f'b.w{slot} IS NOT NULL AND '}"
+        f"p.word = b.w{slot} AND p.field = b.field AND {condition}"
+        " ORDER BY p.book_id)"
+        for slot in range(1, WORD_SLOTS + 1)
+    )
+
+
 # A walk without a merge partner: alone, or with its partner's run probed
 # (``OFFSET 0``: a probe per posting, never a join the planner could hash).
 _PROBED = """(b.partner_word IS NULL OR EXISTS (
@@ -192,7 +231,16 @@ _PROBED = """(b.partner_word IS NULL OR EXISTS (
 def _level_walk_text(limit: int) -> str:
     """``_LEVEL_WALK`` for a page of ``limit`` rows, written once per page size."""
     return _LEVEL_WALK.format(
-        found_j="{}", found_p="{}", probed=_PROBED, limit=literal_limit(limit), rows=int(limit)
+        slots=", ".join(
+            f"x.words[(b.k - 1) * {WORD_SLOTS} + {slot}] AS w{slot}"
+            for slot in range(1, WORD_SLOTS + 1)
+        ),
+        run=_run("p.book_id > b.after_id AND p.book_id < u.bound"),
+        found_j="{}",
+        found_p="{}",
+        probed=_PROBED,
+        limit=literal_limit(limit),
+        rows=int(limit),
     )
 
 
@@ -218,8 +266,9 @@ def page_by_levels(
     request computes its arguments only.
     """
     walks = [
+        # Each walk's words in WORD_SLOTS entries, the unused ones NULL.
+        [word for b in walked for word in (*b.words, *[None] * (WORD_SLOTS - len(b.words)))],
         [b.group for b in walked],
-        [b.word for b in walked],
         [b.field for b in walked],
         [b.after_id for b in walked],
         [b.partner[0] if b.partner else None for b in walked],
@@ -272,9 +321,9 @@ def _level_statement(
             row = Sql("(NOT b.check_row OR {})", row)
         return all_of([*on_book(book), row])
 
-    # Each twice: the walk bounded by the group's page, and not (see _LEVEL_WALK).
+    # Merged twice: one word while the group is not full, and a union (see _LEVEL_WALK).
     merged, alone = found("j.id"), found("p.book_id")
-    return Sql(_level_walk_text(limit), *walks, merged, merged, alone, alone, scores)
+    return Sql(_level_walk_text(limit), *walks, merged, merged, alone, scores)
 
 
 @functools.lru_cache(maxsize=64)
