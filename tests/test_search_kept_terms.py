@@ -12,7 +12,7 @@ from factories import (
     titles,
 )
 
-from bookstore.catalog.search import candidates
+from bookstore.catalog.search import candidates, levels
 from bookstore.catalog.search.kept_terms import KeptTerm, KeptTerms
 
 # What only the terms' lookup statement holds (``vocabulary._LOOKUP``).
@@ -49,6 +49,33 @@ async def test_a_search_of_terms_looked_up_before_sends_no_lookup(
     assert lookups(sent) == 0
     assert titles(again) == titles(first) and titles(first)
     assert again["suggestion"] == first["suggestion"]
+
+
+async def test_a_kept_terms_levels_are_planned_once_per_catalog_version(
+    client, novels, monkeypatch
+) -> None:
+    # The level walk, not the GIN scan a small shelf's few matches take.
+    monkeypatch.setattr(candidates, "GIN_FIRST_RAREST", -1)
+    planned: list[str] = []
+    levels_of = levels.levels_of
+
+    def counting(term, postings):
+        planned.append(term.term.folded)
+        return levels_of(term, postings)
+
+    monkeypatch.setattr(levels, "levels_of", counting)
+    first = await search(client, "left darkn")
+    assert titles(first) == ["The Left Hand of Darkness"]
+    assert sorted(planned) == ["darkn", "left"]
+    # Asked again (another page size, past the response cache): the kept
+    # terms are given with the levels planned for them.
+    planned.clear()
+    assert titles(await search(client, "left darkn", limit=5)) == titles(first)
+    assert planned == []
+    # A write moves the catalog version: the terms are looked up and planned anew.
+    await create_book(client, title="The Left Darkness")
+    assert len(titles(await search(client, "left darkn", limit=4))) == 2
+    assert sorted(planned) == ["darkn", "left"]
 
 
 async def test_only_the_terms_not_kept_are_looked_up(client, novels, monkeypatch) -> None:

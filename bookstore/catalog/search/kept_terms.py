@@ -20,11 +20,19 @@ within milliseconds by NOTIFY, ``poll_interval_s`` at worst) and drops it
 at its first lookup at the new one, so a book created, renamed or deleted
 is found, or not, by the next request.
 
+A term is kept with its resolution as first made (``KeptTerm.resolved``):
+a later search that typed it the same way is given that very object, with
+what was computed from it alone (its word lists, its levels for the page
+by levels: ``levels.kept_levels``), once per catalog version rather than
+once per request.
+
 Memory is bounded by a number of terms (``BOOKSTORE_KEPT_TERMS``, 10,000 by
-default); the least recently used go first. A word costs about 0.4 to 0.7 KB,
-a typed prefix with its twenty completions and their postings about 2.5 KB
-(tracemalloc over the benchmark's sampled texts at 100,000 books,
-docs/performance.md): 10,000 terms are 5 to 25 MB at the extremes.
+default); the least recently used go first. With their resolutions and
+levels, the terms of the benchmark's sampled texts at 1M books cost 1.5 KB
+a word (q_words) and 3.6 KB on average for a word and a typed prefix with
+its twenty completions (q_prefix), twice what the lookup alone cost
+(tracemalloc, docs/performance.md): 10,000 terms are 15 MB of words, 36 MB
+of terms like q_prefix's.
 
 >>> kept = KeptTerms(max_terms=1000)
 >>> kept.keep(7, 100_000, [(("dune", False), KeptTerm("dune", variants, None, None, True))])
@@ -41,7 +49,7 @@ from bookstore.catalog.kept import KeptAtVersion
 from bookstore.settings import get_settings
 
 if TYPE_CHECKING:
-    from bookstore.catalog.search.vocabulary import Variant
+    from bookstore.catalog.search.vocabulary import ResolvedTerm, Variant
 
 # A term as looked up: folded, and whether it is the last one being typed
 # (then it also stands for its commonest completions).
@@ -58,6 +66,11 @@ class KeptTerm(NamedTuple):
     # Its words came with their postings per field: what a search of several
     # terms needs. A term kept uncounted is looked up again by such a search.
     counted: bool
+    # The term as first resolved, given again to a search that typed it the
+    # same way (``vocabulary._from_kept``): what is computed from the term
+    # alone (its word lists, its levels: ``levels.kept_levels``) is then
+    # computed once per catalog version, not once per request.
+    resolved: ResolvedTerm | None = None
 
 
 class KeptTerms:

@@ -105,7 +105,10 @@ class Level(NamedTuple):
 
     @property
     def several_words(self) -> bool:
-        return len({word for word, _ in (*self.pairs, *self.better)}) > 1
+        """Whether its pairs and the better ones hold more than one word (asked per
+        combination: the first word unlike the first answers)."""
+        pairs = (*self.pairs, *self.better)
+        return bool(pairs) and any(word != pairs[0][0] for word, _ in pairs)
 
 
 async def postings_per_field(
@@ -166,6 +169,37 @@ def levels_of(term: ResolvedTerm, postings: dict[str, list[int]]) -> list[Level]
     return levels
 
 
+def kept_levels(terms: Sequence[ResolvedTerm]) -> list[Sequence[Level]] | None:
+    """Each term's levels from its own words' postings, computed once per term; or None.
+
+    When every word came counted from the lookup (``Variant.postings``) and
+    no word stands for two of the terms, ``postings_per_field`` gives each
+    word the postings its own variant holds, and a term's levels depend on
+    the term alone: they are kept with it (``ResolvedTerm.planned``), and a
+    term kept per catalog version (``kept_terms``) is planned once, not per
+    request (``levels_of`` was some 10% of a q_prefix request's planning,
+    2026-11-30). Else (a word counted by ``postings_per_field``, or shared:
+    "cehair ce") None, and the caller counts and plans as before.
+    """
+    words = [word for term in terms for word in term.words]
+    if len(set(words)) != len(words):
+        return None
+    levels: list[Sequence[Level]] = []
+    for term in terms:
+        kept = term.planned.get("levels")
+        if kept is None:
+            if any(variant.postings is None for variant in term.variants):
+                return None
+            own = {
+                variant.word: [min(count, variant.books) for count in variant.postings]
+                for variant in term.variants
+                if variant.postings is not None
+            }
+            kept = term.planned["levels"] = tuple(levels_of(term, own))
+        levels.append(kept)
+    return levels
+
+
 def combinations(
     levels: Sequence[Sequence[Level]],
 ) -> list[tuple[int, list[tuple[Level, ...]]]]:
@@ -222,17 +256,22 @@ def cheapest_walk(
     """
     if several_words is None:
         several_words = any(level.several_words for level in combo)
-    options = []
+    # The first of the cheapest, in this order (as ``min`` of the options).
+    cheapest: tuple[float, Level, Level | None] | None = None
     for walked in combo:
         # Without a partner the cost does not depend on the row's check.
-        options.append((walk_cost(walked, None, False), walked, None))
+        cost = walk_cost(walked, None, False)
+        if cheapest is None or cost < cheapest[0]:
+            cheapest = (cost, walked, None)
         for partner in combo:
             if partner is walked or len(partner.pairs) != 1:
                 continue
             confirm = row_confirms(combo, walked, partner, several_words)
-            options.append((walk_cost(walked, partner, confirm), walked, partner))
-    _, walked, partner = min(options, key=lambda option: option[0])
-    return walked, partner
+            cost = walk_cost(walked, partner, confirm)
+            if cost < cheapest[0]:
+                cheapest = (cost, walked, partner)
+    assert cheapest is not None, "a combination has a level per term"
+    return cheapest[1], cheapest[2]
 
 
 def row_confirms(
@@ -397,8 +436,10 @@ async def best_matches(
     """
     if len(match.terms) > MAX_TERMS:
         return None
-    postings = await postings_per_field(db, match.terms, known_version=known_version)
-    levels = [levels_of(term, postings) for term in match.terms]
+    levels = kept_levels(match.terms)
+    if levels is None:
+        postings = await postings_per_field(db, match.terms, known_version=known_version)
+        levels = [levels_of(term, postings) for term in match.terms]
     if prod(len(term_levels) for term_levels in levels) > MAX_COMBINATIONS:
         return None
     scores, walks = branches(combinations(levels), after)

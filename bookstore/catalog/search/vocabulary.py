@@ -216,6 +216,16 @@ class ResolvedTerm:
     def words(self) -> tuple[str, ...]:
         return tuple(v.word for v in self.variants)
 
+    @cached_property
+    def books(self) -> int:
+        """Books holding a word of the term, at most (``candidates.term_books``)."""
+        return sum(v.books for v in self.variants)
+
+    @cached_property
+    def planned(self) -> dict[str, Any]:
+        """What a page's planner derives from this term alone, kept with it (``levels``)."""
+        return {}
+
 
 def _prefix_bounds(prefix: str) -> tuple[str, str]:
     """The range of words (collation "C") starting with ``prefix``."""
@@ -301,7 +311,7 @@ async def look_up_terms_alongside(
         found.get("lookup_version"),
         found.get("top_book"),
         (
-            (keys[n], KeptTerm(r.lexeme, r.variants, r.correction, r.surface, counted))
+            (keys[n], KeptTerm(r.lexeme, r.variants, r.correction, r.surface, counted, r))
             for n, r in zip(missing, looked_up, strict=True)
         ),
     )
@@ -316,6 +326,13 @@ async def look_up_terms_alongside(
 
 
 def _from_kept(term: Term, kept: KeptTerm) -> ResolvedTerm:
+    """The kept resolution of ``term``: the one first resolved when typed the same way.
+
+    A ``ResolvedTerm`` never changes (its cached word lists and levels
+    depend on its fields alone), so every request may share it.
+    """
+    if kept.resolved is not None and kept.resolved.term == term:
+        return kept.resolved
     return ResolvedTerm(term, kept.lexeme, kept.variants, kept.correction, kept.surface)
 
 
