@@ -211,7 +211,15 @@ async def sample_search_box_terms(
 async def sample_terms(dsn: str, *, size: int = SAMPLE_SIZE, seed: int = 7) -> SampledTerms:
     """Sample terms from the catalog at ``dsn``; fails if the catalog is empty."""
     rng = random.Random(seed)
-    connection = await asyncpg.connect(dsn)
+    # random() below is drawn row by row in scan order: with synchronized
+    # scans a sequential scan joins one already running at another point of
+    # the table (another client's, or a scan of the previous sample), and a
+    # parallel worker draws from a seed of its own. Either changed the texts
+    # from one run to the next (2026-11-30: 31 of 500 q_prefix texts alike).
+    connection = await asyncpg.connect(
+        dsn,
+        server_settings={"synchronize_seqscans": "off", "max_parallel_workers_per_gather": "0"},
+    )
     try:
         # Makes random() below repeatable from run to run.
         await connection.execute("SELECT setseed(0.42)")
