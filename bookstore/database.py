@@ -376,6 +376,14 @@ async def ping(pool: Pool, within_s: float) -> None:
         await pool.release(connection, timeout=RELEASE_TIMEOUT_S)
 
 
+# asyncpg prepares and keeps a statement only up to 15 KiB of text by default;
+# a longer one is planned again on every execution. The level walk of five
+# or more terms (or of three with filters) is longer: 17,314 characters for
+# five terms on 2026-11-30, its page 4.7-7.8 ms with the planning, where a
+# kept generic plan runs in about 1.
+MAX_CACHED_STATEMENT_BYTES = 128 * 1024
+
+
 def create_engine(dsn: str, settings: Settings | None = None) -> PostgresEngine:
     """The Piccolo engine for ``dsn``.
 
@@ -385,7 +393,7 @@ def create_engine(dsn: str, settings: Settings | None = None) -> PostgresEngine:
     this one's config (``bookstore.admin.database.admin_database``). Every
     connection made from the config, pooled or not, keeps
     ``db_statement_cache_size`` prepared statements (0 behind a pooler
-    that cannot keep them).
+    that cannot keep them), however long (``MAX_CACHED_STATEMENT_BYTES``).
     """
     settings = settings or get_settings()
     return PostgresEngine(
@@ -393,5 +401,6 @@ def create_engine(dsn: str, settings: Settings | None = None) -> PostgresEngine:
             "dsn": dsn,
             "server_settings": {"application_name": "bookstore"},
             "statement_cache_size": settings.db_statement_cache_size,
+            "max_cacheable_statement_size": MAX_CACHED_STATEMENT_BYTES,
         }
     )

@@ -42,7 +42,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 
 from bookstore.background import Periodic
-from bookstore.database import BoundedPool, pool_options
+from bookstore.database import MAX_CACHED_STATEMENT_BYTES, BoundedPool, pool_options
 from bookstore.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -126,6 +126,7 @@ class ReplicaSet:
         # statement_timeout cannot fire there, so the client's does.
         options["command_timeout"] = self._settings.statement_timeout_ms / 1000 + 1
         options["statement_cache_size"] = self._settings.db_statement_cache_size
+        options["max_cacheable_statement_size"] = MAX_CACHED_STATEMENT_BYTES
         for replica in self.replicas:
             pool = await asyncpg.create_pool(dsn=replica.url, **options)
             replica.pool = BoundedPool(

@@ -66,3 +66,20 @@ async def test_a_command_run_beside_the_api_leaves_the_api_connections_as_they_w
         for _ in range(5):
             assert await settings_of_one_connection() == EXPECTED
     assert await settings_of_every_connection() == [EXPECTED] * get_settings().pool_max_size
+
+
+async def test_a_long_statement_is_prepared_once_and_kept(app: FastAPI) -> None:
+    # The level walk of five or more terms is over asyncpg's default 15 KiB
+    # limit, past which a statement is planned anew on every execution.
+    if get_settings().pgbouncer or get_settings().db_statement_cache_size == 0:
+        return  # no statement is kept on a connection shared through a pooler
+    marker = "long-statement-kept"
+    statement = f"SELECT 1 /* {marker} {'x' * 20_000} */"
+    async with connection(Book._meta.db) as db:
+        assert await db.fetchval(statement) == 1
+        assert await db.fetchval(statement) == 1
+        kept = await db.fetchval(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE $1",
+            f"%{marker}%",
+        )
+    assert kept == 1
