@@ -1051,8 +1051,8 @@ async def _assert_gin_page_then_walked_alike(
     """``q``'s page by one GIN scan reading fewer than ``most_read`` rows, the walk's alike.
 
     Served by indexes, with no level walk; the walk (forced with
-    ``GIN_FIRST_RAREST`` -1, as before ``gin_first``) finds the same books
-    with the same scores.
+    ``GIN_FIRST_RAREST`` and ``GIN_FIRST_MATCHES`` -1, as before ``gin_first``)
+    finds the same books with the same scores.
     """
     text = TextQuery(q)
     found = await _page_served_by_indexes(BookFilters(), text, database, captured)
@@ -1066,6 +1066,7 @@ async def _assert_gin_page_then_walked_alike(
     assert scans, (q, "no GIN scan of the words")
     assert read < most_read, (q, read)
     monkeypatch.setattr(candidates, "GIN_FIRST_RAREST", -1)  # the level walk, as before
+    monkeypatch.setattr(candidates, "GIN_FIRST_MATCHES", -1.0)
     walked = await _assert_same_page_again(BookFilters(), text, found, captured)
     assert [s for s in walked if "WITH RECURSIVE branch" in s.sql], q
 

@@ -374,6 +374,7 @@ async def test_an_unfiltered_page_by_levels_is_compiled_once_for_its_shape(
     # A small shelf's few matches take the GIN path (candidates.gin_first):
     # the level walk is what is tested here.
     monkeypatch.setattr(candidates, "GIN_FIRST_RAREST", -1)
+    monkeypatch.setattr(candidates, "GIN_FIRST_MATCHES", -1.0)
     # Without filters the level walk's text depends on the page's size and
     # the number of terms alone: compiled once and kept, a search computes
     # its arguments only (level_walk._unfiltered_text; compiling the tree took
@@ -727,3 +728,21 @@ def test_two_common_words_in_a_big_category_meet_in_one_gin_scan():
     ]
     criteria = Criteria(category_sets=([7],), category_books={7: 77_458})
     assert plan_in_category(terms, criteria, 1_000_000, SMALL_CATEGORY).gin
+
+
+def test_common_words_seldom_together_are_read_by_gin_and_often_together_walked():
+    """The counts of "dark river bell" and "trial empire" at 1M books (PG15 bench_1m, 2026-11-30).
+
+    Each of the three is held by 40,000 to 80,000 books, and 127 hold all
+    three, none in one title: the walk read every title-level run to its
+    end (56 ms), the GIN scan took 2.9. Two words guessed in 1,137 books
+    together fill a page at the first levels walked.
+    """
+
+    def word(text: str, books: int) -> ResolvedTerm:
+        return ResolvedTerm(Term(text, text), text, (Variant(text, False, books),))
+
+    seldom = [word("dark", 80_015), word("river", 40_271), word("bell", 41_733)]
+    assert candidates.gin_first(seldom, 1_000_000)
+    often = [word("trial", 23_466), word("empir", 48_600)]
+    assert not candidates.gin_first(often, 1_000_000)

@@ -201,7 +201,11 @@ def guessed_matches(books: Sequence[int], catalog_books: int) -> float:
 # close to the true matches of the sampled texts (60 for 49, 25 for 13);
 # 150, 250 and 400 took the page statements of held-out q_prefix texts to
 # x0.89, x0.88 and x0.91 of their CPU (2026-11-30, docs/performance.md,
-# "Few guessed matches read by GIN").
+# "Few guessed matches read by GIN"). However common the terms: three words
+# each in 40,000-80,000 books and seldom together ("dark river bell", 127 books
+# hold all three, none in one title) walked every title-level run to its end,
+# 56 ms at 1M, where the GIN scan took 2.9 (session 25, docs/performance.md,
+# "Common words seldom together").
 GIN_FIRST_COST = 4_000.0
 GIN_FIRST_RAREST = 5_000
 GIN_FIRST_MATCHES = 250.0
@@ -219,14 +223,18 @@ def _apart(terms: Sequence[ResolvedTerm]) -> bool:
 
 def gin_first(terms: Sequence[ResolvedTerm], catalog_books: int) -> GinKeys | None:
     """The keys of the GIN scan that reads the few matches of several terms without a
-    category (``gin_keys``), or None when they are walked."""
+    category (``gin_keys``), or None when they are walked.
+
+    Few: guessed at most GIN_FIRST_MATCHES, whatever the terms' books; or
+    a scan and rows priced at most GIN_FIRST_COST with a rare term.
+    """
     if len(terms) < 2 or catalog_books <= 0:
         return None
     books = [term_books(term) for term in terms]
-    if min(books) > GIN_FIRST_RAREST:
-        return None
     few = guessed_matches(books, catalog_books) <= GIN_FIRST_MATCHES and _apart(terms)
-    if not few and _gin_scan_and_rows(terms, catalog_books) > GIN_FIRST_COST:
+    if not few and (
+        min(books) > GIN_FIRST_RAREST or _gin_scan_and_rows(terms, catalog_books) > GIN_FIRST_COST
+    ):
         return None
     return gin_keys(terms, None, catalog_books)
 
