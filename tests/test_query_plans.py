@@ -1051,8 +1051,8 @@ async def _assert_gin_page_then_walked_alike(
     """``q``'s page by one GIN scan reading fewer than ``most_read`` rows, the walk's alike.
 
     Served by indexes, with no level walk; the walk (forced with
-    ``GIN_FIRST_RAREST`` and ``GIN_FIRST_MATCHES`` -1, as before ``gin_first``)
-    finds the same books with the same scores.
+    ``GIN_FIRST_MATCHES`` -1, as before ``gin_first``) finds the same books
+    with the same scores.
     """
     text = TextQuery(q)
     found = await _page_served_by_indexes(BookFilters(), text, database, captured)
@@ -1065,18 +1065,16 @@ async def _assert_gin_page_then_walked_alike(
             read += sum(rows_read(node) for node in nodes if "Relation Name" in node)
     assert scans, (q, "no GIN scan of the words")
     assert read < most_read, (q, read)
-    monkeypatch.setattr(candidates, "GIN_FIRST_RAREST", -1)  # the level walk, as before
     monkeypatch.setattr(candidates, "GIN_FIRST_MATCHES", -1.0)
     walked = await _assert_same_page_again(BookFilters(), text, found, captured)
     assert [s for s in walked if "WITH RECURSIVE branch" in s.sql], q
 
 
-async def _word_and_a_prefix_of_few_guessed_matches(monkeypatch: pytest.MonkeyPatch) -> str:
-    """A word of 1,000-5,000 books and a prefix whose completions the GIN scan's price refuses.
+async def _word_and_a_prefix_of_few_guessed_matches() -> str:
+    """A word of 1,000-5,000 books and a prefix whose books in common are guessed few.
 
-    Its price counts every completion of the prefix (up to twice the word's
-    books each), above ``GIN_FIRST_COST``; the books holding both are
-    guessed at most ``GIN_FIRST_MATCHES``, which takes the GIN scan.
+    The books holding both are guessed at most ``GIN_FIRST_MATCHES``, which
+    takes the GIN scan, however many completions the prefix has.
     """
     rows = await Book.raw(
         "SELECT r.word AS word, left(o.word, 2) AS prefix"
@@ -1096,13 +1094,9 @@ async def _word_and_a_prefix_of_few_guessed_matches(monkeypatch: pytest.MonkeyPa
             terms = await look_up_terms(db, parsed.terms, prefix=parsed.prefix, counted=True)
             if not all(term.variants for term in terms):
                 continue
-            taken = candidates.gin_first(terms, top["id"])
-            with monkeypatch.context() as before:
-                before.setattr(candidates, "GIN_FIRST_MATCHES", -1.0)
-                by_cost = candidates.gin_first(terms, top["id"])
-            if taken and not by_cost:
+            if candidates.gin_first(terms, top["id"]):
                 return q
-    raise AssertionError("no word and prefix of few guessed matches that the GIN price refuses")
+    raise AssertionError("no word and prefix of few guessed matches")
 
 
 async def test_a_word_and_a_prefix_of_few_guessed_matches_read_them_by_one_gin_scan(
@@ -1113,13 +1107,12 @@ async def test_a_word_and_a_prefix_of_few_guessed_matches_read_them_by_one_gin_s
 ):
     """A word and a prefix whose books in common are guessed few: the GIN scan, not walks.
 
-    The scan's price counts every completion of the prefix (up to twice the
-    word's books each) and refused it, yet the scan skips between its keys
-    and reads only the few books in both; the walk reads each completion's
-    run to its end while the page is not full ("kouzeth bo" at 1M books:
-    9.6 ms of PostgreSQL CPU walked, 2.0 by GIN). Same page either way.
+    The scan skips between its keys and reads only the few books in both;
+    the walk reads each completion's run to its end while the page is not
+    full ("kouzeth bo" at 1M books: 9.6 ms of PostgreSQL CPU walked, 2.0 by
+    GIN). Same page either way.
     """
-    q = await _word_and_a_prefix_of_few_guessed_matches(monkeypatch)
+    q = await _word_and_a_prefix_of_few_guessed_matches()
     await _assert_gin_page_then_walked_alike(q, database, captured, monkeypatch, most_read=2_000)
 
 

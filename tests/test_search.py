@@ -373,7 +373,6 @@ async def test_an_unfiltered_page_by_levels_is_compiled_once_for_its_shape(
 ) -> None:
     # A small shelf's few matches take the GIN path (candidates.gin_first):
     # the level walk is what is tested here.
-    monkeypatch.setattr(candidates, "GIN_FIRST_RAREST", -1)
     monkeypatch.setattr(candidates, "GIN_FIRST_MATCHES", -1.0)
     # Without filters the level walk's text depends on the page's size and
     # the number of terms alone: compiled once and kept, a search computes

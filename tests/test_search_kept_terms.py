@@ -55,7 +55,6 @@ async def test_a_kept_terms_levels_are_planned_once_per_catalog_version(
     client, novels, monkeypatch
 ) -> None:
     # The level walk, not the GIN scan a small shelf's few matches take.
-    monkeypatch.setattr(candidates, "GIN_FIRST_RAREST", -1)
     monkeypatch.setattr(candidates, "GIN_FIRST_MATCHES", -1.0)
     planned: list[str] = []
     levels_of = levels.levels_of
@@ -156,7 +155,6 @@ async def test_a_correction_found_by_trigrams_is_counted_and_spelt_once_per_vers
 ) -> None:
     # A small shelf's few matches take the GIN path (candidates.gin_first):
     # the level walk is what is tested here.
-    monkeypatch.setattr(candidates, "GIN_FIRST_RAREST", -1)
     monkeypatch.setattr(candidates, "GIN_FIRST_MATCHES", -1.0)
     # "frankinstien" is two typos from "frankenstein" and one from no word:
     # the lookup finds it among the trigram neighbours, without its postings

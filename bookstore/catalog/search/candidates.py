@@ -77,11 +77,6 @@ STREAMED = 0.3
 CATEGORY_PROBE = 8.0
 # A page needs PAGE_ROWS books.
 PAGE_ROWS = 21
-# An item of a GIN entry read, or skipped to, while the scan's keys (the
-# terms and the category) advance past each other's items: "last harbor"
-# in drama at 1M books, 9,449 books in the category and 19,138 holding
-# "harbor", met in one scan of 2.3 ms (PostgreSQL 15, warm).
-GIN_ITEM = 0.25
 
 
 @dataclass(frozen=True)
@@ -149,25 +144,6 @@ def walk_cost(terms: Sequence[ResolvedTerm], category_books: int, catalog_books:
     return read * min(1.0, PAGE_ROWS / max(matching * share, 1e-9))
 
 
-def _gin_scan_and_rows(terms: Sequence[ResolvedTerm], catalog_books: int) -> float:
-    """The terms met in one GIN scan, every one a key, and each match scored (``GIN_ITEM``).
-
-    The scan's keys leapfrog: each entry (a word of a term) is read up to
-    the next item of the others, and skips along its posting tree past the
-    items between, so an entry costs at most about twice the rarest key's
-    items. Every book in the meeting is read and scored (the scan has no
-    order of relevance): the books holding every term, guessed from
-    independence. The scan itself is keyed on ``gin_keys``, which costs
-    less than this when a term is common; this price is the one
-    ``GIN_FIRST_COST`` was fitted against the walk with.
-    """
-    keys = [term_books(term) for term in terms]
-    entries = [variant.books for term in terms for variant in term.variants]
-    rarest = min(keys)
-    scan = sum(min(books, 2 * rarest) for books in entries) * GIN_ITEM
-    return scan + guessed_matches(keys, catalog_books) * PROBE
-
-
 def guessed_matches(books: Sequence[int], catalog_books: int) -> float:
     """About how many books hold every key, each held by ``books`` books: from independence.
 
@@ -181,33 +157,30 @@ def guessed_matches(books: Sequence[int], catalog_books: int) -> float:
 
 
 # A search without a category takes the GIN path (``page_of_gin``) instead of
-# the level walk when its scan and rows cost at most this (``_gin_scan_and_rows``'
-# units: "hivebain ta", 437 books met with 92,264 holding a completion of
-# "ta", about 40 matches: 4,479 + 240, 1.2-1.6 ms of PostgreSQL CPU against
-# the walk's 5.7-6.2, which reads 21 completions' runs to their ends), and
-# its rarest term is held by at most GIN_FIRST_RAREST books: the matches
-# are guessed from independence, and words of a title go together, so the
-# rarest term's books bound the rows scored when the guess is wrong. Fitted
-# on the first and second pages of 150 sampled q_prefix and q_words texts
-# at 1M books (2026-11-30, docs/performance.md).
+# the level walk when the books holding every term are guessed (from
+# independence) at most GIN_FIRST_MATCHES and no word stands for two terms
+# (``_apart``): the scan skips between its keys and reads about the books in
+# all, where the walk reads runs to their ends while the best group does not
+# fill a page. A rare word with a prefix of common completions ("kouzeth
+# bo", 510 books met with 20 completions, 49 in both): 2.0 ms of PostgreSQL
+# CPU at 1M by GIN, 9.6 walked; common words seldom together ("dark river
+# bell", 127 books hold all three, none in one title): 2.9 ms by GIN, 56
+# walked (docs/performance.md, "Few guessed matches read by GIN", "Common
+# words seldom together"). The guess was close to the true matches of the
+# sampled texts (60 for 49, 25 for 13).
 #
-# It also takes the GIN path when the books holding every term are guessed
-# at most GIN_FIRST_MATCHES, however many completions the scan's price
-# counts: a rare word with a prefix of common completions ("kouzeth bo",
-# 510 books met with 20 completions, 49 in both) is priced 5,585 for its
-# scan, which skips between its keys and costs far less (2.0 ms of
-# PostgreSQL CPU at 1M, where the walk took 9.6: each completion's run read
-# to its end while the page is not full). The guess from independence was
-# close to the true matches of the sampled texts (60 for 49, 25 for 13);
-# 150, 250 and 400 took the page statements of held-out q_prefix texts to
-# x0.89, x0.88 and x0.91 of their CPU (2026-11-30, docs/performance.md,
-# "Few guessed matches read by GIN"). However common the terms: three words
-# each in 40,000-80,000 books and seldom together ("dark river bell", 127 books
-# hold all three, none in one title) walked every title-level run to its end,
-# 56 ms at 1M, where the GIN scan took 2.9 (session 25, docs/performance.md,
-# "Common words seldom together").
-GIN_FIRST_COST = 4_000.0
-GIN_FIRST_RAREST = 5_000
+# Nothing else takes it. Until 2026-11-30 07:00Z a scan priced at most 4,000
+# (its entries' items up to twice the rarest term's at 0.25, a row per
+# match at 6) with the rarest term in at most 5,000 books did too; fitted
+# against the walk before 22041dd read a level's words as one run. Refitted
+# against today's walk (the first and second pages of every sampled
+# q_prefix, q_words and q_typo text at 1M, each replayed both ways on PG15
+# and PG18, pages identical; constants chosen on one half of the texts,
+# checked on the other): the price took mostly a rare word with a common
+# one, cheaper walked ("roufous volu": 1,037 books with "volume"'s 300,344,
+# 311 guessed: 0.6 ms walked, 2.1 by GIN, PG18), and each half of each
+# server cost least without it (docs/performance.md, "The GIN-or-walk choice
+# refitted"); 250 matches stayed best on PG15, within 0.6% of 200 on PG18.
 GIN_FIRST_MATCHES = 250.0
 
 
@@ -225,16 +198,12 @@ def gin_first(terms: Sequence[ResolvedTerm], catalog_books: int) -> GinKeys | No
     """The keys of the GIN scan that reads the few matches of several terms without a
     category (``gin_keys``), or None when they are walked.
 
-    Few: guessed at most GIN_FIRST_MATCHES, whatever the terms' books; or
-    a scan and rows priced at most GIN_FIRST_COST with a rare term.
+    Few: guessed at most GIN_FIRST_MATCHES, whatever the terms' books.
     """
     if len(terms) < 2 or catalog_books <= 0:
         return None
     books = [term_books(term) for term in terms]
-    few = guessed_matches(books, catalog_books) <= GIN_FIRST_MATCHES and _apart(terms)
-    if not few and (
-        min(books) > GIN_FIRST_RAREST or _gin_scan_and_rows(terms, catalog_books) > GIN_FIRST_COST
-    ):
+    if guessed_matches(books, catalog_books) > GIN_FIRST_MATCHES or not _apart(terms):
         return None
     return gin_keys(terms, None, catalog_books)
 
