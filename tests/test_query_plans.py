@@ -1139,7 +1139,13 @@ async def _words_and_prefixes_in_titles() -> list[str]:
 
 def _merged_unions(statement: Statement) -> int:
     """How many walks of a level walk's statement merge several words' runs as one."""
-    words, merged = statement.args[0], statement.args[8]
+    # The walks' arrays are sent as text (level_walk._walks_text): the words
+    # are letters and digits, quoted, none of them a comma; booleans True, False.
+    words = [
+        None if word == "NULL" else word.strip('"')
+        for word in statement.args[0].strip("{}").split(",")
+    ]
+    merged = [flag == "True" for flag in statement.args[8].strip("{}").split(",")]
     return sum(
         1
         for walk, is_merged in enumerate(merged)
