@@ -322,7 +322,7 @@ def page_by_levels(
     request computes its arguments only.
     """
     walks = _walks_text(walked)
-    # New lists for every statement, never shared: see ranking._field_weight.
+    # New lists for every statement, never shared: see ranking.term_score.
     arrays = [(list(term.exact), list(term.inexact)) for term in match.terms]
     in_row = row_conditions("s", match, criteria)
     if not in_row and not book_conditions("j.id", criteria):

@@ -316,9 +316,9 @@ def met(
     and probing the word's (the books in both are the same); a union whose
     runs together are that much shorter than the partner's is walked a word
     at a time, the partner probed. Without a partner, each word is walked
-    alone (the row confirms each posting). ``known``: the ``known_key`` of ``pairs`` (one for the
-    level: its weight tells the field and exactness) and of the partner's
-    pair.
+    alone (the row confirms each posting). ``known``: the ``known_key`` of
+    ``pairs`` (one for the level: its weight tells the field and exactness)
+    and of the partner's pair.
     """
     field = pairs[0][1]
     if partner is None:
