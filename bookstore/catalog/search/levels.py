@@ -175,10 +175,10 @@ def kept_levels(terms: Sequence[ResolvedTerm]) -> list[Sequence[Level]] | None:
     When every word came counted from the lookup (``Variant.postings``) and
     no word stands for two of the terms, ``postings_per_field`` gives each
     word the postings its own variant holds, and a term's levels depend on
-    the term alone: they are kept with it (``ResolvedTerm.planned``), and a
-    term kept per catalog version (``kept_terms``) is planned once, not per
-    request (``levels_of`` was some 10% of a q_prefix request's planning,
-    2026-11-30). Else (a word counted by ``postings_per_field``, or shared:
+    the term alone: they are kept with it (``ResolvedTerm.planned_levels``),
+    and a term kept per catalog version (``kept_terms``) is planned once, not
+    per request (``levels_of`` was some 10% of a q_prefix request's
+    planning, 2026-11-30). Else (a word counted by ``postings_per_field``, or shared:
     "cehair ce") None, and the caller counts and plans as before.
     """
     words = [word for term in terms for word in term.words]
@@ -186,8 +186,8 @@ def kept_levels(terms: Sequence[ResolvedTerm]) -> list[Sequence[Level]] | None:
         return None
     levels: list[Sequence[Level]] = []
     for term in terms:
-        kept = term.planned.get("levels")
-        if kept is None:
+        planned = term.planned_levels
+        if not planned:
             if any(variant.postings is None for variant in term.variants):
                 return None
             own = {
@@ -195,8 +195,8 @@ def kept_levels(terms: Sequence[ResolvedTerm]) -> list[Sequence[Level]] | None:
                 for variant in term.variants
                 if variant.postings is not None
             }
-            kept = term.planned["levels"] = tuple(levels_of(term, own))
-        levels.append(kept)
+            planned.append(tuple(levels_of(term, own)))
+        levels.append(planned[0])
     return levels
 
 

@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from piccolo.querystring import QueryString
 
@@ -23,6 +23,9 @@ from bookstore.catalog.search.typos import allowed_typos, typo_distance
 from bookstore.catalog.search.words import Term
 from bookstore.database import DatabaseConnection, fetch
 from bookstore.query_text import Sql
+
+if TYPE_CHECKING:
+    from bookstore.catalog.search.levels import Level
 
 # Nearest words read for a term missing from the vocabulary; those within
 # its allowed typos are kept. A word one typo away is among the nearest few
@@ -222,9 +225,14 @@ class ResolvedTerm:
         return sum(v.books for v in self.variants)
 
     @cached_property
-    def planned(self) -> dict[str, Any]:
-        """What a page's planner derives from this term alone, kept with it (``levels``)."""
-        return {}
+    def planned_levels(self) -> list[tuple[Level, ...]]:
+        """The term's levels once ``levels.kept_levels`` has planned them (empty before).
+
+        A slot, not the levels themselves: they are planned from postings
+        this module does not count, and only when the term is met in a
+        search of several terms.
+        """
+        return []
 
 
 def _prefix_bounds(prefix: str) -> tuple[str, str]:
