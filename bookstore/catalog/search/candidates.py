@@ -94,15 +94,6 @@ class Meeting:
     probed: bool = False
 
 
-def term_books(term: ResolvedTerm) -> int:
-    """Books holding a word of the term, at most (a book holding two counts twice).
-
-    Summed once per term (``ResolvedTerm.books``): the planners ask it of
-    each term some four times a search.
-    """
-    return term.books
-
-
 def meeting_cost(meeting: Meeting, catalog_books: int) -> float:
     """The term's postings met with the category, and a probe of the row per book in both.
 
@@ -112,7 +103,7 @@ def meeting_cost(meeting: Meeting, catalog_books: int) -> float:
     of the catalog.
     """
     share = min(meeting.category_books / max(catalog_books, 1), 1.0)
-    books = term_books(meeting.term)
+    books = meeting.term.books
     meet = books * CATEGORY_PROBE if meeting.probed else meeting.category_books
     return meet + books * STREAMED + books * share * PROBE
 
@@ -127,7 +118,7 @@ def walk_cost(terms: Sequence[ResolvedTerm], category_books: int, catalog_books:
     """
     catalog = max(catalog_books, 1)
     share = min(max(category_books, 1) / catalog, 1.0)
-    counts = [term_books(term) for term in terms]
+    counts = [term.books for term in terms]
     matching = float(catalog)
     for count in counts:
         matching *= min(count / catalog, 1.0)
@@ -202,7 +193,7 @@ def gin_first(terms: Sequence[ResolvedTerm], catalog_books: int) -> GinKeys | No
     """
     if len(terms) < 2 or catalog_books <= 0:
         return None
-    books = [term_books(term) for term in terms]
+    books = [term.books for term in terms]
     if guessed_matches(books, catalog_books) > GIN_FIRST_MATCHES or not _apart(terms):
         return None
     return gin_keys(terms, None, catalog_books)
@@ -290,7 +281,7 @@ def gin_keys(
     each other before "tacei" (2,751) was asked, 2.0 ms of PostgreSQL CPU;
     keyed on "tacei" and "bridge", "without" told by the rows, 0.9 ms.
     """
-    counts = sorted(term_books(term) for term in terms)
+    counts = sorted(term.books for term in terms)
     with_category = (True, False) if category_books is not None else (False,)
     choices = [
         GinKeys(keyed, category)
@@ -309,7 +300,7 @@ def gin_cost(
     terms: Sequence[ResolvedTerm], keys: GinKeys, category_books: int, catalog_books: int
 ) -> float:
     """The GIN scan keyed on ``keys`` (``page_of_gin``), priced for ``plan_in_category``."""
-    counts = sorted(term_books(term) for term in terms)
+    counts = sorted(term.books for term in terms)
     keyed = _keyed_books(keys, counts, category_books)
     return _keyed_scan_cost(keyed, catalog_books) * GIN_ENTRIES_PER_MICROSECOND
 
@@ -354,7 +345,7 @@ def plan_in_category(
     books = sum(sizes[i] for i in category_ids)
     keys = gin_keys(terms, books, catalog_books)
     meetings = [
-        Meeting(category_ids, books, min(terms, key=term_books), probed=probed)
+        Meeting(category_ids, books, min(terms, key=lambda term: term.books), probed=probed)
         for probed in (False, True)
     ]
     costs = [
@@ -474,7 +465,7 @@ def page_of_gin(
     terms = match.terms
     keyed_category = True
     if keys is not None:
-        terms = tuple(sorted(match.terms, key=term_books))
+        terms = tuple(sorted(match.terms, key=lambda term: term.books))
         keyed_category = keys.category
     categories = [
         Sql(

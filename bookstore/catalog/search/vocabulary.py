@@ -221,7 +221,11 @@ class ResolvedTerm:
 
     @cached_property
     def books(self) -> int:
-        """Books holding a word of the term, at most (``candidates.term_books``)."""
+        """Books holding a word of the term, at most (a book holding two counts twice).
+
+        Summed once per term: the planners (``candidates``) ask it of each
+        term some four times a search.
+        """
         return sum(v.books for v in self.variants)
 
     @cached_property
