@@ -118,11 +118,20 @@ class Branch(NamedTuple):
 # comparison: 10% more CPU for walks it does not shorten); the union of a
 # walk's words (``_run``: one word when the group is full) merge joined, below
 # the bound; one word probed or alone, below the bound (a probe per posting
-# costs far more than the key). Each way is one branch of the statement, each
-# with its own copy of the row check, which every execution sets up: the two
-# bounded ways of 2026-11-29 (merged, probed) gave way to the union and to one
-# probed way. The bounded merge join of one word once took the row comparison
-# (field, book_id) > (field, after_id) for its lower bound: with both bounds
+# costs far more than the key). Only one way reads a given walk: each is gated
+# by a one-time filter, and the three are one Merge Append in book_id order
+# whose rows one copy of the row check confirms (``found``), up to a page. The
+# statement's fixed cost is its plan's nodes, which every execution sets up
+# and shuts down (some 2-3 us each at 1M books, 2026-11-30): until
+# 2026-11-30T09:00Z each way had its own row check (an EXISTS whose signature
+# is a CASE of 8 arms per term, compiled at every start), its own LIMIT and
+# sort; the lateral subqueries computing need, full and bound were pulled up
+# and their CASE expressions copied into every index condition and gate; and
+# the last step sorted the page by ordinality, which the details' ORDER BY
+# (score, id) does anyway. The two bounded ways of 2026-11-29 (merged, probed)
+# gave way to the union and to one probed way. The bounded merge join of one
+# word once took the row comparison (field, book_id) > (field, after_id) for
+# its lower bound: with both bounds
 # on book_id the generic plan estimated a range of one row and nested-looped
 # the two runs (2.7 million postings read for one q_prefix page at 100,000
 # books). The union's Merge Append is merge joined with both bounds on
@@ -143,56 +152,55 @@ WITH RECURSIVE branch AS MATERIALIZED (
   UNION ALL
     SELECT b.k, b.grp, s.done, s.done_grp, g.ids
     FROM walk JOIN branch b ON b.k = walk.k + 1
-    CROSS JOIN LATERAL (SELECT
+    CROSS JOIN LATERAL (SELECT s.*, {rows} - cardinality(s.done) AS need,
+                               COALESCE(s.ids[{rows} - cardinality(s.done)], 2147483647) AS bound,
+                               cardinality(s.ids) >= {rows} - cardinality(s.done) AS full
+        FROM (SELECT
         CASE WHEN b.grp = walk.grp THEN walk.done ELSE walk.done || walk.ids END AS done,
         CASE WHEN b.grp = walk.grp THEN walk.done_grp
              ELSE walk.done_grp || array_fill(walk.grp, ARRAY[cardinality(walk.ids)]) END
             AS done_grp,
         CASE WHEN b.grp = walk.grp THEN walk.ids ELSE ARRAY[]::integer[] END AS ids) AS s
-    CROSS JOIN LATERAL (SELECT {rows} - cardinality(s.done) AS need) AS n
-    CROSS JOIN LATERAL (SELECT cardinality(s.ids) >= n.need AS full,
-                               COALESCE(s.ids[n.need], 2147483647) AS bound) AS u
+        OFFSET 0) AS s
     CROSS JOIN LATERAL (SELECT ARRAY(
         SELECT DISTINCT f.id FROM (
             SELECT unnest(s.ids) AS id
           UNION ALL
             (SELECT j.id FROM (
-                SELECT p.book_id AS id FROM search_postings p
-                JOIN search_postings m ON m.book_id = p.book_id
-                WHERE b.merged AND b.w2 IS NULL AND NOT u.full
-                  AND p.word = b.w1 AND p.field = b.field
-                  AND p.book_id > b.after_id
-                  AND m.word = b.partner_word AND m.field = b.partner_field
-                  AND m.book_id > b.after_id
-                ORDER BY p.book_id OFFSET 0) AS j
-             WHERE {found_j} {limit})
-          UNION ALL
-            (SELECT j.id FROM (
-                SELECT DISTINCT r.id
-                FROM (SELECT r.id FROM ({run}) AS r ORDER BY r.id OFFSET 0) AS r
-                JOIN search_postings m ON m.book_id = r.id
-                WHERE b.merged AND (b.w2 IS NOT NULL OR u.full)
-                  AND m.word = b.partner_word AND m.field = b.partner_field
-                  AND m.book_id > b.after_id
-                ORDER BY r.id OFFSET 0) AS j
-             WHERE {found_j} {limit})
-          UNION ALL
-            (SELECT p.book_id FROM search_postings p
-             WHERE NOT b.merged
-               AND p.word = b.w1 AND p.field = b.field
-               AND p.book_id > b.after_id AND p.book_id < u.bound
-               AND {probed} AND {found_p}
-             ORDER BY p.book_id {limit})
+                (SELECT p.book_id AS id FROM search_postings p
+                 JOIN search_postings m ON m.book_id = p.book_id
+                 WHERE b.merged AND b.w2 IS NULL AND NOT s.full
+                   AND p.word = b.w1 AND p.field = b.field
+                   AND p.book_id > b.after_id
+                   AND m.word = b.partner_word AND m.field = b.partner_field
+                   AND m.book_id > b.after_id
+                 ORDER BY p.book_id)
+              UNION ALL
+                (SELECT DISTINCT r.id
+                 FROM (SELECT r.id FROM ({run}) AS r ORDER BY r.id OFFSET 0) AS r
+                 JOIN search_postings m ON m.book_id = r.id
+                 WHERE b.merged AND (b.w2 IS NOT NULL OR s.full)
+                   AND m.word = b.partner_word AND m.field = b.partner_field
+                   AND m.book_id > b.after_id
+                 ORDER BY r.id)
+              UNION ALL
+                (SELECT p.book_id FROM search_postings p
+                 WHERE NOT b.merged
+                   AND p.word = b.w1 AND p.field = b.field
+                   AND p.book_id > b.after_id AND p.book_id < s.bound
+                   AND {probed}
+                 ORDER BY p.book_id)
+                ORDER BY id OFFSET 0) AS j
+             WHERE {found} {limit})
         ) AS f
-        ORDER BY f.id LIMIT n.need) AS ids OFFSET 0) AS g
-    WHERE n.need > 0
+        ORDER BY f.id LIMIT s.need) AS ids OFFSET 0) AS g
+    WHERE s.need > 0
 )
 SELECT i.id, ({{}}::integer[])[i.grp] AS score
 FROM (SELECT * FROM walk ORDER BY walk.k DESC LIMIT 1) AS last
 CROSS JOIN LATERAL unnest(last.done || last.ids,
                           last.done_grp || array_fill(last.grp, ARRAY[cardinality(last.ids)]))
-    WITH ORDINALITY AS i (id, grp, n)
-ORDER BY i.n {limit}
+    AS i (id, grp)
 """
 
 
@@ -236,9 +244,8 @@ def _level_walk_text(limit: int) -> str:
             f"x.words[(b.k - 1) * {WORD_SLOTS} + {slot}] AS w{slot}"
             for slot in range(1, WORD_SLOTS + 1)
         ),
-        run=_run("p.book_id > b.after_id AND p.book_id < u.bound"),
-        found_j="{}",
-        found_p="{}",
+        run=_run("p.book_id > b.after_id AND p.book_id < s.bound"),
+        found="{}",
         probed=_PROBED,
         limit=literal_limit(limit),
         rows=int(limit),
@@ -364,9 +371,8 @@ def _level_statement(
             row = Sql("(NOT b.check_row OR {})", row)
         return all_of([*on_book(book), row])
 
-    # Merged twice: one word while the group is not full, and a union (see _LEVEL_WALK).
-    merged, alone = found("j.id"), found("p.book_id")
-    return Sql(_level_walk_text(limit), *walks, merged, merged, alone, scores)
+    # One row check for the three ways of reading a walk (see _LEVEL_WALK).
+    return Sql(_level_walk_text(limit), *walks, found("j.id"), scores)
 
 
 @functools.lru_cache(maxsize=64)
