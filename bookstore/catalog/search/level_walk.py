@@ -163,10 +163,8 @@ WITH RECURSIVE branch AS MATERIALIZED (
         CASE WHEN b.grp = walk.grp THEN walk.ids ELSE ARRAY[]::integer[] END AS ids) AS s
         OFFSET 0) AS s
     CROSS JOIN LATERAL (SELECT ARRAY(
-        SELECT DISTINCT f.id FROM (
-            SELECT unnest(s.ids) AS id
-          UNION ALL
-            (SELECT j.id FROM (
+        SELECT DISTINCT f.id FROM unnest(s.ids || ARRAY(
+            SELECT j.id FROM (
                 (SELECT p.book_id AS id FROM search_postings p
                  JOIN search_postings m ON m.book_id = p.book_id
                  WHERE b.merged AND b.w2 IS NULL AND NOT s.full
@@ -191,8 +189,7 @@ WITH RECURSIVE branch AS MATERIALIZED (
                    AND {probed}
                  ORDER BY p.book_id)
                 ORDER BY id OFFSET 0) AS j
-             WHERE {found} {limit})
-        ) AS f
+             WHERE {found} {limit})) AS f (id)
         ORDER BY f.id LIMIT s.need) AS ids OFFSET 0) AS g
     WHERE s.need > 0
 )
