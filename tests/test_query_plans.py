@@ -1164,7 +1164,10 @@ async def test_a_levels_words_are_read_as_one_run_merge_joined_with_the_partner(
     A Merge Append of the completions' index scans, streamed into a merge
     join with the word's run (not appended and sorted, which reads every
     run to its end, nor a nested loop): the walk stops after the page's
-    books of the union, not each completion's. Same page as the GIN path.
+    books of the union, not each completion's. The three ways of reading a
+    walk reach their one row check by a Merge Append too, in book_id order
+    (an Append sorted would read the way's run to its end). Same page as
+    the GIN path.
     """
     for q in await _words_and_prefixes_in_titles():
         text = TextQuery(q)
@@ -1190,6 +1193,13 @@ async def test_a_levels_words_are_read_as_one_run_merge_joined_with_the_partner(
         if _reads_postings_in_order(child) and child.get("Actual Rows", 0) > 0
     ]
     assert len(read) >= 2, (q, "the union's runs are not read by a merge join")
+    (checked,) = [node for node in nodes if node.get("Alias") == "j"]
+    ways = [
+        child
+        for child in checked["Plans"]
+        if child.get("Parent Relationship") not in ("SubPlan", "InitPlan")
+    ]
+    assert [way["Node Type"] for way in ways] == ["Merge Append"], q
     monkeypatch.setattr(levels, "MAX_BRANCHES", -1)  # the GIN path
     by_gin = await _assert_same_page_again(BookFilters(), text, found, captured)
     assert not [s for s in by_gin if "WITH RECURSIVE branch" in s.sql], q
