@@ -7,7 +7,9 @@ from datetime import datetime
 
 import pytest
 from factories import create_author, create_book, create_category, expect_error
+from starlette.datastructures import URL
 
+from bookstore.api.books import logged_query
 from bookstore.tables import SearchLog
 
 
@@ -148,6 +150,30 @@ async def test_the_logged_query_is_the_raw_query_string(client):
     assert log["query"] == "author=Le%20Guin&limit=5&category=sci-fi"
     assert log["author"] == "Le Guin"
     assert log["category"] == "sci-fi"
+
+
+@pytest.mark.parametrize(
+    "query_string",
+    [
+        b"",
+        b"q=tolkein+hobit",
+        b"q=%C3%A9t%C3%A9&author=Le%20Guin",
+        "q=été #frag".encode(),
+        b"q=a%23b#c#d",
+        b"q=a\tb\r\nc&x=?y",
+        b"q=%00&category=sci-fi&category=fantasy",
+    ],
+)
+def test_the_logged_query_is_what_the_request_url_gives(query_string):
+    scope = {
+        "type": "http",
+        "scheme": "http",
+        "server": ("127.0.0.1", 8000),
+        "path": "/books",
+        "query_string": query_string,
+        "headers": [(b"host", b"example.com")],
+    }
+    assert logged_query(scope) == URL(scope=scope).query
 
 
 async def test_search_terms_are_logged_as_typed(client):

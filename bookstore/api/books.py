@@ -7,6 +7,7 @@ import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Query, Request, Response, status
+from starlette.types import Scope
 
 from bookstore import catalog
 from bookstore.api.auth import UNAUTHORIZED, TokenFirstRoute, WriteToken
@@ -50,6 +51,21 @@ router = APIRouter(
     responses=RESOURCE_ERROR_RESPONSES,
     route_class=TokenFirstRoute,
 )
+
+
+def logged_query(scope: Scope) -> str:
+    """The query string as ``request.url.query`` gives it, without building the URL.
+
+    ``request.url`` writes the whole URL and ``urlsplit`` parses it again; the
+    parse's cache (128 URLs) misses for nearly every search text, so each
+    ``q=`` request paid for both (about 70,000 instructions, 2026-11-30). The
+    same text: decoded as UTF-8, without tabs and line breaks (``urlsplit``
+    drops them), cut at a ``#`` (a fragment to ``urlsplit``).
+    """
+    query = scope.get("query_string", b"").decode()
+    if "\t" in query or "\r" in query or "\n" in query:
+        query = query.replace("\t", "").replace("\r", "").replace("\n", "")
+    return query.partition("#")[0]
 
 
 def book_page_scope(filters: catalog.BookFilters, sort: SortOrder = TITLE) -> str:
@@ -240,7 +256,7 @@ async def list_books(
             author=params.author,
             category=",".join(params.category) if params.category else None,
             q=params.q,
-            query=request.url.query,
+            query=logged_query(request.scope),
             result_count=len(page["items"]),
             duration_ms=duration_ms,
         )
