@@ -12,6 +12,7 @@ categories and build them as JSON.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Mapping
 from typing import Any
@@ -29,7 +30,7 @@ from bookstore.catalog.statements import (
 )
 from bookstore.database import DatabaseConnection, connection, fetch
 from bookstore.errors import NotFound
-from bookstore.query_text import Sql
+from bookstore.query_text import Compiled, Sql, compile_postgres
 from bookstore.tables import Book
 
 # A page's books with their author, in one statement whose slots are the
@@ -117,8 +118,30 @@ def with_details(
     first = "page.score," if scored else ""
     if versioned or category_ids:
         first += "(SELECT version FROM catalog_version) AS catalog_version,"
+    if type(page) is Compiled:
+        return Compiled(_compiled_text(page.text, first, category_ids, order), page.values)
     categories, joined = _CATEGORY_IDS if category_ids else _CATEGORIES_JOINED
     return Sql(_BOOKS_WITH_DETAILS, page, Sql(first), categories, joined, Sql(order))
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled_text(page: str, first: str, category_ids: bool, order: str) -> str:
+    """``with_details``'s text around a page compiled once per shape (``query_text.Compiled``).
+
+    Kept, so that every request of the shape sends the same string object:
+    joined again per request, the text of a page by levels (some 17,000
+    characters) was copied, and hashed again by asyncpg's statement cache,
+    for every search (``levels._unfiltered_text`` keeps the page's). The same
+    text as compiling the tree: the page comes first, its placeholders as
+    they are.
+    """
+    categories, joined = _CATEGORY_IDS if category_ids else _CATEGORIES_JOINED
+    text, args = compile_postgres(
+        Sql(_BOOKS_WITH_DETAILS, Compiled(page, []), Sql(first), categories, joined, Sql(order))
+    )
+    if args:
+        raise RuntimeError(f"a value around the compiled page is not text: {args}")
+    return text
 
 
 async def books_with_details(db: DatabaseConnection, page: QueryString) -> list[Row]:
