@@ -49,11 +49,12 @@ from bookstore.catalog.search.pages import (
     Relevance,
     after_condition,
     best_of_rows,
+    filter_conditions,
     match_conditions,
 )
 from bookstore.catalog.search.vocabulary import ResolvedTerm
 from bookstore.catalog.statements import all_of, literal_limit
-from bookstore.query_text import Sql
+from bookstore.query_text import Compiled, Sql, compile_postgres
 
 # What the paths cost, in units of one index entry read and hashed (the
 # meeting's work per entry), from the server's CPU time of the page
@@ -460,13 +461,33 @@ def page_of_gin(
     for an index condition, a term through the row's ``document``
     (``told_by_document``); without, every term and set is a key.
     """
-    rest = replace(criteria, category_sets=())
-    score = ranking.score("s", match.terms)
+    # Not ``dataclasses.replace`` where it is not needed: it copies field by field
+    # in Python (about 120 bytecodes a call, twice a GIN page).
+    rest = replace(criteria, category_sets=()) if criteria.category_sets else criteria
     terms = match.terms
     keyed_category = True
     if keys is not None:
         terms = tuple(sorted(match.terms, key=lambda term: term.books))
         keyed_category = keys.category
+    keyed = terms if keys is None else terms[: keys.terms]
+    if not criteria.category_sets and not filter_conditions("s", match, rest):
+        return _unfiltered_page_of_gin(match, rest, keyed, terms[len(keyed) :], after, limit)
+    return _page_of_gin_tree(match, criteria, rest, after, limit, terms, keyed, keyed_category)
+
+
+def _page_of_gin_tree(
+    match: Match,
+    criteria: Criteria,
+    rest: Criteria,
+    after: Relevance,
+    limit: int,
+    terms: Sequence[ResolvedTerm],
+    keyed: Sequence[ResolvedTerm],
+    keyed_category: bool,
+) -> QueryString:
+    """``page_of_gin``'s statement as a tree: ``terms`` in the keys' order, ``keyed`` first;
+    ``rest``: ``criteria`` without its category sets."""
+    score = ranking.score("s", match.terms)
     categories = [
         Sql(
             "s.category_ids && {}::integer[]"
@@ -476,11 +497,63 @@ def page_of_gin(
         )
         for category_ids in criteria.category_sets
     ]
-    keyed = terms if keys is None else terms[: keys.terms]
     told = [told_by_document("s", term.words) for term in terms[len(keyed) :]]
     conditions = [
-        *match_conditions("s", replace(match, terms=keyed), rest),
+        *match_conditions("s", Match(tuple(keyed), match.phrases, match.excluded), rest),
         *categories,
         *told,
     ]
     return best_of_rows(score, conditions, after, limit)
+
+
+def _unfiltered_page_of_gin(
+    match: Match,
+    rest: Criteria,
+    keyed: Sequence[ResolvedTerm],
+    told: Sequence[ResolvedTerm],
+    after: Relevance,
+    limit: int,
+) -> QueryString:
+    """``page_of_gin`` without filters: its text kept per shape, its arguments computed.
+
+    The text depends on the page's size, the kinds of words of each term
+    (``ranking.term_score``'s ``CASE``) and how many terms are keys, not on
+    the words: it is compiled from the tree the first time a shape is seen
+    (``_page_of_gin_tree``) and kept, and a request computes its arguments
+    in the order the tree gives them: each term's exact and inexact words
+    (each list once), each key's words, each told term's ``tsquery``, the
+    cursor. Building and compiling the tree took some 2,000 bytecodes of a
+    GIN page's worker CPU (2026-11-30). The first request of a shape checks
+    the arguments against the tree's before the text is kept.
+    """
+    values: list[object] = []
+    for term in match.terms:
+        if term.exact:
+            values.append(list(term.exact))
+        if term.inexact:
+            values.append(list(term.inexact))
+    values += [list(term.words) for term in keyed]
+    values += [tsquery_of(term.words) for term in told]
+    values += [after.score, after.score, after.id]
+    shape = (
+        limit,
+        tuple((bool(term.exact), bool(term.inexact)) for term in match.terms),
+        len(keyed),
+        len(told),
+    )
+    text = _unfiltered_gin_texts.get(shape)
+    if text is None:
+        tree = _page_of_gin_tree(match, rest, rest, after, limit, (*keyed, *told), keyed, True)
+        text, args = compile_postgres(tree)
+        if args != values:
+            raise RuntimeError(f"the GIN page's arguments are not in the tree's order: {args}")
+        if len(_unfiltered_gin_texts) >= _UNFILTERED_GIN_SHAPES:
+            _unfiltered_gin_texts.clear()
+        _unfiltered_gin_texts[shape] = text
+    return Compiled(text, values)
+
+
+# The texts of unfiltered GIN pages, by shape: (page size, each term's kinds of
+# words, keys, told terms). At most this many, emptied when full.
+_UNFILTERED_GIN_SHAPES = 256
+_unfiltered_gin_texts: dict[tuple[int, tuple[tuple[bool, bool], ...], int, int], str] = {}
