@@ -174,6 +174,23 @@ def guessed_matches(books: Sequence[int], catalog_books: int) -> float:
 # server cost least without it (docs/performance.md, "The GIN-or-walk choice
 # refitted"); 250 matches stayed best on PG15, within 0.6% of 200 on PG18.
 GIN_FIRST_MATCHES = 250.0
+# Two terms of which one holds at least GIN_FIRST_COMMON_SHARE of the catalog
+# take the scan only for at most GIN_FIRST_COMMON_MATCHES guessed. The scan
+# decodes every item of the common word's key (a rare word's few hundred
+# books reach every page of it), where the walk probes the common word from
+# the rare one's postings and, the common word in a third of the titles,
+# fills a page after some seventy probes: "drouprasto volume" (811 and
+# 300,344 books, 244 guessed) 6.6 ms of PostgreSQL CPU for its two pages by
+# GIN, 1.7 walked; "dreipricand volume" (391, 117 guessed) 3.6 and 2.2;
+# "kodouth volume" (353, 106) 3.0 and 3.2. With a word of a tenth of the
+# catalog ("beyond", "without", "last") the scan kept its 250 ("beyond
+# voumail", 177 guessed: 3.4 by GIN, 4.8 walked), and so with three terms
+# (the two rarer merged, the common one told by the rows: "last louboubruth
+# volume", 150 guessed, 6.0 and 9.6). PG15 bench_1m, 2026-11-30, every
+# sampled q_words text replayed both ways (docs/performance.md, "The dearest
+# texts of q_words, q_typo and q_filtered").
+GIN_FIRST_COMMON_SHARE = 0.2
+GIN_FIRST_COMMON_MATCHES = 100.0
 
 
 def _apart(terms: Sequence[ResolvedTerm]) -> bool:
@@ -190,12 +207,16 @@ def gin_first(terms: Sequence[ResolvedTerm], catalog_books: int) -> GinKeys | No
     """The keys of the GIN scan that reads the few matches of several terms without a
     category (``gin_keys``), or None when they are walked.
 
-    Few: guessed at most GIN_FIRST_MATCHES, whatever the terms' books.
+    Few: guessed at most GIN_FIRST_MATCHES, or GIN_FIRST_COMMON_MATCHES for
+    two terms one of which is in GIN_FIRST_COMMON_SHARE of the catalog.
     """
     if len(terms) < 2 or catalog_books <= 0:
         return None
     books = [term.books for term in terms]
-    if guessed_matches(books, catalog_books) > GIN_FIRST_MATCHES or not _apart(terms):
+    most = GIN_FIRST_MATCHES
+    if len(terms) == 2 and max(books) >= GIN_FIRST_COMMON_SHARE * catalog_books:
+        most = GIN_FIRST_COMMON_MATCHES
+    if guessed_matches(books, catalog_books) > most or not _apart(terms):
         return None
     return gin_keys(terms, None, catalog_books)
 
