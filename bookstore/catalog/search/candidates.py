@@ -215,7 +215,7 @@ def gin_first(terms: Sequence[ResolvedTerm], catalog_books: int) -> GinKeys | No
     books = [term.books for term in terms]
     most = GIN_FIRST_MATCHES
     if len(terms) == 2 and max(books) >= GIN_FIRST_COMMON_SHARE * catalog_books:
-        most = GIN_FIRST_COMMON_MATCHES
+        most = min(most, GIN_FIRST_COMMON_MATCHES)
     if guessed_matches(books, catalog_books) > most or not _apart(terms):
         return None
     return gin_keys(terms, None, catalog_books)
