@@ -247,6 +247,17 @@ GIN_ROW = 3.0
 # replaced (a quarter, then a twentieth of an entry per item of each key up
 # to twice the rarest key's, 2026-11-30 01:50Z) cost 4% more.
 GIN_ENTRIES_PER_MICROSECOND = 1.0
+# An item decoded, priced against the walk (``gin_cost``; the choice of keys
+# keeps GIN_DECODED): twice the keys' fit. Two common words in a category
+# decode both posting lists nearly whole before the category is asked, and
+# that was where the price fell short of the walk's: "bridge volume" in
+# thriller (36,745 and 300,344 books, 61,103 in the category) 20.5 ms of
+# PostgreSQL CPU for its two pages by GIN, 6.6 walked; "without fire" in
+# science-fiction (PG18) 9 ms more by GIN. Every sampled q_filtered text run
+# under each plan (PG15 and PG18, 2026-11-30 session 26): 0.0075 to 0.0125
+# send one to five of the dearest texts to the walk; docs/performance.md,
+# "The dearest texts of q_words, q_typo and q_filtered".
+GIN_PRICED_DECODED = 0.01
 
 
 @dataclass(frozen=True)
@@ -262,8 +273,11 @@ class GinKeys:
     category: bool = True
 
 
-def _keyed_scan_cost(keys: Sequence[int], catalog_books: int) -> float:
-    """A scan keyed on sets of ``keys`` books, in that order, and its rows (``GIN_*``).
+def _keyed_scan_cost(
+    keys: Sequence[int], catalog_books: int, decoded_item: float = GIN_DECODED
+) -> float:
+    """A scan keyed on sets of ``keys`` books, in that order, and its rows (``GIN_*``;
+    ``decoded_item``: an item decoded).
 
     The first two keys advance past each other about as often as the rarer
     holds books; each later key is asked for the candidates the keys before
@@ -278,7 +292,7 @@ def _keyed_scan_cost(keys: Sequence[int], catalog_books: int) -> float:
         rounds += asked
         decoded += min(books, GIN_PAGE_ITEMS * asked)
         met *= books / catalog
-    return rounds * GIN_ROUND + decoded * GIN_DECODED + met * GIN_ROW
+    return rounds * GIN_ROUND + decoded * decoded_item + met * GIN_ROW
 
 
 def _keyed_books(keys: GinKeys, counts: Sequence[int], category_books: int | None) -> list[int]:
@@ -324,7 +338,8 @@ def gin_cost(
     """The GIN scan keyed on ``keys`` (``page_of_gin``), priced for ``plan_in_category``."""
     counts = sorted(term.books for term in terms)
     keyed = _keyed_books(keys, counts, category_books)
-    return _keyed_scan_cost(keyed, catalog_books) * GIN_ENTRIES_PER_MICROSECOND
+    price = _keyed_scan_cost(keyed, catalog_books, GIN_PRICED_DECODED)
+    return price * GIN_ENTRIES_PER_MICROSECOND
 
 
 @dataclass(frozen=True)
