@@ -318,7 +318,7 @@ def _year(rng: random.Random) -> int | None:
 
 _BULK_TABLES = ("authors", "books", "book_category")
 # The search index, rebuilt in one pass once the catalog is written.
-_SEARCH_TABLES = ("book_search", "search_postings", "search_words")
+_SEARCH_TABLES = ("book_search", "search_postings", "search_words", "search_prefixes")
 
 
 @asynccontextmanager

@@ -1,0 +1,291 @@
+"""Prefix postings (migration 2026-11-30T08:30): ``search_prefixes`` and the ``P*`` rows.
+
+Every write keeps the ``P*`` rows of ``search_postings`` equal to what a
+build from scratch gives over the current postings for the lists as they
+stand (``PREFIX_ROWS_DIFFERING``); only ``search_rebuild()`` changes the
+lists.
+"""
+
+from __future__ import annotations
+
+import io
+
+import asyncpg
+import httpx
+import pytest
+from conftest import TEST_DSN
+from factories import create_author, create_book, create_category
+
+from bookstore.catalog.search import vocabulary
+from bookstore.tables import Book
+from piccolo_migrations import bookstore_2026_11_30t08_30_00_000000 as prefix_postings
+
+# The P* rows a build gives for the lists as they stand (each book holding a
+# word of a prefix's list, at the smallest field of its postings of them),
+# against the rows kept: how many differ, both ways.
+PREFIX_ROWS_DIFFERING = """
+WITH built AS (
+    SELECT x.prefix || '*' AS word, min(p.field) AS field, p.book_id
+    FROM search_prefixes x, unnest(x.words) AS w (word), search_postings p
+    WHERE p.word = w.word
+    GROUP BY x.prefix, p.book_id
+), kept AS (
+    SELECT p.word, p.field, p.book_id FROM search_postings p WHERE p.word LIKE '%*'
+)
+SELECT count(*)::integer FROM (
+    (TABLE built EXCEPT TABLE kept) UNION ALL (TABLE kept EXCEPT TABLE built)
+) AS differing
+"""
+
+# Words of six shapes of prefix: "ha", "har" (8 words), "zo" (24, more than a
+# list holds), and the 2-4 letter prefixes they share by chance.
+HAR = ["harbor", "harvest", "harmon", "harp", "hardwar", "harness", "harlequin", "harrier"]
+ZO = [
+    "zoalk", "zobin", "zocar", "zodim", "zofen", "zogul", "zohat", "zojik", "zokel", "zolum",
+    "zomar", "zonix", "zopel", "zoqua", "zorin", "zosul", "zotav", "zouri", "zovek", "zowil",
+    "zoxan", "zoyet", "zozel", "zobra",
+]  # fmt: skip
+WORDS = HAR + ZO
+
+
+def _text(book: int, *steps: int) -> str:
+    """Words of ``WORDS`` for a book, some far more common than others."""
+    return " ".join(WORDS[(book * step + step) % (len(WORDS) - step)] for step in steps)
+
+
+async def differing() -> int:
+    rows = await Book.raw(PREFIX_ROWS_DIFFERING)
+    return rows[0]["count"]
+
+
+async def prefix_lists() -> dict[str, list[str]]:
+    rows = await Book.raw("SELECT prefix, words FROM search_prefixes ORDER BY prefix")
+    return {row["prefix"]: row["words"] for row in rows}
+
+
+async def prefix_row_count() -> int:
+    rows = await Book.raw(
+        "SELECT count(*)::integer AS n FROM search_postings WHERE word LIKE '%*'"
+    )
+    return rows[0]["n"]
+
+
+def lists_of(counts: dict[str, int]) -> dict[str, list[str]]:
+    """What the lookup's 'prefix' candidates give for every prefix of more than 5 words.
+
+    Computed here from the vocabulary's counts, as ``vocabulary`` asks:
+    the words of ``[P, P')`` (``_prefix_bounds``, byte order) held by a
+    book, the commonest ``PREFIX_WORDS`` first, then by word.
+    """
+    held = sorted(word for word, books in counts.items() if books > 0)
+    prefixes = {word[:n] for word in held for n in (2, 3, 4) if len(word) >= n}
+    lists: dict[str, list[str]] = {}
+    for prefix in prefixes:
+        low, high = vocabulary._prefix_bounds(prefix)
+        begun = [w for w in held if low.encode() <= w.encode() < high.encode()]
+        if len(begun) > prefix_postings.PREFIX_MIN_WORDS:
+            begun.sort(key=lambda w: (-counts[w], w.encode()))
+            lists[prefix] = begun[: vocabulary.PREFIX_WORDS]
+    return dict(sorted(lists.items(), key=lambda item: item[0].encode()))
+
+
+async def vocabulary_counts() -> dict[str, int]:
+    rows = await Book.raw("SELECT word, books FROM search_words")
+    return {row["word"]: row["books"] for row in rows}
+
+
+@pytest.fixture
+async def shelf(client: httpx.AsyncClient) -> list[dict]:
+    """Forty books over the words above, indexed, then rebuilt: the lists are made."""
+    authors = [
+        await create_author(client, name) for name in ("Harriet Zobel", "Zora Harlan", "Ann Lee")
+    ]
+    categories = [
+        await create_category(client, name) for name in ("Harbour Zoology", "Harp Music", "Zocar")
+    ]
+    books = []
+    for n in range(40):
+        books.append(
+            await create_book(
+                client,
+                title=_text(n, 1, 3),
+                description=_text(n, 5, 7, 11),
+                author_id=authors[n % 3]["id"],
+                category_ids=[c["id"] for c in categories[: n % 4]],
+            )
+        )
+    await Book.raw("SELECT search_rebuild()")
+    return books
+
+
+async def test_a_rebuild_lists_each_prefixs_commonest_words_and_gives_their_books(
+    shelf: list[dict],
+) -> None:
+    assert vocabulary.PREFIX_WORDS == prefix_postings.PREFIX_WORDS
+    lists = await prefix_lists()
+    assert lists == lists_of(await vocabulary_counts())
+    assert {"ha", "har", "zo"} <= set(lists)
+    assert len(lists["zo"]) == vocabulary.PREFIX_WORDS
+    assert await prefix_row_count() > 0
+    assert await differing() == 0
+    # Each prefix of a book's words, at the best field: a book titled with a
+    # word of "har" has its "har*" posting in field 0.
+    rows = await Book.raw(
+        "SELECT field FROM search_postings WHERE word = 'har*' AND book_id = {}",
+        shelf[0]["id"],
+    )
+    title_words = {w for w in shelf[0]["title"].split()}
+    if title_words & set(lists["har"]):
+        assert [row["field"] for row in rows] == [0]
+
+
+async def test_every_kind_of_write_keeps_the_prefix_rows_of_the_frozen_lists(
+    client: httpx.AsyncClient, shelf: list[dict]
+) -> None:
+    from bookstore.catalog.exports import TransferFormat
+    from bookstore.catalog.imports import import_books
+
+    lists = await prefix_lists()
+    before = await prefix_row_count()
+
+    async def kept() -> None:
+        assert await differing() == 0
+        assert await prefix_lists() == lists  # writes never move a list
+
+    book = await create_book(client, title="Harbor Zoalk Zobin", description="harp zonix")
+    await kept()
+    assert await prefix_row_count() > before
+    response = await client.patch(f"/books/{book['id']}", json={"title": "Plain Words Only"})
+    assert response.status_code == 200, response.text
+    await kept()
+    response = await client.patch(
+        f"/books/{shelf[1]['id']}", json={"description": "harlequin harrier zowil"}
+    )
+    assert response.status_code == 200, response.text
+    await kept()
+    # Its categories: the category words move between fields.
+    category = await create_category(client, "Harvest Zokel")
+    for category_ids in ([category["id"]], [], [category["id"], shelf[2]["categories"][0]["id"]]):
+        response = await client.patch(
+            f"/books/{shelf[3]['id']}", json={"category_ids": category_ids}
+        )
+        assert response.status_code == 200, response.text
+        await kept()
+    response = await client.patch(f"/categories/{category['id']}", json={"name": "Nothing"})
+    assert response.status_code == 200, response.text
+    await kept()
+    author_id = shelf[0]["author"]["id"]
+    response = await client.patch(f"/authors/{author_id}", json={"name": "Harmon Zotav"})
+    assert response.status_code == 200, response.text
+    await kept()
+    # An author moved to another book; several books in one statement.
+    response = await client.patch(
+        f"/books/{shelf[4]['id']}", json={"author_id": shelf[5]["author"]["id"]}
+    )
+    assert response.status_code == 200, response.text
+    await kept()
+    await Book.raw("UPDATE books SET title = title || ' harness' WHERE id % 3 = 0")
+    await kept()
+    for doomed in (shelf[6], shelf[7], book):
+        response = await client.delete(f"/books/{doomed['id']}")
+        assert response.status_code == 204, response.text
+        await kept()
+    # A category's links removed in one statement (a category holding books
+    # cannot be deleted through the API).
+    await Book.raw(
+        "DELETE FROM book_category WHERE category_id = {}", shelf[2]["categories"][0]["id"]
+    )
+    await kept()
+    # An import: batches queued, indexed by a second connection's passes.
+    body = "title,author,isbn,categories,published_year,price,description\n" + "".join(
+        f"Zopel Harp {n},Zora Harlan,,Harp Music;Zocar,,,zorin hardwar zoxan\n" for n in range(7)
+    )
+    await import_books(io.StringIO(body, newline=""), TransferFormat.csv, rows_per_batch=2)
+    await kept()
+    # What a rebuild gives now: new lists, and rows of them.
+    await Book.raw("SELECT search_rebuild()")
+    assert await differing() == 0
+    assert await prefix_lists() == lists_of(await vocabulary_counts())
+
+
+async def test_a_list_goes_stale_until_a_rebuild(client: httpx.AsyncClient, shelf) -> None:
+    lists = await prefix_lists()
+    # A new word, soon the commonest of "zo": not in the frozen list, so it
+    # gives no "zo*" row; the books' other words still do.
+    await Book.raw("UPDATE books SET description = description || ' zozzzle'")
+    assert await differing() == 0
+    assert await prefix_lists() == lists
+    assert "zozzzl" not in lists["zo"]
+    newest = await create_book(client, title="Zozzzle", author_id=shelf[2]["author"]["id"])
+    held = await Book.raw(
+        "SELECT word FROM search_postings WHERE book_id = {} ORDER BY word", newest["id"]
+    )
+    assert "zozzzl" in [row["word"] for row in held]
+    assert not [row["word"] for row in held if row["word"].endswith("*")]
+    await Book.raw("SELECT search_rebuild()")
+    rebuilt = await prefix_lists()
+    assert rebuilt["zo"][0] == "zozzzl"
+    assert rebuilt == lists_of(await vocabulary_counts())
+    assert await differing() == 0
+
+
+async def test_an_empty_catalog_has_no_prefixes(client: httpx.AsyncClient, shelf) -> None:
+    assert await prefix_lists()
+    await Book.raw("TRUNCATE books, authors, categories, book_category CASCADE")
+    assert await prefix_lists() == {}
+    assert await prefix_row_count() == 0
+    await Book.raw("SELECT search_rebuild()")
+    assert await prefix_lists() == {}
+    assert await prefix_row_count() == 0
+    # Books written after it get no P* row until a rebuild makes the lists.
+    author = await create_author(client, "Zora Harlan")
+    for word in ZO[:8]:
+        await create_book(client, title=f"{word} {word}", author_id=author["id"])
+    assert await prefix_row_count() == 0
+    await Book.raw("SELECT search_rebuild()")
+    assert list(await prefix_lists()) == ["zo"]
+    assert await differing() == 0
+
+
+async def test_no_prefix_reaches_the_vocabulary_or_the_books_rows(shelf) -> None:
+    assert await prefix_row_count() > 0
+    starred = await Book.raw(
+        "SELECT (SELECT count(*) FROM search_words WHERE word LIKE '%*')"
+        " + (SELECT count(*) FROM book_search s, unnest(s.words) AS w WHERE w LIKE '%*')"
+        " + (SELECT count(*) FROM book_search s WHERE s.document::text LIKE '%*%') AS n"
+    )
+    assert starred[0]["n"] == 0
+    # Each word's count is its books', as before: no P* row counted.
+    miscounted = await Book.raw(
+        "SELECT count(*) AS n FROM search_words w FULL JOIN ("
+        " SELECT word, count(*) AS books FROM book_search, unnest(words) AS word GROUP BY word"
+        ") AS held USING (word) WHERE w.books IS DISTINCT FROM held.books"
+    )
+    assert miscounted[0]["n"] == 0
+
+
+async def test_the_migration_builds_the_rows_of_an_existing_catalog(shelf) -> None:
+    expected_lists = await prefix_lists()
+    expected = await Book.raw(
+        "SELECT word, field, book_id FROM search_postings ORDER BY word, field, book_id"
+    )
+    connection = await asyncpg.connect(TEST_DSN)
+    try:
+        async with connection.transaction():
+            for statement in prefix_postings.BACKWARDS:
+                await connection.execute(statement)
+            assert not await connection.fetchval(
+                "SELECT count(*) FROM search_postings WHERE word LIKE '%*'"
+            )
+            for statement in prefix_postings.FORWARDS:
+                await connection.execute(statement)
+    finally:
+        await connection.close()
+    assert await prefix_lists() == expected_lists
+    assert (
+        await Book.raw(
+            "SELECT word, field, book_id FROM search_postings ORDER BY word, field, book_id"
+        )
+        == expected
+    )
+    assert await differing() == 0
