@@ -208,13 +208,16 @@ def gin_first(terms: Sequence[ResolvedTerm], catalog_books: int) -> GinKeys | No
     category (``gin_keys``), or None when they are walked.
 
     Few: guessed at most GIN_FIRST_MATCHES, or GIN_FIRST_COMMON_MATCHES for
-    two terms one of which is in GIN_FIRST_COMMON_SHARE of the catalog.
+    two terms one of whose words is in GIN_FIRST_COMMON_SHARE of the catalog.
     """
     if len(terms) < 2 or catalog_books <= 0:
         return None
     books = [term.books for term in terms]
     most = GIN_FIRST_MATCHES
-    if len(terms) == 2 and max(books) >= GIN_FIRST_COMMON_SHARE * catalog_books:
+    # One word of that share: a prefix whose twenty completions add up to
+    # it ("graigrubra tr") is read by the scan at 7 ms and walked at 21.
+    common = max((variant.books for term in terms for variant in term.variants), default=0)
+    if len(terms) == 2 and common >= GIN_FIRST_COMMON_SHARE * catalog_books:
         most = min(most, GIN_FIRST_COMMON_MATCHES)
     if guessed_matches(books, catalog_books) > most or not _apart(terms):
         return None
