@@ -174,8 +174,8 @@ def guessed_matches(books: Sequence[int], catalog_books: int) -> float:
 # server cost least without it (docs/performance.md, "The GIN-or-walk choice
 # refitted"); 250 matches stayed best on PG15, within 0.6% of 200 on PG18.
 GIN_FIRST_MATCHES = 250.0
-# Two terms of which one holds at least GIN_FIRST_COMMON_SHARE of the catalog
-# take the scan only for at most GIN_FIRST_COMMON_MATCHES guessed. The scan
+# Two terms one of whose words is in GIN_FIRST_COMMON_SHARE of the catalog or
+# more take the scan only for at most GIN_FIRST_COMMON_MATCHES guessed. The scan
 # decodes every item of the common word's key (a rare word's few hundred
 # books reach every page of it), where the walk probes the common word from
 # the rare one's postings and, the common word in a third of the titles,
