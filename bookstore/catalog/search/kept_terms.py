@@ -71,6 +71,9 @@ class KeptTerm(NamedTuple):
     # alone (its word lists, its levels: ``levels.kept_levels``) is then
     # computed once per catalog version, not once per request.
     resolved: ResolvedTerm | None = None
+    # The typed prefix's own postings, when they stand for its completions
+    # (``ResolvedTerm.starred``).
+    starred: Variant | None = None
 
 
 class KeptTerms:

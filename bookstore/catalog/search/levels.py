@@ -142,16 +142,37 @@ async def postings_per_field(
 
 
 def levels_of(term: ResolvedTerm, postings: dict[str, list[int]]) -> list[Level]:
-    """The term's levels, best first, from the fields its words are found in."""
+    """The term's levels, best first, from the fields its words are found in.
+
+    A prefix with postings of its own (``ResolvedTerm.starred``) has one
+    pair at each inexact level its completions reach, its own word's: the
+    union of the completions' runs in that field, read as one run. Its
+    postings in a field are the books whose best field among its words is
+    that one: each holds a completion there (its weight) or the exact word
+    (a better level, in the pairs of ``better``: the row confirms the level,
+    as ``several_words`` tells).
+    """
     by_weight: dict[int, list[tuple[str, int]]] = defaultdict(list)
     runs: dict[int, list[int]] = defaultdict(list)
+    starred = term.starred
+    completed: set[int] = set()
     for variant in term.variants:
         penalty = ranking.INEXACT_PENALTY if variant.inexact else 0
         for field, count in enumerate(postings.get(variant.word, [0] * len(ranking.WEIGHTS))):
-            if count:
-                weight = ranking.WEIGHTS[field] - penalty
-                by_weight[weight].append((variant.word, field))
-                runs[weight].append(count)
+            if not count:
+                continue
+            if starred is not None and variant.inexact:
+                completed.add(field)
+                continue
+            weight = ranking.WEIGHTS[field] - penalty
+            by_weight[weight].append((variant.word, field))
+            runs[weight].append(count)
+    if starred is not None and starred.postings is not None:
+        for field in completed:
+            if starred.postings[field]:
+                weight = ranking.WEIGHTS[field] - ranking.INEXACT_PENALTY
+                by_weight[weight].append((starred.word, field))
+                runs[weight].append(starred.postings[field])
     levels = []
     better: list[tuple[str, int]] = []
     for weight in sorted(by_weight, reverse=True):

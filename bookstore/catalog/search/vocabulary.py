@@ -34,6 +34,17 @@ NEAR_WORDS = 20
 # Words a prefix stands for, the most common first: "har" is "harry",
 # "hard", "harbor"... The books matching any of them are searched.
 PREFIX_WORDS = 20
+# A typed prefix of 2 to 4 characters that begins more than 5 words has
+# postings of its own (``search_prefixes``, built by ``search_rebuild``): the
+# word P* ("ra*") in ``search_postings``, one per book holding one of the
+# prefix's PREFIX_WORDS commonest words as frozen at the build, at the best
+# field among them. Walked as one word, the completions' runs are one run:
+# "last ra" met the titles holding "last" with six runs of completions (and
+# read that run again for each union of four); it meets one. Writes keep the
+# rows equal to the frozen words' postings, never the list itself: a list
+# that no longer equals the lookup's completions is not walked
+# (``ResolvedTerm.starred``). No word of the vocabulary holds the star.
+STAR = "*"
 # Postings counted per (word, field), at most; a longer run is estimated
 # from where its COUNTED-th posting stands (``RUN_SIZE``).
 COUNTED = 200
@@ -77,7 +88,9 @@ SURFACE_OF = """(
 # term while it is typed; a word one edit away comes as the catalog writes
 # it (what a suggestion shows). With ``counted``, each word found also comes
 # with its postings per field, counted or estimated (``RUN_SIZE``: what
-# ``levels`` needs to plan a walk).
+# ``levels`` needs to plan a walk). The typed prefix's own postings (``STAR``)
+# come as one more word, counted the same way, with the list they were built
+# from (``frozen``), which the prefix's completions must equal.
 #
 # A long word is tried one edit away first: the nearest words are kept, so
 # when one is there the trigram neighbours could add nothing (they were all
@@ -150,6 +163,9 @@ WITH typed AS MATERIALIZED (
     FROM (SELECT w.word, w.books FROM search_words w
           WHERE w.word >= {{}} AND w.word < {{}} AND w.books > 0
           ORDER BY w.books DESC, w.word LIMIT {PREFIX_WORDS}) AS prefixed
+  UNION ALL
+    SELECT 0, 'starred', starred.prefix || '{STAR}', 0
+    FROM search_prefixes starred WHERE starred.prefix = {{}}
 ){{}}
 SELECT {{}}c.n, c.kind, c.word, c.books,
        CASE WHEN {{}} AND c.books IS NOT NULL AND c.kind <> 'near' THEN ARRAY(
@@ -157,6 +173,10 @@ SELECT {{}}c.n, c.kind, c.word, c.books,
            FROM unnest(ARRAY[0, 1, 2, 3]::smallint[]) AS f (field) ORDER BY f.field)
        END AS postings,
        CASE WHEN c.kind = 'edit' THEN {SURFACE_OF.format(stem="c.word")} END AS surface,
+       CASE WHEN c.kind = 'starred' THEN (
+           SELECT starred.words FROM search_prefixes starred
+           WHERE starred.prefix = left(c.word, -1))
+       END AS frozen,
        top.id AS top_book, top.version AS lookup_version
 FROM candidates c,
      (SELECT max(book_id) AS id, (SELECT version FROM catalog_version) AS version
@@ -201,6 +221,12 @@ class ResolvedTerm:
     variants: tuple[Variant, ...]
     correction: str | None = None  # the word a typo was corrected to
     surface: str | None = None  # the correction as the catalog writes it, when known
+    # The typed prefix's own postings (``STAR``: "ra*"), its postings per
+    # field counted as a variant's: present only when the words they were
+    # built from are the term's completions now, as sets, and every inexact
+    # word of the term is one of them. Its runs then stand for the
+    # completions' (``levels.levels_of``).
+    starred: Variant | None = None
 
     @cached_property
     def exact(self) -> tuple[str, ...]:
@@ -212,7 +238,15 @@ class ResolvedTerm:
 
     @cached_property
     def inexact_words(self) -> frozenset[str]:
-        """``inexact`` as a set: whether a word is inexact, asked once per walk."""
+        """``inexact`` as a set, and the prefix's own word (``starred``): whether a word
+        walked is inexact, asked once per walk.
+
+        A posting of the prefix's own word in a field tells that a word of its
+        list sits there at its best: a completion, or the exact word, whose
+        weight there is higher and wins the term's score either way.
+        """
+        if self.starred is not None:
+            return frozenset((*self.inexact, self.starred.word))
         return frozenset(self.inexact)
 
     @cached_property
@@ -323,7 +357,10 @@ async def look_up_terms_alongside(
         found.get("lookup_version"),
         found.get("top_book"),
         (
-            (keys[n], KeptTerm(r.lexeme, r.variants, r.correction, r.surface, counted, r))
+            (
+                keys[n],
+                KeptTerm(r.lexeme, r.variants, r.correction, r.surface, counted, r, r.starred),
+            )
             for n, r in zip(missing, looked_up, strict=True)
         ),
     )
@@ -345,7 +382,9 @@ def _from_kept(term: Term, kept: KeptTerm) -> ResolvedTerm:
     """
     if kept.resolved is not None and kept.resolved.term == term:
         return kept.resolved
-    return ResolvedTerm(term, kept.lexeme, kept.variants, kept.correction, kept.surface)
+    return ResolvedTerm(
+        term, kept.lexeme, kept.variants, kept.correction, kept.surface, kept.starred
+    )
 
 
 async def _look_up(
@@ -374,6 +413,8 @@ async def _look_up(
             typos,
             low,
             high,
+            # The prefix's own postings serve the page by levels only.
+            low if counted else None,
             slots[0],
             slots[1],
             counted,
@@ -391,10 +432,15 @@ def _resolve_rows(
     lexemes: dict[int, tuple[str | None, int | None, tuple[int, ...] | None]] = {}
     candidates: dict[int, list[tuple[str, int, tuple[int, ...] | None, bool]]] = defaultdict(list)
     surfaces: dict[str, str] = {}
+    starred: Variant | None = None
+    frozen: frozenset[str] = frozenset()
     for row in rows:
         postings = tuple(row["postings"]) if row["postings"] is not None else None
         kind = row["kind"]
-        if kind == "lexeme":
+        if kind == "starred":
+            starred = Variant(row["word"], inexact=True, books=0, postings=postings)
+            frozen = frozenset(row["frozen"])
+        elif kind == "lexeme":
             lexemes[row["n"]] = (row["word"], row["books"], postings)
         else:
             edit = kind == "edit"
@@ -427,6 +473,7 @@ def _resolve_rows(
                     if d == best
                 )
                 correction = within[0][2]
+        own = None
         if prefix and term is terms[-1]:
             known = {v.word for v in variants}
             variants.extend(
@@ -434,9 +481,29 @@ def _resolve_rows(
                 for word, books, postings, _ in expansions
                 if word not in known
             )
+            own = _starred(starred, frozen, expansions, variants)
         surface = surfaces.get(correction) if correction else None
-        resolved.append(ResolvedTerm(term, lexeme, tuple(variants), correction, surface))
+        resolved.append(ResolvedTerm(term, lexeme, tuple(variants), correction, surface, own))
     return resolved
+
+
+def _starred(
+    starred: Variant | None,
+    frozen: frozenset[str],
+    expansions: Sequence[tuple[str, int, tuple[int, ...] | None, bool]],
+    variants: Sequence[Variant],
+) -> Variant | None:
+    """The prefix's own postings (``ResolvedTerm.starred``), when they stand for its
+    completions: built from the same words as sets (a write since the build may have
+    moved a word into the commonest twenty or out), and no inexact word of the term
+    outside them."""
+    if starred is None or starred.postings is None:
+        return None
+    if frozenset(word for word, *_ in expansions) != frozen:
+        return None
+    if any(v.inexact and v.word not in frozen for v in variants):
+        return None
+    return starred
 
 
 _SURFACE = f"""
