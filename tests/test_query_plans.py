@@ -38,7 +38,14 @@ from bookstore.catalog.counts import count_matching, stats_cache
 from bookstore.catalog.details import books_with_details
 from bookstore.catalog.filters import Criteria, resolve
 from bookstore.catalog.pages import page_of_books
-from bookstore.catalog.search import SearchResult, TextQuery, candidates, levels, search_books
+from bookstore.catalog.search import (
+    SearchResult,
+    TextQuery,
+    candidates,
+    levels,
+    search_books,
+    vocabulary,
+)
 from bookstore.catalog.search.level_walk import WORD_SLOTS
 from bookstore.catalog.search.suggest import suggest
 from bookstore.catalog.search.vocabulary import look_up_terms
@@ -1167,8 +1174,10 @@ async def test_a_levels_words_are_read_as_one_run_merge_joined_with_the_partner(
     books of the union, not each completion's. The three ways of reading a
     walk reach their one row check by a Merge Append too, in book_id order
     (an Append sorted would read the way's run to its end). Same page as
-    the GIN path.
+    the GIN path. The prefix's own postings (``P*``) are not walked, as
+    when its list is stale: a walk of one word has no union.
     """
+    monkeypatch.setattr(vocabulary, "_starred", lambda *_: None)
     for q in await _words_and_prefixes_in_titles():
         text = TextQuery(q)
         found = await _page_served_by_indexes(BookFilters(), text, database, captured)
@@ -1200,6 +1209,51 @@ async def test_a_levels_words_are_read_as_one_run_merge_joined_with_the_partner(
         if child.get("Parent Relationship") not in ("SubPlan", "InitPlan")
     ]
     assert [way["Node Type"] for way in ways] == ["Merge Append"], q
+    monkeypatch.setattr(levels, "MAX_BRANCHES", -1)  # the GIN path
+    by_gin = await _assert_same_page_again(BookFilters(), text, found, captured)
+    assert not [s for s in by_gin if "WITH RECURSIVE branch" in s.sql], q
+
+
+def _walked_words(statement: Statement) -> set[str]:
+    """The words a level walk's statement walks or meets (its walks' words and partners)."""
+    return {
+        word.strip('"')
+        for array in (statement.args[0], statement.args[4])
+        for word in array.strip("{}").split(",")
+        if word != "NULL"
+    }
+
+
+async def test_a_word_and_a_prefix_walk_the_prefixs_own_postings(
+    catalog: Catalog,
+    database: asyncpg.Connection,
+    captured: list[Statement],
+    monkeypatch: pytest.MonkeyPatch,
+):
+    """A word and a prefix with postings of its own (``P*``, its list the completions):
+    the completions' runs are one, the prefix's, met with the word's.
+
+    First and second pages served by indexes, rows and postings bounded; the
+    same pages as the completions walked one by one (the prefix's list
+    stale) and as the GIN path.
+    """
+    for q in await _words_and_prefixes_in_titles():
+        text = TextQuery(q)
+        found = await _page_served_by_indexes(BookFilters(), text, database, captured)
+        walks = [s for s in captured if "WITH RECURSIVE branch" in s.sql]
+        if walks and f"{q.split()[-1]}*" in _walked_words(walks[0]) and found.next_key:
+            break
+    else:
+        pytest.fail("no word and prefix walked through the prefix's own postings")
+    assert not _merged_unions(walks[0]), q
+    captured.clear()
+    second = await search_books(BookFilters(), text, limit=PAGE, after=found.next_key)
+    assert second.books, q
+    await assert_served_by_indexes(database, captured)
+    monkeypatch.setattr(vocabulary, "_starred", lambda *_: None)
+    one_by_one = await _assert_same_page_again(BookFilters(), text, found, captured)
+    walks = [s for s in one_by_one if "WITH RECURSIVE branch" in s.sql]
+    assert walks and not any(word.endswith("*") for word in _walked_words(walks[0])), q
     monkeypatch.setattr(levels, "MAX_BRANCHES", -1)  # the GIN path
     by_gin = await _assert_same_page_again(BookFilters(), text, found, captured)
     assert not [s for s in by_gin if "WITH RECURSIVE branch" in s.sql], q

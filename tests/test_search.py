@@ -722,6 +722,33 @@ def test_a_rare_word_with_a_word_of_a_third_of_the_catalog_is_walked_unless_very
     assert candidates.gin_first(three, 1_000_000)
 
 
+def test_a_prefix_walked_as_its_own_word_has_one_pair_at_each_inexact_level():
+    """ "sal" is a word ("sal" in 3 titles) and begins "salt" (titles, descriptions)
+    and "salmon" (authors): its inexact levels are the prefix's own postings in
+    the fields a completion reaches, "sal*" in titles below the exact word's
+    level (the row confirms it: "sal" there is a better level), "sal*" in
+    authors and descriptions."""
+    term = ResolvedTerm(
+        Term("sal", "sal"),
+        "sal",
+        (
+            Variant("sal", False, 3, (3, 0, 0, 0)),
+            Variant("salt", True, 50, (20, 0, 0, 30)),
+            Variant("salmon", True, 10, (0, 10, 0, 0)),
+        ),
+        starred=Variant("sal*", True, 0, (22, 10, 0, 28)),
+    )
+    levels = levels_of(term, {v.word: list(v.postings) for v in term.variants})
+    assert [(level.weight, level.pairs, level.postings) for level in levels] == [
+        (16, (("sal", 0),), 3),
+        (15, (("sal*", 0),), 22),
+        (7, (("sal*", 1),), 10),
+        (1, (("sal*", 3),), 28),
+    ]
+    assert [level.several_words for level in levels] == [False, True, True, True]
+    assert "sal*" in term.inexact_words
+
+
 def test_a_word_of_a_third_of_the_catalog_is_told_by_the_rows_not_a_key_of_the_scan():
     """The counts of "last ash volume" in history at 1M books: keyed on "ash", "last" and
     history, "volume" (300,344 books) checked in the rows.

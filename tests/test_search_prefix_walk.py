@@ -1,0 +1,177 @@
+"""A typed prefix walked as its own word (``P*``) when its frozen list is its completions.
+
+``search_prefixes`` holds, for each prefix of 2 to 4 characters beginning more
+than 5 words, the 20 commonest completions as ``search_rebuild()`` found
+them, and ``search_postings`` the prefix's own rows (``sal*``), kept by
+writes for that list. The page by levels walks them as one word while the
+list equals the lookup's completions as sets (``vocabulary._starred``), and
+walks the completions as before when it does not: the same pages either way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from factories import create_author, create_book, create_category, record_statements
+
+from bookstore.catalog.filters import BookFilters
+from bookstore.catalog.search import TextQuery, candidates, search_books, vocabulary
+from bookstore.catalog.search.kept_terms import kept_terms
+from bookstore.tables import Book
+
+# Words beginning "sal", "sal" itself one of them (the exact word stays its
+# own variant): more than 5, so the prefix gets postings of its own.
+COMPLETIONS = ["salt", "salmon", "salad", "salon", "salsa", "salvo", "saliva"]
+FIELDS = ("title", "author", "category", "description")
+
+
+@pytest.fixture
+async def salt_shelf(client) -> dict[str, Any]:
+    """ "river" and a completion of "sal" in every pair of fields, the word "sal" in none,
+    the title or the description, then rebuilt (the lists are made by ``search_rebuild``).
+
+    Every level of both terms, and every case of a prefix's own posting: a
+    completion at its best field, the exact word at a better one or a worse.
+    """
+    authors = {
+        (river, completed): await create_author(client, name)
+        for (river, completed), name in {
+            (False, False): "Tom Garden",
+            (True, False): "Ann River",
+            (False, True): "Salvo Marin",
+            (True, True): "Salvo River",
+        }.items()
+    }
+    categories = {
+        (river, completed): await create_category(client, name)
+        for (river, completed), name in {
+            (False, False): "Cooking",
+            (True, False): "River Tales",
+            (False, True): "Salad Days",
+            (True, True): "Salon River",
+        }.items()
+    }
+    books = []
+    n = 0
+    for river in FIELDS:
+        for completed in FIELDS:
+            for exact in (None, "title", "description"):
+                completion = COMPLETIONS[n % len(COMPLETIONS)]
+                n += 1
+                title = ["Stone"]
+                description = ["winter"]
+                for field, word in ((river, "river"), (completed, completion), (exact, "sal")):
+                    if field == "title":
+                        title.append(word.title())
+                    elif field == "description":
+                        description.append(word)
+                books.append(
+                    await create_book(
+                        client,
+                        title=" ".join(title),
+                        author_id=authors[river == "author", completed == "author"]["id"],
+                        category_ids=[
+                            categories[river == "category", completed == "category"]["id"]
+                        ],
+                        description=" ".join(description),
+                    )
+                )
+    await Book.raw("SELECT search_rebuild()")
+    return {"books": books}
+
+
+def _walked_words(sent) -> list[str]:
+    """The words the level walk's statements walk or meet (their walks' words and
+    partners, sent as array text: level_walk._walks_text)."""
+    return [
+        word.strip('"')
+        for statement in sent
+        if "WITH RECURSIVE branch" in statement.sql
+        for array in (statement.args[0], statement.args[4])
+        for word in array.strip("{}").split(",")
+        if word != "NULL"
+    ]
+
+
+async def _pages(q: str, limit: int = 4) -> list[list[tuple[int, int]]]:
+    """Every page of ``q`` in order of relevance: (id, score) of each book.
+
+    From ``search_books`` itself: through the API, the response cache would
+    answer the second reading of a page at the same catalog version.
+    """
+    pages = []
+    after = None
+    for _ in range(100):
+        result = await search_books(BookFilters(), TextQuery(q), limit=limit, after=after)
+        pages.append([(book["id"], book["score"]) for book in result.books])
+        if result.next_key is None:
+            return pages
+        after = result.next_key
+    raise AssertionError("pagination never ended")
+
+
+async def _pages_walked_one_by_one(monkeypatch, q: str) -> list[list[tuple[int, int]]]:
+    """``q``'s pages with the prefix's own postings never walked (as on a stale list)."""
+    with monkeypatch.context() as patch:
+        patch.setattr(vocabulary, "_starred", lambda *_: None)
+        kept_terms().clear()
+        pages = await _pages(q)
+    kept_terms().clear()
+    return pages
+
+
+@pytest.fixture
+def walked(monkeypatch) -> None:
+    """The page by levels for any matches: a small shelf's would take the GIN scan."""
+    monkeypatch.setattr(candidates, "GIN_FIRST_MATCHES", -1.0)
+
+
+@pytest.mark.parametrize(
+    ("q", "starred"),
+    [("river sal", True), ("stone sa", True), ("winter river sal", True), ("salt sal", False)],
+)
+async def test_a_prefix_walked_as_its_own_word_gives_the_pages_of_its_completions(
+    client, salt_shelf, walked, monkeypatch, q: str, starred: bool
+) -> None:
+    """Every page, book for book and score for score. "salt sal": a word that is
+    also one of the prefix's completions (walked alone, its rows confirming)."""
+    sent = record_statements(monkeypatch)
+    pages = await _pages(q)
+    prefix = q.split()[-1]
+    assert (f"{prefix}*" in _walked_words(sent)) == starred
+    assert sum(len(page) for page in pages) >= 4
+    assert pages == await _pages_walked_one_by_one(monkeypatch, q)
+
+
+async def test_a_stale_list_walks_the_completions_until_a_rebuild(
+    client, salt_shelf, walked, monkeypatch
+) -> None:
+    sent = record_statements(monkeypatch)
+    # A new word beginning "sal": the lookup's completions are no longer the list.
+    salami = await create_book(client, title="River Salami", description="salami")
+    stale = await _pages("river sal")
+    assert "sal*" not in _walked_words(sent)
+    assert salami["id"] in [book for page in stale for book, _ in page]
+    assert stale == await _pages_walked_one_by_one(monkeypatch, "river sal")
+    await Book.raw("SELECT search_rebuild()")
+    sent.clear()
+    rebuilt = await _pages("river sal")
+    assert "sal*" in _walked_words(sent)
+    assert rebuilt == stale
+
+
+async def test_a_book_written_since_the_rebuild_is_found_through_the_prefixs_own_postings(
+    client, salt_shelf, walked, monkeypatch
+) -> None:
+    sent = record_statements(monkeypatch)
+    # Words of the list: it stays the completions, and the writes keep its rows.
+    written = await create_book(client, title="River Salmon Salt", description="a stone")
+    renamed = salt_shelf["books"][1]
+    response = await client.patch(f"/books/{renamed['id']}", json={"title": "Garden"})
+    assert response.status_code == 200, response.text
+    pages = await _pages("river sal")
+    assert "sal*" in _walked_words(sent)
+    found = dict(book for page in pages for book in page)
+    assert found[written["id"]] == 31  # "river" in its title 16, a completion there 15
+    assert pages == await _pages_walked_one_by_one(monkeypatch, "river sal")
