@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import statistics
 import subprocess
@@ -148,14 +147,13 @@ def _time_requests(base_url: str, token: str, params: dict[str, str], repeat: in
 
 async def _time_writer(dsn: str, batches: int) -> dict[str, float]:
     """Milliseconds per batch of 1,000: the writer's statement, and the raw INSERT alone."""
-    from bookstore.search_log import _INSERT_BATCH, SearchRecord, hour_of, latency_bucket
+    from bookstore.search_log import _INSERT_BATCH, SearchRecord, batch_arguments
 
     now = datetime.now(UTC)
     records = [
         SearchRecord(None, None, "q=...", n % 20, 1.0 + n % 50, q=f"T {n % 400}", created_at=now)
         for n in range(1000)
     ]
-    terms = [r.search_terms() for r in records]
     columns = [
         [r.author for r in records],
         [r.category for r in records],
@@ -165,15 +163,8 @@ async def _time_writer(dsn: str, batches: int) -> dict[str, float]:
         [r.duration_ms for r in records],
         [r.created_at for r in records],
     ]
-    rollup_columns = [
-        [hour_of(r.created_at) for r in records],
-        [latency_bucket(r.duration_ms) for r in records],
-        [t[0] for t in terms],
-        [t[1] for t in terms],
-        [t[2] for t in terms],
-        [json.dumps(r.search_params()) for r in records],
-    ]
-    with_rollups_sql, _ = QueryString(_INSERT_BATCH, *columns, *rollup_columns).compile_string(
+    with_rollups = batch_arguments(records)
+    with_rollups_sql, _ = QueryString(_INSERT_BATCH, *with_rollups).compile_string(
         engine_type="postgres"
     )
     raw_only_sql = """
@@ -187,7 +178,7 @@ async def _time_writer(dsn: str, batches: int) -> dict[str, float]:
         for _round in range(batches):
             for name, sql, arguments in (
                 ("raw rows only", raw_only_sql, columns),
-                ("raw rows and rollups", with_rollups_sql, columns + rollup_columns),
+                ("raw rows and rollups", with_rollups_sql, with_rollups),
             ):
                 # Rolled back: the log keeps exactly --rows searches for the next run.
                 transaction = connection.transaction()

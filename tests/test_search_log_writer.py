@@ -30,6 +30,34 @@ async def test_the_apps_writer_task_writes_searches_without_being_asked(app: Fas
     assert rows == [{"author": "austen", "query": "author=austen"}]
 
 
+async def test_texts_are_written_as_they_were_searched() -> None:
+    texts = ['with "quotes"', "back\\slash", "comma,{brace}", " spaced ", "", "NULL", "García"]
+    search_logger = SearchLogger()
+    for text in texts:
+        await search_logger.record(
+            SearchRecord(None, text, f"q={text}", 1, 2.5, q=text)  # q, category, query
+        )
+    await search_logger.record(SearchRecord(None, None, "author_id=3", 0, 1e-05))
+
+    assert await search_logger.flush() is True
+    rows = await SearchLog.select(
+        SearchLog.author, SearchLog.category, SearchLog.q, SearchLog.query, SearchLog.duration_ms
+    ).order_by(SearchLog.id)
+    assert rows == [
+        *(
+            {"author": None, "category": text, "q": text, "query": f"q={text}", "duration_ms": 2.5}
+            for text in texts
+        ),
+        {
+            "author": None,
+            "category": None,
+            "q": None,
+            "query": "author_id=3",
+            "duration_ms": 1e-05,
+        },
+    ]
+
+
 async def test_records_wait_in_the_buffer_while_writes_fail_and_are_written_later() -> None:
     search_logger = SearchLogger()
     await search_logger.record(a_search("first"))
