@@ -9,7 +9,7 @@ hardware or after a change::
 ``measure`` serves the benchmark database with one worker (cache off, or
 on with ``--cache``), loads it with wrk for ``--duration`` seconds, and
 divides the CPU time the worker process and the service's PostgreSQL
-backends spent (``/proc/<pid>/stat``; the server must run on this machine)
+backends spent (``benchmarks.processes``; the server must run on this machine)
 by the requests answered. CPU time, unlike throughput, hardly depends on
 what else the machine runs, which makes it the figure to plan with on a
 shared machine.
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import math
 import os
 import time
@@ -32,44 +31,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import asyncpg
-
-from benchmarks.database import server_dsn, with_database
+from benchmarks.database import database_name, server_dsn, with_database
+from benchmarks.processes import backend_pids, cpu_seconds
 from benchmarks.scenarios import Scenario, scenario_paths
 from benchmarks.servers import free_port, product_spec, running_server
 from benchmarks.terms import sample_terms
 from benchmarks.wrk import require_wrk, run_wrk
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of process ``pid`` so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-
-
-async def backend_pids(dsn: str) -> list[int]:
-    """The service's PostgreSQL backends (its pools say application_name=bookstore)."""
-    connection = await asyncpg.connect(dsn)
-    try:
-        rows = await connection.fetch(
-            "SELECT pid FROM pg_stat_activity WHERE application_name = 'bookstore'"
-            " AND datname = current_database()"
-        )
-        return [row["pid"] for row in rows]
-    finally:
-        await connection.close()
 
 
 def total_cpu(pids: Sequence[int]) -> float:
-    total = 0.0
-    for pid in pids:
-        # A backend that closed: its time is lost (measure() says so).
-        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
-            total += cpu_seconds(pid)
-    return total
+    # A backend that closed counts 0: its time is lost (measure() says so).
+    return sum(cpu_seconds(pid) for pid in pids)
 
 
 @dataclass(frozen=True)
@@ -90,11 +64,13 @@ def measure(
     env = {"BOOKSTORE_CACHE_MB": "64" if cache else "0"}
     spec = product_spec(PROJECT_DIR, free_port(), extra_env=env)
     log_dir = PROJECT_DIR / "benchmarks" / "results" / "capacity-logs"
+    database = database_name(dsn)
     with running_server(spec, dsn, log_dir) as server:
         # Warm: the pool's connections open, plans made, pages cached.
         run_wrk(server.base_url, paths, threads=2, connections=connections, duration_s=2)
         [worker] = _server_pids(spec.port)
-        backends = asyncio.run(backend_pids(dsn))
+        # The service's own backends: its pools say application_name=bookstore.
+        backends = asyncio.run(backend_pids(dsn, database, application_name="bookstore"))
         api_before, db_before = cpu_seconds(worker), total_cpu(backends)
         result = run_wrk(
             server.base_url, paths, threads=2, connections=connections, duration_s=duration_s
@@ -102,7 +78,8 @@ def measure(
         # Searches are logged after they answer: let the writer finish.
         time.sleep(0.5)
         api_after, db_after = cpu_seconds(worker), total_cpu(backends)
-        if sorted(asyncio.run(backend_pids(dsn))) != sorted(backends):
+        now = asyncio.run(backend_pids(dsn, database, application_name="bookstore"))
+        if sorted(now) != sorted(backends):
             print("note: the pool opened or closed connections during the run")
     answered = max(result.succeeded, 1)
     return CpuPerRequest(

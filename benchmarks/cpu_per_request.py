@@ -20,44 +20,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-import asyncpg
-
 from benchmarks.capacity import _server_pids
 from benchmarks.database import server_dsn, with_database
+from benchmarks.processes import backend_pids, cpu_seconds
 from benchmarks.scenarios import Scenario, scenario_paths
 from benchmarks.servers import free_port, product_spec, running_server
 from benchmarks.terms import sample_terms
 from benchmarks.wrk import run_wrk
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU of ``pid`` so far; 0 once it has exited."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except FileNotFoundError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-
-
-async def backend_pids(dsn: str, database: str) -> list[int]:
-    connection = await asyncpg.connect(dsn)
-    try:
-        rows = await connection.fetch(
-            "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
-            database,
-        )
-        return [row["pid"] for row in rows]
-    finally:
-        await connection.close()
 
 
 def main(argv: Sequence[str] | None = None) -> None:

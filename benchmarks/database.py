@@ -30,6 +30,11 @@ def with_database(dsn: str, database: str) -> str:
     return urlunsplit(urlsplit(dsn)._replace(path=f"/{database}"))
 
 
+def database_name(dsn: str) -> str:
+    """The database ``dsn`` names: what ``with_database`` replaces."""
+    return urlsplit(dsn).path.lstrip("/")
+
+
 def _bookstore(project_dir: Path, *args: str, env: dict[str, str], timeout: float) -> str:
     """Run the ``bookstore`` command (this interpreter's) and return its output."""
     completed = subprocess.run(

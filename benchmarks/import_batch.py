@@ -10,8 +10,8 @@ books copied from the catalog's first ones (titles given a suffix, no ISBN,
 the same categories), then rolls back: the catalog is left as it was.
 
 Each step is measured as wall time and as the server process's CPU time
-(utime + stime from ``/proc/<backend pid>/stat``, so the server must run on
-this machine): on a shared machine the wall time swings 2-3x with the other
+(from /proc by ``benchmarks.processes``, so the server must run on this
+machine): on a shared machine the wall time swings 2-3x with the other
 sessions' load, the CPU time much less, so two versions of a statement
 compare by CPU. Runs ``--runs`` times (``VACUUM search_words`` before each,
 as autovacuum would between batches) and prints the medians.
@@ -33,9 +33,9 @@ from pathlib import Path
 import asyncpg
 
 from benchmarks.database import server_dsn, with_database
+from benchmarks.processes import cpu_seconds
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 # As bookstore.catalog.imports writes a batch: books, links, then the index.
 STEPS = {
@@ -54,13 +54,6 @@ STEPS = {
 }
 
 
-def cpu_ms(pid: int) -> float:
-    """User plus system CPU time of process ``pid`` so far, in ms."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) * 1000 / CLOCK_TICKS
-
-
 async def _write_batch(
     connection: asyncpg.Connection, pid: int, books: int, first_id: int
 ) -> dict[str, tuple[float, float]]:
@@ -77,9 +70,12 @@ async def _write_batch(
     )
     costs = {}
     for name, statement in STEPS.items():
-        cpu_before, started = cpu_ms(pid), time.perf_counter()
+        cpu_before, started = cpu_seconds(pid), time.perf_counter()
         await connection.execute(statement)
-        costs[name] = (cpu_ms(pid) - cpu_before, (time.perf_counter() - started) * 1000)
+        costs[name] = (
+            (cpu_seconds(pid) - cpu_before) * 1000,
+            (time.perf_counter() - started) * 1000,
+        )
     await transaction.rollback()
     return costs
 
