@@ -35,6 +35,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import Any
 
+from benchmarks.percentiles import percentile
 from benchmarks.run import with_second_pages
 from benchmarks.scenarios import Scenario, scenario_paths
 from benchmarks.servers import HOST, ServerSpec, free_port, running_server
@@ -165,7 +166,7 @@ def create_probed_app() -> ASGIApp:
 
 def _percentiles(values: list[float]) -> str:
     ordered = sorted(values)
-    at = [ordered[min(len(ordered) - 1, int(q * len(ordered)))] for q in (0.5, 0.9, 0.99)]
+    at = [percentile(ordered, fraction) for fraction in (0.5, 0.9, 0.99)]
     return (
         f"mean {statistics.fmean(ordered):6.1f}  p50 {at[0]:6.1f}  p90 {at[1]:6.1f}  "
         f"p99 {at[2]:6.1f}  max {ordered[-1]:6.1f} ms"
