@@ -26,9 +26,9 @@ from pathlib import Path
 import asyncpg
 import httpx
 
-from benchmarks.capacity import _server_pids
 from benchmarks.database import server_dsn, with_database
 from benchmarks.machine import python_speed_ms
+from benchmarks.processes import listening_pids
 from benchmarks.servers import free_port, product_spec, running_server
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -85,7 +85,7 @@ def rss_after_mb(
     spec = product_spec(checkout, free_port(), extra_env={"BOOKSTORE_CACHE_MB": str(cache_mb)})
     log_dir = PROJECT_DIR / "benchmarks" / "results" / "cache-memory"
     with running_server(spec, dsn, log_dir) as server:
-        [worker] = _server_pids(spec.port)
+        [worker] = listening_pids(spec.port)
         asyncio.run(ask(server.base_url, warm))
         baseline = rss_mb(worker)
         offered = asyncio.run(ask(server.base_url, flood))

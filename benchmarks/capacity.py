@@ -25,14 +25,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.database import database_name, server_dsn, with_database
-from benchmarks.processes import backend_pids, cpu_seconds
+from benchmarks.processes import backend_pids, cpu_seconds, listening_pids
 from benchmarks.scenarios import Scenario, scenario_paths
 from benchmarks.servers import free_port, product_spec, running_server
 from benchmarks.terms import sample_terms
@@ -68,7 +67,7 @@ def measure(
     with running_server(spec, dsn, log_dir) as server:
         # Warm: the pool's connections open, plans made, pages cached.
         run_wrk(server.base_url, paths, threads=2, connections=connections, duration_s=2)
-        [worker] = _server_pids(spec.port)
+        [worker] = listening_pids(spec.port)
         # The service's own backends: its pools say application_name=bookstore.
         backends = asyncio.run(backend_pids(dsn, database, application_name="bookstore"))
         api_before, db_before = cpu_seconds(worker), total_cpu(backends)
@@ -90,28 +89,6 @@ def measure(
         requests_per_s=result.requests_per_s,
         p99_ms=result.p99_ms,
     )
-
-
-def _server_pids(port: int) -> list[int]:
-    """The process listening on ``port`` (uvicorn with one worker: the server itself)."""
-    wanted = f":{port:04X}"
-    inodes = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        for line in Path(table).read_text().splitlines()[1:]:
-            parts = line.split()
-            if parts[1].endswith(wanted) and parts[3] == "0A":  # LISTEN
-                inodes.add(parts[9])
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            links = {os.readlink(fd) for fd in (entry / "fd").iterdir()}
-        except (PermissionError, FileNotFoundError, ProcessLookupError):
-            continue
-        if any(f"socket:[{inode}]" in links for inode in inodes):
-            pids.append(int(entry.name))
-    return pids
 
 
 @dataclass(frozen=True)

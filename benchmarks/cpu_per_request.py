@@ -25,9 +25,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks.capacity import _server_pids
 from benchmarks.database import server_dsn, with_database
-from benchmarks.processes import backend_pids, cpu_seconds
+from benchmarks.processes import backend_pids, cpu_seconds, listening_pids
 from benchmarks.scenarios import Scenario, scenario_paths
 from benchmarks.servers import free_port, product_spec, running_server
 from benchmarks.terms import sample_terms
@@ -61,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 extra_env={"BOOKSTORE_CACHE_MB": "0"},
             )
             server = stack.enter_context(running_server(spec, dsn, log_dir))
-            [worker] = _server_pids(spec.port)
+            [worker] = listening_pids(spec.port)
             served.append((name, server, worker))
         for _ in range(args.rounds):
             for name, server, worker in served:

@@ -4,12 +4,17 @@ Wall-clock times and requests per second move 20-30% with what the other
 sessions run; the CPU time a process spent moves much less. The benchmarks
 that divide CPU time by requests or books (``capacity``, ``cpu_per_request``,
 ``import_batch``, ``write_cost``) read it here, from /proc, so the processes
-must run on this machine::
+must run on this machine. The processes to read are a database's backends
+(``backend_pids``) and the server a benchmark started (``listening_pids``)::
 
     before = {pid: cpu_seconds(pid) for pid in await backend_pids(dsn, "bench_1m")}
+    [worker] = listening_pids(port)
 """
 
 from __future__ import annotations
+
+import os
+from pathlib import Path
 
 import asyncpg
 
@@ -47,3 +52,25 @@ async def backend_pids(
         return [row["pid"] for row in rows]
     finally:
         await connection.close()
+
+
+def listening_pids(port: int) -> list[int]:
+    """The process listening on ``port`` (uvicorn with one worker: the server itself)."""
+    wanted = f":{port:04X}"
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            parts = line.split()
+            if parts[1].endswith(wanted) and parts[3] == "0A":  # LISTEN
+                inodes.add(parts[9])
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            links = {os.readlink(fd) for fd in (entry / "fd").iterdir()}
+        except (PermissionError, FileNotFoundError, ProcessLookupError):
+            continue
+        if any(f"socket:[{inode}]" in links for inode in inodes):
+            pids.append(int(entry.name))
+    return pids
