@@ -248,19 +248,22 @@ GIN_ROW = 3.0
 # entries a microsecond picks within 1-2% of the cheapest total between the
 # walk and the scan for the same texts (1 in the middle); the price it
 # replaced (a quarter, then a twentieth of an entry per item of each key up
-# to twice the rarest key's, 2026-11-30 01:50Z) cost 4% more.
+# to twice the rarest key's, 2026-11-30 01:50Z) cost 4% more. That range was
+# found with an item decoded at GIN_DECODED, before GIN_PRICED_DECODED, and
+# has not been measured again since.
 GIN_ENTRIES_PER_MICROSECOND = 1.0
 # An item decoded, priced against the walk (``gin_cost``; the choice of keys
-# keeps GIN_DECODED): twice the keys' fit. Two common words in a category
-# decode both posting lists nearly whole before the category is asked, and
-# that was where the price fell short of the walk's: "bridge volume" in
+# keeps GIN_DECODED): GIN_PRICED_FACTOR times the keys' fit. Two common
+# words in a category decode both posting lists nearly whole before the
+# category is asked, and that was where the price fell short of the walk's: "bridge volume" in
 # thriller (36,745 and 300,344 books, 61,103 in the category) 20.5 ms of
 # PostgreSQL CPU for its two pages by GIN, 6.6 walked; "without fire" in
 # science-fiction (PG18) 9 ms more by GIN. Every sampled q_filtered text run
 # under each plan (PG15 and PG18, 2026-11-30 session 26): 0.0075 to 0.0125
 # send one to five of the dearest texts to the walk; docs/performance.md,
 # "The dearest texts of q_words, q_typo and q_filtered".
-GIN_PRICED_DECODED = 0.01
+GIN_PRICED_FACTOR = 2.0
+GIN_PRICED_DECODED = GIN_DECODED * GIN_PRICED_FACTOR
 
 
 @dataclass(frozen=True)
@@ -276,9 +279,7 @@ class GinKeys:
     category: bool = True
 
 
-def _keyed_scan_cost(
-    keys: Sequence[int], catalog_books: int, decoded_item: float = GIN_DECODED
-) -> float:
+def _keyed_scan_cost(keys: Sequence[int], catalog_books: int, decoded_item: float) -> float:
     """A scan keyed on sets of ``keys`` books, in that order, and its rows (``GIN_*``;
     ``decoded_item``: an item decoded).
 
@@ -330,7 +331,7 @@ def gin_keys(
     return min(
         choices,
         key=lambda keys: _keyed_scan_cost(
-            _keyed_books(keys, counts, category_books), catalog_books
+            _keyed_books(keys, counts, category_books), catalog_books, GIN_DECODED
         ),
     )
 
