@@ -36,6 +36,8 @@ whole. "grutil volume" in mystery at 1M books: the 400 postings of
 
 from __future__ import annotations
 
+import functools
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -49,7 +51,9 @@ from bookstore.catalog.search.pages import (
     Relevance,
     after_condition,
     best_of_rows,
+    best_of_rows_after,
     filter_conditions,
+    holds_one_of,
     match_conditions,
 )
 from bookstore.catalog.search.vocabulary import ResolvedTerm
@@ -474,7 +478,12 @@ def told_by_document(row: str, words: Sequence[str]) -> QueryString:
     on PG15, x0.73 on PG18, 2026-11-30).
     Not an index condition: ``document`` has no index, as a told term must.
     """
-    return Sql(f"{row}.document @@ {{}}::tsquery", tsquery_of(words))
+    return document_matches(row, tsquery_of(words))
+
+
+def document_matches(row: str, tsquery: object) -> QueryString:
+    """``told_by_document`` of a ``tsquery``'s text, or a placeholder's ``QueryString``."""
+    return Sql(f"{row}.document @@ {{}}::tsquery", tsquery)
 
 
 def tsquery_of(words: Sequence[str]) -> str:
@@ -558,13 +567,8 @@ def _unfiltered_page_of_gin(
 
     The text depends on the page's size, the kinds of words of each term
     (``ranking.term_score``'s ``CASE``) and how many terms are keys, not on
-    the words: it is compiled from the tree the first time a shape is seen
-    (``_page_of_gin_tree``) and kept, and a request computes its arguments
-    in the order the tree gives them: each term's exact and inexact words
-    (each list once), each key's words, each told term's ``tsquery``, the
-    cursor. Building and compiling the tree took some 2,000 bytecodes of a
-    GIN page's worker CPU (2026-11-30). The first request of a shape checks
-    the arguments against the tree's before the text is kept.
+    the words (``_unfiltered_gin_text``). Building and compiling the tree
+    took some 2,000 bytecodes of a GIN page's worker CPU (2026-11-30).
     """
     values: list[object] = []
     for term in match.terms:
@@ -575,25 +579,40 @@ def _unfiltered_page_of_gin(
     values += [list(term.words) for term in keyed]
     values += [tsquery_of(term.words) for term in told]
     values += [after.score, after.score, after.id]
-    shape = (
-        limit,
-        tuple((bool(term.exact), bool(term.inexact)) for term in match.terms),
-        len(keyed),
-        len(told),
+    kinds = tuple((bool(term.exact), bool(term.inexact)) for term in match.terms)
+    return Compiled(_unfiltered_gin_text(limit, kinds, len(keyed), len(told)), values)
+
+
+@functools.lru_cache(maxsize=256)
+def _unfiltered_gin_text(
+    limit: int, kinds: tuple[tuple[bool, bool], ...], keys: int, told: int
+) -> str:
+    """The text of an unfiltered GIN page, compiled once per shape.
+
+    ``kinds``: whether each term has exact and inexact words; ``keys``,
+    ``told``: how many terms are keys of the scan and told by the rows.
+    Built from the helpers ``_page_of_gin_tree`` builds a page with (the
+    terms' scores, the keys' overlaps, the told terms' ``tsquery``, the
+    rows and the cursor of ``pages.best_of_rows``), its values written as
+    placeholders numbered in the order ``_unfiltered_page_of_gin`` sends
+    them: each term's exact and inexact words (each list once), each key's
+    words, each told term's ``tsquery``, the cursor.
+    """
+    placeholders = (Sql(f"${n}") for n in itertools.count(1))
+    score = ranking.added(
+        [
+            ranking.score_of_kinds(
+                "s",
+                next(placeholders) if exact else None,
+                next(placeholders) if inexact else None,
+            )
+            for exact, inexact in kinds
+        ]
     )
-    text = _unfiltered_gin_texts.get(shape)
-    if text is None:
-        tree = _page_of_gin_tree(match, rest, rest, after, limit, (*keyed, *told), keyed, True)
-        text, args = compile_postgres(tree)
-        if args != values:
-            raise RuntimeError(f"the GIN page's arguments are not in the tree's order: {args}")
-        if len(_unfiltered_gin_texts) >= _UNFILTERED_GIN_SHAPES:
-            _unfiltered_gin_texts.clear()
-        _unfiltered_gin_texts[shape] = text
-    return Compiled(text, values)
-
-
-# The texts of unfiltered GIN pages, by shape: (page size, each term's kinds of
-# words, keys, told terms). At most this many, emptied when full.
-_UNFILTERED_GIN_SHAPES = 256
-_unfiltered_gin_texts: dict[tuple[int, tuple[tuple[bool, bool], ...], int, int], str] = {}
+    conditions = [holds_one_of("s.words", next(placeholders)) for _ in range(keys)]
+    conditions += [document_matches("s", next(placeholders)) for _ in range(told)]
+    cursor = (next(placeholders), next(placeholders), next(placeholders))
+    text, args = compile_postgres(best_of_rows_after(score, conditions, cursor, limit))
+    if args:
+        raise RuntimeError(f"a value of the unfiltered GIN page is not a placeholder: {args}")
+    return text

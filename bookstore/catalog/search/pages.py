@@ -51,7 +51,13 @@ class Match:
 
 def terms_match(column: str, terms: Sequence[ResolvedTerm]) -> list[QueryString]:
     """``column`` (an array of words) holds one of the words of every term."""
-    return [Sql(f"{column} && {{}}::text[]", list(term.words)) for term in terms]
+    return [holds_one_of(column, list(term.words)) for term in terms]
+
+
+def holds_one_of(column: str, words: object) -> QueryString:
+    """``column`` (an array of words) holds one of ``words``, a list or a placeholder's
+    ``QueryString``."""
+    return Sql(f"{column} && {{}}::text[]", words)
 
 
 def filter_conditions(row: str, match: Match, criteria: Criteria) -> list[QueryString]:
@@ -107,13 +113,23 @@ def after_condition(
     score: QueryString, row: str, after: Relevance, id_column: str = "book_id"
 ) -> QueryString:
     """``row`` comes after the cursor: a lower score, or the same and a higher id."""
+    return cursor_condition(score, row, (after.score, after.score, after.id), id_column)
+
+
+def cursor_condition(
+    score: QueryString, row: str, cursor: tuple[object, object, object], id_column: str
+) -> QueryString:
+    """``after_condition`` from its three arguments, each sent on its own: the cursor's
+    score compared below, its score compared equal, its id (values, or placeholders'
+    ``QueryString`` when the text is compiled for its shape alone)."""
+    below, equal, after_id = cursor
     return Sql(
         f"({{}} < {{}} OR ({{}} = {{}} AND {row}.{id_column} > {{}}))",
         score,
-        after.score,
+        below,
         score,
-        after.score,
-        after.id,
+        equal,
+        after_id,
     )
 
 
@@ -192,13 +208,23 @@ def best_of_rows(
     cursor among the row's conditions, the score's ``CASE`` was written (and
     run) twice per row, in the cursor's test and in the select list.
     """
+    return best_of_rows_after(score, conditions, (after.score, after.score, after.id), limit)
+
+
+def best_of_rows_after(
+    score: QueryString,
+    conditions: list[QueryString],
+    cursor: tuple[object, object, object],
+    limit: int,
+) -> QueryString:
+    """``best_of_rows`` with the cursor's three arguments (``cursor_condition``)."""
     return Sql(
         "SELECT id, score FROM (SELECT s.book_id AS id, {} AS score FROM book_search s"
         " WHERE {} OFFSET 0) AS found WHERE {}"
         f" ORDER BY score DESC, id {literal_limit(limit)}",
         score,
         all_of(conditions),
-        after_condition(Sql("found.score"), "found", after, "id"),
+        cursor_condition(Sql("found.score"), "found", cursor, "id"),
     )
 
 

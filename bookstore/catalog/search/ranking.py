@@ -83,15 +83,23 @@ def term_score(row: str, term: ResolvedTerm) -> QueryString:
     in its description only.
     """
     exact, inexact = term.exact, term.inexact
-    if not exact and not inexact:
-        return Sql("0")
     # One list per kind, sent once (``query_text.compile_postgres``): a new
     # list per call, never shared with another term or call, so that the
     # statement's text depends on the kinds of words of each term only.
-    exact_words, inexact_words = list(exact), list(inexact)
-    lists = [words for _ in FIELDS for words in (exact_words, inexact_words) if words]
+    return score_of_kinds(row, list(exact) if exact else None, list(inexact) if inexact else None)
+
+
+def score_of_kinds(row: str, exact: object | None, inexact: object | None) -> QueryString:
+    """``term_score`` of a term's words of each kind, None for a kind it has none of.
+
+    Each kind a list, or a placeholder's ``QueryString`` when the text is
+    compiled for its shape alone (``candidates._unfiltered_gin_text``).
+    """
+    if exact is None and inexact is None:
+        return Sql("0")
+    lists = [words for _ in FIELDS for words in (exact, inexact) if words is not None]
     # The last list fills no test: it is the ``ELSE``.
-    return Sql(_held_score_text(row, bool(exact), bool(inexact)), *lists[:-1])
+    return Sql(_held_score_text(row, exact is not None, inexact is not None), *lists[:-1])
 
 
 def score_of_arrays(
@@ -131,7 +139,12 @@ def score(row: str, terms: Sequence[ResolvedTerm]) -> QueryString:
 
     ``row`` holds a word of every term (``term_score``).
     """
-    return Sql(" + ".join("{}" for _ in terms), *(term_score(row, t) for t in terms))
+    return added([term_score(row, t) for t in terms])
+
+
+def added(scores: Sequence[QueryString]) -> QueryString:
+    """The sum of ``scores``, the terms' scores of a row (``score``)."""
+    return Sql(" + ".join("{}" for _ in scores), *scores)
 
 
 def walk_start(variant_inexact: bool, after_score: int, after_id: int) -> tuple[int, int]:
