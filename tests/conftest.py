@@ -14,7 +14,7 @@ import subprocess
 import sys
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -124,6 +124,23 @@ async def empty_catalog(app: FastAPI) -> None:
             " search_log_hours, search_log_days, search_log_terms_hourly,"
             " search_log_terms_daily, admin_login_attempts RESTART IDENTITY CASCADE"
         )
+
+
+@pytest.fixture
+def force_walk(monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
+    """Call it to send every search of several terms to the level walk, not the GIN scan.
+
+    A small shelf's few matches take the scan (``candidates.gin_first``):
+    both of its bounds, for any words and for two terms with a common word,
+    are set below any guess.
+    """
+    from bookstore.catalog.search import candidates
+
+    def force() -> None:
+        monkeypatch.setattr(candidates, "GIN_FIRST_MATCHES", -1.0)
+        monkeypatch.setattr(candidates, "GIN_FIRST_COMMON_MATCHES", -1.0)
+
+    return force
 
 
 @pytest.fixture

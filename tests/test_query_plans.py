@@ -1034,7 +1034,7 @@ async def test_a_rare_word_and_a_prefix_read_their_few_matches_by_one_gin_scan(
     catalog: Catalog,
     database: asyncpg.Connection,
     captured: list[Statement],
-    monkeypatch: pytest.MonkeyPatch,
+    force_walk: Callable[[], None],
 ):
     """A word of a few books and a prefix: the matches from the GIN index, not walks.
 
@@ -1044,22 +1044,21 @@ async def test_a_rare_word_and_a_prefix_read_their_few_matches_by_one_gin_scan(
     books and those of the completions past them. Same page either way.
     """
     q = await _rare_word_and_a_prefix()
-    await _assert_gin_page_then_walked_alike(q, database, captured, monkeypatch, most_read=1_000)
+    await _assert_gin_page_then_walked_alike(q, database, captured, force_walk, most_read=1_000)
 
 
 async def _assert_gin_page_then_walked_alike(
     q: str,
     database: asyncpg.Connection,
     captured: list[Statement],
-    monkeypatch: pytest.MonkeyPatch,
+    force_walk: Callable[[], None],
     *,
     most_read: int,
 ) -> None:
     """``q``'s page by one GIN scan reading fewer than ``most_read`` rows, the walk's alike.
 
-    Served by indexes, with no level walk; the walk (forced with
-    ``GIN_FIRST_MATCHES`` -1, as before ``gin_first``) finds the same books
-    with the same scores.
+    Served by indexes, with no level walk; the walk (forced by ``force_walk``,
+    as before ``gin_first``) finds the same books with the same scores.
     """
     text = TextQuery(q)
     found = await _page_served_by_indexes(BookFilters(), text, database, captured)
@@ -1072,7 +1071,7 @@ async def _assert_gin_page_then_walked_alike(
             read += sum(rows_read(node) for node in nodes if "Relation Name" in node)
     assert scans, (q, "no GIN scan of the words")
     assert read < most_read, (q, read)
-    monkeypatch.setattr(candidates, "GIN_FIRST_MATCHES", -1.0)
+    force_walk()
     walked = await _assert_same_page_again(BookFilters(), text, found, captured)
     assert [s for s in walked if "WITH RECURSIVE branch" in s.sql], q
 
@@ -1110,7 +1109,7 @@ async def test_a_word_and_a_prefix_of_few_guessed_matches_read_them_by_one_gin_s
     catalog: Catalog,
     database: asyncpg.Connection,
     captured: list[Statement],
-    monkeypatch: pytest.MonkeyPatch,
+    force_walk: Callable[[], None],
 ):
     """A word and a prefix whose books in common are guessed few: the GIN scan, not walks.
 
@@ -1120,7 +1119,7 @@ async def test_a_word_and_a_prefix_of_few_guessed_matches_read_them_by_one_gin_s
     GIN). Same page either way.
     """
     q = await _word_and_a_prefix_of_few_guessed_matches()
-    await _assert_gin_page_then_walked_alike(q, database, captured, monkeypatch, most_read=2_000)
+    await _assert_gin_page_then_walked_alike(q, database, captured, force_walk, most_read=2_000)
 
 
 async def _words_and_prefixes_in_titles() -> list[str]:

@@ -369,11 +369,11 @@ async def test_searches_of_one_shape_send_the_same_statements_whatever_the_words
 
 
 async def test_an_unfiltered_page_by_levels_is_compiled_once_for_its_shape(
-    client, shelf, monkeypatch
+    client, shelf, monkeypatch, force_walk
 ) -> None:
     # A small shelf's few matches take the GIN path (candidates.gin_first):
     # the level walk is what is tested here.
-    monkeypatch.setattr(candidates, "GIN_FIRST_MATCHES", -1.0)
+    force_walk()
     # Without filters the level walk's text depends on the page's size and
     # the number of terms alone: compiled once and kept, a search computes
     # its arguments only (level_walk._unfiltered_text; compiling the tree took
@@ -699,9 +699,10 @@ def test_a_word_and_a_prefix_of_few_guessed_matches_are_read_by_gin_unless_they_
     assert not candidates.gin_first([own, prefix], 1_000_000)
 
 
-def test_a_rare_word_with_a_word_of_a_third_of_the_catalog_is_walked_unless_very_few_meet():
+def test_a_rare_word_with_a_word_of_a_fifth_of_the_catalog_is_walked_unless_very_few_meet():
     """The counts of "drouprasto volume", "kodouth volume", "beyond voumail" and "last
-    louboubruth volume" at 1M books (PG15 bench_1m, 2026-11-30).
+    louboubruth volume" at 1M books (PG15 bench_1m, 2026-11-30): "volume" is in
+    three books in ten, past a fifth (``GIN_FIRST_COMMON_SHARE``).
 
     "drouprasto volume" (811 and 300,344 books, 244 guessed in both): 6.6 ms
     of PostgreSQL CPU for two pages by GIN, 1.7 walked. "kodouth volume" (353,

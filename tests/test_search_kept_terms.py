@@ -12,7 +12,7 @@ from factories import (
     titles,
 )
 
-from bookstore.catalog.search import candidates, levels
+from bookstore.catalog.search import levels
 from bookstore.catalog.search.kept_terms import KeptTerm, KeptTerms
 
 # What only the terms' lookup statement holds (``vocabulary._LOOKUP``).
@@ -52,10 +52,10 @@ async def test_a_search_of_terms_looked_up_before_sends_no_lookup(
 
 
 async def test_a_kept_terms_levels_are_planned_once_per_catalog_version(
-    client, novels, monkeypatch
+    client, novels, monkeypatch, force_walk
 ) -> None:
     # The level walk, not the GIN scan a small shelf's few matches take.
-    monkeypatch.setattr(candidates, "GIN_FIRST_MATCHES", -1.0)
+    force_walk()
     planned: list[str] = []
     levels_of = levels.levels_of
 
@@ -151,11 +151,11 @@ SURFACE_MARK = "AS c (stem)"
 
 
 async def test_a_correction_found_by_trigrams_is_counted_and_spelt_once_per_version(
-    client, monkeypatch
+    client, monkeypatch, force_walk
 ) -> None:
     # A small shelf's few matches take the GIN path (candidates.gin_first):
     # the level walk is what is tested here.
-    monkeypatch.setattr(candidates, "GIN_FIRST_MATCHES", -1.0)
+    force_walk()
     # "frankinstien" is two typos from "frankenstein" and one from no word:
     # the lookup finds it among the trigram neighbours, without its postings
     # per field or its spelling, which the page and the suggestion ask for.

@@ -16,7 +16,7 @@ import pytest
 from factories import create_author, create_book, create_category, record_statements
 
 from bookstore.catalog.filters import BookFilters
-from bookstore.catalog.search import TextQuery, candidates, search_books, vocabulary
+from bookstore.catalog.search import TextQuery, search_books, vocabulary
 from bookstore.catalog.search.kept_terms import kept_terms
 from bookstore.tables import Book
 
@@ -122,9 +122,9 @@ async def _pages_walked_one_by_one(monkeypatch, q: str) -> list[list[tuple[int, 
 
 
 @pytest.fixture
-def walked(monkeypatch) -> None:
+def walked(force_walk) -> None:
     """The page by levels for any matches: a small shelf's would take the GIN scan."""
-    monkeypatch.setattr(candidates, "GIN_FIRST_MATCHES", -1.0)
+    force_walk()
 
 
 @pytest.mark.parametrize(

@@ -165,34 +165,37 @@ def guessed_matches(books: Sequence[int], catalog_books: int) -> float:
 # words seldom together"). The guess was close to the true matches of the
 # sampled texts (60 for 49, 25 for 13).
 #
-# Nothing else takes it. Until 2026-11-30 07:00Z a scan priced at most 4,000
-# (its entries' items up to twice the rarest term's at 0.25, a row per
-# match at 6) with the rarest term in at most 5,000 books did too; fitted
-# against the walk before 22041dd read a level's words as one run. Refitted
-# against today's walk (the first and second pages of every sampled
-# q_prefix, q_words and q_typo text at 1M, each replayed both ways on PG15
-# and PG18, pages identical; constants chosen on one half of the texts,
-# checked on the other): the price took mostly a rare word with a common
-# one, cheaper walked ("roufous volu": 1,037 books with "volume"'s 300,344,
-# 311 guessed: 0.6 ms walked, 2.1 by GIN, PG18), and each half of each
-# server cost least without it (docs/performance.md, "The GIN-or-walk choice
-# refitted"); 250 matches stayed best on PG15, within 0.6% of 200 on PG18.
+# Nothing else takes it; GIN_FIRST_COMMON_MATCHES below lowers the bound for
+# two terms one of which has a common word. Until 2026-11-30 07:00Z a scan
+# priced at most 4,000 (its entries' items up to twice the rarest term's at
+# 0.25, a row per match at 6) with the rarest term in at most 5,000 books
+# did too; fitted against the walk before 22041dd read a level's words as
+# one run. Refitted against today's walk (the first and second pages of
+# every sampled q_prefix, q_words and q_typo text at 1M, each replayed both
+# ways on PG15 and PG18, pages identical; constants chosen on one half of
+# the texts, checked on the other): the price took mostly a rare word with a
+# common one, cheaper walked ("roufous volu": 1,037 books with "volume"'s
+# 300,344, 311 guessed: 0.6 ms walked, 2.1 by GIN, PG18), and each half of
+# each server cost least without it (docs/performance.md, "The GIN-or-walk
+# choice refitted"); 250 matches stayed best on PG15, within 0.6% of 200 on
+# PG18.
 GIN_FIRST_MATCHES = 250.0
-# Two terms one of whose words is in GIN_FIRST_COMMON_SHARE of the catalog or
-# more take the scan only for at most GIN_FIRST_COMMON_MATCHES guessed. The scan
-# decodes every item of the common word's key (a rare word's few hundred
-# books reach every page of it), where the walk probes the common word from
-# the rare one's postings and, the common word in a third of the titles,
-# fills a page after some seventy probes: "drouprasto volume" (811 and
-# 300,344 books, 244 guessed) 6.6 ms of PostgreSQL CPU for its two pages by
-# GIN, 1.7 walked; "dreipricand volume" (391, 117 guessed) 3.6 and 2.2;
-# "kodouth volume" (353, 106) 3.0 and 3.2. With a word of a tenth of the
-# catalog ("beyond", "without", "last") the scan kept its 250 ("beyond
-# voumail", 177 guessed: 3.4 by GIN, 4.8 walked), and so with three terms
-# (the two rarer merged, the common one told by the rows: "last louboubruth
-# volume", 150 guessed, 6.0 and 9.6). PG15 bench_1m, 2026-11-30, every
-# sampled q_words text replayed both ways (docs/performance.md, "The dearest
-# texts of q_words, q_typo and q_filtered").
+# Two terms one of whose words is in GIN_FIRST_COMMON_SHARE of the catalog
+# or more take the scan only for at most GIN_FIRST_COMMON_MATCHES guessed.
+# The scan decodes every item of the common word's key (a rare word's few
+# hundred books reach every page of it), where the walk probes the common
+# word from the rare one's postings and, the common word in a fifth of the
+# titles or more ("volume" in three in ten), fills a page after some seventy
+# probes: "drouprasto volume" (811 and 300,344 books, 244 guessed) 6.6 ms of
+# PostgreSQL CPU for its two pages by GIN, 1.7 walked; "dreipricand volume"
+# (391, 117 guessed) 3.6 and 2.2; "kodouth volume" (353, 106) 3.0 and 3.2.
+# With a word of a tenth of the catalog ("beyond", "without", "last") the
+# scan kept its 250 ("beyond voumail", 177 guessed: 3.4 by GIN, 4.8 walked),
+# and so with three terms (the two rarer merged, the common one told by the
+# rows: "last louboubruth volume", 150 guessed, 6.0 and 9.6). PG15 bench_1m,
+# 2026-11-30, every sampled q_words text replayed both ways
+# (docs/performance.md, "The dearest texts of q_words, q_typo and
+# q_filtered").
 GIN_FIRST_COMMON_SHARE = 0.2
 GIN_FIRST_COMMON_MATCHES = 100.0
 
@@ -222,7 +225,7 @@ def gin_first(terms: Sequence[ResolvedTerm], catalog_books: int) -> GinKeys | No
     # it ("graigrubra tr") is read by the scan at 7 ms and walked at 21.
     common = max((variant.books for term in terms for variant in term.variants), default=0)
     if len(terms) == 2 and common >= GIN_FIRST_COMMON_SHARE * catalog_books:
-        most = min(most, GIN_FIRST_COMMON_MATCHES)
+        most = GIN_FIRST_COMMON_MATCHES
     if guessed_matches(books, catalog_books) > most or not _apart(terms):
         return None
     return gin_keys(terms, None, catalog_books)
