@@ -122,21 +122,16 @@ class Branch(NamedTuple):
 # by a one-time filter, and the three are one Merge Append in book_id order
 # whose rows one copy of the row check confirms (``found``), up to a page. The
 # statement's fixed cost is its plan's nodes, which every execution sets up
-# and shuts down (some 2-3 us each at 1M books, 2026-11-30): until
-# 2026-11-30T09:00Z each way had its own row check (an EXISTS whose signature
-# is a CASE of 8 arms per term, compiled at every start), its own LIMIT and
-# sort; the lateral subqueries computing need, full and bound were pulled up
-# and their CASE expressions copied into every index condition and gate; and
-# the last step sorted the page by ordinality, which the details' ORDER BY
-# (score, id) does anyway. The two bounded ways of 2026-11-29 (merged, probed)
-# gave way to the union and to one probed way. The bounded merge join of one
-# word once took the row comparison (field, book_id) > (field, after_id) for
-# its lower bound: with both bounds
-# on book_id the generic plan estimated a range of one row and nested-looped
-# the two runs (2.7 million postings read for one q_prefix page at 100,000
-# books). The union's Merge Append is merge joined with both bounds on
-# book_id, at 100,000 and 1M books (tests/test_query_plans.py), and the row
-# comparison cost its scans 3% of q_prefix's CPU.
+# and shuts down (some 2-3 us each at 1M books, 2026-11-30): hence no way has
+# its own row check, LIMIT or sort; a step's need, full and bound are one
+# lateral subquery kept apart (OFFSET 0), not pulled up into every index
+# condition and gate; the page is not sorted here (the details' ORDER BY
+# (score, id) sorts it). Both bounds of a merged walk are on book_id: the row
+# comparison (field, book_id) > (field, after_id) once made the generic plan
+# nest-loop the two runs, and cost the union's scans 3% of q_prefix's CPU
+# (tests/test_query_plans.py checks the merge join; docs/performance.md, "The
+# level walk bounded by its page", "A level's words read as one run", "The
+# level walk's fixed cost").
 _LEVEL_WALK = """
 WITH RECURSIVE branch AS MATERIALIZED (
     SELECT b.*, {slots}
