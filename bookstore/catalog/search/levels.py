@@ -154,25 +154,13 @@ def levels_of(term: ResolvedTerm, postings: dict[str, list[int]]) -> list[Level]
     """
     by_weight: dict[int, list[tuple[str, int]]] = defaultdict(list)
     runs: dict[int, list[int]] = defaultdict(list)
-    starred = term.starred
-    completed: set[int] = set()
-    for variant in term.variants:
-        penalty = ranking.INEXACT_PENALTY if variant.inexact else 0
-        for field, count in enumerate(postings.get(variant.word, [0] * len(ranking.WEIGHTS))):
-            if not count:
-                continue
-            if starred is not None and variant.inexact:
-                completed.add(field)
-                continue
-            weight = ranking.WEIGHTS[field] - penalty
-            by_weight[weight].append((variant.word, field))
-            runs[weight].append(count)
-    if starred is not None and starred.postings is not None:
-        for field in completed:
-            if starred.postings[field]:
-                weight = ranking.WEIGHTS[field] - ranking.INEXACT_PENALTY
-                by_weight[weight].append((starred.word, field))
-                runs[weight].append(starred.postings[field])
+    for word, inexact, counts in _walked_words(term, postings):
+        penalty = ranking.INEXACT_PENALTY if inexact else 0
+        for field, count in enumerate(counts):
+            if count:
+                weight = ranking.WEIGHTS[field] - penalty
+                by_weight[weight].append((word, field))
+                runs[weight].append(count)
     levels = []
     better: list[tuple[str, int]] = []
     for weight in sorted(by_weight, reverse=True):
@@ -188,6 +176,32 @@ def levels_of(term: ResolvedTerm, postings: dict[str, list[int]]) -> list[Level]
         )
         better.extend(by_weight[weight])
     return levels
+
+
+def _walked_words(
+    term: ResolvedTerm, postings: dict[str, list[int]]
+) -> list[tuple[str, bool, Sequence[int]]]:
+    """The term's words as ``levels_of`` walks them: (word, inexact, postings per field).
+
+    Its variants; for a prefix with postings of its own, its exact words and
+    the prefix's own word in place of its completions, counted in the fields
+    the completions reach (``vocabulary._starred`` gives ``starred`` only
+    with its postings counted).
+    """
+    none = [0] * len(ranking.WEIGHTS)
+    starred = term.starred
+    if starred is None:
+        return [(v.word, v.inexact, postings.get(v.word, none)) for v in term.variants]
+    reached = {
+        field
+        for v in term.variants
+        if v.inexact
+        for field, count in enumerate(postings.get(v.word, none))
+        if count
+    }
+    own = [count if field in reached else 0 for field, count in enumerate(starred.postings or ())]
+    exact = [(v.word, False, postings.get(v.word, none)) for v in term.variants if not v.inexact]
+    return [*exact, (starred.word, True, own)]
 
 
 def kept_levels(terms: Sequence[ResolvedTerm]) -> list[Sequence[Level]] | None:
