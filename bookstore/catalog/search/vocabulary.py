@@ -147,11 +147,12 @@ WITH typed AS MATERIALIZED (
     ) AS found
     WHERE exact.typos >= 1 AND exact.lexeme IS NOT NULL AND exact.books IS NULL
 ), candidates AS (
-    SELECT exact.n, 'lexeme' AS kind, exact.lexeme AS word, exact.books FROM exact
+    SELECT exact.n, 'lexeme' AS kind, exact.lexeme AS word, exact.books, NULL::text[] AS frozen
+    FROM exact
   UNION ALL
-    SELECT edits.n, 'edit', edits.word, edits.books FROM edits
+    SELECT edits.n, 'edit', edits.word, edits.books, NULL FROM edits
   UNION ALL
-    SELECT exact.n, 'near', near.word, near.books
+    SELECT exact.n, 'near', near.word, near.books, NULL
     FROM exact CROSS JOIN LATERAL (
         SELECT w.word, w.books FROM search_words w WHERE w.books > 0
         ORDER BY w.word <-> exact.lexeme LIMIT {NEAR_WORDS}
@@ -159,12 +160,12 @@ WITH typed AS MATERIALIZED (
     WHERE exact.typos > 1 AND exact.lexeme IS NOT NULL AND exact.books IS NULL
       AND NOT EXISTS (SELECT 1 FROM edits WHERE edits.n = exact.n)
   UNION ALL
-    SELECT 0, 'prefix', prefixed.word, prefixed.books
+    SELECT 0, 'prefix', prefixed.word, prefixed.books, NULL
     FROM (SELECT w.word, w.books FROM search_words w
           WHERE w.word >= {{}} AND w.word < {{}} AND w.books > 0
           ORDER BY w.books DESC, w.word LIMIT {PREFIX_WORDS}) AS prefixed
   UNION ALL
-    SELECT 0, 'starred', starred.prefix || '{STAR}', 0
+    SELECT 0, 'starred', starred.prefix || '{STAR}', 0, starred.words
     FROM search_prefixes starred WHERE starred.prefix = {{}}
 ){{}}
 SELECT {{}}c.n, c.kind, c.word, c.books,
@@ -173,10 +174,7 @@ SELECT {{}}c.n, c.kind, c.word, c.books,
            FROM unnest(ARRAY[0, 1, 2, 3]::smallint[]) AS f (field) ORDER BY f.field)
        END AS postings,
        CASE WHEN c.kind = 'edit' THEN {SURFACE_OF.format(stem="c.word")} END AS surface,
-       CASE WHEN c.kind = 'starred' THEN (
-           SELECT starred.words FROM search_prefixes starred
-           WHERE starred.prefix = left(c.word, -1))
-       END AS frozen,
+       c.frozen,
        top.id AS top_book, top.version AS lookup_version
 FROM candidates c,
      (SELECT max(book_id) AS id, (SELECT version FROM catalog_version) AS version
