@@ -2,6 +2,13 @@
 
 A raw migration is two lists of statements; this builds the
 ``MigrationManager`` that runs them, inside the migration's transaction.
+A migration that changes a function takes the statement an earlier
+migration created it with and edits it, so that the change reads as the
+difference and its backwards puts the earlier statement back::
+
+    _REBUILD = statement_of(EARLIER.FORWARDS, "FUNCTION search_rebuild()")
+    FORWARDS = [or_replace(replaced(_REBUILD, ("old text", "new text")))]
+    BACKWARDS = [or_replace(_REBUILD)]
 """
 
 from __future__ import annotations
@@ -10,6 +17,30 @@ from collections.abc import Sequence
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.engine import engine_finder
+
+
+def statement_of(statements: Sequence[str], part: str) -> str:
+    """The first of ``statements`` that contains ``part`` (e.g. ``"FUNCTION f("``)."""
+    return next(statement for statement in statements if part in statement)
+
+
+def replaced(statement: str, *pairs: tuple[str, str]) -> str:
+    """``statement`` with each ``(old, new)`` of ``pairs`` replaced, in order.
+
+    Each ``old`` must occur exactly once when its turn comes: an earlier
+    migration whose text moved fails here, at import, rather than leaving a
+    function unchanged.
+    """
+    for old, new in pairs:
+        if statement.count(old) != 1:
+            raise RuntimeError(f"not the statement this migration replaces: {old!r}")
+        statement = statement.replace(old, new)
+    return statement
+
+
+def or_replace(statement: str) -> str:
+    """A ``CREATE FUNCTION`` statement as ``CREATE OR REPLACE FUNCTION``: it redefines one."""
+    return replaced(statement, ("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION"))
 
 
 def raw_sql_migration(

@@ -62,7 +62,7 @@ Also:
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
-from bookstore.sql_migrations import raw_sql_migration
+from bookstore.sql_migrations import or_replace, raw_sql_migration, replaced, statement_of
 from piccolo_migrations.bookstore_2026_11_28t23_45_00_000000 import FORWARDS as ROW_INDEX
 from piccolo_migrations.bookstore_2026_11_29t03_55_00_000000 import FORWARDS as SET_BASED_INDEX
 from piccolo_migrations.bookstore_2026_11_29t05_30_00_000000 import FORWARDS as CATEGORY_COUNTS
@@ -75,16 +75,6 @@ from piccolo_migrations.bookstore_2026_11_29t09_00_00_000000 import FORWARDS as 
 ID = "2026-11-29T10:00:00:000000"
 VERSION = "1.38.0"
 DESCRIPTION = "search_index_queue indexed by search_index_queued(n); fields stemmed once"
-
-
-def _statement(statements: list[str], start: str) -> str:
-    return next(s for s in statements if start in s)
-
-
-def _replaced(statement: str, old: str, new: str) -> str:
-    if old not in statement:
-        raise RuntimeError(f"not the statement this migration replaces: {old!r} is missing")
-    return statement.replace(old, new)
 
 
 # A book_search row per book of the query that follows: each field folded
@@ -142,18 +132,21 @@ _GROUPED_POSTINGS = {
 
 def _indexing(statement: str, function: str) -> str:
     """``function``'s statement of 2026-11-29T09:00 with its rows and postings made as above."""
-    statement = _replaced(statement, _BOOK_SEARCH_ROWS, _BOOK_SEARCH_ROWS_ONCE)
-    statement = _replaced(statement, _END_OF_ROWS, _ROWS_KEPT_WHOLE)
-    return _replaced(statement, *_GROUPED_POSTINGS[function])
+    return replaced(
+        statement,
+        (_BOOK_SEARCH_ROWS, _BOOK_SEARCH_ROWS_ONCE),
+        (_END_OF_ROWS, _ROWS_KEPT_WHOLE),
+        _GROUPED_POSTINGS[function],
+    )
 
 
-_INDEX_BOOKS = _statement(ONE_PASS, "FUNCTION search_index_books(")
-_REBUILD = _statement(ONE_PASS, "FUNCTION search_rebuild()")
+_INDEX_BOOKS = statement_of(ONE_PASS, "FUNCTION search_index_books(")
+_REBUILD = statement_of(ONE_PASS, "FUNCTION search_rebuild()")
 
-_COUNTS_APPLY = _statement(CATEGORY_COUNTS, "FUNCTION category_counts_apply(")
+_COUNTS_APPLY = statement_of(CATEGORY_COUNTS, "FUNCTION category_counts_apply(")
 _ZERO_COUNTS = "        WHERE c.books = 0 AND c.category_id = m.category_id"
 
-_LINKS_UPDATED = _statement(SET_BASED_INDEX, "FUNCTION search_links_updated()")
+_LINKS_UPDATED = statement_of(SET_BASED_INDEX, "FUNCTION search_links_updated()")
 _LINKS_UPDATED_BODY = "    BEGIN\n        PERFORM search_index_books(ARRAY("
 
 _DEAD_FUNCTIONS = {
@@ -166,10 +159,12 @@ _DEAD_FUNCTIONS = {
 
 FORWARDS = [
     _indexing(_INDEX_BOOKS, "search_index_books"),
-    _replaced(
+    replaced(
         _indexing(_REBUILD, "search_rebuild"),
-        "TRUNCATE book_search, search_postings, search_words;",
-        "TRUNCATE book_search, search_postings, search_words, search_index_queue;",
+        (
+            "TRUNCATE book_search, search_postings, search_words;",
+            "TRUNCATE book_search, search_postings, search_words, search_index_queue;",
+        ),
     ),
     """
     CREATE TABLE search_index_queue (
@@ -197,26 +192,30 @@ FORWARDS = [
     END
     $$
     """,
-    _replaced(
-        _replaced(_COUNTS_APPLY, "CREATE FUNCTION", "CREATE OR REPLACE FUNCTION"),
-        _ZERO_COUNTS,
-        "        WHERE 0 > ANY(changes)  -- a one-time test: only a count that went down\n"
-        "          AND c.books = 0 AND c.category_id = m.category_id",
+    replaced(
+        or_replace(_COUNTS_APPLY),
+        (
+            _ZERO_COUNTS,
+            "        WHERE 0 > ANY(changes)  -- a one-time test: only a count that went down\n"
+            "          AND c.books = 0 AND c.category_id = m.category_id",
+        ),
     ),
-    _replaced(
-        _replaced(_LINKS_UPDATED, "CREATE FUNCTION", "CREATE OR REPLACE FUNCTION"),
-        _LINKS_UPDATED_BODY,
-        "    BEGIN\n        IF search_index_deferred() THEN RETURN NULL; END IF;\n"
-        "        PERFORM search_index_books(ARRAY(",
+    replaced(
+        or_replace(_LINKS_UPDATED),
+        (
+            _LINKS_UPDATED_BODY,
+            "    BEGIN\n        IF search_index_deferred() THEN RETURN NULL; END IF;\n"
+            "        PERFORM search_index_books(ARRAY(",
+        ),
     ),
     *(f"DROP FUNCTION {signature}" for signature in _DEAD_FUNCTIONS),
 ]
 
 BACKWARDS = [
     # search_index_book first: the trigger functions call it.
-    *(_statement(ROW_INDEX, start) for start in reversed(_DEAD_FUNCTIONS.values())),
-    _LINKS_UPDATED.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1),
-    _COUNTS_APPLY.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1),
+    *(statement_of(ROW_INDEX, start) for start in reversed(_DEAD_FUNCTIONS.values())),
+    or_replace(_LINKS_UPDATED),
+    or_replace(_COUNTS_APPLY),
     "DROP FUNCTION search_index_queued(integer)",
     "DROP TABLE search_index_queue",
     _REBUILD,

@@ -24,7 +24,7 @@ scan").
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
-from bookstore.sql_migrations import raw_sql_migration
+from bookstore.sql_migrations import raw_sql_migration, replaced, statement_of
 from piccolo_migrations.bookstore_2026_11_29t10_00_00_000000 import FORWARDS as QUEUED_INDEX
 from piccolo_migrations.bookstore_2026_11_29t11_00_00_000000 import FORWARDS as VERSION_ADVANCED
 
@@ -33,21 +33,9 @@ VERSION = "1.38.0"
 DESCRIPTION = "book_search.category_ids in book_search_words_idx: GIN (words, category_ids)"
 
 
-def _statement(statements: list[str], start: str) -> str:
-    return next(s for s in statements if start in s)
-
-
-def _replaced(statement: str, *pairs: tuple[str, str]) -> str:
-    for old, new in pairs:
-        if statement.count(old) != 1:
-            raise RuntimeError(f"not the statement this migration replaces: {old!r}")
-        statement = statement.replace(old, new)
-    return statement
-
-
-_INDEX_BOOKS = _statement(QUEUED_INDEX, "FUNCTION search_index_books(")
+_INDEX_BOOKS = statement_of(QUEUED_INDEX, "FUNCTION search_index_books(")
 # As 2026-11-29T11:00 left it: it advances the catalog version.
-_REBUILD = _statement(VERSION_ADVANCED, "FUNCTION search_rebuild()")
+_REBUILD = statement_of(VERSION_ADVANCED, "FUNCTION search_rebuild()")
 
 # Both functions insert the rows with the same projection; each reads the
 # links its own way (by the book's key, or all of them grouped).
@@ -95,7 +83,7 @@ FORWARDS = [
     " USING search_category_ids_of(book_id)",
     "DROP FUNCTION search_category_ids_of(integer)",
     "CREATE INDEX book_search_words_idx ON book_search USING gin (words, category_ids)",
-    _replaced(
+    replaced(
         _INDEX_BOOKS,
         *_ROWS,
         (
@@ -104,7 +92,7 @@ FORWARDS = [
             "                       array_agg(bc.category_id ORDER BY bc.category_id) AS ids",
         ),
     ).replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1),
-    _replaced(
+    replaced(
         _REBUILD,
         *_ROWS,
         (

@@ -39,7 +39,7 @@ completions differ from the list: results never change, only speed.
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
-from bookstore.sql_migrations import raw_sql_migration
+from bookstore.sql_migrations import raw_sql_migration, replaced, statement_of
 from piccolo_migrations.bookstore_2026_11_28t23_45_00_000000 import FORWARDS as SEARCH_INDEX
 from piccolo_migrations.bookstore_2026_11_29t03_55_00_000000 import FORWARDS as SET_BASED_INDEX
 from piccolo_migrations.bookstore_2026_11_29t09_00_00_000000 import _POSTINGS_OF_BOOKS
@@ -54,18 +54,6 @@ DESCRIPTION = "search_prefixes and the P* postings of 2-4 character prefixes, ke
 PREFIX_WORDS = 20
 # A prefix gets postings when it begins more than this many words.
 PREFIX_MIN_WORDS = 5
-
-
-def _statement(statements: list[str], start: str) -> str:
-    return next(s for s in statements if start in s)
-
-
-def _replaced(statement: str, *pairs: tuple[str, str]) -> str:
-    for old, new in pairs:
-        if statement.count(old) != 1:
-            raise RuntimeError(f"not the statement this migration replaces: {old!r}")
-        statement = statement.replace(old, new)
-    return statement
 
 
 def _prefix_postings(postings: str) -> str:
@@ -88,7 +76,7 @@ def _prefix_postings(postings: str) -> str:
 
 
 # -- search_index_books ---------------------------------------------------------------
-_INDEX_BOOKS = _statement(CATEGORY_IDS, "FUNCTION search_index_books(")
+_INDEX_BOOKS = statement_of(CATEGORY_IDS, "FUNCTION search_index_books(")
 
 _OLD_DELETE = f"""DELETE FROM search_postings p
             USING ({_POSTINGS_OF_BOOKS}
@@ -119,13 +107,13 @@ _NEW_INSERT = f"""WITH made (word, field, book_id) AS MATERIALIZED ({_POSTINGS_O
         ) AS written (word, field, book_id)
         ORDER BY word COLLATE "C", field, book_id;  -- in index order"""
 
-INDEX_BOOKS = _replaced(
+INDEX_BOOKS = replaced(
     _INDEX_BOOKS, (_OLD_DELETE, _NEW_DELETE), (_OLD_INSERT, _NEW_INSERT)
 ).replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1)
 
 # -- search_unindex_book (a deleted book) --------------------------------------------
-_UNINDEX_BOOK = _statement(SET_BASED_INDEX, "FUNCTION search_unindex_book(")
-UNINDEX_BOOK = _replaced(
+_UNINDEX_BOOK = statement_of(SET_BASED_INDEX, "FUNCTION search_unindex_book(")
+UNINDEX_BOOK = replaced(
     _UNINDEX_BOOK,
     # The probes of search_prefixes by key: a sequential scan of it per word
     # is what the planner may otherwise weigh against them.
@@ -144,11 +132,11 @@ UNINDEX_BOOK = _replaced(
 )
 
 # -- search_books_truncated (TRUNCATE books) -------------------------------------------
-_BOOKS_TRUNCATED = _statement(SEARCH_INDEX, "FUNCTION search_books_truncated()")
+_BOOKS_TRUNCATED = statement_of(SEARCH_INDEX, "FUNCTION search_books_truncated()")
 # The index of an empty catalog, as search_rebuild() would leave it: lists
 # of a vocabulary that is gone would give the next books P* rows that a
 # rebuild would not.
-BOOKS_TRUNCATED = _replaced(
+BOOKS_TRUNCATED = replaced(
     _BOOKS_TRUNCATED,
     (
         "TRUNCATE search_postings, search_words;",
@@ -157,8 +145,8 @@ BOOKS_TRUNCATED = _replaced(
 ).replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1)
 
 # -- search_rebuild ---------------------------------------------------------------------
-_REBUILD = _statement(CATEGORY_IDS, "FUNCTION search_rebuild()")
-REBUILD = _replaced(
+_REBUILD = statement_of(CATEGORY_IDS, "FUNCTION search_rebuild()")
+REBUILD = replaced(
     _REBUILD,
     (
         "TRUNCATE book_search, search_postings, search_words, search_index_queue;",
