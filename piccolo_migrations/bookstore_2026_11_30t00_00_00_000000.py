@@ -33,6 +33,7 @@ VERSION = "1.38.0"
 DESCRIPTION = "book_search.category_ids in book_search_words_idx: GIN (words, category_ids)"
 
 
+# Both statements already say CREATE OR REPLACE FUNCTION.
 _INDEX_BOOKS = statement_of(QUEUED_INDEX, "FUNCTION search_index_books(")
 # As 2026-11-29T11:00 left it: it advances the catalog version.
 _REBUILD = statement_of(VERSION_ADVANCED, "FUNCTION search_rebuild()")
@@ -91,7 +92,7 @@ FORWARDS = [
             "' ' ORDER BY bc.category_id) AS names,\n"
             "                       array_agg(bc.category_id ORDER BY bc.category_id) AS ids",
         ),
-    ).replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1),
+    ),
     replaced(
         _REBUILD,
         *_ROWS,
@@ -100,15 +101,15 @@ FORWARDS = [
             "string_agg(c.name, ' ' ORDER BY c.id) AS names,\n"
             "                       array_agg(c.id ORDER BY c.id) AS ids",
         ),
-    ).replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1),
+    ),
     "ANALYZE book_search",
 ]
 
 BACKWARDS = [
     "DROP INDEX book_search_words_idx",
     "CREATE INDEX book_search_words_idx ON book_search USING gin (words)",
-    _REBUILD.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1),
-    _INDEX_BOOKS.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1),
+    _REBUILD,
+    _INDEX_BOOKS,
     "ALTER TABLE book_search DROP COLUMN category_ids",
 ]
 

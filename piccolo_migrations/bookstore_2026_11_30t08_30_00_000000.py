@@ -39,7 +39,7 @@ completions differ from the list: results never change, only speed.
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
-from bookstore.sql_migrations import raw_sql_migration, replaced, statement_of
+from bookstore.sql_migrations import or_replace, raw_sql_migration, replaced, statement_of
 from piccolo_migrations.bookstore_2026_11_28t23_45_00_000000 import FORWARDS as SEARCH_INDEX
 from piccolo_migrations.bookstore_2026_11_29t03_55_00_000000 import FORWARDS as SET_BASED_INDEX
 from piccolo_migrations.bookstore_2026_11_29t09_00_00_000000 import _POSTINGS_OF_BOOKS
@@ -75,6 +75,9 @@ def _prefix_postings(postings: str) -> str:
         GROUP BY prefixed.star, o.book_id"""
 
 
+# The statements below already say CREATE OR REPLACE FUNCTION, but for
+# search_books_truncated's, which or_replace() turns into one.
+
 # -- search_index_books ---------------------------------------------------------------
 _INDEX_BOOKS = statement_of(CATEGORY_IDS, "FUNCTION search_index_books(")
 
@@ -107,9 +110,7 @@ _NEW_INSERT = f"""WITH made (word, field, book_id) AS MATERIALIZED ({_POSTINGS_O
         ) AS written (word, field, book_id)
         ORDER BY word COLLATE "C", field, book_id;  -- in index order"""
 
-INDEX_BOOKS = replaced(
-    _INDEX_BOOKS, (_OLD_DELETE, _NEW_DELETE), (_OLD_INSERT, _NEW_INSERT)
-).replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1)
+INDEX_BOOKS = replaced(_INDEX_BOOKS, (_OLD_DELETE, _NEW_DELETE), (_OLD_INSERT, _NEW_INSERT))
 
 # -- search_unindex_book (a deleted book) --------------------------------------------
 _UNINDEX_BOOK = statement_of(SET_BASED_INDEX, "FUNCTION search_unindex_book(")
@@ -136,13 +137,15 @@ _BOOKS_TRUNCATED = statement_of(SEARCH_INDEX, "FUNCTION search_books_truncated()
 # The index of an empty catalog, as search_rebuild() would leave it: lists
 # of a vocabulary that is gone would give the next books P* rows that a
 # rebuild would not.
-BOOKS_TRUNCATED = replaced(
-    _BOOKS_TRUNCATED,
-    (
-        "TRUNCATE search_postings, search_words;",
-        "TRUNCATE search_postings, search_words, search_prefixes;",
-    ),
-).replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1)
+BOOKS_TRUNCATED = or_replace(
+    replaced(
+        _BOOKS_TRUNCATED,
+        (
+            "TRUNCATE search_postings, search_words;",
+            "TRUNCATE search_postings, search_words, search_prefixes;",
+        ),
+    )
+)
 
 # -- search_rebuild ---------------------------------------------------------------------
 _REBUILD = statement_of(CATEGORY_IDS, "FUNCTION search_rebuild()")
@@ -202,17 +205,17 @@ FORWARDS = [
     INDEX_BOOKS,
     UNINDEX_BOOK,
     BOOKS_TRUNCATED,
-    REBUILD.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1),
+    REBUILD,
     "SELECT search_prefixes_build()",
     "ANALYZE search_prefixes",
     "ANALYZE search_postings",
 ]
 
 BACKWARDS = [
-    _REBUILD.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1),
-    _INDEX_BOOKS.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1),
+    _REBUILD,
+    _INDEX_BOOKS,
     _UNINDEX_BOOK,
-    _BOOKS_TRUNCATED.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1),
+    or_replace(_BOOKS_TRUNCATED),
     "DELETE FROM search_postings p USING search_prefixes x WHERE p.word = x.prefix || '*'",
     "DROP FUNCTION search_prefixes_build()",
     "DROP TABLE search_prefixes",
