@@ -4,7 +4,8 @@ A typed prefix ("last ra") stands for its 20 commonest completions, and the
 level walk meets each completion's run with the other word's run: some 28
 runs a q_prefix page, the partner's run read again per completion. With
 postings of its own the prefix walks like one word (docs/search.md, "The
-index"; the contract is /work/wt/PREFIX.md of session 26):
+index", its "Prefix postings", and section 4, "A prefix walked as its own
+word"):
 
 - ``search_prefixes (prefix, words)``: one row per string of 2 to 4
   characters that begins more than 5 words of ``search_words`` held by a
