@@ -15,6 +15,7 @@ import sys
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -141,6 +142,24 @@ def force_walk(monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
         monkeypatch.setattr(candidates, "GIN_FIRST_COMMON_MATCHES", -1.0)
 
     return force
+
+
+@pytest.fixture
+def prefix_postings_off() -> Callable[[], AbstractContextManager[None]]:
+    """``with prefix_postings_off():`` no prefix is walked as its own word (``P*``).
+
+    The search walks a prefix's completions one by one, as it does when the
+    prefix's list is stale: the pages to compare a walk of ``P*`` with.
+    """
+    from bookstore.catalog.search import vocabulary
+
+    @contextmanager
+    def switched_off() -> Iterator[None]:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(vocabulary, "_starred", lambda *_: None)
+            yield
+
+    return switched_off
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -165,3 +165,24 @@ def record_statements(monkeypatch: Any, *, ignore: object = None) -> list[Statem
     monkeypatch.setattr(connection_class, "_execute", extended)
     monkeypatch.setattr(connection_class, "execute", simple)
     return statements
+
+
+# Where level_walk._walks_text puts, as array text, each walk's words (NULL
+# in its unused slots) and each walk's partner word (NULL for none).
+_WALKS_WORDS_ARGUMENT = 0
+_PARTNERS_ARGUMENT = 4
+
+
+def walked_words(statements: Iterable[Statement]) -> set[str]:
+    """The words the level walks among ``statements`` walk or meet: their words and partners.
+
+    A prefix walked as its own word shows here as ``P*`` (``"sal*"``).
+    """
+    return {
+        word.strip('"')
+        for statement in statements
+        if "WITH RECURSIVE branch" in statement.sql
+        for array in (statement.args[_WALKS_WORDS_ARGUMENT], statement.args[_PARTNERS_ARGUMENT])
+        for word in array.strip("{}").split(",")
+        if word != "NULL"
+    }

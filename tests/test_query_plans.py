@@ -17,13 +17,14 @@ import json
 import os
 import re
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import asyncpg
 import pytest
-from factories import Statement, record_statements
+from factories import Statement, record_statements, walked_words
 from fastapi import FastAPI
 
 from bookstore.catalog import (
@@ -44,7 +45,6 @@ from bookstore.catalog.search import (
     candidates,
     levels,
     search_books,
-    vocabulary,
 )
 from bookstore.catalog.search.level_walk import WORD_SLOTS
 from bookstore.catalog.search.suggest import suggest
@@ -1164,6 +1164,7 @@ async def test_a_levels_words_are_read_as_one_run_merge_joined_with_the_partner(
     database: asyncpg.Connection,
     captured: list[Statement],
     monkeypatch: pytest.MonkeyPatch,
+    prefix_postings_off: Callable[[], AbstractContextManager[None]],
 ):
     """A word and a prefix: the completions' title runs are one run, in book_id order.
 
@@ -1176,51 +1177,41 @@ async def test_a_levels_words_are_read_as_one_run_merge_joined_with_the_partner(
     the GIN path. The prefix's own postings (``P*``) are not walked, as
     when its list is stale: a walk of one word has no union.
     """
-    monkeypatch.setattr(vocabulary, "_starred", lambda *_: None)
-    for q in await _words_and_prefixes_in_titles():
-        text = TextQuery(q)
-        found = await _page_served_by_indexes(BookFilters(), text, database, captured)
-        walks = [s for s in captured if "WITH RECURSIVE branch" in s.sql]
-        if walks and _merged_unions(walks[0]):
-            break
-    else:
-        pytest.fail("no word and prefix whose completions are merged as one run")
-    ((_, nodes),) = await _analyzed_plans(database, walks)
-    unions = [
-        node
-        for node in nodes
-        if node["Node Type"] == "Merge Join"
-        and any(child["Node Type"] == "Merge Append" for child in node.get("Plans", []))
-    ]
-    read = [
-        child
-        for join in unions
-        for append in join["Plans"]
-        if append["Node Type"] == "Merge Append"
-        for child in plan_nodes(append)
-        if _reads_postings_in_order(child) and child.get("Actual Rows", 0) > 0
-    ]
-    assert len(read) >= 2, (q, "the union's runs are not read by a merge join")
-    (checked,) = [node for node in nodes if node.get("Alias") == "j"]
-    ways = [
-        child
-        for child in checked["Plans"]
-        if child.get("Parent Relationship") not in ("SubPlan", "InitPlan")
-    ]
-    assert [way["Node Type"] for way in ways] == ["Merge Append"], q
-    monkeypatch.setattr(levels, "MAX_BRANCHES", -1)  # the GIN path
-    by_gin = await _assert_same_page_again(BookFilters(), text, found, captured)
-    assert not [s for s in by_gin if "WITH RECURSIVE branch" in s.sql], q
-
-
-def _walked_words(statement: Statement) -> set[str]:
-    """The words a level walk's statement walks or meets (its walks' words and partners)."""
-    return {
-        word.strip('"')
-        for array in (statement.args[0], statement.args[4])
-        for word in array.strip("{}").split(",")
-        if word != "NULL"
-    }
+    with prefix_postings_off():
+        for q in await _words_and_prefixes_in_titles():
+            text = TextQuery(q)
+            found = await _page_served_by_indexes(BookFilters(), text, database, captured)
+            walks = [s for s in captured if "WITH RECURSIVE branch" in s.sql]
+            if walks and _merged_unions(walks[0]):
+                break
+        else:
+            pytest.fail("no word and prefix whose completions are merged as one run")
+        ((_, nodes),) = await _analyzed_plans(database, walks)
+        unions = [
+            node
+            for node in nodes
+            if node["Node Type"] == "Merge Join"
+            and any(child["Node Type"] == "Merge Append" for child in node.get("Plans", []))
+        ]
+        read = [
+            child
+            for join in unions
+            for append in join["Plans"]
+            if append["Node Type"] == "Merge Append"
+            for child in plan_nodes(append)
+            if _reads_postings_in_order(child) and child.get("Actual Rows", 0) > 0
+        ]
+        assert len(read) >= 2, (q, "the union's runs are not read by a merge join")
+        (checked,) = [node for node in nodes if node.get("Alias") == "j"]
+        ways = [
+            child
+            for child in checked["Plans"]
+            if child.get("Parent Relationship") not in ("SubPlan", "InitPlan")
+        ]
+        assert [way["Node Type"] for way in ways] == ["Merge Append"], q
+        monkeypatch.setattr(levels, "MAX_BRANCHES", -1)  # the GIN path
+        by_gin = await _assert_same_page_again(BookFilters(), text, found, captured)
+        assert not [s for s in by_gin if "WITH RECURSIVE branch" in s.sql], q
 
 
 async def test_a_word_and_a_prefix_walk_the_prefixs_own_postings(
@@ -1228,6 +1219,7 @@ async def test_a_word_and_a_prefix_walk_the_prefixs_own_postings(
     database: asyncpg.Connection,
     captured: list[Statement],
     monkeypatch: pytest.MonkeyPatch,
+    prefix_postings_off: Callable[[], AbstractContextManager[None]],
 ):
     """A word and a prefix with postings of its own (``P*``, its list the completions):
     the completions' runs are one, the prefix's, met with the word's.
@@ -1240,7 +1232,7 @@ async def test_a_word_and_a_prefix_walk_the_prefixs_own_postings(
         text = TextQuery(q)
         found = await _page_served_by_indexes(BookFilters(), text, database, captured)
         walks = [s for s in captured if "WITH RECURSIVE branch" in s.sql]
-        if walks and f"{q.split()[-1]}*" in _walked_words(walks[0]) and found.next_key:
+        if walks and f"{q.split()[-1]}*" in walked_words(walks[:1]) and found.next_key:
             break
     else:
         pytest.fail("no word and prefix walked through the prefix's own postings")
@@ -1249,13 +1241,13 @@ async def test_a_word_and_a_prefix_walk_the_prefixs_own_postings(
     second = await search_books(BookFilters(), text, limit=PAGE, after=found.next_key)
     assert second.books, q
     await assert_served_by_indexes(database, captured)
-    monkeypatch.setattr(vocabulary, "_starred", lambda *_: None)
-    one_by_one = await _assert_same_page_again(BookFilters(), text, found, captured)
-    walks = [s for s in one_by_one if "WITH RECURSIVE branch" in s.sql]
-    assert walks and not any(word.endswith("*") for word in _walked_words(walks[0])), q
-    monkeypatch.setattr(levels, "MAX_BRANCHES", -1)  # the GIN path
-    by_gin = await _assert_same_page_again(BookFilters(), text, found, captured)
-    assert not [s for s in by_gin if "WITH RECURSIVE branch" in s.sql], q
+    with prefix_postings_off():
+        one_by_one = await _assert_same_page_again(BookFilters(), text, found, captured)
+        walks = [s for s in one_by_one if "WITH RECURSIVE branch" in s.sql]
+        assert walks and not any(word.endswith("*") for word in walked_words(walks[:1])), q
+        monkeypatch.setattr(levels, "MAX_BRANCHES", -1)  # the GIN path
+        by_gin = await _assert_same_page_again(BookFilters(), text, found, captured)
+        assert not [s for s in by_gin if "WITH RECURSIVE branch" in s.sql], q
 
 
 # -- storefront browsing (issue 10): several categories, ranges, sorts, counts -------------

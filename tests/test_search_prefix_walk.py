@@ -13,10 +13,16 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from factories import create_author, create_book, create_category, record_statements
+from factories import (
+    create_author,
+    create_book,
+    create_category,
+    record_statements,
+    walked_words,
+)
 
 from bookstore.catalog.filters import BookFilters
-from bookstore.catalog.search import TextQuery, search_books, vocabulary
+from bookstore.catalog.search import TextQuery, search_books
 from bookstore.catalog.search.kept_terms import kept_terms
 from bookstore.tables import Book
 
@@ -34,24 +40,18 @@ async def salt_shelf(client) -> dict[str, Any]:
     Every level of both terms, and every case of a prefix's own posting: a
     completion at its best field, the exact word at a better one or a worse.
     """
-    authors = {
-        (river, completed): await create_author(client, name)
-        for (river, completed), name in {
-            (False, False): "Tom Garden",
-            (True, False): "Ann River",
-            (False, True): "Salvo Marin",
-            (True, True): "Salvo River",
-        }.items()
+    # By (holds "river", holds a completion): an author's name, a category's.
+    names = {
+        (False, False): ("Tom Garden", "Cooking"),
+        (True, False): ("Ann River", "River Tales"),
+        (False, True): ("Salvo Marin", "Salad Days"),
+        (True, True): ("Salvo River", "Salon River"),
     }
-    categories = {
-        (river, completed): await create_category(client, name)
-        for (river, completed), name in {
-            (False, False): "Cooking",
-            (True, False): "River Tales",
-            (False, True): "Salad Days",
-            (True, True): "Salon River",
-        }.items()
-    }
+    authors = {}
+    categories = {}
+    for holds, (author, category) in names.items():
+        authors[holds] = await create_author(client, author)
+        categories[holds] = await create_category(client, category)
     books = []
     n = 0
     for river in FIELDS:
@@ -81,19 +81,6 @@ async def salt_shelf(client) -> dict[str, Any]:
     return {"books": books}
 
 
-def _walked_words(sent) -> list[str]:
-    """The words the level walk's statements walk or meet (their walks' words and
-    partners, sent as array text: level_walk._walks_text)."""
-    return [
-        word.strip('"')
-        for statement in sent
-        if "WITH RECURSIVE branch" in statement.sql
-        for array in (statement.args[0], statement.args[4])
-        for word in array.strip("{}").split(",")
-        if word != "NULL"
-    ]
-
-
 async def _pages(q: str, limit: int = 4) -> list[list[tuple[int, int]]]:
     """Every page of ``q`` in order of relevance: (id, score) of each book.
 
@@ -111,10 +98,9 @@ async def _pages(q: str, limit: int = 4) -> list[list[tuple[int, int]]]:
     raise AssertionError("pagination never ended")
 
 
-async def _pages_walked_one_by_one(monkeypatch, q: str) -> list[list[tuple[int, int]]]:
+async def _pages_walked_one_by_one(prefix_postings_off, q: str) -> list[list[tuple[int, int]]]:
     """``q``'s pages with the prefix's own postings never walked (as on a stale list)."""
-    with monkeypatch.context() as patch:
-        patch.setattr(vocabulary, "_starred", lambda *_: None)
+    with prefix_postings_off():
         kept_terms().clear()
         pages = await _pages(q)
     kept_terms().clear()
@@ -132,37 +118,37 @@ def walked(force_walk) -> None:
     [("river sal", True), ("stone sa", True), ("winter river sal", True), ("salt sal", False)],
 )
 async def test_a_prefix_walked_as_its_own_word_gives_the_pages_of_its_completions(
-    client, salt_shelf, walked, monkeypatch, q: str, starred: bool
+    client, salt_shelf, walked, monkeypatch, prefix_postings_off, q: str, starred: bool
 ) -> None:
     """Every page, book for book and score for score. "salt sal": a word that is
     also one of the prefix's completions (walked alone, its rows confirming)."""
     sent = record_statements(monkeypatch)
     pages = await _pages(q)
     prefix = q.split()[-1]
-    assert (f"{prefix}*" in _walked_words(sent)) == starred
+    assert (f"{prefix}*" in walked_words(sent)) == starred
     assert sum(len(page) for page in pages) >= 4
-    assert pages == await _pages_walked_one_by_one(monkeypatch, q)
+    assert pages == await _pages_walked_one_by_one(prefix_postings_off, q)
 
 
 async def test_a_stale_list_walks_the_completions_until_a_rebuild(
-    client, salt_shelf, walked, monkeypatch
+    client, salt_shelf, walked, monkeypatch, prefix_postings_off
 ) -> None:
     sent = record_statements(monkeypatch)
     # A new word beginning "sal": the lookup's completions are no longer the list.
     salami = await create_book(client, title="River Salami", description="salami")
     stale = await _pages("river sal")
-    assert "sal*" not in _walked_words(sent)
+    assert "sal*" not in walked_words(sent)
     assert salami["id"] in [book for page in stale for book, _ in page]
-    assert stale == await _pages_walked_one_by_one(monkeypatch, "river sal")
+    assert stale == await _pages_walked_one_by_one(prefix_postings_off, "river sal")
     await Book.raw("SELECT search_rebuild()")
     sent.clear()
     rebuilt = await _pages("river sal")
-    assert "sal*" in _walked_words(sent)
+    assert "sal*" in walked_words(sent)
     assert rebuilt == stale
 
 
 async def test_a_book_written_since_the_rebuild_is_found_through_the_prefixs_own_postings(
-    client, salt_shelf, walked, monkeypatch
+    client, salt_shelf, walked, monkeypatch, prefix_postings_off
 ) -> None:
     sent = record_statements(monkeypatch)
     # Words of the list: it stays the completions, and the writes keep its rows.
@@ -171,7 +157,7 @@ async def test_a_book_written_since_the_rebuild_is_found_through_the_prefixs_own
     response = await client.patch(f"/books/{renamed['id']}", json={"title": "Garden"})
     assert response.status_code == 200, response.text
     pages = await _pages("river sal")
-    assert "sal*" in _walked_words(sent)
+    assert "sal*" in walked_words(sent)
     found = dict(book for page in pages for book in page)
     assert found[written["id"]] == 31  # "river" in its title 16, a completion there 15
-    assert pages == await _pages_walked_one_by_one(monkeypatch, "river sal")
+    assert pages == await _pages_walked_one_by_one(prefix_postings_off, "river sal")
