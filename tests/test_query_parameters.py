@@ -9,6 +9,8 @@ from __future__ import annotations
 import pytest
 from factories import create_author, create_book, create_category, expect_error
 
+from bookstore.tables import Book
+
 # Every route that takes query parameters, with one parameter it knows.
 LISTINGS = [
     ("/books", "author", "tolkien"),
@@ -20,6 +22,7 @@ LISTINGS = [
     ("/authors/{author_id}/books", "limit", "5"),
     ("/categories/{category_id}/books", "limit", "5"),
     ("/search-logs", "limit", "5"),
+    ("/search-logs/stats", "bucket", "hour"),
 ]
 ROUTE_IDS = [f"{route}?{known}" for route, known, _ in LISTINGS]
 # Parameters a route cannot do without, sent with every request to it so that
@@ -138,6 +141,28 @@ async def test_two_different_values_of_one_filter_are_422_not_the_last_one(clien
 
     # category may be repeated (several categories, issue 10); author may not.
     assert names_in(expect_error(response, 422)) == {"author"}
+
+
+async def test_an_import_given_dry_run_twice_is_422_and_writes_nothing(client, paths):
+    # The one route with query parameters that writes: read as FastAPI reads
+    # them, ``dry_run=false`` after ``dry_run=true`` imported the file.
+    before = await Book.count()
+    for query in ("dry_run=true&dry_run=false", "format=csv&format=jsonl"):
+        response = await client.post(
+            f"/books/import?{query}",
+            content=b"title,author\nDune,Frank Herbert\n",
+            headers={"Content-Type": "text/csv"},
+        )
+        (error,) = expect_error(response, 422)
+        assert error["type"] == "repeated_parameter"
+        assert error["loc"] == ["query", query.split("=")[0]]
+    unknown = await client.post(
+        "/books/import?dry_run=true&dryrun=1",
+        content=b"title,author\nDune,Frank Herbert\n",
+        headers={"Content-Type": "text/csv"},
+    )
+    assert names_in(expect_error(unknown, 422)) == {"dryrun"}
+    assert await Book.count() == before
 
 
 async def test_routes_without_query_parameters_are_unchanged(client, paths):

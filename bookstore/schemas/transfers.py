@@ -28,6 +28,7 @@ from bookstore.schemas.queries import (
     CategoryModeParam,
     CategoryTerms,
     OptionalIdParam,
+    QueryModel,
     RangeQuery,
 )
 
@@ -105,8 +106,12 @@ class ImportReport(BaseModel):
     problems: list[ImportProblem]
 
 
-class BookImportQuery(Model):
-    """The parameters of ``POST /books/import``."""
+class BookImportQuery(QueryModel):
+    """The parameters of ``POST /books/import``.
+
+    A ``QueryModel``, so that ``?dry_run=true&dry_run=false`` is a 422: read as
+    FastAPI reads it, the last value won and the file was written.
+    """
 
     format: Annotated[
         str | None,
