@@ -212,6 +212,57 @@ async def test_a_hostile_query_parameter_answers_json_and_changes_nothing(
     findings.assert_none()
 
 
+# The search box's text (issue 9): whatever is typed is text, never an error, except
+# what the contract refuses: blank on /books, longer than 200 characters, a NUL.
+SEARCH_TEXT_ROUTES = [
+    # (route with its other parameters, whether blank text is refused)
+    ("/books?", True),
+    ("/books?highlight=true&sort=title&with_total=true&", True),
+    ("/books/suggest?", False),
+]
+SEARCH_TEXT_VALUES = [
+    *QUERY_VALUES,
+    ("lone-quote", "%22", True),
+    ("unbalanced-quotes", "%22plain%20%22book%22", True),
+    ("lone-minus", "-", True),
+    ("minus-only-words", "-plain%20-book", True),
+    ("control-characters", "%01%07%1B%5B31m%7F", True),
+    ("tabs-and-newlines", "plain%09%0A%0Dbook", True),
+    ("emoji", "%F0%9F%98%80%F0%9F%91%A8%E2%80%8D%F0%9F%91%A9", True),
+    ("mixed-scripts", "%D0%9C%D0%BE%D1%81%D0%BA%D0%B2%D0%B0%E4%B8%AD%E6%96%87plain", True),
+    ("right-to-left-override", "%E2%80%AEplain", True),
+    ("lone-combining-mark", "%CC%81", True),
+    ("punctuation-only", quote("!?.,;:()[]{}<>*&^$#@~`|/"), True),
+    ("200-after-trimming", "%20" * 50 + "p" * 200 + "%20" * 50, True),
+    ("201-after-trimming", "p" * 201, False),
+]
+
+
+@pytest.mark.parametrize(
+    ("route", "blank_refused"), SEARCH_TEXT_ROUTES, ids=[r for r, _ in SEARCH_TEXT_ROUTES]
+)
+async def test_hostile_search_text_answers_json_and_changes_nothing(
+    hostile, catalog, route, blank_refused
+):
+    findings = Findings()
+    for value_id, encoded, searchable in SEARCH_TEXT_VALUES:
+        with findings.trying(value_id):
+            before = await snapshot()
+
+            response = await hostile.get(f"{route}q={encoded}")
+
+            text = unquote(encoded)
+            blank = not text.strip()
+            if searchable and len(text.strip()) <= 200 and not (blank and blank_refused):
+                body = assert_json_answer(response)
+                assert response.status_code == 200, response.text
+                assert isinstance(body["items"], list), body
+            else:
+                assert_refused(response)
+            assert await snapshot() == before
+    findings.assert_none()
+
+
 # -- body fields -----------------------------------------------------------------
 
 

@@ -56,15 +56,18 @@ NameTerm = Annotated[
 MAX_QUERY_TEXT = 200
 
 
+def _at_most_max_after_trimming(value: str) -> str:
+    if len(value.strip()) > MAX_QUERY_TEXT:
+        raise ValueError(f"must be at most {MAX_QUERY_TEXT} characters after trimming")
+    return value  # as typed: a trailing space means the last word is complete
+
+
 def _search_text(value: str | None) -> str | None:
     if value is None:
         return None
-    text = value.strip()
-    if not text:
+    if not value.strip():
         raise ValueError("must not be blank")
-    if len(text) > MAX_QUERY_TEXT:
-        raise ValueError(f"must be at most {MAX_QUERY_TEXT} characters after trimming")
-    return value  # as typed: a trailing space means the last word is complete
+    return _at_most_max_after_trimming(value)
 
 
 SearchText = Annotated[
@@ -275,10 +278,18 @@ class BookQuery(BrowseQuery, _BookTerms):
 class SuggestQuery(QueryModel):
     """``GET /books/suggest``: what has been typed so far."""
 
+    # Measured as ``q=`` is, after trimming: the search box sends both the same
+    # text, and 200 characters and a space were a 422 here only. Blank is no
+    # error: a space typed first completes nothing.
     q: Annotated[
         str,
-        Field(min_length=1, max_length=200, description="What has been typed so far."),
+        Field(
+            min_length=1,
+            max_length=2000,
+            description="What has been typed so far, up to 200 characters after trimming.",
+        ),
         AfterValidator(refuse_nul),
+        AfterValidator(_at_most_max_after_trimming),
     ]
     limit: Annotated[int, Field(ge=1, le=20, description="At most this many, 1 to 20.")] = 8
 
