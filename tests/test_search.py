@@ -610,6 +610,50 @@ async def test_a_rebuild_gives_every_book_its_categories_beside_its_words(client
     assert any(row["category_ids"] for row in rows) and any(not row["links"] for row in rows)
 
 
+# -- the README's examples ----------------------------------------------------------------
+
+
+async def test_the_readmes_search_examples_hold_on_the_demo_catalog(client) -> None:
+    """README.md, "The search box": each example as printed, on ``serve --demo``'s catalog
+    (loaded as it loads it, ids from 1). "hobbies" did "not become hobbit" there, it did."""
+    from bookstore.seed import seed_demo
+
+    await seed_demo()
+    page = await search(client, "tolkein hobit", highlight="true")
+    (hobbit,) = page["items"]
+    assert (hobbit["id"], hobbit["title"], hobbit["author"]) == (
+        109,
+        "The Hobbit",
+        {"id": 8, "name": "J. R. R. Tolkien"},
+    )
+    assert (hobbit["score"], hobbit["title_highlight"]) == (22, "The <mark>Hobbit</mark>")
+    assert (page["next_cursor"], page["ignored_words"], page["suggestion"]) == (
+        None,
+        [],
+        "tolkien hobbit",
+    )
+    potter = titles(await search(client, "harry pot"))
+    assert len(potter) == 7 and all(title.startswith("Harry Potter") for title in potter)
+    for typed in ("marquez", "Márquez"):
+        page = await search(client, typed)
+        assert {book["author"]["name"] for book in page["items"]} == {"Gabriel García Márquez"}
+    response = await client.get("/books/suggest", params={"q": "le gu", "limit": 4})
+    assert response.json() == {"items": [{"kind": "author", "text": "Ursula K. Le Guin", "id": 4}]}
+    assert "A Wizard of Earthsea" in titles(await search(client, "wizards"))
+    assert {book["author"]["name"] for book in (await search(client, "bronte"))["items"]} == {
+        "Charlotte Brontë",
+        "Emily Brontë",
+    }
+    assert titles(await search(client, "frankenstien")) == ["Frankenstein"]
+    horse = await search(client, "horse")
+    assert "The Horse and His Boy" in titles(horse) and "Bleak House" not in titles(horse)
+    assert horse["suggestion"] is None
+    assert (await search(client, "hobbies"))["suggestion"] == "hobbit"
+    assert titles(await search(client, '"left hand"')) == ["The Left Hand of Darkness"]
+    le_guin = await search(client, "le gu")
+    assert {book["author"]["name"] for book in le_guin["items"]} == {"Ursula K. Le Guin"}
+
+
 # -- logging and completions --------------------------------------------------------------
 
 
