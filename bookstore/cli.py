@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bookstore.database import embedded_server, keep_session, resolve_dsn
+from bookstore.database import case_folding_problem, embedded_server, keep_session, resolve_dsn
 from bookstore.settings import get_settings
 
 T = TypeVar("T")
@@ -46,11 +46,14 @@ def _with_engine(work: Callable[[], Awaitable[T]]) -> T:
     return asyncio.run(run())
 
 
-async def _migrate() -> None:
+async def _migrate(dsn: str) -> None:
     from piccolo.apps.migrations.commands.forwards import run_forwards
 
     from bookstore.installation_secrets import CURSOR_SECRET, installation_secret
 
+    problem = await case_folding_problem(dsn)
+    if problem:
+        raise SystemExit(f"bookstore: {problem}")
     result = await run_forwards(app_name="all")
     if not result.success:
         raise SystemExit(f"migrations failed: {result.message}")
@@ -60,8 +63,7 @@ async def _migrate() -> None:
 
 def migrate(args: argparse.Namespace) -> None:
     """Apply pending migrations of every app in piccolo_conf.py."""
-    _use_database()
-    asyncio.run(_migrate())
+    asyncio.run(_migrate(_use_database()))
 
 
 def serve(args: argparse.Namespace) -> None:
@@ -71,7 +73,7 @@ def serve(args: argparse.Namespace) -> None:
     from bookstore.admin import create_demo_admin
 
     dsn = _use_database()
-    asyncio.run(_migrate())
+    asyncio.run(_migrate(dsn))
     if args.demo:
         _with_engine(_load_demo_if_empty)
         credentials = _with_engine(create_demo_admin)
@@ -138,8 +140,7 @@ def createadmin(args: argparse.Namespace) -> None:
         password = getpass.getpass("Password: ")
         if getpass.getpass("Password (again): ") != password:
             raise SystemExit("createadmin: the passwords differ")
-    _use_database()
-    asyncio.run(_migrate())  # the user table comes with Piccolo's user app
+    asyncio.run(_migrate(_use_database()))  # the user table comes with Piccolo's user app
 
     async def create() -> None:
         await create_admin_user(username, password, email=args.email)

@@ -41,6 +41,34 @@ def resolve_dsn(settings: Settings | None = None) -> str:
     return embedded_server(settings).ensure_running()
 
 
+# search_fold() lowers letters with lower(), which follows the database's
+# LC_CTYPE. Under "C" (or "POSIX") only ASCII letters are lowered: a title's
+# "ØRJAN" would be indexed as "Ørjan" while the "Ørjan" a customer types is
+# folded to "orjan", and the book would never be found. The check asks lower()
+# itself, so any locale that folds these letters passes, whatever its name.
+_FOLDS_CASE = (
+    "SELECT lower('ÀØŁΣЖ') = 'àøłσж' AS folds,"
+    " (SELECT datctype FROM pg_database WHERE datname = current_database()) AS ctype"
+)
+
+
+async def case_folding_problem(dsn: str) -> str | None:
+    """Why searches on this database would miss capitals, or None when they would not."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        row = await connection.fetchrow(_FOLDS_CASE)
+    finally:
+        await connection.close()
+    if row["folds"]:
+        return None
+    return (
+        f"this database's LC_CTYPE is {row['ctype']!r}, under which PostgreSQL's lower() leaves "
+        "letters like 'Ø' or 'Ж' as they are: searches would not find words written in such "
+        "capitals. Create the database with a UTF-8 locale, e.g. "
+        "createdb --template=template0 --locale=C.UTF-8 NAME"
+    )
+
+
 def pool_options(settings: Settings) -> dict[str, Any]:
     """Keyword arguments for ``PostgresEngine.start_connection_pool``.
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import uuid
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
+from conftest import SERVER_DSN, run_on_server, with_database
 from servers import bookstore
 
 from bookstore.seed import added_at
@@ -114,3 +116,29 @@ def test_printed_dsns_hide_passwords() -> None:
         == "postgresql://shop:***@db:5432/books"
     )
     assert "s3cret" not in _redacted("postgresql://db/books?user=shop&password=s3cret")
+
+
+async def test_migrate_refuses_a_database_whose_locale_does_not_lower_non_ascii_letters() -> None:
+    """Under LC_CTYPE "C", lower() leaves 'Ø' as it is: a book by 'ØRJAN' would be indexed
+    unfolded and never found by 'orjan'. Migrating such a database stops with the reason, before
+    any table is made; a database with a UTF-8 locale migrates (every other test's does)."""
+    name = f"bookstore_c_locale_{uuid.uuid4().hex[:12]}"
+    await run_on_server(
+        f"CREATE DATABASE {name} TEMPLATE template0 LOCALE_PROVIDER libc LC_COLLATE 'C' LC_CTYPE 'C'"
+    )
+    dsn = with_database(SERVER_DSN, name)
+    try:
+        migrated = bookstore("migrate", env={**os.environ, "DATABASE_URL": dsn})
+        assert migrated.returncode != 0
+        assert "LC_CTYPE is 'C'" in migrated.stderr
+        assert "createdb --template=template0 --locale=C.UTF-8" in migrated.stderr
+        connection = await asyncpg.connect(dsn)
+        try:
+            tables = await connection.fetchval(
+                "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
+            )
+        finally:
+            await connection.close()
+        assert tables == 0
+    finally:
+        await run_on_server(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
