@@ -54,7 +54,8 @@ _FOLDS_CASE = (
 
 async def case_folding_problem(dsn: str) -> str | None:
     """Why searches on this database would miss capitals, or None when they would not."""
-    connection = await asyncpg.connect(dsn)
+    # No named statement: the DSN may be a PgBouncer in transaction mode.
+    connection = await asyncpg.connect(dsn, statement_cache_size=0)
     try:
         row = await connection.fetchrow(_FOLDS_CASE)
     finally:
