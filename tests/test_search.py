@@ -28,7 +28,7 @@ from bookstore.catalog.search.level_walk import (
 )
 from bookstore.catalog.search.levels import Level, branches, combinations, levels_of, met
 from bookstore.catalog.search.pages import FIRST, SMALL_CATEGORY, Match
-from bookstore.catalog.search.typos import allowed_typos, typo_distance
+from bookstore.catalog.search.typos import allowed_typos, typo_distance, within_typos
 from bookstore.catalog.search.vocabulary import ResolvedTerm, Variant
 from bookstore.catalog.search.words import Term, fold, parse_query
 from bookstore.query_text import Compiled, compile_postgres
@@ -161,6 +161,78 @@ async def test_a_word_found_as_typed_is_never_corrected(client, shelf) -> None:
     page = await search(client, "hobbies ")
     assert titles(page) == ["Hobbies for Everyone"]
     assert page["suggestion"] is None
+
+
+@pytest.fixture
+async def short_words(client) -> None:
+    """Titles of short words that a longer word typed has a stem one letter from."""
+    for title in (
+        "Moby-Dick",
+        "The Dead Zone",
+        "The Sun Also Rises",
+        "The King Must Die",
+        "Great Hopes",
+        "The Creation of the World",
+    ):
+        await create_book(client, title=title)
+
+
+@pytest.mark.parametrize(
+    ("typed", "not_found"),
+    [
+        ("sickness", "Moby-Dick"),  # "sick": one letter from "dick"
+        ("kindness", "The King Must Die"),  # -ness: "kind", "king"
+        ("reading", "The Dead Zone"),  # -ing: "read", "dead"
+        ("readings", "The Dead Zone"),  # -ings
+        ("running", "The Sun Also Rises"),  # "run", "sun"
+        ("kindly", "The King Must Die"),  # -ly
+    ],
+)
+async def test_a_typo_is_counted_on_the_stem_when_measured_on_the_stem(
+    client, short_words, typed, not_found
+) -> None:
+    # The vocabulary holds stems: "sickness" is looked up as "sick", 4
+    # letters, which must be exact, whatever suffix was typed (it became
+    # "dick" with the budget of the 8 letters typed, 2026-11-30).
+    page = await search(client, typed + " ")
+    assert not_found not in titles(page)
+    assert page["items"] == []
+    assert page["ignored_words"] == [typed]
+    assert page["suggestion"] is None
+
+
+async def test_a_typo_is_counted_on_the_word_typed_against_the_word_written(
+    client, short_words
+) -> None:
+    # "hpoes" is "hpoe", 4 letters: two edits from the stem "hope" counted as
+    # stems, but one swap from "hopes" as the catalog writes it.
+    page = await search(client, "hpoes ")
+    assert titles(page) == ["Great Hopes"]
+    assert page["suggestion"] == "hopes"
+    # A stem of 5 letters or more takes its typo: "craetion" is "creation".
+    page = await search(client, "craetion ")
+    assert titles(page) == ["The Creation of the World"]
+    assert page["suggestion"] == "creation"
+
+
+def test_a_correction_is_within_the_typos_of_the_stem_or_of_the_word_typed() -> None:
+    assert not within_typos("sickness", "sick", "dick", 1, "dick")
+    assert not within_typos("sickness", "sick", "dick", 1, None)
+    assert within_typos("cooking", "cook", "look", 1, "looking")
+    assert not within_typos("cooking", "cook", "look", 1, "look")
+    assert within_typos("hpoes", "hpoe", "hope", 1, None)  # a plural: "hopes"
+    assert not within_typos("kindly", "kind", "king", 1, None)
+    assert within_typos("hobbies", "hobbi", "hobbit", 1, None)
+    assert within_typos("frankinstien", "frankinstien", "frankenstein", 2, None)
+    assert not within_typos("happinesss", "happi", "happen", 2, None)
+
+
+async def test_nothing_found_and_nothing_corrected_suggests_nothing(client, shelf) -> None:
+    # The text less its stop words ("zzzzzz") finds nothing either; the
+    # words that found nothing are named instead.
+    for typed, ignored in (("aaaaaaa", ["aaaaaaa"]), ("the zzzzzz", ["zzzzzz"])):
+        page = await search(client, typed)
+        assert (page["items"], page["ignored_words"], page["suggestion"]) == ([], ignored, None)
 
 
 async def test_accents_are_ignored_both_ways(client, shelf) -> None:
@@ -649,6 +721,12 @@ async def test_the_readmes_search_examples_hold_on_the_demo_catalog(client) -> N
     assert "The Horse and His Boy" in titles(horse) and "Bleak House" not in titles(horse)
     assert horse["suggestion"] is None
     assert (await search(client, "hobbies"))["suggestion"] == "hobbit"
+    sickness = await search(client, "sickness")
+    assert (sickness["items"], sickness["ignored_words"], sickness["suggestion"]) == (
+        [],
+        ["sickness"],
+        None,
+    )
     assert titles(await search(client, '"left hand"')) == ["The Left Hand of Darkness"]
     le_guin = await search(client, "le gu")
     assert {book["author"]["name"] for book in le_guin["items"]} == {"Ursula K. Le Guin"}

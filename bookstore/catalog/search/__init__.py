@@ -77,16 +77,19 @@ async def _suggestion(
     db: DatabaseConnection,
     query: ParsedQuery,
     resolved: list[ResolvedTerm],
-    found: bool,
     catalog_version: int | None,
 ) -> str | None:
-    """The query with its corrected words, when a word was corrected or nothing was found.
+    """The query with its corrected words, when a word was corrected; else None.
 
+    When nothing was found and no word could be corrected, the text typed
+    is all there is to suggest, less its stop words at most: "the zzzzzz"
+    suggested "zzzzzz", which finds nothing either (until 2026-11-30). The
+    words that found nothing are named by ``ignored_words``; a word farther
+    than its typos allow would be a guess ("aaaaaaa" is no word's typo).
     A corrected word is shown as the catalog writes it ("dostoevsky"), not
     as the stem the vocabulary holds ("dostoevski").
     """
-    corrected = any(term.correction for term in resolved)
-    if not corrected and found:
+    if not any(term.correction for term in resolved):
         return None
     # The lookup spelt out the words one edit away; the others are asked here.
     words = {
@@ -247,5 +250,5 @@ async def search_books(
             for book in books:
                 book["title_highlight"] = highlight_title(book["title"], matched, stems, typing)
         match = Match(tuple(kept), query.phrases, query.excluded) if kept else None
-        suggestion = await _suggestion(db, query, resolved, bool(books), catalog_version)
+        suggestion = await _suggestion(db, query, resolved, catalog_version)
     return SearchResult(books, next_key, ignored, suggestion, match)

@@ -4,6 +4,15 @@ Meilisearch's defaults: words of 1 to 4 characters must match exactly, 5 to
 8 allow one typo, 9 or more two. A typo is an insertion, a deletion, a
 substitution, or a swap of two neighbouring letters (Damerau-Levenshtein,
 optimal string alignment). Numbers never take typos: "12044" is not "12045".
+
+The vocabulary holds stems, and a typed word's stem may be much shorter
+than the word: "sickness" is "sick". Its typos are counted where they are
+measured (``within_typos``): from stem to stem, the budget is the stem's,
+since a suffix the stemmer strips tells nothing about which word was meant
+("sick" -> "dick" is a typo in a word of 4 letters, whatever "-ness"
+follows); from the typed word to a word as the catalog writes it, the typed
+word's ("cooking" -> "looking"). A plural's ending stays part of the
+word: "hpoes" -> "hope", as "hopes" misspelt.
 """
 
 from __future__ import annotations
@@ -32,3 +41,34 @@ def typo_distance(a: str, b: str, limit: int) -> int:
             return limit + 1
         previous2, previous = previous, current
     return min(previous[len(b)], limit + 1)
+
+
+# What the stemmer strips of a plural.
+_PLURAL_ENDINGS = ("s", "es")
+
+
+def within_typos(typed: str, stem: str, word: str, stem_typos: int, written: str | None) -> bool:
+    """Whether the vocabulary's ``word`` is a correction of ``typed`` (whose stem is ``stem``).
+
+    ``stem_typos``: the edits from ``stem`` to ``word``. ``written``: ``word``
+    as the catalog writes it (the first book holding it), when known.
+    Either measure within its budget will do. Measured only on stems, the
+    typed word's budget let "sickness" become "dick", "reading" "dead",
+    "running" "sun" (2026-11-30): one typo in a stem of 3 or 4 letters.
+
+    >>> within_typos("sickness", "sick", "dick", 1, "dick")
+    False
+    >>> within_typos("hpoes", "hpoe", "hope", 1, "hope")
+    True
+    >>> within_typos("hobbies", "hobbi", "hobbit", 1, "hobbit")
+    True
+    """
+    # A plural's "s" or "es" stays a letter of the word: "kigns" is "kings"
+    # misspelt, one typo in 5 letters, though its stem is "kign".
+    plural = typed.startswith(stem) and typed[len(stem) :] in _PLURAL_ENDINGS
+    if stem_typos <= allowed_typos(typed if plural else stem):
+        return True
+    if written is None:
+        return False
+    budget = allowed_typos(typed)
+    return typo_distance(typed, written, budget) <= budget

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from piccolo.querystring import QueryString
 
 from bookstore.catalog.search.kept_terms import KeptTerm, kept_terms
-from bookstore.catalog.search.typos import allowed_typos, typo_distance
+from bookstore.catalog.search.typos import allowed_typos, typo_distance, within_typos
 from bookstore.catalog.search.words import Term
 from bookstore.database import DatabaseConnection, fetch
 from bookstore.query_text import Sql
@@ -92,6 +92,11 @@ SURFACE_OF = """(
 # come as one more word, counted the same way, with the list they were built
 # from (``frozen``), which the prefix's completions must equal.
 #
+# The trigram neighbours come without their spelling, so they are measured
+# on stems only, within the stem's budget (``typos.within_typos``): two typos
+# need a stem of 9 letters or more, and a shorter stem ("happiness" is
+# "happi") is not compared with them at all.
+#
 # A long word is tried one edit away first: the nearest words are kept, so
 # when one is there the trigram neighbours could add nothing (they were all
 # dropped as farther), and the KNN cost 26 ms for one word at 16,500 words
@@ -157,7 +162,7 @@ WITH typed AS MATERIALIZED (
         SELECT w.word, w.books FROM search_words w WHERE w.books > 0
         ORDER BY w.word <-> exact.lexeme LIMIT {NEAR_WORDS}
     ) AS near
-    WHERE exact.typos > 1 AND exact.lexeme IS NOT NULL AND exact.books IS NULL
+    WHERE exact.typos > 1 AND length(exact.lexeme) >= 9 AND exact.books IS NULL
       AND NOT EXISTS (SELECT 1 FROM edits WHERE edits.n = exact.n)
   UNION ALL
     SELECT 0, 'prefix', prefixed.word, prefixed.books, NULL
@@ -457,12 +462,19 @@ def _resolve_rows(
         elif lexeme is not None and candidates[n]:
             limit = typos[n - 1]
             # A spelling the statement made from the lexeme by one edit is one
-            # typo away: only the trigram neighbours are measured.
+            # typo away: only the trigram neighbours are measured. Each is
+            # within the typos of the stem, or of the word as typed against
+            # the word as written (``typos.within_typos``).
             scored = sorted(
                 (1 if edit else typo_distance(lexeme, word, limit), -books, word, books, postings)
                 for word, books, postings, edit in candidates[n]
             )
-            within = [entry for entry in scored if entry[0] <= limit]
+            within = [
+                entry
+                for entry in scored
+                if entry[0] <= limit
+                and within_typos(term.folded, lexeme, entry[2], entry[0], surfaces.get(entry[2]))
+            ]
             if within:
                 best = within[0][0]
                 variants.extend(
