@@ -171,7 +171,8 @@ class BookPage(BaseModel):
     suggestion: str | None = Field(
         default=None,
         description="With `q=`: the query with its misspelt words corrected, when a word was"
-        " corrected or nothing matched; else null. Absent otherwise.",
+        " corrected; else null, also when nothing matched (`ignored_words` then names the"
+        " words that found nothing). Absent otherwise.",
     )
     total: int | None = Field(
         default=None,
