@@ -721,6 +721,8 @@ async def test_the_readmes_search_examples_hold_on_the_demo_catalog(client) -> N
     assert "The Horse and His Boy" in titles(horse) and "Bleak House" not in titles(horse)
     assert horse["suggestion"] is None
     assert (await search(client, "hobbies"))["suggestion"] == "hobbit"
+    assert "Bleak House" in titles(await search(client, "hosues"))
+    assert titles(await search(client, "cooking")) == ["Through the Looking-Glass"]
     sickness = await search(client, "sickness")
     assert (sickness["items"], sickness["ignored_words"], sickness["suggestion"]) == (
         [],
