@@ -124,7 +124,8 @@ async def test_migrate_refuses_a_database_whose_locale_does_not_lower_non_ascii_
     any table is made; a database with a UTF-8 locale migrates (every other test's does)."""
     name = f"bookstore_c_locale_{uuid.uuid4().hex[:12]}"
     await run_on_server(
-        f"CREATE DATABASE {name} TEMPLATE template0 LOCALE_PROVIDER libc LC_COLLATE 'C' LC_CTYPE 'C'"
+        f"CREATE DATABASE {name} TEMPLATE template0"
+        " LOCALE_PROVIDER libc LC_COLLATE 'C' LC_CTYPE 'C'"
     )
     dsn = with_database(SERVER_DSN, name)
     try:
