@@ -235,6 +235,68 @@ async def test_nothing_found_and_nothing_corrected_suggests_nothing(client, shel
         assert (page["items"], page["ignored_words"], page["suggestion"]) == ([], ignored, None)
 
 
+async def test_nothing_found_suggests_the_nearest_word_beyond_its_typos(client, shelf) -> None:
+    # Three typos in nine letters: no correction, nothing found, but a
+    # customer who typed it meant The Hobbit.
+    page = await search(client, "hobbbbbit")
+    assert (page["items"], page["ignored_words"], page["suggestion"]) == (
+        [],
+        ["hobbbbbit"],
+        "hobbit",
+    )
+    assert titles(await search(client, page["suggestion"])) == ["The Hobbit"]
+    page = await search(client, "the tolkkkkien hobbbbbit ")
+    assert (page["items"], page["suggestion"]) == ([], "tolkien hobbit")
+
+
+async def test_a_hopeless_word_beside_a_word_that_finds_nothing_is_replaced_alone(
+    client, shelf
+) -> None:
+    # "unicorn" is spelt right and in no book: kept as typed, and ignored by
+    # the suggested text's own search, which finds The Hobbit.
+    page = await search(client, "hobbbbbit unicorn")
+    assert (page["items"], page["ignored_words"], page["suggestion"]) == (
+        [],
+        ["hobbbbbit", "unicorn"],
+        "hobbit unicorn",
+    )
+    assert titles(await search(client, "hobbit unicorn")) == ["The Hobbit"]
+
+
+@pytest.mark.parametrize("typed", ["aaaaaaa", "zzqxv", "sickness "])
+async def test_no_word_near_enough_suggests_nothing(client, shelf, typed) -> None:
+    page = await search(client, typed)
+    assert (page["items"], page["suggestion"]) == ([], None)
+
+
+async def test_a_suggestion_that_would_find_nothing_is_not_offered(client, shelf) -> None:
+    # "hobbit" is near "hobbbbbit", but no book of Le Guin's holds it.
+    page = await search(client, "hobbbbbit", author="le guin")
+    assert (page["items"], page["suggestion"]) == ([], None)
+    assert (await search(client, "hobbbbbit", author="tolkien"))["suggestion"] == "hobbit"
+
+
+async def test_only_a_search_that_found_nothing_looks_beyond_the_typos(
+    client, shelf, monkeypatch
+) -> None:
+    assert (await search(client, "solaris"))["items"]  # the categories' names read
+    sent = record_statements(monkeypatch)
+    # Found: as many statements as before words beyond the typos were
+    # suggested (2026-11-30), a word ignored or corrected or not: the
+    # lookup and the page (the search log's writes are not the search's).
+    for text in ("hobbit", "tolkein hobit", "hobbbbbit dragon"):
+        sent.clear()
+        assert (await search(client, text))["items"]
+        searched = [s.sql for s in sent if "search_logs" not in s.sql]
+        assert len(searched) == 2, text
+        assert not [sql for sql in searched if "similarity(" in sql]
+    # Nothing found: one statement for every word that found nothing.
+    sent.clear()
+    assert (await search(client, "wizzzzard hobbbbbit"))["suggestion"] == "wizard hobbit"
+    (beyond,) = [s for s in sent if "similarity(" in s.sql]
+    assert sorted(beyond.args[0]) == ["hobbbbbit", "wizzzzard"]
+
+
 async def test_accents_are_ignored_both_ways(client, shelf) -> None:
     assert titles(await search(client, "marquez "))[0] == "One Hundred Years of Solitude"
     assert titles(await search(client, "MÁRQUEZ "))[0] == "One Hundred Years of Solitude"
@@ -729,6 +791,14 @@ async def test_the_readmes_search_examples_hold_on_the_demo_catalog(client) -> N
         ["sickness"],
         None,
     )
+    for typed, suggested in (
+        ("hobbbbbit", "hobbit"),
+        ("dickkkens", "dickens"),
+        ("aaaaaaa", None),
+        ("zzqxv", None),
+    ):
+        page = await search(client, typed)
+        assert (page["items"], page["suggestion"]) == ([], suggested), typed
     assert titles(await search(client, '"left hand"')) == ["The Left Hand of Darkness"]
     le_guin = await search(client, "le gu")
     assert {book["author"]["name"] for book in le_guin["items"]} == {"Ursula K. Le Guin"}

@@ -14,7 +14,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 
 from piccolo.querystring import QueryString
 
@@ -41,6 +42,7 @@ from bookstore.catalog.search.vocabulary import (
     ResolvedTerm,
     look_up_terms_alongside,
     surface_words,
+    words_beyond_typos,
 )
 from bookstore.catalog.search.words import ParsedQuery, parse_query
 from bookstore.catalog.sorts import TITLE, PageKey, SortOrder, decode_key, sort_order
@@ -78,18 +80,20 @@ async def _suggestion(
     query: ParsedQuery,
     resolved: list[ResolvedTerm],
     catalog_version: int | None,
+    beyond: Mapping[str, str] | None = None,
 ) -> str | None:
     """The query with its corrected words, when a word was corrected; else None.
 
-    When nothing was found and no word could be corrected, the text typed
-    is all there is to suggest, less its stop words at most: "the zzzzzz"
-    suggested "zzzzzz", which finds nothing either (until 2026-11-30). The
-    words that found nothing are named by ``ignored_words``; a word farther
-    than its typos allow would be a guess ("aaaaaaa" is no word's typo).
+    ``beyond``: for a search that found nothing, the words that found
+    nothing replaced (their stem -> a word beyond their typos, as written:
+    ``_suggestion_beyond_typos``). Without one, the text typed is no
+    suggestion, less its stop words neither: "the zzzzzz" suggested "zzzzzz",
+    which finds nothing either (until 2026-11-30).
     A corrected word is shown as the catalog writes it ("dostoevsky"), not
     as the stem the vocabulary holds ("dostoevski").
     """
-    if not any(term.correction for term in resolved):
+    beyond = beyond or {}
+    if not any(term.correction for term in resolved) and not beyond:
         return None
     # The lookup spelt out the words one edit away; the others are asked here.
     words = {
@@ -99,7 +103,11 @@ async def _suggestion(
     if unknown:
         words.update(await surface_words(db, unknown, known_version=catalog_version))
     suggestion = " ".join(
-        words.get(term.correction, term.correction) if term.correction else term.term.folded
+        words.get(term.correction, term.correction)
+        if term.correction
+        else beyond.get(term.lexeme or "", term.term.folded)
+        if not term.variants
+        else term.term.folded
         for term in resolved
     )
     if not suggestion or suggestion == " ".join(term.folded for term in query.terms):
@@ -209,46 +217,108 @@ async def search_books(
     if query.empty:
         return SearchResult([], None, [])
     async with connection(Book._meta.db) as db:
-        # A search of several terms plans its walk from the words' postings
-        # per field: counted by the same statement, which also looks up the
-        # filters' categories and authors (by relevance, with the categories'
-        # sizes, which choose how a category is searched).
-        lookup = criteria_lookup(filters, category_books=text.sort == "relevance")
-        resolved, found = await look_up_terms_alongside(
-            db,
-            query.terms,
-            prefix=query.prefix,
-            counted=len(query.terms) > 1,
-            alongside=lookup.columns,
-            alongside_key=lookup.key(),
-            known_version=catalog_version,
-        )
-        criteria = lookup.criteria(found)
-        catalog_books = found.get("top_book") or 0
-        # Stop words ("the", "of") are not searched, nor reported.
-        resolved = [t for t in resolved if t.variants or t.lexeme is not None]
-        active = [t for t in resolved if t.variants]
-        ignored = [t.term.typed for t in resolved if not t.variants]
-        dropped = 0 if after is None else min(after.dropped, max(len(active) - 1, 0))
-        books: list[Row] = []
-        while active:
-            kept = active[: len(active) - dropped]
-            match = Match(tuple(kept), query.phrases, query.excluded)
-            books = await _page(
-                db, match, criteria, text, after, limit, catalog_books, catalog_version
-            )
-            if books or after is not None or len(kept) == 1:
-                break
-            dropped += 1
+        return await _search(db, query, filters, text, limit, after, catalog_version)
+
+
+async def _search(
+    db: DatabaseConnection,
+    query: ParsedQuery,
+    filters: BookFilters,
+    text: TextQuery,
+    limit: int,
+    after: SearchKey | None,
+    catalog_version: int | None,
+    *,
+    suggest: bool = True,
+) -> SearchResult:
+    """``search_books`` on ``db``; ``suggest``: whether to work out a suggestion."""
+    # A search of several terms plans its walk from the words' postings
+    # per field: counted by the same statement, which also looks up the
+    # filters' categories and authors (by relevance, with the categories'
+    # sizes, which choose how a category is searched).
+    lookup = criteria_lookup(filters, category_books=text.sort == "relevance")
+    resolved, found = await look_up_terms_alongside(
+        db,
+        query.terms,
+        prefix=query.prefix,
+        counted=len(query.terms) > 1,
+        alongside=lookup.columns,
+        alongside_key=lookup.key(),
+        known_version=catalog_version,
+    )
+    criteria = lookup.criteria(found)
+    catalog_books = found.get("top_book") or 0
+    # Stop words ("the", "of") are not searched, nor reported.
+    resolved = [t for t in resolved if t.variants or t.lexeme is not None]
+    active = [t for t in resolved if t.variants]
+    ignored = [t.term.typed for t in resolved if not t.variants]
+    dropped = 0 if after is None else min(after.dropped, max(len(active) - 1, 0))
+    books: list[Row] = []
+    while active:
         kept = active[: len(active) - dropped]
-        ignored += [t.term.typed for t in active[len(kept) :]]
-        books, next_key = _cut(books, limit, text, dropped)
-        if text.highlight and books:
-            stems = await stems_of(db, [book["title"] for book in books])
-            matched = {word for term in kept for word in term.words}
-            typing = kept[-1].term.folded if query.prefix and kept[-1] is active[-1] else None
-            for book in books:
-                book["title_highlight"] = highlight_title(book["title"], matched, stems, typing)
-        match = Match(tuple(kept), query.phrases, query.excluded) if kept else None
+        match = Match(tuple(kept), query.phrases, query.excluded)
+        books = await _page(
+            db, match, criteria, text, after, limit, catalog_books, catalog_version
+        )
+        if books or after is not None or len(kept) == 1:
+            break
+        dropped += 1
+    kept = active[: len(active) - dropped]
+    ignored += [t.term.typed for t in active[len(kept) :]]
+    books, next_key = _cut(books, limit, text, dropped)
+    if text.highlight and books:
+        stems = await stems_of(db, [book["title"] for book in books])
+        matched = {word for term in kept for word in term.words}
+        typing = kept[-1].term.folded if query.prefix and kept[-1] is active[-1] else None
+        for book in books:
+            book["title_highlight"] = highlight_title(book["title"], matched, stems, typing)
+    match = Match(tuple(kept), query.phrases, query.excluded) if kept else None
+    suggestion = None
+    if suggest:
         suggestion = await _suggestion(db, query, resolved, catalog_version)
+        if not books and after is None:
+            beyond = await _suggestion_beyond_typos(
+                db, query, resolved, filters, text, catalog_version
+            )
+            suggestion = beyond or suggestion
     return SearchResult(books, next_key, ignored, suggestion, match)
+
+
+async def _suggestion_beyond_typos(
+    db: DatabaseConnection,
+    query: ParsedQuery,
+    resolved: list[ResolvedTerm],
+    filters: BookFilters,
+    text: TextQuery,
+    catalog_version: int | None,
+) -> str | None:
+    """For a first page with no book at all: the text with each word that found
+    nothing replaced by the nearest word beyond its typos, if that text finds a book.
+
+    "hobbbbbit" (three typos in nine letters) suggests "hobbit". Asked on
+    this path only, so that a search that found something sends no more
+    statements; and checked by one more search with the same filters and
+    order, so that no suggestion a customer clicks finds nothing either
+    (a word near enough may still find nothing under an author's filter).
+    """
+    lost = sorted({term.lexeme for term in resolved if not term.variants and term.lexeme})
+    if not lost:
+        return None
+    beyond = await words_beyond_typos(db, lost)
+    if not beyond:
+        return None
+    suggestion = await _suggestion(db, query, resolved, catalog_version, beyond)
+    if suggestion is None:
+        return None
+    checked = parse_query(suggestion)
+    found = await _search(
+        db,
+        checked,
+        filters,
+        replace(text, q=suggestion, highlight=False),
+        1,
+        None,
+        catalog_version,
+        suggest=False,
+    )
+    return suggestion if found.books else None

@@ -543,3 +543,50 @@ async def surface_words(
                 words[row["stem"]] = row["word"]
                 surfaces.keep(row["lookup_version"], row["stem"], row["word"])
     return words
+
+
+# A word beyond its typos (``words_beyond_typos``) is suggested only from
+# this pg_trgm similarity up (shared trigrams over all trigrams of the two).
+# On the demo catalog (2026-11-30), of 681 hopeless misspellings of its title
+# words (two random edits, three from 9 letters; three draws), 0.45 suggested
+# the right word for 127 to 142 and a wrong one for 8 to 14, 0.4 for some 200
+# and 19 to 30, 0.5 for 100 to 120 and 6 to 14; 6 of 41 common words absent
+# from the catalog were offered a word ("window" -> "wind"), 8 at 0.4. And a
+# stem of 4 letters with one letter changed is 3/7 (0.43): "kindness" is
+# "kind", never "king", as its typos already rule ("typos.within_typos").
+FARTHER_SIMILARITY = 0.45
+# The nearest words by trigrams read per word, in the GiST index's order of
+# distance alone (a second sort key loses the index's order: the whole
+# vocabulary would be read); of them the most similar, then the one in the
+# most books.
+FARTHER_WORDS = 5
+
+_BEYOND_TYPOS = f"""
+SELECT best.lexeme, {SURFACE_OF.format(stem="best.word")} AS surface
+FROM (
+    SELECT DISTINCT ON (t.n) t.n, t.lexeme, near.word
+    FROM unnest({{}}::text[]) WITH ORDINALITY AS t (lexeme, n)
+    CROSS JOIN LATERAL (
+        SELECT w.word, w.books, similarity(w.word, t.lexeme) AS similarity
+        FROM search_words w WHERE w.books > 0
+        ORDER BY w.word <-> t.lexeme LIMIT {FARTHER_WORDS}
+    ) AS near
+    WHERE near.similarity >= {FARTHER_SIMILARITY}
+    ORDER BY t.n, near.similarity DESC, near.books DESC, near.word
+) AS best
+"""
+
+
+async def words_beyond_typos(db: DatabaseConnection, lexemes: Sequence[str]) -> dict[str, str]:
+    """For each stem that found nothing, the nearest word of the vocabulary beyond its
+    typos, as the catalog writes it ("hobbbbbit" -> "hobbit"); a stem with none near
+    enough (``FARTHER_SIMILARITY``) is absent. One statement for all the stems.
+
+    Asked only when a search found no book at all: a customer who typed
+    "hobbbbbit" (three typos in nine letters) and got nothing is better
+    served by "Did you mean: hobbit?" than by an empty page, while a word
+    within its typos already found its books. Not kept (``kept_terms``):
+    the path is rare, and its suggestion is checked by one more search anyway.
+    """
+    rows = await fetch(db, Sql(_BEYOND_TYPOS, list(lexemes)))
+    return {row["lexeme"]: row["surface"] for row in rows if row["surface"]}
