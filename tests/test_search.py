@@ -295,6 +295,12 @@ async def test_only_a_search_that_found_nothing_looks_beyond_the_typos(
     assert (await search(client, "wizzzzard hobbbbbit"))["suggestion"] == "wizard hobbit"
     (beyond,) = [s for s in sent if "similarity(" in s.sql]
     assert sorted(beyond.args[0]) == ["hobbbbbit", "wizzzzard"]
+    # At most the first four such words: each is a KNN over the vocabulary.
+    sent.clear()
+    page = await search(client, "wizzzzard qqqqqq xxxxxx zzzzzz hobbbbbit")
+    assert (page["items"], page["suggestion"]) == ([], "wizard qqqqqq xxxxxx zzzzzz hobbbbbit")
+    (beyond,) = [s for s in sent if "similarity(" in s.sql]
+    assert beyond.args[0] == ["wizzzzard", "qqqqqq", "xxxxxx", "zzzzzz"]
 
 
 async def test_accents_are_ignored_both_ways(client, shelf) -> None:

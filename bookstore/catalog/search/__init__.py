@@ -55,6 +55,13 @@ from bookstore.tables import Book
 Sort = str
 
 
+# Words looked up beyond their typos for one search, the first of the text;
+# the others are kept as typed. Each costs a trigram KNN over the vocabulary,
+# some 15 ms at a million books (106,504 words): 48 words of nonsense took
+# 2.0 s on bench_1m (2026-11-30), which a text of 200 characters would ask.
+BEYOND_TYPOS_TERMS = 4
+
+
 @dataclass(frozen=True)
 class TextQuery:
     """What the search box sent: the text, the order, and whether to mark titles."""
@@ -301,7 +308,9 @@ async def _suggestion_beyond_typos(
     order, so that no suggestion a customer clicks finds nothing either
     (a word near enough may still find nothing under an author's filter).
     """
-    lost = sorted({term.lexeme for term in resolved if not term.variants and term.lexeme})
+    lost = list(
+        dict.fromkeys(term.lexeme for term in resolved if not term.variants and term.lexeme)
+    )[:BEYOND_TYPOS_TERMS]
     if not lost:
         return None
     beyond = await words_beyond_typos(db, lost)
