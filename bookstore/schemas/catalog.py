@@ -171,8 +171,9 @@ class BookPage(BaseModel):
     suggestion: str | None = Field(
         default=None,
         description="With `q=`: the query with its misspelt words corrected, when a word was"
-        " corrected; else null, also when nothing matched (`ignored_words` then names the"
-        " words that found nothing). Absent otherwise.",
+        " corrected; when no book was found, its words that found nothing replaced by the"
+        " nearest words of the catalog beyond their typos, if that text finds a book"
+        " ('hobbbbbit' -> 'hobbit'); else null. Absent otherwise.",
     )
     total: int | None = Field(
         default=None,
