@@ -778,7 +778,16 @@ async def test_the_readmes_search_examples_hold_on_the_demo_catalog(client) -> N
         page = await search(client, typed)
         assert {book["author"]["name"] for book in page["items"]} == {"Gabriel García Márquez"}
     response = await client.get("/books/suggest", params={"q": "le gu", "limit": 4})
-    assert response.json() == {"items": [{"kind": "author", "text": "Ursula K. Le Guin", "id": 4}]}
+    assert response.json() == {
+        "items": [
+            {"kind": "author", "text": "Ursula K. Le Guin", "id": 4},
+            {"kind": "title", "text": "A Wizard of Earthsea", "id": 73},
+            {"kind": "title", "text": "The Left Hand of Darkness", "id": 74},
+            {"kind": "title", "text": "The Tombs of Atuan", "id": 75},
+        ]
+    }
+    response = await client.get("/books/suggest", params={"q": "tolkien hob"})
+    assert response.json() == {"items": [{"kind": "title", "text": "The Hobbit", "id": 109}]}
     assert "A Wizard of Earthsea" in titles(await search(client, "wizards"))
     assert {book["author"]["name"] for book in (await search(client, "bronte"))["items"]} == {
         "Charlotte Brontë",
@@ -833,10 +842,17 @@ async def test_suggest_completes_titles_authors_and_categories(client, shelf) ->
     assert [(item["kind"], item["text"]) for item in items] == [("category", "Fantasy")]
     items = (await client.get("/books/suggest", params={"q": "frankenstien"})).json()["items"]
     assert [item["text"] for item in items] == ["Frankenstein"]
-    for typed in ("marq", "MÁRQ", "garcía márquez", "garcia marqez"):
+    for typed in ("marq", "MÁRQ"):
         items = (await client.get("/books/suggest", params={"q": typed})).json()["items"]
         assert [(item["kind"], item["text"]) for item in items] == [
             ("author", "Gabriel García Márquez")
+        ], typed
+    # Two words: the author completes them, then the book their search finds.
+    for typed in ("garcía márquez", "garcia marqez"):
+        items = (await client.get("/books/suggest", params={"q": typed})).json()["items"]
+        assert [(item["kind"], item["text"]) for item in items] == [
+            ("author", "Gabriel García Márquez"),
+            ("title", "One Hundred Years of Solitude"),
         ], typed
     items = (await client.get("/books/suggest", params={"q": "stanisław"})).json()["items"]
     assert [item["text"] for item in items] == ["Stanisław Lem"]
@@ -865,6 +881,97 @@ async def test_suggest_limits_its_answers(client, shelf) -> None:
     assert len(items) == 2
     items = (await client.get("/books/suggest", params={"q": "han", "limit": 1})).json()["items"]
     assert len(items) == 1
+
+
+async def suggested(client, text: str, **params) -> list[tuple[str, str]]:
+    """The (kind, text) of each completion of ``text``, asserting the 200."""
+    response = await client.get("/books/suggest", params={"q": text, **params})
+    assert response.status_code == 200, response.text
+    return [(item["kind"], item["text"]) for item in response.json()["items"]]
+
+
+async def test_suggest_offers_the_title_of_an_author_then_a_title_prefix(client, shelf) -> None:
+    # No one field holds "tolkien" and "hob": the author's name holds one,
+    # the title the other. The search finds The Hobbit; so does suggest.
+    response = await client.get("/books/suggest", params={"q": "tolkien hob"})
+    assert response.json() == {
+        "items": [{"kind": "title", "text": "The Hobbit", "id": shelf["hobbit"]["id"]}]
+    }
+
+
+async def test_suggest_across_fields_corrects_a_misspelt_author(client, shelf) -> None:
+    assert await suggested(client, "tolkein hob") == [("title", "The Hobbit")]
+    assert await suggested(client, "dostoyevksy cri") == [("title", "Crime and Punishment")]
+
+
+async def test_suggest_across_fields_ignores_accents_both_ways(client, shelf) -> None:
+    for typed in ("márquez soli", "MARQUEZ soli", "gabriel garcia hund"):
+        assert await suggested(client, typed) == [("title", "One Hundred Years of Solitude")]
+    for typed in ("stanislaw sol", "STANISŁAW sol"):
+        assert await suggested(client, typed) == [("title", "Solaris")], typed
+
+
+async def test_suggest_across_fields_offers_the_searchs_first_books_in_its_order(
+    client, shelf
+) -> None:
+    # "tolkien dr": Dragon Hand Tales by its title, The Hobbit by its description
+    # ("a dragon's gold"), the title match first, as the search ranks them.
+    for text in ("tolkien dr", "le gu", "tolkein hob", "shelley wiz"):
+        offered = [title for kind, title in await suggested(client, text) if kind == "title"]
+        assert offered and offered == titles(await search(client, text))[: len(offered)], text
+    assert await suggested(client, "tolkien dr") == [
+        ("title", "Dragon Hand Tales"),
+        ("title", "The Hobbit"),
+    ]
+
+
+async def test_suggest_across_fields_holds_the_limit(client, shelf) -> None:
+    assert await suggested(client, "tolkien dr", limit=1) == [("title", "Dragon Hand Tales")]
+    # The author completes "le gu" and comes first; her books fill what is left.
+    le_guin = [
+        ("author", "Ursula K. Le Guin"),
+        ("title", "A Wizard of Earthsea"),
+        ("title", "The Left Hand of Darkness"),
+    ]
+    assert await suggested(client, "le gu") == le_guin
+    for limit in (1, 2, 3):
+        assert await suggested(client, "le gu", limit=limit) == le_guin[:limit]
+
+
+async def test_suggest_offers_a_title_completed_and_found_by_the_search_once(
+    client, shelf
+) -> None:
+    carpenter = await create_author(client, "Humphrey Carpenter")
+    await create_book(client, title="Tolkien: A Biography", author_id=carpenter["id"])
+    await create_book(
+        client,
+        title="Letters",
+        author_id=shelf["hobbit"]["author"]["id"],
+        description="A biography in letters.",
+    )
+    # The title holds both words: completed; the search finds it first too.
+    assert titles(await search(client, "tolkien biog")) == ["Tolkien: A Biography", "Letters"]
+    response = await client.get("/books/suggest", params={"q": "tolkien biog"})
+    items = response.json()["items"]
+    assert [(item["kind"], item["text"]) for item in items] == [
+        ("title", "Tolkien: A Biography"),
+        ("title", "Letters"),
+    ]
+    assert len({item["id"] for item in items}) == len(items)
+
+
+async def test_suggest_across_fields_offers_a_renamed_books_new_title_at_once(
+    client, shelf
+) -> None:
+    hobbit = shelf["hobbit"]
+    assert await suggested(client, "tolkien hob") == [("title", "The Hobbit")]
+    # Asked again: the answer kept by the response cache, at the catalog's version.
+    assert await suggested(client, "tolkien hob") == [("title", "The Hobbit")]
+    renamed = await client.patch(f"/books/{hobbit['id']}", json={"title": "There and Back Again"})
+    assert renamed.status_code == 200, renamed.text
+    # Still found by its description ("A hobbit is swept..."), under its new title.
+    assert await suggested(client, "tolkien hob") == [("title", "There and Back Again")]
+    assert await suggested(client, "tolkien back") == [("title", "There and Back Again")]
 
 
 def test_a_run_much_longer_than_the_one_it_meets_is_probed_not_merged() -> None:

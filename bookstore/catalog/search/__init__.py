@@ -188,6 +188,34 @@ async def _page_of_ids(
     return page_by_relevance(match, criteria, resume, rows, small_category)
 
 
+async def first_match_ids(
+    db: DatabaseConnection,
+    match: Match,
+    *,
+    rows: int,
+    catalog_books: int,
+    catalog_version: int | None,
+) -> QueryString:
+    """The statement of the ids and scores of ``match``'s best ``rows`` books, no filter.
+
+    What ``search_books`` reads for a first page by relevance, through the
+    same planners (GIN scan, level walk or postings walk), so that a
+    completion offering titles (``suggest``) offers the books the search
+    would show first, never a list of its own.
+    """
+    return await _page_of_ids(
+        db,
+        match,
+        Criteria(),
+        TextQuery(""),
+        None,
+        rows,
+        catalog_books,
+        catalog_version,
+        TITLE,
+    )
+
+
 def _cut(
     books: list[Row], limit: int, text: TextQuery, dropped: int
 ) -> tuple[list[Row], SearchKey | None]:

@@ -9,17 +9,33 @@ completions) and each word's books by id, checking the other terms in-row;
 each walk reads at most a fixed number of postings, so a rare combination
 of common words may complete to fewer items than exist. Categories, a few
 hundred rows, are matched on an expression index of their words.
+
+A text of several terms that no one field completes ("tolkien hob": the
+author's name, then the title) would answer nothing that way; when the
+completions leave room, the titles of the books its search finds first
+fill it (``first_match_ids``: the search's own lookup, planners and page,
+one lookup and one page statement more, bounded by the limit).
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Sequence
+
+from asyncpg import Record
 from piccolo.querystring import QueryString
 
-from bookstore.catalog.search.vocabulary import ResolvedTerm, look_up_terms
-from bookstore.catalog.search.words import parse_query
-from bookstore.catalog.statements import Row, all_of, literal_limit
-from bookstore.database import connection, fetch
-from bookstore.query_text import Sql
+from bookstore.catalog.search import first_match_ids
+from bookstore.catalog.search.pages import Match
+from bookstore.catalog.search.vocabulary import (
+    ResolvedTerm,
+    look_up_terms,
+    look_up_terms_alongside,
+)
+from bookstore.catalog.search.words import ParsedQuery, parse_query
+from bookstore.catalog.statements import Row, all_of, literal_limit, rows_to_fetch
+from bookstore.database import DatabaseConnection, connection, fetch
+from bookstore.query_text import Compiled, Sql
 from bookstore.tables import Book
 
 KINDS = ("title", "author", "category")
@@ -100,8 +116,82 @@ def completions_statement(terms: list[ResolvedTerm], limit: int) -> QueryString:
     )
 
 
+# The titles of a search's first page, in its order (``details`` orders a
+# page by relevance the same way).
+_FOUND_TITLES = """WITH page AS MATERIALIZED ({})
+SELECT b.id, b.title FROM page JOIN books b ON b.id = page.id ORDER BY page.score DESC, b.id"""
+
+
+@functools.lru_cache(maxsize=64)
+def _found_titles_text(page: str) -> str:
+    """``_FOUND_TITLES`` around a page compiled once per shape (``query_text.Compiled``):
+    kept, as ``details._compiled_text`` is, so that a page by levels' long text is not
+    joined again per request."""
+    return _FOUND_TITLES.format(page)
+
+
+def found_titles_statement(page: QueryString) -> QueryString:
+    """The id and title of each book of ``page`` (id, score rows), best first."""
+    if type(page) is Compiled:
+        return Compiled(_found_titles_text(page.text), page.values)
+    return Sql(_FOUND_TITLES, page)
+
+
+async def _found_titles(
+    db: DatabaseConnection, query: ParsedQuery, limit: int, catalog_version: int | None
+) -> list[Record]:
+    """The books the search of ``query`` finds first, at most ``limit`` (rounded up to a
+    page size, ``rows_to_fetch``, so that a few statements serve every limit).
+
+    Its terms are looked up as the search looks them up (counted: the level
+    walk plans from their postings), so both share the kept terms; every term
+    must match, as in a completion: no word is dropped.
+    """
+    resolved, found = await look_up_terms_alongside(
+        db, query.terms, prefix=query.prefix, counted=True, known_version=catalog_version
+    )
+    terms = [t for t in resolved if t.variants]
+    if not terms or len(terms) < len([t for t in resolved if t.lexeme is not None]):
+        return []  # the catalog moved since the completions' lookup
+    page = await first_match_ids(
+        db,
+        Match(tuple(terms), query.phrases, query.excluded),
+        rows=rows_to_fetch(limit),
+        catalog_books=found.get("top_book") or 0,
+        catalog_version=catalog_version,
+    )
+    return await fetch(db, found_titles_statement(page))
+
+
+def in_turn(rows: Sequence[Record], limit: int) -> list[Row]:
+    """Up to ``limit`` completions, one title, one author, one category in turn."""
+    by_kind: dict[str, list[Row]] = {kind: [] for kind in KINDS}
+    for row in rows:
+        by_kind[row["kind"]].append({"kind": row["kind"], "text": row["text"], "id": row["id"]})
+    taken: list[Row] = []
+    while len(taken) < limit and any(by_kind.values()):
+        for kind in KINDS:
+            if by_kind[kind] and len(taken) < limit:
+                taken.append(by_kind[kind].pop(0))
+    return taken
+
+
+def with_found_titles(taken: list[Row], found: Sequence[Record], limit: int) -> list[Row]:
+    """``taken``, then the titles of ``found`` in its order up to ``limit``, a book already
+    offered as a title not again."""
+    offered = {item["id"] for item in taken if item["kind"] == "title"}
+    for row in found:
+        if len(taken) >= limit:
+            break
+        if row["id"] not in offered:
+            taken.append({"kind": "title", "text": row["title"], "id": row["id"]})
+            offered.add(row["id"])
+    return taken
+
+
 async def suggest(q: str, *, limit: int, catalog_version: int | None = None) -> list[Row]:
-    """Up to ``limit`` completions, taking titles, authors and categories in turn.
+    """Up to ``limit`` completions, taking titles, authors and categories in turn, then,
+    for several terms, the titles of the books their search finds first.
 
     ``catalog_version``: as for ``search_books``, the terms' lookups kept under it.
     """
@@ -115,13 +205,10 @@ async def suggest(q: str, *, limit: int, catalog_version: int | None = None) -> 
         terms = [t for t in resolved if t.variants]
         if not terms or len(terms) < len([t for t in resolved if t.lexeme is not None]):
             return []  # a word matches nothing: nothing completes the text
-        rows = await fetch(db, completions_statement(terms, limit))
-    by_kind: dict[str, list[Row]] = {kind: [] for kind in KINDS}
-    for row in rows:
-        by_kind[row["kind"]].append({"kind": row["kind"], "text": row["text"], "id": row["id"]})
-    taken: list[Row] = []
-    while len(taken) < limit and any(by_kind.values()):
-        for kind in KINDS:
-            if by_kind[kind] and len(taken) < limit:
-                taken.append(by_kind[kind].pop(0))
+        taken = in_turn(await fetch(db, completions_statement(terms, limit)), limit)
+        # Only several terms can be held by a book in no one field, and a full
+        # answer has no room: the search runs for neither.
+        if len(terms) > 1 and len(taken) < limit:
+            found = await _found_titles(db, query, limit, catalog_version)
+            taken = with_found_titles(taken, found, limit)
     return taken
