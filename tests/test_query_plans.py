@@ -1524,3 +1524,23 @@ async def test_a_completion_reads_a_page_not_a_table(
     captured.clear()
     assert await suggest(q, limit=8), f"{q!r} should complete to something"
     await assert_served_by_indexes(database, captured)
+
+
+async def test_a_completion_across_fields_reads_the_searchs_page_not_a_table(
+    catalog: Catalog, database: asyncpg.Connection, captured: list[Statement]
+):
+    # An author's surname (held by thousands of books), then the first letters
+    # of a word of one of their titles: no one field holds both, so the
+    # search's page of the two fills the answer, bounded by the limit.
+    (book,) = await Book.raw(
+        "SELECT a.name, s.title FROM book_search s JOIN authors a ON a.id = s.author_id"
+        " WHERE (SELECT max(length(t)) FROM unnest(s.title) t) >= 5 ORDER BY s.book_id LIMIT 1"
+    )
+    surname = book["name"].split()[-2].lower()
+    word = max(book["title"], key=len)
+    q = f"{surname} {word[:3]}"
+    captured.clear()
+    offered = await suggest(q, limit=8)
+    assert any(item["kind"] == "title" for item in offered), q
+    assert any("b.title FROM page" in statement.sql for statement in captured)
+    await assert_served_by_indexes(database, captured)
