@@ -131,15 +131,18 @@ async def empty_catalog(app: FastAPI) -> None:
 def force_walk(monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
     """Call it to send every search of several terms to the level walk, not the GIN scan.
 
-    A small shelf's few matches take the scan (``candidates.gin_first``):
+    A small shelf's few matches take the scan (``plans.gin_first``):
     both of its bounds, for any words and for two terms with a common word,
-    are set below any guess.
+    are set below any guess, in the module whose ``gin_first`` the search
+    calls (it reads them from its own module's globals).
     """
-    from bookstore.catalog.search import candidates
+    from bookstore.catalog import search
+    from bookstore.catalog.search import plans
 
     def force() -> None:
-        monkeypatch.setattr(candidates, "GIN_FIRST_MATCHES", -1.0)
-        monkeypatch.setattr(candidates, "GIN_FIRST_COMMON_MATCHES", -1.0)
+        assert search.gin_first is plans.gin_first
+        monkeypatch.setattr(plans, "GIN_FIRST_MATCHES", -1.0)
+        monkeypatch.setattr(plans, "GIN_FIRST_COMMON_MATCHES", -1.0)
 
     return force
 

@@ -42,8 +42,8 @@ from bookstore.catalog.pages import page_of_books
 from bookstore.catalog.search import (
     SearchResult,
     TextQuery,
-    candidates,
     levels,
+    plans,
     search_books,
 )
 from bookstore.catalog.search.level_walk import WORD_SLOTS
@@ -962,7 +962,7 @@ async def test_rare_words_in_the_biggest_category_key_the_gin_scan_without_it(
     ]
     assert scans, (q, "no GIN scan of the words")
     assert all("category_ids" not in scan["Index Cond"] for scan in scans), (q, scans)
-    monkeypatch.setattr(candidates, "gin_keys", lambda terms, *_: candidates.GinKeys(len(terms)))
+    monkeypatch.setattr(plans, "gin_keys", lambda terms, *_: plans.GinKeys(len(terms)))
     keyed = await _assert_same_page_again(filters, text, found, captured)
     assert any("s.category_ids && " in statement.sql for statement in keyed), q
 
@@ -992,7 +992,7 @@ async def test_a_rare_word_with_the_commonest_one_keys_the_gin_scan_on_the_rare_
 
     The scan steps through its keys in the order written; the common word's
     posting tree cost more than the rare word's few rows, which tell it by
-    their ``document`` (``candidates.gin_keys``, ``told_by_document``, as in
+    their ``document`` (``plans.gin_keys``, ``told_by_document``, as in
     a category). Same page as with every term a key.
     """
     q = await _the_commonest_word_and_a_rare_one_of_a_title()
@@ -1010,7 +1010,7 @@ async def test_a_rare_word_with_the_commonest_one_keys_the_gin_scan_on_the_rare_
                 ]
             )
     assert keys == [[[rare]]], (q, keys)
-    monkeypatch.setattr(candidates, "gin_keys", lambda terms, *_: candidates.GinKeys(len(terms)))
+    monkeypatch.setattr(plans, "gin_keys", lambda terms, *_: plans.GinKeys(len(terms)))
     keyed = await _assert_same_page_again(BookFilters(), text, found, captured)
     assert not any("s.document @@" in statement.sql for statement in keyed), q
 
@@ -1100,7 +1100,7 @@ async def _word_and_a_prefix_of_few_guessed_matches() -> str:
             terms = await look_up_terms(db, parsed.terms, prefix=parsed.prefix, counted=True)
             if not all(term.variants for term in terms):
                 continue
-            if candidates.gin_first(terms, top["id"]):
+            if plans.gin_first(terms, top["id"]):
                 return q
     raise AssertionError("no word and prefix of few guessed matches")
 

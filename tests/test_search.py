@@ -18,8 +18,7 @@ from factories import (
 
 from bookstore import query_text
 from bookstore.catalog.filters import BookFilters, Criteria
-from bookstore.catalog.search import TextQuery, candidates, ranking, search_books
-from bookstore.catalog.search.candidates import plan_in_category
+from bookstore.catalog.search import TextQuery, candidates, plans, ranking, search_books
 from bookstore.catalog.search.level_walk import (
     WORD_SLOTS,
     _level_statement,
@@ -28,6 +27,7 @@ from bookstore.catalog.search.level_walk import (
 )
 from bookstore.catalog.search.levels import Level, branches, combinations, levels_of, met
 from bookstore.catalog.search.pages import FIRST, SMALL_CATEGORY, Match
+from bookstore.catalog.search.plans import plan_in_category
 from bookstore.catalog.search.typos import allowed_typos, typo_distance, within_typos
 from bookstore.catalog.search.vocabulary import ResolvedTerm, Variant
 from bookstore.catalog.search.words import Term, fold, parse_query
@@ -545,7 +545,7 @@ async def test_searches_of_one_shape_send_the_same_statements_whatever_the_words
 async def test_an_unfiltered_page_by_levels_is_compiled_once_for_its_shape(
     client, shelf, monkeypatch, force_walk
 ) -> None:
-    # A small shelf's few matches take the GIN path (candidates.gin_first):
+    # A small shelf's few matches take the GIN path (plans.gin_first):
     # the level walk is what is tested here.
     force_walk()
     # Without filters the level walk's text depends on the page's size and
@@ -1046,9 +1046,9 @@ def test_a_word_and_a_prefix_of_few_guessed_matches_are_read_by_gin_unless_they_
         Term("bo", "bo"), None, tuple(Variant(w, True, books) for w, books in completions)
     )
     rare = ResolvedTerm(Term("kouzeth", "kouzeth"), "kouzeth", (Variant("kouzeth", False, 510),))
-    assert candidates.gin_first([rare, prefix], 1_000_000)
+    assert plans.gin_first([rare, prefix], 1_000_000)
     own = ResolvedTerm(Term("bo01", "bo01"), "bo01", (Variant("bo01", False, 1_500),))
-    assert not candidates.gin_first([own, prefix], 1_000_000)
+    assert not plans.gin_first([own, prefix], 1_000_000)
 
 
 def test_a_rare_word_with_a_word_of_a_fifth_of_the_catalog_is_walked_unless_very_few_meet():
@@ -1067,12 +1067,12 @@ def test_a_rare_word_with_a_word_of_a_fifth_of_the_catalog_is_walked_unless_very
         return ResolvedTerm(Term(text, text), text, (Variant(text, False, books),))
 
     volume = word("volum", 300_344)
-    assert not candidates.gin_first([word("drouprasto", 811), volume], 1_000_000)
-    assert not candidates.gin_first([word("kodouth", 353), volume], 1_000_000)
-    assert candidates.gin_first([word("few", 300), volume], 1_000_000)
-    assert candidates.gin_first([word("beyond", 100_008), word("voumail", 1_771)], 1_000_000)
+    assert not plans.gin_first([word("drouprasto", 811), volume], 1_000_000)
+    assert not plans.gin_first([word("kodouth", 353), volume], 1_000_000)
+    assert plans.gin_first([word("few", 300), volume], 1_000_000)
+    assert plans.gin_first([word("beyond", 100_008), word("voumail", 1_771)], 1_000_000)
     three = [word("last", 136_589), word("louboubruth", 3_656), volume]
-    assert candidates.gin_first(three, 1_000_000)
+    assert plans.gin_first(three, 1_000_000)
 
 
 def test_a_prefix_walked_as_its_own_word_has_one_pair_at_each_inexact_level():
@@ -1114,7 +1114,7 @@ def test_a_word_of_a_third_of_the_catalog_is_told_by_the_rows_not_a_key_of_the_s
         ResolvedTerm(Term(word, word), word, (Variant(word, False, books),))
         for word, books in (("last", 136_589), ("ash", 56_242), ("volum", 300_344))
     ]
-    assert candidates.gin_keys(terms, 26_048, 1_000_000) == candidates.GinKeys(2)
+    assert plans.gin_keys(terms, 26_048, 1_000_000) == plans.GinKeys(2)
 
 
 def test_two_common_words_in_a_big_category_meet_in_one_gin_scan():
@@ -1145,7 +1145,7 @@ def test_a_word_of_a_third_of_the_catalog_with_a_common_one_in_a_category_is_wal
         for word, books in (("bridg", 36_745), ("volum", 300_344))
     ]
     criteria = Criteria(category_sets=([5],), category_books={5: 61_103})
-    assert plan_in_category(terms, criteria, 1_000_000, SMALL_CATEGORY) == candidates.WALK
+    assert plan_in_category(terms, criteria, 1_000_000, SMALL_CATEGORY) == plans.WALK
 
 
 def test_common_words_seldom_together_are_read_by_gin_and_often_together_walked():
@@ -1161,6 +1161,6 @@ def test_common_words_seldom_together_are_read_by_gin_and_often_together_walked(
         return ResolvedTerm(Term(text, text), text, (Variant(text, False, books),))
 
     seldom = [word("dark", 80_015), word("river", 40_271), word("bell", 41_733)]
-    assert candidates.gin_first(seldom, 1_000_000)
+    assert plans.gin_first(seldom, 1_000_000)
     often = [word("trial", 23_466), word("empir", 48_600)]
-    assert not candidates.gin_first(often, 1_000_000)
+    assert not plans.gin_first(often, 1_000_000)

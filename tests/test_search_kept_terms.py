@@ -153,7 +153,7 @@ SURFACE_MARK = "AS c (stem)"
 async def test_a_correction_found_by_trigrams_is_counted_and_spelt_once_per_version(
     client, monkeypatch, force_walk
 ) -> None:
-    # A small shelf's few matches take the GIN path (candidates.gin_first):
+    # A small shelf's few matches take the GIN path (plans.gin_first):
     # the level walk is what is tested here.
     force_walk()
     # "frankinstien" is two typos from "frankenstein" and one from no word:

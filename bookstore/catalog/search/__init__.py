@@ -21,12 +21,7 @@ from piccolo.querystring import QueryString
 
 from bookstore.catalog.details import books_with_details_and_version
 from bookstore.catalog.filters import BookFilters, Criteria, criteria_lookup
-from bookstore.catalog.search.candidates import (
-    gin_first,
-    page_of_gin,
-    page_of_meeting,
-    plan_in_category,
-)
+from bookstore.catalog.search.candidates import page_of_gin, page_of_meeting
 from bookstore.catalog.search.highlight import highlight_title, stems_of
 from bookstore.catalog.search.levels import best_matches
 from bookstore.catalog.search.ordered import page_in_order
@@ -38,6 +33,7 @@ from bookstore.catalog.search.pages import (
     page_by_relevance,
     page_by_title,
 )
+from bookstore.catalog.search.plans import gin_first, plan_in_category
 from bookstore.catalog.search.vocabulary import (
     ResolvedTerm,
     look_up_terms_alongside,

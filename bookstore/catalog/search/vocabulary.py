@@ -260,7 +260,7 @@ class ResolvedTerm:
     def books(self) -> int:
         """Books holding a word of the term, at most (a book holding two counts twice).
 
-        Summed once per term: the planners (``candidates``) ask it of each
+        Summed once per term: the planners (``plans``) ask it of each
         term some four times a search.
         """
         return sum(v.books for v in self.variants)
@@ -322,7 +322,7 @@ async def look_up_terms_alongside(
     Each statement sent is one more wait for the server under load: a
     category's lookup alone cost 0.27 ms of execution and 3 to 5 ms of
     round trip at load 7. The values also hold ``top_book``, the highest
-    book id indexed: about the catalog's size, which ``candidates`` weighs a
+    book id indexed: about the catalog's size, which ``plans`` weighs a
     category against.
 
     ``known_version``: the catalog version this process knows the catalog

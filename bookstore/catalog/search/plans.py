@@ -1,0 +1,377 @@
+"""Which way a search reads its page: each way priced, the cheapest chosen before it is sent.
+
+A page of several terms may be walked (``levels``: the terms' postings
+merged until a page is found), read by one GIN scan of
+``book_search_words_idx``, or, in a category, found by meeting the
+category's books with the postings of its rarest term, or by reading a small
+category whole. Which is cheapest depends on the sizes alone: the terms'
+books (``vocabulary``) and the categories' (``Criteria.category_books``),
+both known before the page's statement is written. So the choice is made
+here, in Python, by a cost model in one unit (an index entry read and
+hashed), each price fitted on the server's CPU time of sampled texts; the
+statements that carry out a plan are ``candidates``'.
+
+A meeting's work is the category's links, the term's postings and a probe
+per book found in both, however the matches are ordered; the level walk
+reads until a page is found, which is long when the words are common but
+rare in the category ("last harbor" in drama at 1M books: 237,000 postings
+of "last" merged and 1,949 probes of the category, for 21 books).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bookstore.catalog.filters import Criteria
+from bookstore.catalog.search.levels import PROBE_RATIO
+from bookstore.catalog.search.vocabulary import ResolvedTerm
+
+# What the paths cost, in units of one index entry read and hashed (the
+# meeting's work per entry), from the server's CPU time of the page
+# statements of 150 q_filtered texts at 100,000 books (2026-11-29, both
+# paths run text by text): an entry hashed about 0.7 us, a probe of a book's
+# row with its conditions (3 or 4 pages, a few microseconds) about six
+# entries, a posting merged with another run about 0.4 entry. With the
+# catalog in memory (the OS cache holds it), CPU is the cost, not pages.
+PROBE = 6.0
+MERGED = 0.4
+# A posting read index-only and looked up in the category's hash table:
+# "city autumn" in a category of 2,860 books at 1M, 76,167 postings of
+# "autumn" in 15 ms (under EXPLAIN ANALYZE's clock) where hashing them had
+# cost 69 ms of CPU.
+STREAMED = 0.3
+# A posting's book probed in the category (``book_category_unique``,
+# index-only, 3 pages), or a posting probed in a longer run: about twenty
+# postings merged (``levels.PROBE_RATIO``). At 4 the probed meeting took
+# "winter teprotru" in fantasy (2,042 postings, 681 in the category's
+# 326,014 books) from a walk that stops at its page: 9 -> 28 ms.
+CATEGORY_PROBE = 8.0
+# A page needs PAGE_ROWS books.
+PAGE_ROWS = 21
+
+
+@dataclass(frozen=True)
+class Meeting:
+    """A category set and the term whose postings are met with it.
+
+    ``probed``: each posting's book is probed in the category, which is not
+    read (a term far rarer than the category); else the category is read
+    whole and hashed.
+    """
+
+    category_ids: list[int]
+    category_books: int  # about: the sum of its categories' books
+    term: ResolvedTerm
+    probed: bool = False
+
+
+def meeting_cost(meeting: Meeting, catalog_books: int) -> float:
+    """The term's postings met with the category, and a probe of the row per book in both.
+
+    Met by reading the category whole and hashing it, or (``probed``) by
+    a probe of the category per posting. The books found in both are
+    guessed from independence: the term's books times the category's share
+    of the catalog.
+    """
+    share = min(meeting.category_books / max(catalog_books, 1), 1.0)
+    books = meeting.term.books
+    meet = books * CATEGORY_PROBE if meeting.probed else meeting.category_books
+    return meet + books * STREAMED + books * share * PROBE
+
+
+def walk_cost(terms: Sequence[ResolvedTerm], category_books: int, catalog_books: int) -> float:
+    """What the walks (``levels``, or one term's postings) read to fill a page in the category.
+
+    Two terms' postings are merged (every posting a probe of its row, for
+    one term) and each book holding them all is probed for the category;
+    the walk stops once a page is in the category, a share of the way. The
+    books holding every term are guessed from independence.
+    """
+    catalog = max(catalog_books, 1)
+    share = min(max(category_books, 1) / catalog, 1.0)
+    counts = [term.books for term in terms]
+    matching = float(catalog)
+    for count in counts:
+        matching *= min(count / catalog, 1.0)
+    # The walk meets the runs of two terms (``levels.cheapest_walk``: the
+    # rarest with another) and checks the others in the row: merged, or the
+    # longer probed per posting of the shorter when it is PROBE_RATIO times
+    # longer ("fuvemaind volume": 2,908 postings, each a probe of "volume").
+    shortest, *longer = sorted(counts)
+    if longer and longer[0] >= PROBE_RATIO * shortest:
+        merged = shortest * CATEGORY_PROBE
+    else:
+        merged = sum(sorted(counts)[:2]) * MERGED
+    read = matching * PROBE if len(terms) == 1 else merged + matching * PROBE
+    return read * min(1.0, PAGE_ROWS / max(matching * share, 1e-9))
+
+
+def guessed_matches(books: Sequence[int], catalog_books: int) -> float:
+    """About how many books hold every key, each held by ``books`` books: from independence.
+
+    A key is a term (its words' books summed) or a category.
+    """
+    catalog = max(catalog_books, 1)
+    matching = float(catalog)
+    for count in books:
+        matching *= min(count / catalog, 1.0)
+    return matching
+
+
+# A search without a category takes the GIN path (``candidates.page_of_gin``)
+# instead of the level walk when the books holding every term are guessed (from
+# independence) at most GIN_FIRST_MATCHES and no word stands for two terms
+# (``_apart``): the scan skips between its keys and reads about the books in
+# all, where the walk reads runs to their ends while the best group does not
+# fill a page. A rare word with a prefix of common completions ("kouzeth
+# bo", 510 books met with 20 completions, 49 in both): 2.0 ms of PostgreSQL
+# CPU at 1M by GIN, 9.6 walked; common words seldom together ("dark river
+# bell", 127 books hold all three, none in one title): 2.9 ms by GIN, 56
+# walked (docs/performance.md, "Few guessed matches read by GIN", "Common
+# words seldom together"). The guess was close to the true matches of the
+# sampled texts (60 for 49, 25 for 13).
+#
+# Nothing else takes it; GIN_FIRST_COMMON_MATCHES below lowers the bound for
+# two terms one of which has a common word. Until 2026-11-30 07:00Z a scan
+# priced at most 4,000 (its entries' items up to twice the rarest term's at
+# 0.25, a row per match at 6) with the rarest term in at most 5,000 books
+# did too; fitted against the walk before 22041dd read a level's words as
+# one run. Refitted against today's walk (the first and second pages of
+# every sampled q_prefix, q_words and q_typo text at 1M, each replayed both
+# ways on PG15 and PG18, pages identical; constants chosen on one half of
+# the texts, checked on the other): the price took mostly a rare word with a
+# common one, cheaper walked ("roufous volu": 1,037 books with "volume"'s
+# 300,344, 311 guessed: 0.6 ms walked, 2.1 by GIN, PG18), and each half of
+# each server cost least without it (docs/performance.md, "The GIN-or-walk
+# choice refitted"); 250 matches stayed best on PG15, within 0.6% of 200 on
+# PG18.
+GIN_FIRST_MATCHES = 250.0
+# Two terms one of whose words is in GIN_FIRST_COMMON_SHARE of the catalog
+# or more take the scan only for at most GIN_FIRST_COMMON_MATCHES guessed.
+# The scan decodes every item of the common word's key (a rare word's few
+# hundred books reach every page of it), where the walk probes the common
+# word from the rare one's postings and, the common word in a fifth of the
+# titles or more ("volume" in three in ten), fills a page after some seventy
+# probes: "drouprasto volume" (811 and 300,344 books, 244 guessed) 6.6 ms of
+# PostgreSQL CPU for its two pages by GIN, 1.7 walked; "dreipricand volume"
+# (391, 117 guessed) 3.6 and 2.2; "kodouth volume" (353, 106) 3.0 and 3.2.
+# With a word of a tenth of the catalog ("beyond", "without", "last") the
+# scan kept its 250 ("beyond voumail", 177 guessed: 3.4 by GIN, 4.8 walked),
+# and so with three terms (the two rarer merged, the common one told by the
+# rows: "last louboubruth volume", 150 guessed, 6.0 and 9.6). PG15 bench_1m,
+# 2026-11-30, every sampled q_words text replayed both ways
+# (docs/performance.md, "The dearest texts of q_words, q_typo and
+# q_filtered").
+GIN_FIRST_COMMON_SHARE = 0.2
+GIN_FIRST_COMMON_MATCHES = 100.0
+
+
+def _apart(terms: Sequence[ResolvedTerm]) -> bool:
+    """Whether no word stands for two of the terms, as the guess from independence needs.
+
+    "cehair ce": "cehair" is one of the completions of "ce", so every one of
+    its 1,350 books holds both terms, where 68 were guessed.
+    """
+    words = [word for term in terms for word in term.words]
+    return len(set(words)) == len(words)
+
+
+def gin_first(terms: Sequence[ResolvedTerm], catalog_books: int) -> GinKeys | None:
+    """The keys of the GIN scan that reads the few matches of several terms without a
+    category (``gin_keys``), or None when they are walked.
+
+    Few: guessed at most GIN_FIRST_MATCHES, or GIN_FIRST_COMMON_MATCHES for
+    two terms one of whose words is in GIN_FIRST_COMMON_SHARE of the catalog.
+    """
+    if len(terms) < 2 or catalog_books <= 0:
+        return None
+    books = [term.books for term in terms]
+    most = GIN_FIRST_MATCHES
+    # One word of that share: a prefix whose twenty completions add up to
+    # it ("graigrubra tr") is read by the scan at 7 ms and walked at 21.
+    common = max((variant.books for term in terms for variant in term.variants), default=0)
+    if len(terms) == 2 and common >= GIN_FIRST_COMMON_SHARE * catalog_books:
+        most = GIN_FIRST_COMMON_MATCHES
+    if guessed_matches(books, catalog_books) > most or not _apart(terms):
+        return None
+    return gin_keys(terms, None, catalog_books)
+
+
+# What a GIN scan's keys cost as they skip past each other, and its rows, in
+# microseconds of PostgreSQL CPU. The scan leapfrogs its keys in the order
+# written, words before the category (the index's column order): "bell city
+# volume" in ancient-travel at 1M books read "bell" (41,733 books) and
+# "city" (101,380) past each other before the category's 1,091 books were
+# asked, 4.2 ms; keyed on "bell" and the category, "city" and "volume"
+# checked in the rows the two meet in, 0.7 ms. A key asked for the next
+# candidate decodes the rest of its posting page (about GIN_PAGE_ITEMS
+# items) or, asked often, steps through all its items: "davei volume" in
+# fantasy (603 books holding "davei") stepped through the 300,344 of
+# "volume" and the 326,014 of fantasy, 2.8 ms. Fitted 2026-11-30 on the 450
+# sampled q_filtered texts at 1M books that take the GIN scan (PG15, warm,
+# best of 3, each run with every choice of ``gin_keys``): the choices' total
+# 416 ms, where the cheapest choice for each text makes 414 and every
+# condition a key 608.
+GIN_ROUND = 0.02
+GIN_DECODED = 0.005
+GIN_PAGE_ITEMS = 1_000
+GIN_ROW = 3.0
+# The scan priced against the walk and the meetings (``plan_in_category``,
+# whose unit is an index entry hashed, about 0.7 us): anywhere in 0.75-1.5
+# entries a microsecond picks within 1-2% of the cheapest total between the
+# walk and the scan for the same texts (1 in the middle); the price it
+# replaced (a quarter, then a twentieth of an entry per item of each key up
+# to twice the rarest key's, 2026-11-30 01:50Z) cost 4% more. That range was
+# found with an item decoded at GIN_DECODED, before GIN_PRICED_DECODED, and
+# has not been measured again since.
+GIN_ENTRIES_PER_MICROSECOND = 1.0
+# An item decoded, priced against the walk (``gin_cost``; the choice of keys
+# keeps GIN_DECODED): GIN_PRICED_FACTOR times the keys' fit. Two common
+# words in a category decode both posting lists nearly whole before the
+# category is asked, and that was where the price fell short of the walk's: "bridge volume" in
+# thriller (36,745 and 300,344 books, 61,103 in the category) 20.5 ms of
+# PostgreSQL CPU for its two pages by GIN, 6.6 walked; "without fire" in
+# science-fiction (PG18) 9 ms more by GIN. Every sampled q_filtered text run
+# under each plan (PG15 and PG18, 2026-11-30 session 26): 0.0075 to 0.0125
+# send one to five of the dearest texts to the walk; docs/performance.md,
+# "The dearest texts of q_words, q_typo and q_filtered".
+GIN_PRICED_FACTOR = 2.0
+GIN_PRICED_DECODED = GIN_DECODED * GIN_PRICED_FACTOR
+
+
+@dataclass(frozen=True)
+class GinKeys:
+    """Which conditions a GIN scan is keyed on; its rows check the rest.
+
+    ``terms``: the rarest ``terms`` terms (held by the fewest books) are
+    keys, rarest first; ``category``: the category set is a key, else its
+    books are told by their rows' ``category_ids`` (False without one).
+    """
+
+    terms: int
+    category: bool = True
+
+
+def _keyed_scan_cost(keys: Sequence[int], catalog_books: int, decoded_item: float) -> float:
+    """A scan keyed on sets of ``keys`` books, in that order, and its rows (``GIN_*``;
+    ``decoded_item``: an item decoded).
+
+    The first two keys advance past each other about as often as the rarer
+    holds books; each later key is asked for the candidates the keys before
+    it meet in (guessed from independence); every book all the keys meet
+    in is a row read and checked.
+    """
+    catalog = max(catalog_books, 1)
+    first, *later = keys
+    rounds, decoded, met = 0.0, float(first), float(first)
+    for position, books in enumerate(later):
+        asked = min(first, books) if position == 0 else met
+        rounds += asked
+        decoded += min(books, GIN_PAGE_ITEMS * asked)
+        met *= books / catalog
+    return rounds * GIN_ROUND + decoded * decoded_item + met * GIN_ROW
+
+
+def _keyed_books(keys: GinKeys, counts: Sequence[int], category_books: int | None) -> list[int]:
+    """The books of each key of ``keys``, in the scan's order: the terms' ``counts``
+    (rarest first), then the category's."""
+    category = [category_books] if keys.category and category_books is not None else []
+    return [*counts[: keys.terms], *category]
+
+
+def gin_keys(
+    terms: Sequence[ResolvedTerm], category_books: int | None, catalog_books: int
+) -> GinKeys:
+    """The keys of the cheapest GIN scan of ``terms`` in a category of ``category_books``.
+
+    The rarest one, two... or every term, with the category or with the
+    category told by the rows (a category of a third of the catalog, met
+    with rare words); the other terms told by the rows (common words in a
+    small category: "volume" is held by 300,344 books at 1M). Without a
+    category (``None``: ``gin_first``'s scan) the same choice among the
+    terms, which the scan otherwise meets in the order typed: "bridge
+    without tacei" read "bridge" (36,745 books) and "without" (99,704) past
+    each other before "tacei" (2,751) was asked, 2.0 ms of PostgreSQL CPU;
+    keyed on "tacei" and "bridge", "without" told by the rows, 0.9 ms.
+    """
+    counts = sorted(term.books for term in terms)
+    with_category = (True, False) if category_books is not None else (False,)
+    choices = [
+        GinKeys(keyed, category)
+        for keyed in range(1, len(counts) + 1)
+        for category in with_category
+    ]
+    return min(
+        choices,
+        key=lambda keys: _keyed_scan_cost(
+            _keyed_books(keys, counts, category_books), catalog_books, GIN_DECODED
+        ),
+    )
+
+
+def gin_cost(
+    terms: Sequence[ResolvedTerm], keys: GinKeys, category_books: int, catalog_books: int
+) -> float:
+    """The GIN scan keyed on ``keys`` (``candidates.page_of_gin``), priced for
+    ``plan_in_category``."""
+    counts = sorted(term.books for term in terms)
+    keyed = _keyed_books(keys, counts, category_books)
+    price = _keyed_scan_cost(keyed, catalog_books, GIN_PRICED_DECODED)
+    return price * GIN_ENTRIES_PER_MICROSECOND
+
+
+@dataclass(frozen=True)
+class CategoryPlan:
+    """How a search in a category reads: by a meeting, by the category's rows, or else walked.
+
+    ``gin``: the terms and the categories met in one scan of
+    ``book_search_words_idx`` (``candidates.page_of_gin``), keyed on ``gin_keys``.
+    """
+
+    meeting: Meeting | None = None
+    small_category: list[int] | None = None  # read whole, each book's row probed
+    gin: bool = False
+    gin_keys: GinKeys | None = None
+
+
+WALK = CategoryPlan()
+
+
+def plan_in_category(
+    terms: Sequence[ResolvedTerm], criteria: Criteria, catalog_books: int, small: int
+) -> CategoryPlan:
+    """The cheapest way to find a page of ``terms`` in the criteria's categories.
+
+    The set of fewest books (``criteria.category_books``, summed from the
+    category counts) and the term of fewest books are met; a category of at
+    most ``small`` books may be read whole instead (a probe per book); and
+    the walks (``levels``, or one term's postings) probe the category per
+    book found. A category held by a large share of the catalog is cheaper
+    walked (every few books walked is in it), and so are two rare words,
+    merged, even in a small category: "truchaith breicobaith" in a category
+    of 1,823 books at 100,000 reads 419 postings, not 1,823 rows.
+    """
+    sizes = criteria.category_books
+    if not sizes or not criteria.category_sets or not terms:
+        return WALK
+    if any(category_id not in sizes for ids in criteria.category_sets for category_id in ids):
+        return WALK
+    category_ids = min(criteria.category_sets, key=lambda ids: sum(sizes[i] for i in ids))
+    books = sum(sizes[i] for i in category_ids)
+    keys = gin_keys(terms, books, catalog_books)
+    meetings = [
+        Meeting(category_ids, books, min(terms, key=lambda term: term.books), probed=probed)
+        for probed in (False, True)
+    ]
+    costs = [
+        *(
+            (meeting_cost(meeting, catalog_books), CategoryPlan(meeting=meeting))
+            for meeting in meetings
+        ),
+        (walk_cost(terms, books, catalog_books), WALK),
+        (gin_cost(terms, keys, books, catalog_books), CategoryPlan(gin=True, gin_keys=keys)),
+    ]
+    if books <= small:
+        costs.append((books * PROBE, CategoryPlan(small_category=category_ids)))
+    return min(costs, key=lambda cost: cost[0])[1]
