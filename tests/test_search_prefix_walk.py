@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from factories import (
+    Statement,
     create_author,
     create_book,
     create_category,
@@ -98,12 +99,21 @@ async def _pages(q: str, limit: int = 4) -> list[list[tuple[int, int]]]:
     raise AssertionError("pagination never ended")
 
 
-async def _pages_walked_one_by_one(prefix_postings_off, q: str) -> list[list[tuple[int, int]]]:
-    """``q``'s pages with the prefix's own postings never walked (as on a stale list)."""
+async def _pages_walked_one_by_one(
+    prefix_postings_off, sent: list[Statement], q: str
+) -> list[list[tuple[int, int]]]:
+    """``q``'s pages with the prefix's own postings never walked (as on a stale list).
+
+    ``sent``: the test's ``record_statements``; the walks read here are checked
+    to walk no ``P*``, or the pages compared with them would be the same walk.
+    """
+    start = len(sent)
     with prefix_postings_off():
         kept_terms().clear()
         pages = await _pages(q)
     kept_terms().clear()
+    walked = walked_words(sent[start:])
+    assert walked and f"{q.split()[-1]}*" not in walked, walked
     return pages
 
 
@@ -127,7 +137,7 @@ async def test_a_prefix_walked_as_its_own_word_gives_the_pages_of_its_completion
     prefix = q.split()[-1]
     assert (f"{prefix}*" in walked_words(sent)) == starred
     assert sum(len(page) for page in pages) >= 4
-    assert pages == await _pages_walked_one_by_one(prefix_postings_off, q)
+    assert pages == await _pages_walked_one_by_one(prefix_postings_off, sent, q)
 
 
 async def test_a_stale_list_walks_the_completions_until_a_rebuild(
@@ -139,7 +149,7 @@ async def test_a_stale_list_walks_the_completions_until_a_rebuild(
     stale = await _pages("river sal")
     assert "sal*" not in walked_words(sent)
     assert salami["id"] in [book for page in stale for book, _ in page]
-    assert stale == await _pages_walked_one_by_one(prefix_postings_off, "river sal")
+    assert stale == await _pages_walked_one_by_one(prefix_postings_off, sent, "river sal")
     await Book.raw("SELECT search_rebuild()")
     sent.clear()
     rebuilt = await _pages("river sal")
@@ -160,4 +170,4 @@ async def test_a_book_written_since_the_rebuild_is_found_through_the_prefixs_own
     assert "sal*" in walked_words(sent)
     found = dict(book for page in pages for book in page)
     assert found[written["id"]] == 31  # "river" in its title 16, a completion there 15
-    assert pages == await _pages_walked_one_by_one(prefix_postings_off, "river sal")
+    assert pages == await _pages_walked_one_by_one(prefix_postings_off, sent, "river sal")
