@@ -108,6 +108,19 @@ async def test_sort_by_relevance_without_q_is_422_naming_sort(client, paths):
     assert "relevance needs q" in detail[0]["msg"]
 
 
+async def test_highlight_without_q_is_422_naming_highlight(client, paths):
+    # It answered the plain listing, ignoring highlight, where sort=relevance is a 422.
+    detail = expect_error(await client.get("/books", params={"highlight": "true"}), 422)
+
+    assert names_in(detail) == {"highlight"}
+    assert "highlight needs q" in detail[0]["msg"]
+    # Not asking for it is no error; with q it marks the title.
+    response = await client.get("/books", params={"highlight": "false"})
+    assert response.status_code == 200, response.text
+    response = await client.get("/books", params={"highlight": "true", "q": "hobbit"})
+    assert response.json()["items"][0]["title_highlight"] == "The <mark>Hobbit</mark>"
+
+
 async def test_a_refused_q_is_named_alone_even_with_sort_by_relevance(client, paths):
     response = await client.get("/books", params={"q": "   ", "sort": "relevance"})
 

@@ -262,7 +262,8 @@ class BookQuery(BrowseQuery, _BookTerms):
         examples=["price"],
     )
     highlight: bool = Field(
-        default=False, description="With `q`: add `title_highlight` to each book."
+        default=False,
+        description="With `q` (422 without): add `title_highlight` to each book.",
     )
 
     @field_validator("sort")
@@ -273,6 +274,15 @@ class BookQuery(BrowseQuery, _BookTerms):
         if sort == "relevance" and "q" in info.data and info.data["q"] is None:
             raise ValueError("relevance needs q")
         return sort
+
+    @field_validator("highlight")
+    @classmethod
+    def _highlight_needs_q(cls, highlight: bool, info: ValidationInfo) -> bool:
+        # As ``sort=relevance``: a listing has no matched words to mark, and a
+        # silently ignored parameter looks like an answer (issue 9).
+        if highlight and "q" in info.data and info.data["q"] is None:
+            raise ValueError("highlight needs q")
+        return highlight
 
 
 class SuggestQuery(QueryModel):
