@@ -463,6 +463,36 @@ async def test_a_minus_excludes_books_with_the_word(client, shelf) -> None:
     assert titles(await search(client, "le guin -wizards")) == ["The Left Hand of Darkness"]
 
 
+def test_a_minus_before_quotes_or_joined_words_excludes_them_together() -> None:
+    assert parse_query('tolkien -"Two  Towers" -spider-man --x').excluded == (
+        "two towers",
+        "spider man",
+        "x",
+    )
+    # An unclosed quote after a minus runs to the end; a lone -" excludes nothing.
+    assert parse_query('tolkien -"two tow').excluded == ("two tow",)
+    assert parse_query('tolkien -" -').excluded == ()
+    assert [term.folded for term in parse_query('tolkien -"two tow').terms] == ["tolkien"]
+
+
+async def test_a_minus_before_a_quoted_phrase_excludes_the_books_holding_it(client, shelf):
+    # It answered the books holding the phrase, only those ("Dragon Hand Tales").
+    assert titles(await search(client, 'tolkien -"hand tales"')) == ["The Hobbit"]
+    assert titles(await search(client, 'le guin -"left hand"')) == ["A Wizard of Earthsea"]
+    # Its words next to each other, in order: others are kept.
+    assert set(titles(await search(client, 'tolkien -"tales hand"'))) == {
+        "The Hobbit",
+        "Dragon Hand Tales",
+    }
+    assert titles(await search(client, 'tolkien -"hand tales', sort="title")) == ["The Hobbit"]
+    assert titles(await search(client, "tolkien -dragon-hand")) == ["The Hobbit"]
+    assert titles(await search(client, "tolkien --hobbit")) == ["Dragon Hand Tales"]
+    # Stop words alone leave nothing out.
+    assert len(titles(await search(client, 'tolkien -"of the"'))) == 2
+    page = await search(client, 'tolkien -"hand tales"', category="fantasy", with_total="true")
+    assert (titles(page), page["total"]) == (["The Hobbit"], 1)
+
+
 @pytest.mark.parametrize(
     "q",
     ['"', '""', "-", "--x", '"unclosed', "a", "%_\\", "'; DROP TABLE books; --", "\U0001f600",

@@ -46,6 +46,7 @@ class Match:
 
     terms: tuple[ResolvedTerm, ...]
     phrases: tuple[str, ...] = ()
+    # Words and phrases left out (``words.ParsedQuery.excluded``).
     excluded: tuple[str, ...] = ()
 
 
@@ -68,15 +69,23 @@ def filter_conditions(row: str, match: Match, criteria: Criteria) -> list[QueryS
 def row_conditions(row: str, match: Match, criteria: Criteria) -> list[QueryString]:
     """The filters that read the book's row of book_search: phrases, exclusions, authors."""
     conditions = []
-    if match.excluded:
+    words = [left_out for left_out in match.excluded if " " not in left_out]
+    if words:
         # Stemmed as the books' words are: "-sequels" excludes "sequel".
         conditions.append(
             Sql(
                 f"NOT {row}.words && coalesce((SELECT array_agg(l.lexeme)"
                 " FROM unnest(to_tsvector('english', {})) AS l), '{{}}')",
-                " ".join(match.excluded),
+                " ".join(words),
             )
         )
+    for phrase in match.excluded:
+        if " " in phrase:
+            # Stop words only ("-\"of the\""): an empty query, which matches no
+            # book, so that none is left out.
+            conditions.append(
+                Sql(f"NOT {row}.document @@ phraseto_tsquery('english', {{}})", phrase)
+            )
     for phrase in match.phrases:
         conditions.append(Sql(f"{row}.document @@ phraseto_tsquery('english', {{}})", phrase))
     if criteria.author_ids is not None:

@@ -28,9 +28,15 @@ _SPELLED_OUT = str.maketrans(
 )
 _COMBINING_MARKS = re.compile("[\u0300-\u036f]")
 _WORD = re.compile(r"[^\W_]+")
-# A quoted phrase, a word excluded with a leading minus, or a run of other text.
+# A quoted phrase excluded with a leading minus (its closing quote may be
+# missing: it runs to the end of the text), a quoted phrase, a word excluded
+# with a leading minus (or several: "--word" is no double negation), or a run
+# of other text.
 _SYNTAX = re.compile(
-    r'"(?P<phrase>[^"]*)"|(?<!\S)-(?P<excluded>[^\W_][^\s"]*)|(?P<text>"|[^\s"]+|\s+)'
+    r'(?<!\S)-+"(?P<excluded_phrase>[^"]*)"?'
+    r'|"(?P<phrase>[^"]*)"'
+    r'|(?<!\S)-+(?P<excluded>[^\s"]*?[^\W_][^\s"]*)'
+    r'|(?P<text>"|[^\s"]+|\s+)'
 )
 
 # A prefix shorter than this would expand to most of the vocabulary.
@@ -70,6 +76,8 @@ class ParsedQuery:
 
     terms: tuple[Term, ...]
     phrases: tuple[str, ...] = ()
+    # Folded words and phrases (words separated by a space): a book holding
+    # one of them, the phrase's words next to each other, is left out.
     excluded: tuple[str, ...] = ()
     prefix: bool = False
     # Words typed that can never match: only punctuation, say.
@@ -84,11 +92,12 @@ def _terms_of(text: str, *, in_phrase: bool) -> list[Term]:
 
 
 def parse_query(q: str) -> ParsedQuery:
-    """Split ``q`` into terms, quoted phrases and excluded words.
+    """Split ``q`` into terms, quoted phrases and excluded words and phrases.
 
     ``"left hand"`` is a phrase (its words must also stand next to each
-    other); ``-word`` excludes books with that word. Anything else is text:
-    an unmatched quote or a lone ``-`` is not an error.
+    other); ``-word`` excludes books with that word, ``-"two towers"``
+    books with the phrase. Anything else is text: an unmatched quote or a
+    lone ``-`` is not an error.
 
     >>> parse_query('"left hand" darkness -sequel le gu').terms[-1].folded
     'gu'
@@ -102,10 +111,16 @@ def parse_query(q: str) -> ParsedQuery:
             terms.extend(words)
             if len(words) > 1:
                 phrases.append(" ".join(word.folded for word in words))
-        elif match.group("excluded") is not None:
-            excluded.extend(split_words(match.group("excluded")))
         else:
-            terms.extend(_terms_of(match.group("text"), in_phrase=False))
+            # "-spider-man" and -"two towers" leave out the words together,
+            # not every book holding one of them.
+            negated = match.group("excluded_phrase")
+            if negated is None:
+                negated = match.group("excluded")
+            if negated is None:
+                terms.extend(_terms_of(match.group("text"), in_phrase=False))
+            elif left_out := split_words(negated):
+                excluded.append(" ".join(left_out))
     last = terms[-1] if terms else None
     prefix = (
         last is not None
