@@ -26,7 +26,7 @@ from bookstore.catalog.search.level_walk import (
     page_by_levels,
 )
 from bookstore.catalog.search.levels import Level, branches, combinations, levels_of, met
-from bookstore.catalog.search.pages import FIRST, SMALL_CATEGORY, Match
+from bookstore.catalog.search.pages import FIRST, SMALL_CATEGORY, Match, phrase_query
 from bookstore.catalog.search.plans import plan_in_category
 from bookstore.catalog.search.typos import allowed_typos, typo_distance, within_typos
 from bookstore.catalog.search.vocabulary import ResolvedTerm, Variant
@@ -121,7 +121,7 @@ def test_a_swap_of_neighbouring_letters_is_one_typo() -> None:
 def test_quotes_make_phrases_and_a_leading_minus_excludes() -> None:
     query = parse_query('"left hand" -sequel darkn')
     assert [term.folded for term in query.terms] == ["left", "hand", "darkn"]
-    assert query.phrases == ("left hand",)
+    assert query.phrases == (range(0, 2),)
     assert query.excluded == ("sequel",)
     assert query.prefix
     assert not parse_query("darkness ").prefix
@@ -461,6 +461,37 @@ async def test_a_quoted_phrase_needs_its_words_next_to_each_other(client, shelf)
 
 async def test_a_minus_excludes_books_with_the_word(client, shelf) -> None:
     assert titles(await search(client, "le guin -wizards")) == ["The Left Hand of Darkness"]
+
+
+async def test_a_phrase_is_dropped_with_its_words_and_says_so(client, shelf) -> None:
+    # It answered nothing, "left" named ignored while the phrase still required it.
+    page = await search(client, '"hand left"')
+    assert set(titles(page)) == {"The Left Hand of Darkness", "Dragon Hand Tales"}
+    assert page["ignored_words"] == ["left"]
+    # A word that matches nothing takes its phrase with it; the others are searched.
+    page = await search(client, '"left xqzvw hand"')
+    assert set(titles(page)) == {"The Left Hand of Darkness", "Dragon Hand Tales"}
+    assert page["ignored_words"] == ["xqzvw"]
+
+
+async def test_a_phrase_matches_its_corrected_words_and_keeps_stop_words_places(client, shelf):
+    # Its misspelt word was "ignored" and the phrase, still asked as typed, found nothing.
+    page = await search(client, '"left hand of darknes"')
+    assert (titles(page), page["ignored_words"]) == (["The Left Hand of Darkness"], [])
+    assert page["suggestion"] == "left hand darkness"
+    # "of" holds its place: one stop word is not two.
+    page = await search(client, '"left hand the of darkness"')
+    assert page["ignored_words"] == ["darkness"]
+    page = await search(client, '"the left hand"', with_total="true")
+    assert (titles(page), page["total"]) == (["The Left Hand of Darkness"], 1)
+
+
+def test_a_phrase_query_keeps_the_places_of_stop_words_and_quotes_each_word() -> None:
+    assert phrase_query([["lord"], [], [], ["ring", "rings"]]) == (
+        "('lord') <3> ('ring' | 'rings')"
+    )
+    assert phrase_query([[], ["hobbit"], []]) is None
+    assert phrase_query([["o'brien"], ["a\\b"]]) == "('o\\'brien') <1> ('a\\\\b')"
 
 
 def test_a_minus_before_quotes_or_joined_words_excludes_them_together() -> None:

@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from piccolo.querystring import QueryString
@@ -32,6 +32,7 @@ from bookstore.catalog.search.pages import (
     Relevance,
     page_by_relevance,
     page_by_title,
+    phrases_kept,
 )
 from bookstore.catalog.search.plans import gin_first, plan_in_category
 from bookstore.catalog.search.vocabulary import (
@@ -116,6 +117,13 @@ async def _suggestion(
     if not suggestion or suggestion == " ".join(term.folded for term in query.terms):
         return None
     return suggestion
+
+
+def _match(query: ParsedQuery, looked_up: Sequence[ResolvedTerm], kept: Sequence[int]) -> Match:
+    """What the books must hold: the terms kept (their positions in ``looked_up``), the
+    phrases all of whose words are kept (``pages.phrases_kept``), the exclusions."""
+    phrases = phrases_kept(query.phrases, looked_up, set(kept))
+    return Match(tuple(looked_up[n] for n in kept), phrases, query.excluded)
 
 
 async def _page(
@@ -279,15 +287,18 @@ async def _search(
     )
     criteria = lookup.criteria(found)
     catalog_books = found.get("top_book") or 0
+    # One per term of the query, in its order (the phrases name them so).
+    looked_up = resolved
     # Stop words ("the", "of") are not searched, nor reported.
-    resolved = [t for t in resolved if t.variants or t.lexeme is not None]
-    active = [t for t in resolved if t.variants]
-    ignored = [t.term.typed for t in resolved if not t.variants]
+    searched = [n for n, t in enumerate(looked_up) if t.variants or t.lexeme is not None]
+    resolved = [looked_up[n] for n in searched]
+    active = [n for n in searched if looked_up[n].variants]
+    ignored = [looked_up[n].term.typed for n in searched if not looked_up[n].variants]
     dropped = 0 if after is None else min(after.dropped, max(len(active) - 1, 0))
     books: list[Row] = []
     while active:
         kept = active[: len(active) - dropped]
-        match = Match(tuple(kept), query.phrases, query.excluded)
+        match = _match(query, looked_up, kept)
         books = await _page(
             db, match, criteria, text, after, limit, catalog_books, catalog_version
         )
@@ -295,15 +306,16 @@ async def _search(
             break
         dropped += 1
     kept = active[: len(active) - dropped]
-    ignored += [t.term.typed for t in active[len(kept) :]]
+    ignored += [looked_up[n].term.typed for n in active[len(kept) :]]
     books, next_key = _cut(books, limit, text, dropped)
     if text.highlight and books:
         stems = await stems_of(db, [book["title"] for book in books])
-        matched = {word for term in kept for word in term.words}
-        typing = kept[-1].term.folded if query.prefix and kept[-1] is active[-1] else None
+        matched = {word for n in kept for word in looked_up[n].words}
+        last = looked_up[kept[-1]]
+        typing = last.term.folded if query.prefix and kept[-1] == active[-1] else None
         for book in books:
             book["title_highlight"] = highlight_title(book["title"], matched, stems, typing)
-    match = Match(tuple(kept), query.phrases, query.excluded) if kept else None
+    match = _match(query, looked_up, kept) if kept else None
     suggestion = None
     if suggest:
         suggestion = await _suggestion(db, query, resolved, catalog_version)

@@ -16,7 +16,7 @@ Both continue after a cursor (score, id) and return (id, score) rows.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 
 from piccolo.querystring import QueryString
@@ -45,9 +45,56 @@ class Match:
     """What a book must satisfy besides its terms."""
 
     terms: tuple[ResolvedTerm, ...]
+    # Each a ``tsquery``'s text (``phrase_query``): the words next to each other.
     phrases: tuple[str, ...] = ()
     # Words and phrases left out (``words.ParsedQuery.excluded``).
     excluded: tuple[str, ...] = ()
+
+
+def phrase_query(positions: Sequence[Sequence[str]]) -> str | None:
+    """The text of a ``tsquery`` matching a book holding one word of each position, in order,
+    next to each other; None with fewer than two positions of words (a term says as much).
+
+    A position without words (a stop word: "lord of the rings") keeps its
+    place, as ``phraseto_tsquery`` counts it: ``'lord' <3> 'ring'``. A word
+    corrected or spelt several ways is one of its words: ``"two towrs"``
+    is ``'two' <1> ('tower')``. Each word quoted as it is (a quote or
+    backslash escaped): the cast to ``tsquery`` neither stems nor folds it.
+
+    >>> phrase_query([["lord"], [], [], ["ring", "rings"]])
+    "('lord') <3> ('ring' | 'rings')"
+    """
+    parts: list[str] = []
+    distance = 0
+    for words in positions:
+        distance += 1
+        if not words:
+            continue
+        quoted = (word.replace("\\", "\\\\").replace("'", "\\'") for word in words)
+        operand = "(" + " | ".join(f"'{word}'" for word in quoted) + ")"
+        parts.append(f" <{distance}> {operand}" if parts else operand)
+        distance = 0
+    return "".join(parts) if len(parts) > 1 else None
+
+
+def phrases_kept(
+    phrases: Sequence[range], looked_up: Sequence[ResolvedTerm], kept: Collection[int]
+) -> tuple[str, ...]:
+    """The ``tsquery`` of each phrase (``words.ParsedQuery.phrases``) whose searched
+    words are all ``kept`` (positions in ``looked_up``, the query's terms resolved).
+
+    A dropped word takes its phrase with it, else the response would name it
+    ignored while the phrase still required it ("hand left": nothing, "left"
+    said ignored). Stop words are not searched, and keep their places.
+    """
+    queries = []
+    for phrase in phrases:
+        if any(looked_up[n].lexeme is not None and n not in kept for n in phrase):
+            continue
+        query = phrase_query([looked_up[n].words for n in phrase])
+        if query is not None:
+            queries.append(query)
+    return tuple(queries)
 
 
 def terms_match(column: str, terms: Sequence[ResolvedTerm]) -> list[QueryString]:
@@ -87,7 +134,7 @@ def row_conditions(row: str, match: Match, criteria: Criteria) -> list[QueryStri
                 Sql(f"NOT {row}.document @@ phraseto_tsquery('english', {{}})", phrase)
             )
     for phrase in match.phrases:
-        conditions.append(Sql(f"{row}.document @@ phraseto_tsquery('english', {{}})", phrase))
+        conditions.append(Sql(f"{row}.document @@ {{}}::tsquery", phrase))
     if criteria.author_ids is not None:
         conditions.append(Sql(f"{row}.author_id = ANY({{}}::integer[])", criteria.author_ids))
     if criteria.author_pattern is not None:

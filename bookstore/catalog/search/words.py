@@ -75,7 +75,9 @@ class ParsedQuery:
     """
 
     terms: tuple[Term, ...]
-    phrases: tuple[str, ...] = ()
+    # Each quoted phrase of two words or more: the positions of its words in
+    # ``terms`` (stop words included: they keep their places in the phrase).
+    phrases: tuple[range, ...] = ()
     # Folded words and phrases (words separated by a space): a book holding
     # one of them, the phrase's words next to each other, is left out.
     excluded: tuple[str, ...] = ()
@@ -103,14 +105,14 @@ def parse_query(q: str) -> ParsedQuery:
     'gu'
     """
     terms: list[Term] = []
-    phrases: list[str] = []
+    phrases: list[range] = []
     excluded: list[str] = []
     for match in _SYNTAX.finditer(q):
         if match.group("phrase") is not None:
             words = _terms_of(match.group("phrase"), in_phrase=True)
-            terms.extend(words)
             if len(words) > 1:
-                phrases.append(" ".join(word.folded for word in words))
+                phrases.append(range(len(terms), len(terms) + len(words)))
+            terms.extend(words)
         else:
             # "-spider-man" and -"two towers" leave out the words together,
             # not every book holding one of them.
