@@ -37,5 +37,21 @@ class InvalidImportFile(CatalogError):
     """An import file that cannot be read as a whole (no header, unknown columns)."""
 
 
+class NothingToSearch(CatalogError):
+    """A search text that only leaves books out (``-hobbit``): no word to find them by.
+
+    Answered as the parameter's validation error (422 naming ``q``): the text
+    is at fault, though which of its words are stop words only the catalog
+    knows.
+    """
+
+    def __init__(self, text: str) -> None:
+        super().__init__(
+            "nothing to search for: -word only leaves books out (and stop words such as"
+            " 'the' are not searched); add a word to find, or list the books without q"
+        )
+        self.text = text
+
+
 class InvalidRange(CatalogError):
     """A range of time the search insights cannot answer (empty, or too many buckets)."""

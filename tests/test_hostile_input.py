@@ -26,6 +26,7 @@ import httpx
 import pytest
 from factories import create_author, create_book, create_category, server_like_client
 
+from bookstore.catalog.search.words import parse_query
 from bookstore.schemas import slugify
 from bookstore.tables import Book
 
@@ -253,7 +254,14 @@ async def test_hostile_search_text_answers_json_and_changes_nothing(
 
             text = unquote(encoded)
             blank = not text.strip()
-            if searchable and len(text.strip()) <= 200 and not (blank and blank_refused):
+            parsed = parse_query(text)
+            # Words to leave out and none to find ("-plain -book", "-1"): /books
+            # refuses it, naming q (issue 9); a completion completes nothing.
+            only_left_out = route.startswith("/books?") and parsed.empty and parsed.excluded
+            if only_left_out and len(text.strip()) <= 200:
+                assert_refused(response)
+                assert response.json()["detail"][0]["loc"] == ["query", "q"]
+            elif searchable and len(text.strip()) <= 200 and not (blank and blank_refused):
                 body = assert_json_answer(response)
                 assert response.status_code == 200, response.text
                 assert isinstance(body["items"], list), body

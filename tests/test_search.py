@@ -494,6 +494,16 @@ def test_a_phrase_query_keeps_the_places_of_stop_words_and_quotes_each_word() ->
     assert phrase_query([["o'brien"], ["a\\b"]]) == "('o\\'brien') <1> ('a\\\\b')"
 
 
+@pytest.mark.parametrize("q", ["-hobbit", '-"left hand"', "--hobbit -tolkien", "the -hobbit"])
+async def test_a_text_that_only_leaves_books_out_is_422_naming_q(client, shelf, q) -> None:
+    # It answered [], as if no book were left once the word was out.
+    response = await client.get("/books", params={"q": q, "author": "tolkien"})
+    assert response.status_code == 422, response.text
+    (error,) = response.json()["detail"]
+    assert error["loc"] == ["query", "q"]
+    assert "nothing to search for" in error["msg"]
+
+
 def test_a_minus_before_quotes_or_joined_words_excludes_them_together() -> None:
     assert parse_query('tolkien -"Two  Towers" -spider-man --x').excluded == (
         "two towers",
@@ -526,8 +536,8 @@ async def test_a_minus_before_a_quoted_phrase_excludes_the_books_holding_it(clie
 
 @pytest.mark.parametrize(
     "q",
-    ['"', '""', "-", "--x", '"unclosed', "a", "%_\\", "'; DROP TABLE books; --", "\U0001f600",
-     "x" * 200, "- - -", "ßßß", "C++", "<mark>"],
+    ['"', '""', "-", "hobbit --x", '"unclosed', "a", "%_\\", "'; DROP TABLE books; --",
+     "\U0001f600", "x" * 200, "- - -", "ßßß", "C++", "<mark>"],
 )  # fmt: skip
 async def test_anything_typed_is_text_never_an_error(client, shelf, q) -> None:
     await search(client, q)

@@ -23,6 +23,7 @@ from bookstore.errors import (
     InvalidRange,
     InvalidReference,
     NotFound,
+    NothingToSearch,
     PreconditionFailed,
 )
 from bookstore.schemas import ErrorOut
@@ -99,6 +100,15 @@ async def _invalid_request(request: Request, error: Exception) -> JSONResponse:
     return JSONResponse({"detail": _json_safe(jsonable_encoder(error.errors()))}, status_code=422)
 
 
+async def _nothing_to_search(request: Request, error: Exception) -> JSONResponse:
+    # Shaped as a refused parameter (``_invalid_request``), as a blank q is.
+    assert isinstance(error, NothingToSearch)
+    detail = [
+        {"type": "value_error", "loc": ["query", "q"], "msg": error.detail, "input": error.text}
+    ]
+    return JSONResponse({"detail": _json_safe(detail)}, status_code=422)
+
+
 async def _database_unavailable(request: Request, error: Exception) -> JSONResponse:
     logger.warning(
         "database unavailable during %s %s: %r", request.method, request.url.path, error
@@ -127,6 +137,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _invalid_request)
     for error_class in STATUS_BY_ERROR:
         app.add_exception_handler(error_class, _catalog_error)
+    app.add_exception_handler(NothingToSearch, _nothing_to_search)
     for error_class in DATABASE_UNAVAILABLE:
         app.add_exception_handler(error_class, _database_unavailable)
     app.add_exception_handler(asyncpg.exceptions.QueryCanceledError, _statement_timeout)

@@ -45,6 +45,7 @@ from bookstore.catalog.search.words import ParsedQuery, parse_query
 from bookstore.catalog.sorts import TITLE, PageKey, SortOrder, decode_key, sort_order
 from bookstore.catalog.statements import Row, rows_to_fetch
 from bookstore.database import DatabaseConnection, connection
+from bookstore.errors import NothingToSearch
 from bookstore.pagination import SearchKey
 from bookstore.tables import Book
 
@@ -254,6 +255,8 @@ async def search_books(
     """
     query = parse_query(text.q)
     if query.empty:
+        if query.excluded:
+            raise NothingToSearch(text.q)
         return SearchResult([], None, [])
     async with connection(Book._meta.db) as db:
         return await _search(db, query, filters, text, limit, after, catalog_version)
@@ -294,6 +297,8 @@ async def _search(
     resolved = [looked_up[n] for n in searched]
     active = [n for n in searched if looked_up[n].variants]
     ignored = [looked_up[n].term.typed for n in searched if not looked_up[n].variants]
+    if not searched and query.excluded:
+        raise NothingToSearch(text.q)
     dropped = 0 if after is None else min(after.dropped, max(len(active) - 1, 0))
     books: list[Row] = []
     while active:
