@@ -504,6 +504,28 @@ async def test_a_text_that_only_leaves_books_out_is_422_naming_q(client, shelf, 
     assert "nothing to search for" in error["msg"]
 
 
+async def test_a_text_of_stop_words_only_answers_the_filters_listing(client, shelf) -> None:
+    # It answered [], as if Tolkien had written nothing.
+    page = await search(client, "the", author="tolkien", with_total="true", highlight="true")
+    assert titles(page) == ["Dragon Hand Tales", "The Hobbit"]
+    assert (page["ignored_words"], page["suggestion"], page["total"]) == (["the"], None, 2)
+    assert [book["title_highlight"] for book in page["items"]] == titles(page)
+    assert {book["score"] for book in page["items"]} == {0}
+    walked = await walk_pages(client, "/books", {"q": "of the ", "author": "tolkien"}, 1)
+    assert [book["title"] for book in walked] == ["Dragon Hand Tales", "The Hobbit"]
+    page = await search(client, "the", author="tolkien", sort="-title")
+    assert titles(page) == ["The Hobbit", "Dragon Hand Tales"]
+    # A word that matches nothing still finds nothing.
+    page = await search(client, "the xqzvw", author="tolkien")
+    assert (titles(page), page["ignored_words"]) == ([], ["xqzvw"])
+
+    # Once a book completes "the", the listing's cursor is refused, never a 500.
+    cursor = (await search(client, "the", author="tolkien", limit=1))["next_cursor"]
+    await create_book(client, title="Themes", author_id=shelf["hobbit"]["author"]["id"])
+    params = {"q": "the", "author": "tolkien", "limit": 1, "cursor": cursor}
+    assert (await client.get("/books", params=params)).status_code == 422
+
+
 def test_a_minus_before_quotes_or_joined_words_excludes_them_together() -> None:
     assert parse_query('tolkien -"Two  Towers" -spider-man --x').excluded == (
         "two towers",

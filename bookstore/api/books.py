@@ -213,7 +213,7 @@ async def fetch_search_page(
         "suggestion": result.suggestion,
     }
     if counts is not None:
-        await add_counts(page, filters, counts, result.match, searched=True)
+        await add_counts(page, filters, counts, result.match, searched=not result.listed)
     return page
 
 

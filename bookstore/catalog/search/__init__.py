@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -21,6 +22,7 @@ from piccolo.querystring import QueryString
 
 from bookstore.catalog.details import books_with_details_and_version
 from bookstore.catalog.filters import BookFilters, Criteria, criteria_lookup
+from bookstore.catalog.listing import list_books
 from bookstore.catalog.search.candidates import page_of_gin, page_of_meeting
 from bookstore.catalog.search.highlight import highlight_title, stems_of
 from bookstore.catalog.search.levels import best_matches
@@ -45,7 +47,7 @@ from bookstore.catalog.search.words import ParsedQuery, parse_query
 from bookstore.catalog.sorts import TITLE, PageKey, SortOrder, decode_key, sort_order
 from bookstore.catalog.statements import Row, rows_to_fetch
 from bookstore.database import DatabaseConnection, connection
-from bookstore.errors import NothingToSearch
+from bookstore.errors import InvalidCursor, NothingToSearch
 from bookstore.pagination import SearchKey
 from bookstore.tables import Book
 
@@ -78,6 +80,9 @@ class SearchResult:
     # The words searched (after any were dropped): what the facets and the
     # total of the search count (``bookstore.catalog.counts``).
     match: Match | None = None
+    # No word could be searched (stop words only): the books are the filters'
+    # listing, and so are the total and facets.
+    listed: bool = False
 
 
 async def _suggestion(
@@ -259,7 +264,10 @@ async def search_books(
             raise NothingToSearch(text.q)
         return SearchResult([], None, [])
     async with connection(Book._meta.db) as db:
-        return await _search(db, query, filters, text, limit, after, catalog_version)
+        result = await _search(db, query, filters, text, limit, after, catalog_version)
+    if result.listed:
+        return await _listing(filters, text, limit, after, result.ignored_words)
+    return result
 
 
 async def _search(
@@ -297,8 +305,15 @@ async def _search(
     resolved = [looked_up[n] for n in searched]
     active = [n for n in searched if looked_up[n].variants]
     ignored = [looked_up[n].term.typed for n in searched if not looked_up[n].variants]
-    if not searched and query.excluded:
-        raise NothingToSearch(text.q)
+    if not searched:
+        if query.excluded:
+            raise NothingToSearch(text.q)
+        # Stop words only: ``search_books`` answers the filters' listing.
+        return SearchResult([], None, [t.term.typed for t in looked_up], listed=True)
+    if after is not None and text.sort == "relevance" and type(after.order) is not int:
+        # A cursor of the listing, for a text that now finds words (a book
+        # added since completes "the"): signed for it, not for this order.
+        raise InvalidCursor("cursor is malformed; use next_cursor as given")
     dropped = 0 if after is None else min(after.dropped, max(len(active) - 1, 0))
     books: list[Row] = []
     while active:
@@ -372,3 +387,31 @@ async def _suggestion_beyond_typos(
         suggest=False,
     )
     return suggestion if found.books else None
+
+
+async def _listing(
+    filters: BookFilters,
+    text: TextQuery,
+    limit: int,
+    after: SearchKey | None,
+    stop_words: list[str],
+) -> SearchResult:
+    """The filters' listing, for a text made of stop words only ("the", "of the").
+
+    They are not indexed, so they can find nothing, and an empty answer to
+    ``q=the&author=tolkien`` looks like "Tolkien wrote nothing": as
+    Meilisearch answers a text of ignored words with every document, the
+    listing is answered (title order for ``relevance``, every book the same
+    score), the words named in ``ignored_words``, its cursors those of the
+    listing carried by the search's. Read on a connection of its own, after
+    the lookup's is given back.
+    """
+    sort = TITLE if text.sort in ("relevance", "title") else sort_order(text.sort)
+    key = None if after is None else decode_key(sort, [after.order, after.id])
+    books, next_key = await list_books(filters, limit=limit, after=key, sort=sort)
+    for book in books:
+        book["score"] = 0
+        if text.highlight:
+            book["title_highlight"] = html.escape(book["title"])
+    cursor = None if next_key is None else SearchKey(*next_key.encode(sort), 0)
+    return SearchResult(books, cursor, stop_words, listed=True)
