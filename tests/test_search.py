@@ -550,6 +550,9 @@ async def test_a_minus_before_a_quoted_phrase_excludes_the_books_holding_it(clie
     assert titles(await search(client, 'tolkien -"hand tales', sort="title")) == ["The Hobbit"]
     assert titles(await search(client, "tolkien -dragon-hand")) == ["The Hobbit"]
     assert titles(await search(client, "tolkien --hobbit")) == ["Dragon Hand Tales"]
+    # Right after a closing quote too: it required the word (then ignored it).
+    page = await search(client, 'le guin "darkness"-wizard')
+    assert (titles(page), page["ignored_words"]) == (["The Left Hand of Darkness"], [])
     # Stop words alone leave nothing out.
     assert len(titles(await search(client, 'tolkien -"of the"'))) == 2
     page = await search(client, 'tolkien -"hand tales"', category="fantasy", with_total="true")

@@ -31,11 +31,12 @@ _WORD = re.compile(r"[^\W_]+")
 # A quoted phrase excluded with a leading minus (its closing quote may be
 # missing: it runs to the end of the text), a quoted phrase, a word excluded
 # with a leading minus (or several: "--word" is no double negation), or a run
-# of other text.
+# of other text. A minus leads where a word could start: at the start, after a
+# space, or after a quote ('"two towers"-movie').
 _SYNTAX = re.compile(
-    r'(?<!\S)-+"(?P<excluded_phrase>[^"]*)"?'
+    r'(?<![^\s"])-+"(?P<excluded_phrase>[^"]*)"?'
     r'|"(?P<phrase>[^"]*)"'
-    r'|(?<!\S)-+(?P<excluded>[^\s"]*?[^\W_][^\s"]*)'
+    r'|(?<![^\s"])-+(?P<excluded>[^\s"]*?[^\W_][^\s"]*)'
     r'|(?P<text>"|[^\s"]+|\s+)'
 )
 
