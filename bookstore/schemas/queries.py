@@ -77,8 +77,8 @@ SearchText = Annotated[
         description=(
             "Search text, 1 to 200 characters: every word must match title, author, category"
             ' or description (typos tolerated, accents ignored); `"two words"` next to each'
-            " other; `-word` excluded; the last word also as a prefix unless followed by a"
-            " space."
+            ' other; `-word` and `-"two words"` excluded (a text of exclusions only: 422);'
+            " the last word also as a prefix unless followed by a space."
         ),
         examples=["tolkein hobit"],
     ),
