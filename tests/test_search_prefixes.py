@@ -354,3 +354,69 @@ async def test_the_migration_builds_the_rows_of_an_existing_catalog(shelf) -> No
         == expected
     )
     assert await differing() == 0
+
+
+# -- the rebuild's own key (migration 2026-11-30T12:30) ----------------------------------
+
+SEARCH_POSTINGS_KEY = """
+SELECT c.conname, pg_get_constraintdef(c.oid) AS definition, i.indexdef
+FROM pg_constraint c JOIN pg_indexes i ON i.indexname = c.conname
+WHERE c.conrelid = 'search_postings'::regclass AND c.contype = 'p'
+"""
+
+
+async def search_index() -> dict[str, list[dict]]:
+    return {
+        "postings": await Book.raw(
+            "SELECT word, field, book_id FROM search_postings ORDER BY word, field, book_id"
+        ),
+        "words": await Book.raw("SELECT word, books FROM search_words ORDER BY word"),
+        "prefixes": await Book.raw("SELECT prefix, words FROM search_prefixes ORDER BY prefix"),
+        "books": await Book.raw("SELECT * FROM book_search ORDER BY book_id"),
+    }
+
+
+async def test_a_rebuild_writes_the_rows_the_writes_give_and_builds_the_key_back(shelf) -> None:
+    # The rebuild drops search_postings_pkey, writes every row, and adds it
+    # back; the writes' path (search_index_books, a book at a time by key)
+    # gives the same rows for the lists the shelf's rebuild made.
+    key = await Book.raw(SEARCH_POSTINGS_KEY)
+    assert key == [
+        {
+            "conname": "search_postings_pkey",
+            "definition": "PRIMARY KEY (word, field, book_id)",
+            "indexdef": "CREATE UNIQUE INDEX search_postings_pkey ON public.search_postings "
+            "USING btree (word, field, book_id)",
+        }
+    ]
+    await Book.raw("TRUNCATE search_postings")
+    for book in shelf:
+        await Book.raw("SELECT search_index_books(ARRAY[{}]::integer[])", book["id"])
+    written = await search_index()
+    assert await prefix_row_count() > 0
+    await Book.raw("SELECT search_rebuild()")
+    assert await search_index() == written
+    assert await Book.raw(SEARCH_POSTINGS_KEY) == key
+    with pytest.raises(asyncpg.UniqueViolationError):
+        await Book.raw(
+            "INSERT INTO search_postings SELECT * FROM search_postings WHERE word = 'har*' LIMIT 1"
+        )
+
+
+async def test_a_failed_rebuild_leaves_the_index_and_its_key(shelf) -> None:
+    before = await search_index()
+    key = await Book.raw(SEARCH_POSTINGS_KEY)
+    connection = await asyncpg.connect(TEST_DSN)
+    try:
+        with pytest.raises(asyncpg.RaiseError, match="the prefix lists failed"):
+            async with connection.transaction():
+                # Fails once the key is dropped and the word postings written.
+                await connection.execute(
+                    "CREATE OR REPLACE FUNCTION search_prefixes_build() RETURNS void"
+                    " LANGUAGE plpgsql AS $$ BEGIN RAISE 'the prefix lists failed'; END $$"
+                )
+                await connection.execute("SELECT search_rebuild()")
+    finally:
+        await connection.close()
+    assert await Book.raw(SEARCH_POSTINGS_KEY) == key
+    assert await search_index() == before
