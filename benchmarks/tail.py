@@ -13,7 +13,7 @@ then loads one scenario with wrk and prints the breakdown::
         python -m benchmarks.tail --database bench_1m --scenario category_big
 
 The probe's own cost is a few percent of the worker's CPU: compare its figures
-with each other, not with ``benchmarks.run``'s. docs/performance.md, "The tail
+with each other, not with ``benchmarks.run``'s. docs/performance-journal.md, "The tail
 at 32 connections", has what it found.
 """
 

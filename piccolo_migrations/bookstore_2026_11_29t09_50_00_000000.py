@@ -3,7 +3,7 @@
 A page of books in every one of several categories walked the smallest
 category's title range and probed ``book_category_unique`` for each entry:
 for two big categories that rarely meet, 218 to 1,187 probes for a page of
-21 at 1M books (docs/performance.md, "Browsing"). Both categories' entries
+21 at 1M books (docs/performance-journal.md, "Browsing"). Both categories' entries
 are in ``book_category (category_id, book_title, book_id)`` in the page's
 order, so a merge join of the two ranges finds the same books reading both
 in order, without a probe.

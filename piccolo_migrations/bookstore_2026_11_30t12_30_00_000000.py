@@ -27,7 +27,7 @@ the old index stands whole. The heap is written in the same order as
 before (the word postings in key order, then the ``P*`` rows in key order),
 and the tables hold the same rows.
 
-What it gives (docs/performance.md, "The rebuild's postings written without
+What it gives (docs/performance-journal.md, "The rebuild's postings written without
 their key"): a third less WAL and a key 8% smaller; not a faster seed on the
 2-core machine of 2026-11-30 (the key's upkeep of sorted rows was a few percent of the
 rebuild's CPU, not the 40% a wall-clock timing at load suggested).

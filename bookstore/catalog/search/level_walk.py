@@ -129,7 +129,7 @@ class Branch(NamedTuple):
 # (score, id) sorts it). Both bounds of a merged walk are on book_id: the row
 # comparison (field, book_id) > (field, after_id) once made the generic plan
 # nest-loop the two runs, and cost the union's scans 3% of q_prefix's CPU
-# (tests/test_query_plans.py checks the merge join; docs/performance.md, "The
+# (tests/test_query_plans.py checks the merge join; docs/performance-journal.md, "The
 # level walk bounded by its page", "A level's words read as one run", "The
 # level walk's fixed cost").
 _LEVEL_WALK = """

@@ -128,7 +128,7 @@ def guessed_matches(books: Sequence[int], catalog_books: int) -> float:
 # bo", 510 books met with 20 completions, 49 in both): 2.0 ms of PostgreSQL
 # CPU at 1M by GIN, 9.6 walked; common words seldom together ("dark river
 # bell", 127 books hold all three, none in one title): 2.9 ms by GIN, 56
-# walked (docs/performance.md, "Few guessed matches read by GIN", "Common
+# walked (docs/performance-journal.md, "Few guessed matches read by GIN", "Common
 # words seldom together"). The guess was close to the true matches of the
 # sampled texts (60 for 49, 25 for 13).
 #
@@ -143,7 +143,7 @@ def guessed_matches(books: Sequence[int], catalog_books: int) -> float:
 # the texts, checked on the other): the price took mostly a rare word with a
 # common one, cheaper walked ("roufous volu": 1,037 books with "volume"'s
 # 300,344, 311 guessed: 0.6 ms walked, 2.1 by GIN, PG18), and each half of
-# each server cost least without it (docs/performance.md, "The GIN-or-walk
+# each server cost least without it (docs/performance-journal.md, "The GIN-or-walk
 # choice refitted"); 250 matches stayed best on PG15, within 0.6% of 200 on
 # PG18.
 GIN_FIRST_MATCHES = 250.0
@@ -161,7 +161,7 @@ GIN_FIRST_MATCHES = 250.0
 # and so with three terms (the two rarer merged, the common one told by the
 # rows: "last louboubruth volume", 150 guessed, 6.0 and 9.6). PG15 bench_1m,
 # 2026-11-30, every sampled q_words text replayed both ways
-# (docs/performance.md, "The dearest texts of q_words, q_typo and
+# (docs/performance-journal.md, "The dearest texts of q_words, q_typo and
 # q_filtered").
 GIN_FIRST_COMMON_SHARE = 0.2
 GIN_FIRST_COMMON_MATCHES = 100.0
@@ -234,7 +234,7 @@ GIN_ENTRIES_PER_MICROSECOND = 1.0
 # PostgreSQL CPU for its two pages by GIN, 6.6 walked; "without fire" in
 # science-fiction (PG18) 9 ms more by GIN. Every sampled q_filtered text run
 # under each plan (PG15 and PG18, 2026-11-30 session 26): 0.0075 to 0.0125
-# send one to five of the dearest texts to the walk; docs/performance.md,
+# send one to five of the dearest texts to the walk; docs/performance-journal.md,
 # "The dearest texts of q_words, q_typo and q_filtered".
 GIN_PRICED_FACTOR = 2.0
 GIN_PRICED_DECODED = GIN_DECODED * GIN_PRICED_FACTOR
