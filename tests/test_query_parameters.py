@@ -121,8 +121,11 @@ async def test_highlight_without_q_is_422_naming_highlight(client, paths):
     assert response.json()["items"][0]["title_highlight"] == "The <mark>Hobbit</mark>"
 
 
-async def test_a_refused_q_is_named_alone_even_with_sort_by_relevance(client, paths):
-    response = await client.get("/books", params={"q": "   ", "sort": "relevance"})
+@pytest.mark.parametrize(("name", "value"), [("sort", "relevance"), ("highlight", "true")])
+async def test_a_refused_q_is_named_alone_even_with_a_parameter_that_needs_q(
+    client, paths, name, value
+):
+    response = await client.get("/books", params={"q": "   ", name: value})
 
     assert names_in(expect_error(response, 422)) == {"q"}
 
@@ -156,7 +159,9 @@ async def test_two_different_values_of_one_filter_are_422_not_the_last_one(clien
     assert names_in(expect_error(response, 422)) == {"author"}
 
 
-async def test_an_import_given_dry_run_twice_is_422_and_writes_nothing(client, paths):
+async def test_an_import_given_a_parameter_twice_or_unknown_is_422_and_writes_nothing(
+    client, paths
+):
     # The one route with query parameters that writes: read as FastAPI reads
     # them, ``dry_run=false`` after ``dry_run=true`` imported the file.
     before = await Book.count()
