@@ -71,6 +71,13 @@ def titles(page: dict) -> list[str]:
     return [book["title"] for book in page["items"]]
 
 
+async def suggested(client: httpx.AsyncClient, text: str, **params: Any) -> list[tuple[str, str]]:
+    """The (kind, text) of each completion ``GET /books/suggest`` offers, asserting its 200."""
+    response = await client.get("/books/suggest", params={"q": text, **params})
+    assert response.status_code == 200, response.text
+    return [(item["kind"], item["text"]) for item in response.json()["items"]]
+
+
 async def walk_pages(
     client: httpx.AsyncClient, url: str, params: dict[str, Any], limit: int
 ) -> list[dict]:

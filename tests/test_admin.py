@@ -19,6 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from factories import search, suggested, titles
 from fastapi import FastAPI
 from servers import bookstore, running_server, serving_demo, wait_until_listening
 from starlette.routing import BaseRoute, Mount, Route
@@ -425,14 +426,10 @@ async def test_books_written_through_the_admin_are_searched_by_the_next_request(
     search index's triggers keep up with them all the same."""
 
     async def found(q: str) -> list[str]:
-        response = await staff.get("/books", params={"q": q})
-        assert response.status_code == 200, response.text
-        return [book["title"] for book in response.json()["items"]]
+        return titles(await search(staff, q))
 
     async def completed(q: str) -> list[str]:
-        response = await staff.get("/books/suggest", params={"q": q})
-        assert response.status_code == 200, response.text
-        return [item["text"] for item in response.json()["items"]]
+        return [text for _, text in await suggested(staff, q)]
 
     author_id = await add_author("Abdulrazak Gurnah")
     row = (await staff.get("/admin/api/tables/books/new/")).json()
