@@ -859,12 +859,19 @@ async def test_a_rebuild_gives_every_book_its_categories_beside_its_words(client
 # -- the README's examples ----------------------------------------------------------------
 
 
-async def test_the_readmes_search_examples_hold_on_the_demo_catalog(client) -> None:
-    """README.md, "The search box": each example as printed, on ``serve --demo``'s catalog
-    (loaded as it loads it, ids from 1). "hobbies" did "not become hobbit" there, it did."""
+@pytest.fixture
+async def demo_catalog() -> None:
+    """``serve --demo``'s catalog, loaded as it loads it (ids from 1): the README's examples
+    are printed from it."""
     from bookstore.seed import seed_demo
 
     await seed_demo()
+
+
+async def test_the_readmes_search_box_examples_hold_on_the_demo_catalog(
+    client, demo_catalog
+) -> None:
+    """README.md, "The search box": the requests and answers as printed."""
     page = await search(client, "tolkein hobit", highlight="true")
     (hobbit,) = page["items"]
     assert (hobbit["id"], hobbit["title"], hobbit["author"]) == (
@@ -894,11 +901,25 @@ async def test_the_readmes_search_examples_hold_on_the_demo_catalog(client) -> N
     }
     response = await client.get("/books/suggest", params={"q": "tolkien hob"})
     assert response.json() == {"items": [{"kind": "title", "text": "The Hobbit", "id": 109}]}
+    assert ("author", "J. R. R. Tolkien") in await suggested(client, "tolk")
+    potter = await suggested(client, "harry pot")
+    assert potter and all(
+        kind == "title" and text.startswith("Harry Potter") for kind, text in potter
+    )
+
+
+async def test_the_readmes_word_rules_hold_on_the_demo_catalog(client, demo_catalog) -> None:
+    """README.md, "The search box": the examples of Text, Typos and Nothing found.
+    "hobbies" did "not become hobbit" there, it did."""
     assert "A Wizard of Earthsea" in titles(await search(client, "wizards"))
     assert {book["author"]["name"] for book in (await search(client, "bronte"))["items"]} == {
         "Charlotte Brontë",
         "Emily Brontë",
     }
+    listed = await search(client, "the", author="tolkien")
+    assert titles(listed) == sorted(titles(listed)) and len(titles(listed)) == 8
+    assert {book["score"] for book in listed["items"]} == {0}
+    assert listed["ignored_words"] == ["the"]
     assert titles(await search(client, "frankenstien")) == ["Frankenstein"]
     horse = await search(client, "horse")
     assert "The Horse and His Boy" in titles(horse) and "Bleak House" not in titles(horse)
@@ -920,9 +941,47 @@ async def test_the_readmes_search_examples_hold_on_the_demo_catalog(client) -> N
     ):
         page = await search(client, typed)
         assert (page["items"], page["suggestion"]) == ([], suggestion), typed
-    assert titles(await search(client, '"left hand"')) == ["The Left Hand of Darkness"]
     le_guin = await search(client, "le gu")
     assert {book["author"]["name"] for book in le_guin["items"]} == {"Ursula K. Le Guin"}
+
+
+async def test_the_readmes_syntax_examples_hold_on_the_demo_catalog(client, demo_catalog) -> None:
+    """README.md, "The search box": the examples of Syntax and Order."""
+    assert titles(await search(client, '"left hand"')) == ["The Left Hand of Darkness"]
+    assert "The Two Towers" in titles(await search(client, '"two towrs"'))
+    tolkien = titles(await search(client, "tolkien", limit=100))
+    but_one = titles(await search(client, 'tolkien -"two towers"', limit=100))
+    assert "The Two Towers" in tolkien
+    assert sorted(but_one) == sorted(set(tolkien) - {"The Two Towers"})
+    for q in ("-hobbit", "the -hobbit"):
+        response = await client.get("/books", params={"q": q})
+        assert response.status_code == 422, response.text
+        (error,) = response.json()["detail"]
+        assert (error["loc"], "nothing to search for" in error["msg"]) == (["query", "q"], True)
+    response = await client.get("/books", params={"highlight": "true"})
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"] == ["query", "highlight"]
+
+
+async def test_the_readmes_listing_example_holds_on_the_demo_catalog(client, demo_catalog) -> None:
+    """README.md, "The API at a glance": the listing of Le Guin's books, two a page."""
+    response = await client.get("/books", params={"author": "le guin", "limit": 2})
+    assert response.status_code == 200, response.text
+    page = response.json()
+    earthsea, second = page["items"]
+    assert {key: earthsea[key] for key in ("id", "title", "isbn", "published_year")} == {
+        "id": 73,
+        "title": "A Wizard of Earthsea",
+        "isbn": "9780547773742",
+        "published_year": 1968,
+    }
+    assert (earthsea["price"], earthsea["description"]) == ("13.99", None)
+    assert earthsea["author"] == {"id": 4, "name": "Ursula K. Le Guin"}
+    assert earthsea["categories"][0] == {"id": 2, "name": "Fantasy", "slug": "fantasy"}
+    assert (second["id"], second["title"]) == (79, "Always Coming Home")
+    assert page["next_cursor"].startswith("WyJBbHdheXMgQ29taW5nIEhvbWUiLDc5XQ")
+    params = {"author": "le guin", "limit": 2, "cursor": page["next_cursor"]}
+    assert (await client.get("/books", params=params)).status_code == 200
 
 
 # -- logging and completions --------------------------------------------------------------
