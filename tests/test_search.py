@@ -300,13 +300,22 @@ async def test_only_a_search_that_found_nothing_looks_beyond_the_typos(
         searched = [s.sql for s in sent if "search_logs" not in s.sql]
         assert len(searched) == 2, text
         assert not [sql for sql in searched if "similarity(" in sql]
-    # Nothing found: one statement for every word that found nothing.
-    sent.clear()
+
+
+async def test_the_words_beyond_their_typos_are_looked_up_in_one_statement(
+    client, shelf, monkeypatch
+) -> None:
+    sent = record_statements(monkeypatch)
     assert (await search(client, "wizzzzard hobbbbbit"))["suggestion"] == "wizard hobbit"
     (beyond,) = [s for s in sent if "similarity(" in s.sql]
     assert sorted(beyond.args[0]) == ["hobbbbbit", "wizzzzard"]
-    # At most the first four such words: each is a KNN over the vocabulary.
-    sent.clear()
+
+
+async def test_at_most_the_first_four_words_are_looked_up_beyond_their_typos(
+    client, shelf, monkeypatch
+) -> None:
+    # Each is a KNN over the vocabulary; the others are kept as typed.
+    sent = record_statements(monkeypatch)
     page = await search(client, "wizzzzard qqqqqq xxxxxx zzzzzz hobbbbbit")
     assert (page["items"], page["suggestion"]) == ([], "wizard qqqqqq xxxxxx zzzzzz hobbbbbit")
     (beyond,) = [s for s in sent if "similarity(" in s.sql]
