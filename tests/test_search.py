@@ -530,15 +530,31 @@ async def test_a_text_of_stop_words_only_answers_the_filters_listing(client, she
     assert (page["ignored_words"], page["suggestion"], page["total"]) == (["the"], None, 2)
     assert [book["title_highlight"] for book in page["items"]] == titles(page)
     assert {book["score"] for book in page["items"]} == {0}
+
+
+async def test_a_text_of_stop_words_only_without_filters_lists_the_catalog(client, shelf) -> None:
+    page = await search(client, "of the ", limit=100, with_total="true")
+    assert titles(page) == sorted(book["title"] for book in shelf.values())
+    assert (page["ignored_words"], page["total"]) == (["of", "the"], len(shelf))
+
+
+async def test_the_listing_of_stop_words_is_paged_and_sorted_as_a_listing(client, shelf) -> None:
     walked = await walk_pages(client, "/books", {"q": "of the ", "author": "tolkien"}, 1)
     assert [book["title"] for book in walked] == ["Dragon Hand Tales", "The Hobbit"]
     page = await search(client, "the", author="tolkien", sort="-title")
     assert titles(page) == ["The Hobbit", "Dragon Hand Tales"]
-    # A word that matches nothing still finds nothing.
+
+
+async def test_stop_words_beside_a_word_that_matches_nothing_find_nothing(client, shelf) -> None:
     page = await search(client, "the xqzvw", author="tolkien")
     assert (titles(page), page["ignored_words"]) == ([], ["xqzvw"])
 
-    # Once a book completes "the", the listing's cursor is refused, never a 500.
+
+async def test_a_listing_cursor_of_stop_words_is_refused_once_they_complete_a_word(
+    client, shelf
+) -> None:
+    # Once a book completes "the", the text is searched by relevance and the
+    # listing's cursor (a title) is refused, never a 500.
     cursor = (await search(client, "the", author="tolkien", limit=1))["next_cursor"]
     await create_book(client, title="Themes", author_id=shelf["hobbit"]["author"]["id"])
     params = {"q": "the", "author": "tolkien", "limit": 1, "cursor": cursor}
