@@ -950,6 +950,8 @@ async def test_the_readmes_word_rules_hold_on_the_demo_catalog(client, demo_cata
     assert "The Horse and His Boy" in titles(horse) and "Bleak House" not in titles(horse)
     assert horse["suggestion"] is None
     assert (await search(client, "hobbies"))["suggestion"] == "hobbit"
+    quoted = await search(client, '"tolkein hobit" -dragon')
+    assert quoted["suggestion"] == "tolkien hobbit"
     assert "Bleak House" in titles(await search(client, "hosues"))
     assert titles(await search(client, "cooking")) == ["Through the Looking-Glass"]
     sickness = await search(client, "sickness")
