@@ -58,6 +58,15 @@ async def run_on_server(sql: str) -> None:
         await connection.close()
 
 
+async def fetch_on(dsn: str, sql: str) -> list[asyncpg.Record]:
+    """``sql``'s rows, read on a connection of its own to the database ``dsn`` names."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        return await connection.fetch(sql)
+    finally:
+        await connection.close()
+
+
 def pytest_configure(config: pytest.Config) -> None:
     asyncio.run(run_on_server(f'CREATE DATABASE "{TEST_DATABASE}"'))
     os.environ["DATABASE_URL"] = TEST_DSN

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from conftest import fetch_on
 from factories import search, suggested, titles
 from fastapi import FastAPI
 from servers import bookstore, running_server, serving_demo, wait_until_listening
@@ -289,15 +290,10 @@ async def test_migrate_creates_the_user_and_session_tables(empty_database: str) 
     migrated = bookstore("migrate", env={**os.environ, "DATABASE_URL": empty_database})
     assert migrated.returncode == 0, migrated.stderr
 
-    import asyncpg
-
-    connection = await asyncpg.connect(empty_database)
-    try:
-        tables = await connection.fetch(
-            "SELECT tablename FROM pg_tables WHERE tablename IN ('piccolo_user', 'sessions')"
-        )
-    finally:
-        await connection.close()
+    tables = await fetch_on(
+        empty_database,
+        "SELECT tablename FROM pg_tables WHERE tablename IN ('piccolo_user', 'sessions')",
+    )
     assert {row["tablename"] for row in tables} == {"piccolo_user", "sessions"}
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
-from conftest import SERVER_DSN, run_on_server, with_database
+from conftest import SERVER_DSN, fetch_on, run_on_server, with_database
 from servers import bookstore
 
 from bookstore.seed import added_at
@@ -133,13 +133,9 @@ async def test_migrate_refuses_a_database_whose_locale_does_not_lower_non_ascii_
         assert migrated.returncode != 0
         assert "LC_CTYPE is 'C'" in migrated.stderr
         assert "createdb --template=template0 --locale=C.UTF-8" in migrated.stderr
-        connection = await asyncpg.connect(dsn)
-        try:
-            tables = await connection.fetchval(
-                "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
-            )
-        finally:
-            await connection.close()
-        assert tables == 0
+        assert (
+            await fetch_on(dsn, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+            == []
+        )
     finally:
         await run_on_server(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
