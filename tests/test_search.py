@@ -27,7 +27,7 @@ from bookstore.catalog.search.level_walk import (
     page_by_levels,
 )
 from bookstore.catalog.search.levels import Level, branches, combinations, levels_of, met
-from bookstore.catalog.search.pages import FIRST, SMALL_CATEGORY, Match, phrase_query
+from bookstore.catalog.search.pages import FIRST, SMALL_CATEGORY, Match, phrase_query, tsquery_of
 from bookstore.catalog.search.plans import plan_in_category
 from bookstore.catalog.search.typos import allowed_typos, typo_distance, within_typos
 from bookstore.catalog.search.vocabulary import ResolvedTerm, Variant
@@ -444,15 +444,15 @@ async def test_a_term_told_by_the_document_is_the_overlap_of_its_words(client, s
         " array_to_tsvector(ARRAY['ohara', 'slash', 'a', 'b', 'x', 'no', 'self', 'par', 'c'])"
         " @@ {}::tsquery AS parts",
         odd,
-        candidates.tsquery_of(odd),
-        candidates.tsquery_of(odd),
+        tsquery_of(odd),
+        tsquery_of(odd),
     )
     assert row["each_one"] and not row["parts"]
     for word in odd:
         (row,) = await Book.raw(
             "SELECT array_to_tsvector({}::text[]) @@ {}::tsquery AS found",
             [word],
-            candidates.tsquery_of([word]),
+            tsquery_of([word]),
         )
         assert row["found"], word
 

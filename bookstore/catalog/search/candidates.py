@@ -52,9 +52,11 @@ from bookstore.catalog.search.pages import (
     after_condition,
     best_of_rows,
     best_of_rows_after,
+    document_matches,
     filter_conditions,
     holds_one_of,
     match_conditions,
+    tsquery_of,
 )
 from bookstore.catalog.search.plans import GinKeys, Meeting
 from bookstore.catalog.search.vocabulary import ResolvedTerm
@@ -134,20 +136,6 @@ def told_by_document(row: str, words: Sequence[str]) -> QueryString:
     Not an index condition: ``document`` has no index, as a told term must.
     """
     return document_matches(row, tsquery_of(words))
-
-
-def document_matches(row: str, tsquery: object) -> QueryString:
-    """``told_by_document`` of a ``tsquery``'s text, or a placeholder's ``QueryString``."""
-    return Sql(f"{row}.document @@ {{}}::tsquery", tsquery)
-
-
-def tsquery_of(words: Sequence[str]) -> str:
-    """The text of a ``tsquery`` matching a document holding any of ``words``, as they are.
-
-    Each word a quoted lexeme (a quote or backslash in it escaped by a
-    backslash): the cast to ``tsquery`` neither stems nor folds it.
-    """
-    return " | ".join("'" + word.replace("\\", "\\\\").replace("'", "\\'") + "'" for word in words)
 
 
 def page_of_gin(

@@ -51,6 +51,21 @@ class Match:
     excluded: tuple[str, ...] = ()
 
 
+def tsquery_of(words: Sequence[str]) -> str:
+    """The text of a ``tsquery`` matching a document holding any of ``words``, as they are.
+
+    Each word a quoted lexeme (a quote or backslash in it escaped by a
+    backslash): the cast to ``tsquery`` neither stems nor folds it.
+    """
+    return " | ".join("'" + word.replace("\\", "\\\\").replace("'", "\\'") + "'" for word in words)
+
+
+def document_matches(row: str, tsquery: object) -> QueryString:
+    """``row`` (an alias of book_search) matches a ``tsquery``'s text (``tsquery_of``,
+    ``phrase_query``), or a placeholder's ``QueryString``."""
+    return Sql(f"{row}.document @@ {{}}::tsquery", tsquery)
+
+
 def phrase_query(positions: Sequence[Sequence[str]]) -> str | None:
     """The text of a ``tsquery`` matching a book holding one word of each position, in order,
     next to each other; None with fewer than two positions of words (a term says as much).
@@ -70,8 +85,7 @@ def phrase_query(positions: Sequence[Sequence[str]]) -> str | None:
         distance += 1
         if not words:
             continue
-        quoted = (word.replace("\\", "\\\\").replace("'", "\\'") for word in words)
-        operand = "(" + " | ".join(f"'{word}'" for word in quoted) + ")"
+        operand = "(" + tsquery_of(words) + ")"
         parts.append(f" <{distance}> {operand}" if parts else operand)
         distance = 0
     return "".join(parts) if len(parts) > 1 else None
@@ -134,7 +148,7 @@ def row_conditions(row: str, match: Match, criteria: Criteria) -> list[QueryStri
                 Sql(f"NOT {row}.document @@ phraseto_tsquery('english', {{}})", phrase)
             )
     for phrase in match.phrases:
-        conditions.append(Sql(f"{row}.document @@ {{}}::tsquery", phrase))
+        conditions.append(document_matches(row, phrase))
     if criteria.author_ids is not None:
         conditions.append(Sql(f"{row}.author_id = ANY({{}}::integer[])", criteria.author_ids))
     if criteria.author_pattern is not None:
