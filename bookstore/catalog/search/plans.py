@@ -88,12 +88,9 @@ def walk_cost(terms: Sequence[ResolvedTerm], category_books: int, catalog_books:
     the walk stops once a page is in the category, a share of the way. The
     books holding every term are guessed from independence.
     """
-    catalog = max(catalog_books, 1)
-    share = min(max(category_books, 1) / catalog, 1.0)
+    share = min(max(category_books, 1) / max(catalog_books, 1), 1.0)
     counts = [term.books for term in terms]
-    matching = float(catalog)
-    for count in counts:
-        matching *= min(count / catalog, 1.0)
+    matching = guessed_matches(counts, catalog_books)
     # The walk meets the runs of two terms (``levels.cheapest_walk``: the
     # rarest with another) and checks the others in the row: merged, or the
     # longer probed per posting of the shorter when it is PROBE_RATIO times
