@@ -137,6 +137,18 @@ def found_titles_statement(page: QueryString) -> QueryString:
     return Sql(_FOUND_TITLES, page)
 
 
+def _every_word_found(resolved: Sequence[ResolvedTerm]) -> list[ResolvedTerm] | None:
+    """The terms to complete, or None when a word that is searched found nothing.
+
+    A completion drops no word, as the search may: a word the catalog does
+    not hold (stop words aside, which are not searched) leaves nothing to offer.
+    """
+    terms = [term for term in resolved if term.variants]
+    if not terms or len(terms) < len([term for term in resolved if term.lexeme is not None]):
+        return None
+    return terms
+
+
 async def _found_titles(
     db: DatabaseConnection, query: ParsedQuery, limit: int, catalog_version: int | None
 ) -> list[Record]:
@@ -150,8 +162,8 @@ async def _found_titles(
     resolved, found = await look_up_terms_alongside(
         db, query.terms, prefix=query.prefix, counted=True, known_version=catalog_version
     )
-    terms = [t for t in resolved if t.variants]
-    if not terms or len(terms) < len([t for t in resolved if t.lexeme is not None]):
+    terms = _every_word_found(resolved)
+    if terms is None:
         return []  # the catalog moved since the completions' lookup
     page = await first_match_ids(
         db,
@@ -206,8 +218,8 @@ async def suggest(q: str, *, limit: int, catalog_version: int | None = None) -> 
         resolved = await look_up_terms(
             db, query.terms, prefix=query.prefix, known_version=catalog_version
         )
-        terms = [t for t in resolved if t.variants]
-        if not terms or len(terms) < len([t for t in resolved if t.lexeme is not None]):
+        terms = _every_word_found(resolved)
+        if terms is None:
             return []  # a word matches nothing: nothing completes the text
         taken = in_turn(await fetch(db, completions_statement(terms, limit)), limit)
         # Only several terms can be held by a book in no one field, and a full
