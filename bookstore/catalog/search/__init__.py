@@ -96,9 +96,9 @@ async def _suggestion(
 
     ``beyond``: for a search that found nothing, the words that found
     nothing replaced (their stem -> a word beyond their typos, as written:
-    ``_suggestion_beyond_typos``). Without one, the text typed is no
-    suggestion, less its stop words neither: "the zzzzzz" suggested "zzzzzz",
-    which finds nothing either (until 2026-11-30).
+    ``_suggestion_beyond_typos``). Without one or a correction there is no
+    suggestion: the text typed less its stop words ("zzzzzz" for "the
+    zzzzzz") would find nothing either.
     A corrected word is shown as the catalog writes it ("dostoevsky"), not
     as the stem the vocabulary holds ("dostoevski").
     """
@@ -112,17 +112,21 @@ async def _suggestion(
     unknown = [term.correction for term in resolved if term.correction and not term.surface]
     if unknown:
         words.update(await surface_words(db, unknown, known_version=catalog_version))
-    suggestion = " ".join(
-        words.get(term.correction, term.correction)
-        if term.correction
-        else beyond.get(term.lexeme or "", term.term.folded)
-        if not term.variants
-        else term.term.folded
-        for term in resolved
-    )
+    suggestion = " ".join(_shown(term, words, beyond) for term in resolved)
     if not suggestion or suggestion == " ".join(term.folded for term in query.terms):
         return None
     return suggestion
+
+
+def _shown(term: ResolvedTerm, spelt: Mapping[str, str], beyond: Mapping[str, str]) -> str:
+    """How ``term`` reads in a suggestion: its correction as the catalog writes it
+    (``spelt``), the word beyond its typos standing for a word that found nothing,
+    else the word as typed, folded."""
+    if term.correction:
+        return spelt.get(term.correction, term.correction)
+    if not term.variants:
+        return beyond.get(term.lexeme or "", term.term.folded)
+    return term.term.folded
 
 
 def _match(query: ParsedQuery, looked_up: Sequence[ResolvedTerm], kept: Sequence[int]) -> Match:
@@ -287,7 +291,8 @@ async def _search(
     # filters' categories and authors (by relevance, with the categories'
     # sizes, which choose how a category is searched).
     lookup = criteria_lookup(filters, category_books=text.sort == "relevance")
-    resolved, found = await look_up_terms_alongside(
+    # One per term of the query, in its order (the phrases name them so).
+    looked_up, found = await look_up_terms_alongside(
         db,
         query.terms,
         prefix=query.prefix,
@@ -298,11 +303,9 @@ async def _search(
     )
     criteria = lookup.criteria(found)
     catalog_books = found.get("top_book") or 0
-    # One per term of the query, in its order (the phrases name them so).
-    looked_up = resolved
     # Stop words ("the", "of") are not searched, nor reported.
     searched = [n for n, t in enumerate(looked_up) if t.variants or t.lexeme is not None]
-    resolved = [looked_up[n] for n in searched]
+    searched_terms = [looked_up[n] for n in searched]
     active = [n for n in searched if looked_up[n].variants]
     ignored = [looked_up[n].term.typed for n in searched if not looked_up[n].variants]
     if not searched:
@@ -316,6 +319,7 @@ async def _search(
         raise InvalidCursor("cursor is malformed; use next_cursor as given")
     dropped = 0 if after is None else min(after.dropped, max(len(active) - 1, 0))
     books: list[Row] = []
+    match: Match | None = None
     while active:
         kept = active[: len(active) - dropped]
         match = _match(query, looked_up, kept)
@@ -335,13 +339,12 @@ async def _search(
         typing = last.term.folded if query.prefix and kept[-1] == active[-1] else None
         for book in books:
             book["title_highlight"] = highlight_title(book["title"], matched, stems, typing)
-    match = _match(query, looked_up, kept) if kept else None
     suggestion = None
     if suggest:
-        suggestion = await _suggestion(db, query, resolved, catalog_version)
+        suggestion = await _suggestion(db, query, searched_terms, catalog_version)
         if not books and after is None:
             beyond = await _suggestion_beyond_typos(
-                db, query, resolved, filters, text, catalog_version
+                db, query, searched_terms, filters, text, catalog_version
             )
             suggestion = beyond or suggestion
     return SearchResult(books, next_key, ignored, suggestion, match)
