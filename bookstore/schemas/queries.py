@@ -289,8 +289,8 @@ class SuggestQuery(QueryModel):
     """``GET /books/suggest``: what has been typed so far."""
 
     # Measured as ``q=`` is, after trimming: the search box sends both the same
-    # text, and 200 characters and a space were a 422 here only. Blank is no
-    # error: a space typed first completes nothing.
+    # text, so both must take the same texts. Blank is no error: a space typed
+    # first completes nothing.
     q: Annotated[
         str,
         Field(

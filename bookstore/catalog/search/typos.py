@@ -52,9 +52,9 @@ def within_typos(typed: str, stem: str, word: str, stem_typos: int, written: str
 
     ``stem_typos``: the edits from ``stem`` to ``word``. ``written``: ``word``
     as the catalog writes it (the first book holding it), when known.
-    Either measure within its budget will do. Measured only on stems, the
-    typed word's budget let "sickness" become "dick", "reading" "dead",
-    "running" "sun" (2026-11-30): one typo in a stem of 3 or 4 letters.
+    Either measure within its budget will do. The stem is never measured
+    against the typed word's budget: that would let "sickness" become "dick",
+    "reading" "dead", "running" "sun", one typo in a stem of 3 or 4 letters.
 
     >>> within_typos("sickness", "sick", "dick", 1, "dick")
     False
