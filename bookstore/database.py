@@ -46,10 +46,13 @@ def resolve_dsn(settings: Settings | None = None) -> str:
 # "ØRJAN" would be indexed as "Ørjan" while the "Ørjan" a customer types is
 # folded to "orjan", and the book would never be found. The check asks lower()
 # itself, so any locale that folds these letters passes, whatever its name.
-_FOLDS_CASE = (
-    "SELECT lower('ÀØŁΣЖ') = 'àøłσж' AS folds,"
+# Asked only of a UTF8 database: another encoding cannot even hold the letters
+# (the statement fails as it is received), nor the titles of every script.
+_ENCODING_AND_CTYPE = (
+    "SELECT getdatabaseencoding() AS encoding,"
     " (SELECT datctype FROM pg_database WHERE datname = current_database()) AS ctype"
 )
+_FOLDS_CASE = "SELECT lower('ÀØŁΣЖ') = 'àøłσж'"
 
 
 async def case_folding_problem(dsn: str) -> str | None:
@@ -57,11 +60,19 @@ async def case_folding_problem(dsn: str) -> str | None:
     # No named statement: the DSN may be a PgBouncer in transaction mode.
     connection = await asyncpg.connect(dsn, statement_cache_size=0)
     try:
-        row = await connection.fetchrow(_FOLDS_CASE)
+        row = await connection.fetchrow(_ENCODING_AND_CTYPE)
+        folds = row["encoding"] == "UTF8" and await connection.fetchval(_FOLDS_CASE)
     finally:
         await connection.close()
-    if row["folds"]:
+    if folds:
         return None
+    if row["encoding"] != "UTF8":
+        return (
+            f"this database's encoding is {row['encoding']!r}, which cannot hold the letters of"
+            " every script, and under which PostgreSQL's lower() cannot be asked to fold them."
+            " Create the database as UTF8, e.g."
+            " createdb --template=template0 --encoding=UTF8 --locale=C.UTF-8 NAME"
+        )
     return (
         f"this database's LC_CTYPE is {row['ctype']!r}, under which PostgreSQL's lower() leaves "
         "letters like 'Ø' or 'Ж' as they are: searches would not find words written in such "
