@@ -470,19 +470,18 @@ def _resolve_rows(
                 for word, books, postings, edit in candidates[n]
             )
             within = [
-                entry
-                for entry in scored
-                if entry[0] <= limit
-                and within_typos(term.folded, lexeme, entry[2], entry[0], surfaces.get(entry[2]))
+                (distance, rank, word, books, postings)
+                for distance, rank, word, books, postings in scored
+                if distance <= limit
+                and within_typos(term.folded, lexeme, word, distance, surfaces.get(word))
             ]
             if within:
-                best = within[0][0]
+                best, _, correction, _, _ = within[0]
                 variants.extend(
                     Variant(word, inexact=True, books=books, postings=postings)
-                    for d, _, word, books, postings in within
-                    if d == best
+                    for distance, _, word, books, postings in within
+                    if distance == best
                 )
-                correction = within[0][2]
         own = None
         if prefix and term is terms[-1]:
             known = {v.word for v in variants}
