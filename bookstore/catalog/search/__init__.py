@@ -8,6 +8,8 @@
 3. ``ranking``: a book's score from the fields its words are found in.
 4. ``pages``: the statement for one page, best first, after a cursor.
 5. ``highlight``: the matched words of each title marked.
+6. ``did_you_mean``: the suggestion, for a search whose words were corrected
+   or that found nothing.
 
 ``search_books`` chains them; docs/search.md explains the design.
 """
@@ -15,7 +17,7 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from piccolo.querystring import QueryString
@@ -24,6 +26,7 @@ from bookstore.catalog.details import books_with_details_and_version
 from bookstore.catalog.filters import BookFilters, Criteria, criteria_lookup
 from bookstore.catalog.listing import list_books
 from bookstore.catalog.search.candidates import page_of_gin, page_of_meeting
+from bookstore.catalog.search.did_you_mean import corrected_text, text_beyond_typos
 from bookstore.catalog.search.highlight import highlight_title, stems_of
 from bookstore.catalog.search.levels import best_matches
 from bookstore.catalog.search.ordered import page_in_order
@@ -40,8 +43,6 @@ from bookstore.catalog.search.plans import gin_first, plan_in_category
 from bookstore.catalog.search.vocabulary import (
     ResolvedTerm,
     look_up_terms_alongside,
-    surface_words,
-    words_beyond_typos,
 )
 from bookstore.catalog.search.words import ParsedQuery, parse_query
 from bookstore.catalog.sorts import TITLE, PageKey, SortOrder, decode_key, sort_order
@@ -53,13 +54,6 @@ from bookstore.tables import Book
 
 # "relevance", "title", or any order of ``bookstore.catalog.sorts``.
 Sort = str
-
-
-# Words looked up beyond their typos for one search, the first of the text;
-# the others are kept as typed. Each costs a trigram KNN over the vocabulary,
-# some 15 ms at a million books (106,504 words): 48 words of nonsense took
-# 2.0 s on bench_1m (2026-11-30), which a text of 200 characters would ask.
-BEYOND_TYPOS_TERMS = 4
 
 
 @dataclass(frozen=True)
@@ -83,50 +77,6 @@ class SearchResult:
     # No word could be searched (stop words only): the books are the filters'
     # listing, and so are the total and facets.
     listed: bool = False
-
-
-async def _suggestion(
-    db: DatabaseConnection,
-    query: ParsedQuery,
-    resolved: list[ResolvedTerm],
-    catalog_version: int | None,
-    beyond: Mapping[str, str] | None = None,
-) -> str | None:
-    """The query with its corrected words, when a word was corrected; else None.
-
-    ``beyond``: for a search that found nothing, the words that found
-    nothing replaced (their stem -> a word beyond their typos, as written:
-    ``_suggestion_beyond_typos``). Without one or a correction there is no
-    suggestion: the text typed less its stop words ("zzzzzz" for "the
-    zzzzzz") would find nothing either.
-    A corrected word is shown as the catalog writes it ("dostoevsky"), not
-    as the stem the vocabulary holds ("dostoevski").
-    """
-    beyond = beyond or {}
-    if not any(term.correction for term in resolved) and not beyond:
-        return None
-    # The lookup spelt out the words one edit away; the others are asked here.
-    words = {
-        term.correction: term.surface for term in resolved if term.correction and term.surface
-    }
-    unknown = [term.correction for term in resolved if term.correction and not term.surface]
-    if unknown:
-        words.update(await surface_words(db, unknown, known_version=catalog_version))
-    suggestion = " ".join(_shown(term, words, beyond) for term in resolved)
-    if not suggestion or suggestion == " ".join(term.folded for term in query.terms):
-        return None
-    return suggestion
-
-
-def _shown(term: ResolvedTerm, spelt: Mapping[str, str], beyond: Mapping[str, str]) -> str:
-    """How ``term`` reads in a suggestion: its correction as the catalog writes it
-    (``spelt``), the word beyond its typos standing for a word that found nothing,
-    else the word as typed, folded."""
-    if term.correction:
-        return spelt.get(term.correction, term.correction)
-    if not term.variants:
-        return beyond.get(term.lexeme or "", term.term.folded)
-    return term.term.folded
 
 
 def _match(query: ParsedQuery, looked_up: Sequence[ResolvedTerm], kept: Sequence[int]) -> Match:
@@ -341,16 +291,16 @@ async def _search(
             book["title_highlight"] = highlight_title(book["title"], matched, stems, typing)
     suggestion = None
     if suggest:
-        suggestion = await _suggestion(db, query, searched_terms, catalog_version)
+        suggestion = await corrected_text(db, query, searched_terms, catalog_version)
         if not books and after is None:
-            beyond = await _suggestion_beyond_typos(
+            beyond = await _found_beyond_typos(
                 db, query, searched_terms, filters, text, catalog_version
             )
             suggestion = beyond or suggestion
     return SearchResult(books, next_key, ignored, suggestion, match)
 
 
-async def _suggestion_beyond_typos(
+async def _found_beyond_typos(
     db: DatabaseConnection,
     query: ParsedQuery,
     resolved: list[ResolvedTerm],
@@ -358,24 +308,13 @@ async def _suggestion_beyond_typos(
     text: TextQuery,
     catalog_version: int | None,
 ) -> str | None:
-    """For a first page with no book at all: the text with each word that found
-    nothing replaced by the nearest word beyond its typos, if that text finds a book.
+    """``did_you_mean.text_beyond_typos``, if that text finds a book.
 
-    "hobbbbbit" (three typos in nine letters) suggests "hobbit". Asked on
-    this path only, so that a search that found something sends no more
-    statements; and checked by one more search with the same filters and
-    order, so that no suggestion a customer clicks finds nothing either
-    (a word near enough may still find nothing under an author's filter).
+    Checked by one more search with the same filters and order and a page
+    of one book, so that no suggestion a customer clicks finds nothing
+    either: "hobbbbbit" with ``author=le guin`` suggests nothing.
     """
-    lost = list(
-        dict.fromkeys(term.lexeme for term in resolved if not term.variants and term.lexeme)
-    )[:BEYOND_TYPOS_TERMS]
-    if not lost:
-        return None
-    beyond = await words_beyond_typos(db, lost)
-    if not beyond:
-        return None
-    suggestion = await _suggestion(db, query, resolved, catalog_version, beyond)
+    suggestion = await text_beyond_typos(db, query, resolved, catalog_version)
     if suggestion is None:
         return None
     checked = parse_query(suggestion)
