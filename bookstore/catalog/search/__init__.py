@@ -107,7 +107,7 @@ async def _page(
     rows = rows_to_fetch(limit + 1)
     sort = TITLE if text.sort in ("relevance", "title") else sort_order(text.sort)
     page = await _page_of_ids(
-        db, match, criteria, text, after, rows, catalog_books, catalog_version, sort
+        db, match, criteria, text.sort, after, rows, catalog_books, catalog_version, sort
     )
     books, _ = await books_with_details_and_version(
         db, page, scored=True, by_score=text.sort == "relevance", sort=sort
@@ -119,18 +119,19 @@ async def _page_of_ids(
     db: DatabaseConnection,
     match: Match,
     criteria: Criteria,
-    text: TextQuery,
+    order: Sort,
     after: SearchKey | None,
     rows: int,
     catalog_books: int,
     catalog_version: int | None,
     sort: SortOrder,
 ) -> QueryString:
-    """The statement of the page's ids and scores: ``rows`` of them, in ``text``'s order."""
-    if text.sort not in ("relevance", "title"):
+    """The statement of the page's ids and scores: ``rows`` of them, in ``order``
+    (``sort`` when it is neither "relevance" nor "title")."""
+    if order not in ("relevance", "title"):
         key = None if after is None else decode_key(sort, [after.order, after.id])
         return page_in_order(match, criteria, sort, key, rows)
-    if text.sort == "title":
+    if order == "title":
         after_title = None if after is None else (str(after.order), after.id)
         return page_by_title(match, criteria, after_title, rows)
     resume = FIRST if after is None else Relevance(int(after.order), after.id)
@@ -171,7 +172,7 @@ async def first_match_ids(
         db,
         match,
         Criteria(),
-        TextQuery(""),
+        "relevance",
         None,
         rows,
         catalog_books,
