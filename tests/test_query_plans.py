@@ -875,8 +875,8 @@ async def test_a_rare_word_in_a_category_probes_its_postings_not_the_whole_categ
     """A term held by far fewer books than the category is met by a probe per posting.
 
     Read whole and hashed, the category cost a read of every link of it
-    (``candidates._MEETING``): 105,170 of them for the 400 postings of
-    "grutil" at 1M books.
+    (the meeting removed in session 27 did): 105,170 of them for the 400
+    postings of "grutil" at 1M books.
     """
     slug, q, category_books = await _rare_word_in_a_category()
     filters, text = BookFilters(category=slug), TextQuery(q)
@@ -894,8 +894,7 @@ async def _words_rarely_together_in_a_category() -> tuple[str, str]:
 
     At 100,000 books few books hold both in the category (about
     100,000 x 0.03 x 0.03 x 0.05): the terms and the category meet in one
-    GIN scan, where the walk would merge both words' postings and the
-    meeting would read the category.
+    GIN scan, where the walk would merge both words' postings.
     """
     (found,) = await Book.raw(
         "SELECT c.slug, r.word AS one, f.word AS other"

@@ -25,7 +25,7 @@ from piccolo.querystring import QueryString
 from bookstore.catalog.details import books_with_details_and_version
 from bookstore.catalog.filters import BookFilters, Criteria, criteria_lookup
 from bookstore.catalog.listing import list_books
-from bookstore.catalog.search.candidates import page_of_gin, page_of_meeting
+from bookstore.catalog.search.candidates import page_of_gin
 from bookstore.catalog.search.did_you_mean import corrected_text, text_beyond_typos
 from bookstore.catalog.search.highlight import highlight_title, stems_of
 from bookstore.catalog.search.levels import best_matches
@@ -136,8 +136,6 @@ async def _page_of_ids(
         return page_by_title(match, criteria, after_title, rows)
     resume = FIRST if after is None else Relevance(int(after.order), after.id)
     plan = plan_in_category(match.terms, criteria, catalog_books, SMALL_CATEGORY)
-    if plan.meeting is not None:
-        return page_of_meeting(plan.meeting, match, criteria, resume, rows)
     if plan.gin:
         return page_of_gin(match, criteria, resume, rows, plan.gin_keys)
     keys = None if criteria.category_sets else gin_first(match.terms, catalog_books)

@@ -1,38 +1,14 @@
-"""The statements that read a page by the plan ``plans`` chose: a category met with the
-postings of its rarest term, or one GIN scan.
+"""The statement that reads a page by the plan ``plans`` chose: one GIN scan of
+``book_search_words_idx``, the terms (and the category sets) its keys.
 
-They are apart from the choice, which needs no database: ``plans`` prices
+It is apart from the choice, which needs no database: ``plans`` prices
 the ways from counts alone, and its prices were fitted on the server's CPU
 time of these statements (a statement changed is a price to measure again).
 
-A book found in a category is among the category's books and holds a word
-of every term. Both are index ranges of ids: the category's links
-(``book_category``, index-only) and the postings of the term held by the
-fewest books (``search_postings``, index-only, every field). The category
-is read whole and hashed, and the term's postings are read past it, each
-looked up in the hash table: what is left are the books of the category
-holding that term, each then scored from its ``book_search`` row (where
-the other terms and the filters are checked), and the best page sorted
-out.
-
-The category is a materialized set, with no index: the planner can hash
-or sort it, never probe it per posting, whatever the generic plan guesses
-of the sizes. (Materializing the postings too and hashing them cost 69 ms
-of CPU for the 76,167 postings of "autumn" met with a category of 2,860
-books at 1M; read past the category's hash table, 21 ms.) The meeting is
-materialized before any row is read: joined to the rows' probes directly,
-the planner probed the row of every book of the category first (636
-probes for 16 books, "without volume" in law at 100,000 books). Each row
-is a LATERAL subquery on its key (``OFFSET 0``), a probe the planner
-cannot turn into a scan of ``book_search``. The plan is the same for any
-category and words, as the pool's generic plans need.
-
-A term held by far fewer books than the category is met the other way
-round: its postings are read and each probed in ``book_category``
-(``book_category_unique``, index-only), and the category is never read
-whole. "grutil volume" in mystery at 1M books: the 400 postings of
-"grutil" probed, where hashing the category read its 105,170 links
-(170 ms of CPU for 12 books).
+A category used to be met with the postings of its rarest term as well
+(``page_of_meeting``); it was removed in session 27 (2026-11-30), since
+``plans.plan_in_category`` priced the GIN scan below it for every term
+that has a book (docs/performance-journal.md keeps its measurements).
 """
 
 from __future__ import annotations
@@ -49,7 +25,6 @@ from bookstore.catalog.search import ranking
 from bookstore.catalog.search.pages import (
     Match,
     Relevance,
-    after_condition,
     best_of_rows,
     best_of_rows_after,
     document_matches,
@@ -58,66 +33,9 @@ from bookstore.catalog.search.pages import (
     match_conditions,
     tsquery_of,
 )
-from bookstore.catalog.search.plans import GinKeys, Meeting
+from bookstore.catalog.search.plans import GinKeys
 from bookstore.catalog.search.vocabulary import ResolvedTerm
-from bookstore.catalog.statements import all_of, literal_limit
 from bookstore.query_text import Compiled, Sql, compile_postgres
-
-# Where the books met are scored: each one's row, by its key.
-_MEETING_FOUND = """SELECT found.id, found.score
-FROM met CROSS JOIN LATERAL (
-    SELECT s.book_id AS id, {{}} AS score FROM book_search s
-    WHERE s.book_id = met.book_id AND {{}} OFFSET 0
-) AS found
-ORDER BY found.score DESC, found.id {limit}
-"""
-
-_MEETING = (
-    """
-WITH category AS MATERIALIZED (
-    SELECT x.book_id FROM book_category x WHERE x.category_id = ANY({{}}::integer[])
-), met AS MATERIALIZED (
-    SELECT DISTINCT p.book_id FROM search_postings p
-    WHERE p.word = ANY({{}}::text[]) AND p.book_id IN (SELECT category.book_id FROM category)
-)
-"""
-    + _MEETING_FOUND
-)
-
-# The category probed per posting (``OFFSET 0``: a probe the planner cannot
-# turn into a read of the whole category), for a term far rarer than it.
-_MEETING_PROBED = (
-    """
-WITH met AS MATERIALIZED (
-    SELECT DISTINCT p.book_id FROM search_postings p
-    WHERE EXISTS (SELECT 1 FROM book_category x WHERE x.book_id = p.book_id
-                    AND x.category_id = ANY({{}}::integer[]) OFFSET 0)
-      AND p.word = ANY({{}}::text[])
-)
-"""
-    + _MEETING_FOUND
-)
-
-
-def page_of_meeting(
-    meeting: Meeting, match: Match, criteria: Criteria, after: Relevance, limit: int
-) -> QueryString:
-    """(id, score) of the best ``limit`` matches after ``after``, from the meeting's books.
-
-    The set met is not probed again per book; the other sets are.
-    """
-    others = tuple(ids for ids in criteria.category_sets if ids is not meeting.category_ids)
-    rest = replace(criteria, category_sets=others)
-    score = ranking.score("s", match.terms)
-    conditions = [*match_conditions("s", match, rest), after_condition(score, "s", after)]
-    text = _MEETING_PROBED if meeting.probed else _MEETING
-    return Sql(
-        text.format(limit=literal_limit(limit)),
-        meeting.category_ids,
-        list(meeting.term.words),
-        score,
-        all_of(conditions),
-    )
 
 
 def told_by_document(row: str, words: Sequence[str]) -> QueryString:

@@ -2,8 +2,7 @@
 
 A page of several terms may be walked (``levels``: the terms' postings
 merged until a page is found), read by one GIN scan of
-``book_search_words_idx``, or, in a category, found by meeting the
-category's books with the postings of its rarest term, or by reading a small
+``book_search_words_idx``, or, in a category, found by reading a small
 category whole. Which is cheapest depends on the sizes alone: the terms'
 books (``vocabulary``) and the categories' (``Criteria.category_books``),
 both known before the page's statement is written. So the choice is made
@@ -11,11 +10,14 @@ here, in Python, by a cost model in one unit (an index entry read and
 hashed), each price fitted on the server's CPU time of sampled texts; the
 statements that carry out a plan are ``candidates``'.
 
-A meeting's work is the category's links, the term's postings and a probe
-per book found in both, however the matches are ordered; the level walk
-reads until a page is found, which is long when the words are common but
-rare in the category ("last harbor" in drama at 1M books: 237,000 postings
-of "last" merged and 1,949 probes of the category, for 21 books).
+The level walk reads until a page is found, which is long when the words
+are common but rare in the category ("last harbor" in drama at 1M books:
+237,000 postings of "last" merged and 1,949 probes of the category, for 21
+books). A category met with the postings of its rarest term (the
+"meeting") was a way too until session 27 (2026-11-30): it was removed
+because ``plan_in_category`` priced the GIN scan strictly below it
+whenever the term has a book, which every searched term has
+(docs/performance-journal.md keeps its sections).
 """
 
 from __future__ import annotations
@@ -27,57 +29,24 @@ from bookstore.catalog.filters import Criteria
 from bookstore.catalog.search.levels import PROBE_RATIO
 from bookstore.catalog.search.vocabulary import ResolvedTerm
 
-# What the paths cost, in units of one index entry read and hashed (the
-# meeting's work per entry), from the server's CPU time of the page
-# statements of 150 q_filtered texts at 100,000 books (2026-11-29, both
-# paths run text by text): an entry hashed about 0.7 us, a probe of a book's
-# row with its conditions (3 or 4 pages, a few microseconds) about six
-# entries, a posting merged with another run about 0.4 entry. With the
-# catalog in memory (the OS cache holds it), CPU is the cost, not pages.
+# What the paths cost, in units of one index entry read and hashed, from
+# the server's CPU time of the page statements of 150 q_filtered texts at
+# 100,000 books (2026-11-29, both paths run text by text): an entry hashed
+# about 0.7 us, a probe of a book's row with its conditions (3 or 4 pages,
+# a few microseconds) about six entries, a posting merged with another run
+# about 0.4 entry. With the catalog in memory (the OS cache holds it), CPU
+# is the cost, not pages.
 PROBE = 6.0
 MERGED = 0.4
-# A posting read index-only and looked up in the category's hash table:
-# "city autumn" in a category of 2,860 books at 1M, 76,167 postings of
-# "autumn" in 15 ms (under EXPLAIN ANALYZE's clock) where hashing them had
-# cost 69 ms of CPU.
-STREAMED = 0.3
-# A posting's book probed in the category (``book_category_unique``,
-# index-only, 3 pages), or a posting probed in a longer run: about twenty
-# postings merged (``levels.PROBE_RATIO``). At 4 the probed meeting took
-# "winter teprotru" in fantasy (2,042 postings, 681 in the category's
-# 326,014 books) from a walk that stops at its page: 9 -> 28 ms.
+# A posting probed in a longer run (``walk_cost``): about twenty postings
+# merged (``levels.PROBE_RATIO``). Fitted first for a posting's book probed
+# in the category (``book_category_unique``, index-only, 3 pages) by the
+# meeting removed in session 27: at 4 it took "winter teprotru" in fantasy
+# (2,042 postings, 681 in the category's 326,014 books) from a walk that
+# stops at its page, 9 -> 28 ms.
 CATEGORY_PROBE = 8.0
 # A page needs PAGE_ROWS books.
 PAGE_ROWS = 21
-
-
-@dataclass(frozen=True)
-class Meeting:
-    """A category set and the term whose postings are met with it.
-
-    ``probed``: each posting's book is probed in the category, which is not
-    read (a term far rarer than the category); else the category is read
-    whole and hashed.
-    """
-
-    category_ids: list[int]
-    category_books: int  # about: the sum of its categories' books
-    term: ResolvedTerm
-    probed: bool = False
-
-
-def meeting_cost(meeting: Meeting, catalog_books: int) -> float:
-    """The term's postings met with the category, and a probe of the row per book in both.
-
-    Met by reading the category whole and hashing it, or (``probed``) by
-    a probe of the category per posting. The books found in both are
-    guessed from independence: the term's books times the category's share
-    of the catalog.
-    """
-    share = min(meeting.category_books / max(catalog_books, 1), 1.0)
-    books = meeting.term.books
-    meet = books * CATEGORY_PROBE if meeting.probed else meeting.category_books
-    return meet + books * STREAMED + books * share * PROBE
 
 
 def walk_cost(terms: Sequence[ResolvedTerm], category_books: int, catalog_books: int) -> float:
@@ -214,7 +183,7 @@ GIN_ROUND = 0.02
 GIN_DECODED = 0.005
 GIN_PAGE_ITEMS = 1_000
 GIN_ROW = 3.0
-# The scan priced against the walk and the meetings (``plan_in_category``,
+# The scan priced against the walk (``plan_in_category``,
 # whose unit is an index entry hashed, about 0.7 us): anywhere in 0.75-1.5
 # entries a microsecond picks within 1-2% of the cheapest total between the
 # walk and the scan for the same texts (1 in the middle); the price it
@@ -320,13 +289,12 @@ def gin_cost(
 
 @dataclass(frozen=True)
 class CategoryPlan:
-    """How a search in a category reads: by a meeting, by the category's rows, or else walked.
+    """How a search in a category reads: by one GIN scan, by the category's rows, or else walked.
 
     ``gin``: the terms and the categories met in one scan of
     ``book_search_words_idx`` (``candidates.page_of_gin``), keyed on ``gin_keys``.
     """
 
-    meeting: Meeting | None = None
     small_category: list[int] | None = None  # read whole, each book's row probed
     gin: bool = False
     gin_keys: GinKeys | None = None
@@ -341,10 +309,10 @@ def plan_in_category(
     """The cheapest way to find a page of ``terms`` in the criteria's categories.
 
     The set of fewest books (``criteria.category_books``, summed from the
-    category counts) and the term of fewest books are met; a category of at
-    most ``small`` books may be read whole instead (a probe per book); and
-    the walks (``levels``, or one term's postings) probe the category per
-    book found. A category held by a large share of the catalog is cheaper
+    category counts) and the terms are met in one GIN scan (``gin_keys``);
+    a category of at most ``small`` books may be read whole instead (a probe
+    per book); and the walks (``levels``, or one term's postings) probe the
+    category per book found. A category held by a large share of the catalog is cheaper
     walked (every few books walked is in it), and so are two rare words,
     merged, even in a small category: "truchaith breicobaith" in a category
     of 1,823 books at 100,000 reads 419 postings, not 1,823 rows.
@@ -357,15 +325,7 @@ def plan_in_category(
     category_ids = min(criteria.category_sets, key=lambda ids: sum(sizes[i] for i in ids))
     books = sum(sizes[i] for i in category_ids)
     keys = gin_keys(terms, books, catalog_books)
-    meetings = [
-        Meeting(category_ids, books, min(terms, key=lambda term: term.books), probed=probed)
-        for probed in (False, True)
-    ]
     costs = [
-        *(
-            (meeting_cost(meeting, catalog_books), CategoryPlan(meeting=meeting))
-            for meeting in meetings
-        ),
         (walk_cost(terms, books, catalog_books), WALK),
         (gin_cost(terms, keys, books, catalog_books), CategoryPlan(gin=True, gin_keys=keys)),
     ]
