@@ -134,6 +134,12 @@ async def empty_catalog(app: FastAPI) -> None:
             " search_log_hours, search_log_days, search_log_terms_hourly,"
             " search_log_terms_daily, admin_login_attempts RESTART IDENTITY CASCADE"
         )
+    # The catalog's statistics are kept a minute per process (``stats_cache``):
+    # an earlier test's 100,000 books would still size this test's totals and
+    # facets. Each test reads them afresh, as a server started on its catalog.
+    from bookstore.catalog.statistics import stats_cache
+
+    stats_cache.clear()
 
 
 @pytest.fixture
