@@ -86,6 +86,12 @@ def _match(query: ParsedQuery, looked_up: Sequence[ResolvedTerm], kept: Sequence
     return Match(tuple(looked_up[n] for n in kept), phrases, query.excluded)
 
 
+def _sort_order(order: Sort) -> SortOrder:
+    """The listing order of a search's ``sort``: title for "title", and for "relevance",
+    whose pages go by score and whose stop-words-only listing goes by title."""
+    return TITLE if order in ("relevance", "title") else sort_order(order)
+
+
 async def _page(
     db: DatabaseConnection,
     match: Match,
@@ -105,7 +111,7 @@ async def _page(
     if criteria.matches_nothing():
         return []
     rows = rows_to_fetch(limit + 1)
-    sort = TITLE if text.sort in ("relevance", "title") else sort_order(text.sort)
+    sort = _sort_order(text.sort)
     page = await _page_of_ids(
         db, match, criteria, text.sort, after, rows, catalog_books, catalog_version, sort
     )
@@ -347,7 +353,7 @@ async def _listing(
     listing carried by the search's. Read on a connection of its own, after
     the lookup's is given back.
     """
-    sort = TITLE if text.sort in ("relevance", "title") else sort_order(text.sort)
+    sort = _sort_order(text.sort)
     key = None if after is None else decode_key(sort, [after.order, after.id])
     books, next_key = await list_books(filters, limit=limit, after=key, sort=sort)
     for book in books:
