@@ -94,8 +94,10 @@ SURFACE_OF = """(
 #
 # The trigram neighbours come without their spelling, so they are measured
 # on stems only, within the stem's budget (``typos.within_typos``): two typos
-# need a stem of 9 letters or more, and a shorter stem ("happiness" is
-# "happi") is not compared with them at all.
+# need a stem of 9 letters or more, or a plural of 9 letters or more, whose
+# "s" or "es" counts as a letter ("hobbbbits", stem "hobbbbit", is "hobbits"
+# with two typos), as ``within_typos`` counts it; a shorter stem ("happiness"
+# is "happi") is not compared with them at all.
 #
 # A long word is tried one edit away first: the nearest words are kept, so
 # when one is there the trigram neighbours could add nothing (they were all
@@ -115,11 +117,11 @@ SURFACE_OF = """(
 # misspelt word cost a quarter more.
 _LOOKUP = f"""
 WITH typed AS MATERIALIZED (
-    SELECT t.n::integer AS n, t.typos,
+    SELECT t.n::integer AS n, t.typos, t.token,
            (SELECT min(l.lexeme) FROM unnest(to_tsvector('english', t.token)) AS l) AS lexeme
     FROM unnest({{}}::text[], {{}}::integer[]) WITH ORDINALITY AS t (token, typos, n)
 ), exact AS MATERIALIZED (
-    SELECT typed.n, typed.typos, typed.lexeme, found.books
+    SELECT typed.n, typed.typos, typed.token, typed.lexeme, found.books
     FROM typed LEFT JOIN LATERAL (
         SELECT w.books FROM search_words w
         WHERE w.word >= typed.lexeme AND w.word <= typed.lexeme AND w.books > 0 LIMIT 1
@@ -162,7 +164,9 @@ WITH typed AS MATERIALIZED (
         SELECT w.word, w.books FROM search_words w WHERE w.books > 0
         ORDER BY w.word <-> exact.lexeme LIMIT {NEAR_WORDS}
     ) AS near
-    WHERE exact.typos > 1 AND length(exact.lexeme) >= 9 AND exact.books IS NULL
+    WHERE exact.typos > 1 AND exact.books IS NULL
+      AND (length(exact.lexeme) >= 9
+           OR exact.token IN (exact.lexeme || 's', exact.lexeme || 'es'))
       AND NOT EXISTS (SELECT 1 FROM edits WHERE edits.n = exact.n)
   UNION ALL
     SELECT 0, 'prefix', prefixed.word, prefixed.books, NULL
