@@ -238,6 +238,19 @@ async def test_a_plural_of_nine_letters_takes_two_typos_though_its_stem_has_eigh
     assert (page["items"], page["ignored_words"]) == ([], ["hobbbbit"])
 
 
+async def test_a_typo_that_changes_the_stem_is_found_from_the_word_typed(client) -> None:
+    # "silves" is "silver" with one letter replaced, but the stemmer reads it
+    # as a plural, "silv", two edits from "silver": spellings one edit away
+    # were made from the stem only, and it found nothing.
+    await create_book(client, title="The Silver Chair")
+    page = await search(client, "silves")
+    assert (titles(page), page["ignored_words"], page["suggestion"]) == (
+        ["The Silver Chair"],
+        [],
+        "silver",
+    )
+
+
 def test_a_correction_is_within_the_typos_of_the_stem_or_of_the_word_typed() -> None:
     assert not within_typos("sickness", "sick", "dick", 1, "dick")
     assert not within_typos("sickness", "sick", "dick", 1, None)
@@ -248,6 +261,8 @@ def test_a_correction_is_within_the_typos_of_the_stem_or_of_the_word_typed() -> 
     assert within_typos("hobbies", "hobbi", "hobbit", 1, None)
     assert within_typos("frankinstien", "frankinstien", "frankenstein", 2, None)
     assert not within_typos("happinesss", "happi", "happen", 2, None)
+    assert within_typos("silves", "silv", "silver", 2, "silver")  # one from the word typed
+    assert not within_typos("saving", "save", "saling", 2, "salinger")  # a stem is no word
 
 
 async def test_nothing_found_suggests_the_nearest_word_beyond_its_typos(client, shelf) -> None:

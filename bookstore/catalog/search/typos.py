@@ -11,8 +11,11 @@ measured (``within_typos``): from stem to stem, the budget is the stem's,
 since a suffix the stemmer strips tells nothing about which word was meant
 ("sick" -> "dick" is a typo in a word of 4 letters, whatever "-ness"
 follows); from the typed word to a word as the catalog writes it, the typed
-word's ("cooking" -> "looking"). A plural's ending stays part of the
-word: "hpoes" -> "hope", as "hopes" misspelt.
+word's ("cooking" -> "looking", "silves" -> "silver"), never to a stem,
+which need not be a word ("saving" is one letter from "saling", the stem of
+"Salinger"). A plural's ending stays part of the word: "hpoes" -> "hope",
+as "hopes" misspelt, and "hobbbbits" (9 letters, stem "hobbbbit") ->
+"hobbit", two typos.
 """
 
 from __future__ import annotations
@@ -55,12 +58,17 @@ def within_typos(typed: str, stem: str, word: str, stem_typos: int, written: str
     Either measure within its budget will do. The stem is never measured
     against the typed word's budget: that would let "sickness" become "dick",
     "reading" "dead", "running" "sun", one typo in a stem of 3 or 4 letters.
+    So a stem of 5 letters takes its typo whatever suffix follows:
+    "painting" ("paint") becomes "saint", as "paint" typed alone would, and
+    as "sainting" misspelt would (one typo in 8 letters).
 
     >>> within_typos("sickness", "sick", "dick", 1, "dick")
     False
     >>> within_typos("hpoes", "hpoe", "hope", 1, "hope")
     True
     >>> within_typos("hobbies", "hobbi", "hobbit", 1, "hobbit")
+    True
+    >>> within_typos("silves", "silv", "silver", 2, "silver")
     True
     """
     # A plural's "s" or "es" stays a letter of the word: "kigns" is "kings"

@@ -82,7 +82,9 @@ SURFACE_OF = """(
 
 # One statement for every term: its stem; the vocabulary's word for it, or
 # else the words one edit away (any word allowing a typo: every such
-# spelling, a few hundred, probed on the primary key), or, for a word of 9
+# spelling of its stem, a few hundred, probed on the primary key, and of the
+# word typed when the stemmer changed it: "silves" is "silv", two edits from
+# "silver", which is one from the word typed), or, for a word of 9
 # or more letters allowed two typos with no word one edit away, the nearest
 # words by trigrams (GiST KNN); and the commonest completions of the last
 # term while it is typed; a word one edit away comes as the catalog writes
@@ -130,20 +132,23 @@ WITH typed AS MATERIALIZED (
     SELECT exact.n, spelling.word, found.books
     FROM exact
     CROSS JOIN LATERAL (
-        SELECT DISTINCT e.word FROM (
-            SELECT left(exact.lexeme, i) || substr(exact.lexeme, i + 2)
-            FROM generate_series(0, length(exact.lexeme) - 1) AS i
+        SELECT DISTINCT e.word
+        FROM unnest(CASE WHEN exact.token = exact.lexeme THEN ARRAY[exact.lexeme]
+                         ELSE ARRAY[exact.lexeme, exact.token] END) AS s (source)
+        CROSS JOIN LATERAL (
+            SELECT left(s.source, i) || substr(s.source, i + 2)
+            FROM generate_series(0, length(s.source) - 1) AS i
           UNION ALL
-            SELECT left(exact.lexeme, i) || substr(exact.lexeme, i + 2, 1)
-                   || substr(exact.lexeme, i + 1, 1) || substr(exact.lexeme, i + 3)
-            FROM generate_series(0, length(exact.lexeme) - 2) AS i
+            SELECT left(s.source, i) || substr(s.source, i + 2, 1)
+                   || substr(s.source, i + 1, 1) || substr(s.source, i + 3)
+            FROM generate_series(0, length(s.source) - 2) AS i
           UNION ALL
-            SELECT left(exact.lexeme, i) || c || substr(exact.lexeme, i + 2)
-            FROM generate_series(0, length(exact.lexeme) - 1) AS i,
+            SELECT left(s.source, i) || c || substr(s.source, i + 2)
+            FROM generate_series(0, length(s.source) - 1) AS i,
                  unnest(string_to_array('{_ALPHABET}', NULL)) AS c
           UNION ALL
-            SELECT left(exact.lexeme, i) || c || substr(exact.lexeme, i + 1)
-            FROM generate_series(0, length(exact.lexeme)) AS i,
+            SELECT left(s.source, i) || c || substr(s.source, i + 1)
+            FROM generate_series(0, length(s.source)) AS i,
                  unnest(string_to_array('{_ALPHABET}', NULL)) AS c
         ) AS e (word)
         WHERE e.word <> exact.lexeme
@@ -465,20 +470,18 @@ def _resolve_rows(
             variants.append(Variant(lexeme, inexact=False, books=books, postings=postings))
         elif lexeme is not None and candidates[n]:
             limit = typos[n - 1]
-            # A spelling the statement made from the lexeme by one edit is one
-            # typo away: only the trigram neighbours are measured. Each is
-            # within the typos of the stem, or of the word as typed against
-            # the word as written (``typos.within_typos``).
-            scored = sorted(
-                (1 if edit else typo_distance(lexeme, word, limit), -books, word, books, postings)
-                for word, books, postings, edit in candidates[n]
-            )
-            within = [
-                (distance, rank, word, books, postings)
-                for distance, rank, word, books, postings in scored
-                if distance <= limit
-                and within_typos(term.folded, lexeme, word, distance, surfaces.get(word))
-            ]
+            # A spelling the statement made by one edit of the lexeme or of the
+            # word typed is one typo away; a trigram neighbour is as far as its
+            # stem. Each must be within the typos of the stem, or of the word
+            # typed against the word as written (``typos.within_typos``), the
+            # stem measured for itself: "silver", one edit of "silves", is two
+            # from its stem "silv", and is kept as written "silver".
+            within = []
+            for word, books, postings, edit in candidates[n]:
+                stem_typos = typo_distance(lexeme, word, limit)
+                if within_typos(term.folded, lexeme, word, stem_typos, surfaces.get(word)):
+                    within.append((1 if edit else stem_typos, -books, word, books, postings))
+            within.sort()
             if within:
                 best, _, correction, _, _ = within[0]
                 variants.extend(
