@@ -279,6 +279,20 @@ async def test_nothing_found_suggests_the_nearest_word_beyond_its_typos(client, 
     assert (page["items"], page["suggestion"]) == ([], "tolkien hobbit")
 
 
+async def test_a_long_word_one_typo_beyond_its_budget_is_offered_the_nearest_in_edits(
+    client, shelf
+) -> None:
+    # A swap and a letter doubled: two typos in eight letters, and too few
+    # trigrams shared with "tolkien" (0.31) for the similarity alone.
+    page = await search(client, "tolkeinn")
+    assert (page["items"], page["ignored_words"], page["suggestion"]) == (
+        [],
+        ["tolkeinn"],
+        "tolkien",
+    )
+    assert titles(await search(client, page["suggestion"]))
+
+
 async def test_a_hopeless_word_beside_a_word_that_finds_nothing_is_replaced_alone(
     client, shelf
 ) -> None:
@@ -992,6 +1006,7 @@ async def test_the_readmes_word_rules_hold_on_the_demo_catalog(client, demo_cata
     for typed, suggestion in (
         ("hobbbbbit", "hobbit"),
         ("austennn", "austen"),
+        ("tolkeinn", "tolkien"),
         ("aaaaaaa", None),
         ("zzqxv", None),
     ):

@@ -86,12 +86,13 @@ async def text_beyond_typos(
     sends no more statements; and unchecked: a word near enough may still
     find nothing (under an author's filter), which only the search can tell.
     """
-    lost = list(
-        dict.fromkeys(term.lexeme for term in resolved if not term.variants and term.lexeme)
-    )[:BEYOND_TYPOS_TERMS]
+    lost: dict[str, str] = {}
+    for term in resolved:
+        if not term.variants and term.lexeme and len(lost) < BEYOND_TYPOS_TERMS:
+            lost.setdefault(term.lexeme, term.term.folded)
     if not lost:
         return None
-    beyond = await words_beyond_typos(db, lost)
+    beyond = await words_beyond_typos(db, lost, catalog_version)
     if not beyond:
         return None
     return await corrected_text(db, query, resolved, catalog_version, beyond)
