@@ -144,6 +144,36 @@ async def test_misspellings_within_the_allowed_typos_are_found_and_suggested(cli
     assert titles(await search(client, "dostoevsky crime")) == ["Crime and Punishment"]
 
 
+@pytest.mark.parametrize(
+    ("typed", "suggestion"),
+    [
+        # It was "tolkien", a search without the exclusion.
+        ("tolkein -wizards", "tolkien -wizards"),
+        ('tolkein -"left hand"', 'tolkien -"left hand"'),
+        # It was "hobbit tolkien": no quotes, no stop word, no trailing space.
+        ('"the hobit" tolkein ', '"the hobbit" tolkien '),
+        ('"left hand of darknes"', '"left hand of darkness"'),
+        ("Tolkein  HOBIT", "Tolkien HOBBIT"),
+        ("tolkein hob", "tolkien hob"),
+    ],
+)
+async def test_the_suggestion_is_the_text_typed_with_its_corrected_words(
+    client, shelf, typed, suggestion
+) -> None:
+    # A suggestion is clicked: it must search what was typed, corrected.
+    page = await search(client, typed)
+    assert page["suggestion"] == suggestion
+    clicked = await search(client, suggestion)
+    assert (titles(clicked), clicked["suggestion"]) == (titles(page), None)
+
+
+async def test_a_suggestion_beyond_the_typos_keeps_the_exclusions(client, shelf) -> None:
+    await create_book(client, title="The Hobbit Companion", description="A wizard's guide.")
+    page = await search(client, "hobbbbbit -wizard")
+    assert (page["items"], page["suggestion"]) == ([], "hobbit -wizard")
+    assert titles(await search(client, page["suggestion"])) == ["The Hobbit"]
+
+
 async def test_the_suggestion_shows_words_as_written_not_stems(client, shelf) -> None:
     # The vocabulary holds the stem "dostoyevski"; a customer reads the name.
     page = await search(client, "dostoevsky crime")
@@ -207,7 +237,7 @@ async def test_a_typo_is_counted_on_the_word_typed_against_the_word_written(
     # one letter from "looking", as the catalog writes the stem "look".
     page = await search(client, "cooking ")
     assert titles(page) == ["Through the Looking-Glass"]
-    assert page["suggestion"] == "looking"
+    assert page["suggestion"] == "looking "
 
 
 async def test_a_plurals_ending_counts_as_a_letter_of_the_word(client, short_words) -> None:
@@ -215,13 +245,13 @@ async def test_a_plurals_ending_counts_as_a_letter_of_the_word(client, short_wor
     # in 5 letters. Typed against "king" as written it is two.
     page = await search(client, "kigns ")
     assert titles(page) == ["The King Must Die"]
-    assert page["suggestion"] == "king"
+    assert page["suggestion"] == "king "
 
 
 async def test_a_stem_of_five_letters_takes_its_typo(client, short_words) -> None:
     page = await search(client, "craetion ")
     assert titles(page) == ["The Creation of the World"]
-    assert page["suggestion"] == "creation"
+    assert page["suggestion"] == "creation "
 
 
 async def test_a_plural_of_nine_letters_takes_two_typos_though_its_stem_has_eight(
@@ -276,7 +306,7 @@ async def test_nothing_found_suggests_the_nearest_word_beyond_its_typos(client, 
     )
     assert titles(await search(client, page["suggestion"])) == ["The Hobbit"]
     page = await search(client, "the tolkkkkien hobbbbbit ")
-    assert (page["items"], page["suggestion"]) == ([], "tolkien hobbit")
+    assert (page["items"], page["suggestion"]) == ([], "the tolkien hobbit ")
 
 
 async def test_a_long_word_one_typo_beyond_its_budget_is_offered_the_nearest_in_edits(
@@ -540,7 +570,7 @@ async def test_a_phrase_matches_its_corrected_words_and_keeps_stop_words_places(
     # Its misspelt word was "ignored" and the phrase, still asked as typed, found nothing.
     page = await search(client, '"left hand of darknes"')
     assert (titles(page), page["ignored_words"]) == (["The Left Hand of Darkness"], [])
-    assert page["suggestion"] == "left hand darkness"
+    assert page["suggestion"] == '"left hand of darkness"'
     # "of" holds its place: one stop word is not two.
     page = await search(client, '"left hand the of darkness"')
     assert page["ignored_words"] == ["darkness"]
@@ -993,8 +1023,8 @@ async def test_the_readmes_word_rules_hold_on_the_demo_catalog(client, demo_cata
     assert "The Horse and His Boy" in titles(horse) and "Bleak House" not in titles(horse)
     assert horse["suggestion"] is None
     assert (await search(client, "hobbies"))["suggestion"] == "hobbit"
-    quoted = await search(client, '"tolkein hobit" -dragon')
-    assert quoted["suggestion"] == "tolkien hobbit"
+    quoted = await search(client, '"Tolkein hobit" -dragon')
+    assert quoted["suggestion"] == '"Tolkien hobbit" -dragon'
     assert "Bleak House" in titles(await search(client, "hosues"))
     assert titles(await search(client, "cooking")) == ["Through the Looking-Glass"]
     sickness = await search(client, "sickness")

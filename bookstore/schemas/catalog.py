@@ -170,10 +170,11 @@ class BookPage(BaseModel):
     )
     suggestion: str | None = Field(
         default=None,
-        description="With `q=`: the query with its misspelt words corrected, when a word was"
-        " corrected; when no book was found, its words that found nothing replaced by the"
-        " nearest words of the catalog beyond their typos, if that text finds a book"
-        " ('hobbbbbit' -> 'hobbit'); else null. Absent otherwise.",
+        description="With `q=`: the text typed with its misspelt words corrected, when a word"
+        " was corrected, and the rest as typed (quotes, `-word`s, stop words, a trailing"
+        " space): a text to search as it stands; when no book was found, its words that"
+        " found nothing replaced by the nearest words of the catalog beyond their typos, if"
+        " that text finds a book ('hobbbbbit' -> 'hobbit'); else null. Absent otherwise.",
     )
     total: int | None = Field(
         default=None,

@@ -260,7 +260,6 @@ async def _search(
     catalog_books = found.get("top_book") or 0
     # Stop words ("the", "of") are not searched, nor reported.
     searched = [n for n, t in enumerate(looked_up) if t.variants or t.lexeme is not None]
-    searched_terms = [looked_up[n] for n in searched]
     active = [n for n in searched if looked_up[n].variants]
     ignored = [looked_up[n].term.typed for n in searched if not looked_up[n].variants]
     if not searched:
@@ -296,10 +295,10 @@ async def _search(
             book["title_highlight"] = highlight_title(book["title"], matched, stems, typing)
     suggestion = None
     if suggest:
-        suggestion = await corrected_text(db, query, searched_terms, catalog_version)
+        suggestion = await corrected_text(db, text.q, query, looked_up, catalog_version)
         if not books and after is None:
             beyond = await _found_beyond_typos(
-                db, query, searched_terms, filters, text, catalog_version
+                db, query, looked_up, filters, text, catalog_version
             )
             suggestion = beyond or suggestion
     return SearchResult(books, next_key, ignored, suggestion, match)
@@ -319,7 +318,7 @@ async def _found_beyond_typos(
     of one book, so that no suggestion a customer clicks finds nothing
     either: "hobbbbbit" with ``author=le guin`` suggests nothing.
     """
-    suggestion = await text_beyond_typos(db, query, resolved, catalog_version)
+    suggestion = await text_beyond_typos(db, text.q, query, resolved, catalog_version)
     if suggestion is None:
         return None
     checked = parse_query(suggestion)

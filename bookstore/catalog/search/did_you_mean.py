@@ -6,20 +6,27 @@ search whose words were corrected or that found nothing. Kept apart from
 ``suggest`` (the completions of ``/books/suggest``), which offers words as
 they are typed, before any search.
 
-``corrected_text`` is the query with its corrected words; ``text_beyond_typos``
-the query with each word that found nothing replaced by the nearest word
+``corrected_text`` is the text typed with its corrected words; ``text_beyond_typos``
+the text with each word that found nothing replaced by the nearest word
 beyond its typos. That second text is only a candidate: the package's
 ``search_books`` searches it once more and offers it only if it finds a book,
 a step of the pipeline that stays where the steps are chained.
+
+A suggestion is a text to search, which a customer clicks: everything typed
+but the words replaced stays as it was, quotes, ``-word`` and
+``-"two words"`` (never corrected, so never changed), stop words, and the
+trailing space that says the last word is complete (runs of spaces become
+one). '"tolkein hobit" -dragon' suggests '"tolkien hobbit" -dragon'.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from bookstore.catalog.search.vocabulary import ResolvedTerm, surface_words, words_beyond_typos
 from bookstore.catalog.search.words import ParsedQuery
 from bookstore.database import DatabaseConnection
+from bookstore.schemas import MAX_QUERY_TEXT
 
 # Words looked up beyond their typos for one search, the first of the text;
 # the others are kept as typed. Each costs a trigram KNN over the vocabulary,
@@ -30,20 +37,22 @@ BEYOND_TYPOS_TERMS = 4
 
 async def corrected_text(
     db: DatabaseConnection,
+    typed: str,
     query: ParsedQuery,
-    resolved: list[ResolvedTerm],
+    resolved: Sequence[ResolvedTerm],
     catalog_version: int | None,
     beyond: Mapping[str, str] | None = None,
 ) -> str | None:
-    """The query with its corrected words, when a word was corrected; else None.
+    """``typed`` with its corrected words, when a word was corrected; else None.
 
-    ``beyond``: for a search that found nothing, the words that found
-    nothing replaced (their stem -> a word beyond their typos, as written:
-    ``text_beyond_typos``). Without one or a correction there is no
-    suggestion: the text typed less its stop words ("zzzzzz" for "the
-    zzzzzz") would find nothing either.
+    ``query``: ``typed`` parsed; ``resolved``: one per term of ``query``, in
+    its order. ``beyond``: for a search that found nothing, the words that
+    found nothing replaced (their stem -> a word beyond their typos, as
+    written: ``text_beyond_typos``). Without one or a correction there is no
+    suggestion: the text typed would find what it found.
     A corrected word is shown as the catalog writes it ("dostoevsky"), not
-    as the stem the vocabulary holds ("dostoevski").
+    as the stem the vocabulary holds ("dostoevski"), in the case it was typed
+    in ("Tolkein" -> "Tolkien").
     """
     beyond = beyond or {}
     if not any(term.correction for term in resolved) and not beyond:
@@ -55,27 +64,57 @@ async def corrected_text(
     unknown = [term.correction for term in resolved if term.correction and not term.surface]
     if unknown:
         words.update(await surface_words(db, unknown, known_version=catalog_version))
-    suggestion = " ".join(_shown(term, words, beyond) for term in resolved)
-    if not suggestion or suggestion == " ".join(term.folded for term in query.terms):
+    replaced = []
+    for term, span in zip(resolved, query.spans, strict=True):
+        shown = _shown(term, words, beyond)
+        if shown is not None:
+            replaced.append((span, _in_case_of(typed[span[0] : span[1]], shown)))
+    return _rewritten(typed, replaced)
+
+
+def _shown(term: ResolvedTerm, spelt: Mapping[str, str], beyond: Mapping[str, str]) -> str | None:
+    """What stands for ``term`` in a suggestion: its correction as the catalog writes it
+    (``spelt``), or the word beyond its typos standing for a word that found nothing;
+    None when it is kept as typed."""
+    if term.correction:
+        return spelt.get(term.correction, term.correction)
+    if not term.variants and term.lexeme:
+        return beyond.get(term.lexeme)
+    return None
+
+
+def _in_case_of(typed: str, word: str) -> str:
+    """``word`` (folded) in the case ``typed`` was typed in: "TOLKEIN" -> "TOLKIEN"."""
+    if len(typed) > 1 and typed.isupper():
+        return word.upper()
+    if typed[:1].isupper():
+        return word[:1].upper() + word[1:]
+    return word
+
+
+def _rewritten(typed: str, replaced: Sequence[tuple[tuple[int, int], str]]) -> str | None:
+    """``typed`` with each span of ``replaced`` (in order) replaced by its word, its runs
+    of spaces made one and a trailing one kept; None if that is the text typed or too
+    long to be searched (``MAX_QUERY_TEXT``: a suggestion is clicked)."""
+    parts = []
+    after = 0
+    for (start, end), word in replaced:
+        parts += [typed[after:start], word]
+        after = end
+    parts.append(typed[after:])
+    text = "".join(parts)
+    ending = " " if text[-1:].isspace() else ""
+    suggestion = " ".join(text.split()) + ending
+    if suggestion == " ".join(typed.split()) + ending or len(suggestion.strip()) > MAX_QUERY_TEXT:
         return None
     return suggestion
 
 
-def _shown(term: ResolvedTerm, spelt: Mapping[str, str], beyond: Mapping[str, str]) -> str:
-    """How ``term`` reads in a suggestion: its correction as the catalog writes it
-    (``spelt``), the word beyond its typos standing for a word that found nothing,
-    else the word as typed, folded."""
-    if term.correction:
-        return spelt.get(term.correction, term.correction)
-    if not term.variants:
-        return beyond.get(term.lexeme or "", term.term.folded)
-    return term.term.folded
-
-
 async def text_beyond_typos(
     db: DatabaseConnection,
+    typed: str,
     query: ParsedQuery,
-    resolved: list[ResolvedTerm],
+    resolved: Sequence[ResolvedTerm],
     catalog_version: int | None,
 ) -> str | None:
     """The text with each word that found nothing replaced by the nearest word
@@ -95,4 +134,4 @@ async def text_beyond_typos(
     beyond = await words_beyond_typos(db, lost, catalog_version)
     if not beyond:
         return None
-    return await corrected_text(db, query, resolved, catalog_version, beyond)
+    return await corrected_text(db, typed, query, resolved, catalog_version, beyond)

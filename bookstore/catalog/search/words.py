@@ -85,13 +85,20 @@ class ParsedQuery:
     prefix: bool = False
     # Words typed that can never match: only punctuation, say.
     empty: bool = field(default=False)
+    # Where each term stands in the text typed, (start, end): the suggestion
+    # is that text with its corrected words replaced (``did_you_mean``).
+    # Not on ``Term``, which is kept with its lookup and met again elsewhere.
+    spans: tuple[tuple[int, int], ...] = ()
 
 
-def _terms_of(text: str, *, in_phrase: bool) -> list[Term]:
-    return [
-        Term(typed=match.group(), folded=fold(match.group()), in_phrase=in_phrase)
-        for match in _WORD.finditer(text)
-    ]
+def _terms_of(
+    match: re.Match[str], group: str, *, in_phrase: bool
+) -> tuple[list[Term], list[tuple[int, int]]]:
+    """The words of ``match``'s ``group`` as terms, and where each stands in the text."""
+    offset = match.start(group)
+    words = list(_WORD.finditer(match.group(group)))
+    terms = [Term(typed=w.group(), folded=fold(w.group()), in_phrase=in_phrase) for w in words]
+    return terms, [(offset + w.start(), offset + w.end()) for w in words]
 
 
 def parse_query(q: str) -> ParsedQuery:
@@ -106,14 +113,16 @@ def parse_query(q: str) -> ParsedQuery:
     'gu'
     """
     terms: list[Term] = []
+    spans: list[tuple[int, int]] = []
     phrases: list[range] = []
     excluded: list[str] = []
     for match in _SYNTAX.finditer(q):
         if match.group("phrase") is not None:
-            words = _terms_of(match.group("phrase"), in_phrase=True)
+            words, where = _terms_of(match, "phrase", in_phrase=True)
             if len(words) > 1:
                 phrases.append(range(len(terms), len(terms) + len(words)))
             terms.extend(words)
+            spans.extend(where)
         else:
             # "-spider-man" and -"two towers" leave out the words together,
             # not every book holding one of them.
@@ -121,7 +130,9 @@ def parse_query(q: str) -> ParsedQuery:
             if negated is None:
                 negated = match.group("excluded")
             if negated is None:
-                terms.extend(_terms_of(match.group("text"), in_phrase=False))
+                words, where = _terms_of(match, "text", in_phrase=False)
+                terms.extend(words)
+                spans.extend(where)
             elif left_out := split_words(negated):
                 excluded.append(" ".join(left_out))
     last = terms[-1] if terms else None
@@ -132,4 +143,6 @@ def parse_query(q: str) -> ParsedQuery:
         and q.rstrip().endswith(last.typed)
         and len(last.folded) >= MIN_PREFIX
     )
-    return ParsedQuery(tuple(terms), tuple(phrases), tuple(excluded), prefix, empty=not terms)
+    return ParsedQuery(
+        tuple(terms), tuple(phrases), tuple(excluded), prefix, empty=not terms, spans=tuple(spans)
+    )
