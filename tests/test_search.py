@@ -553,6 +553,13 @@ async def test_a_quoted_phrase_needs_its_words_next_to_each_other(client, shelf)
 
 async def test_a_minus_excludes_books_with_the_word(client, shelf) -> None:
     assert titles(await search(client, "le guin -wizards")) == ["The Left Hand of Darkness"]
+    # Stemmed in every order and in the total, as the words searched are.
+    page = await search(client, "le guin -wizards", sort="title", with_total="true")
+    assert (titles(page), page["total"]) == (["The Left Hand of Darkness"], 1)
+    page = await search(client, "le guin -wizards", sort="-published_year")
+    assert titles(page) == ["The Left Hand of Darkness"]
+    # Never corrected: a word left out is a word the customer knows.
+    assert len(titles(await search(client, "le guin -wizzard"))) == 2
 
 
 async def test_a_phrase_is_dropped_with_its_words_and_says_so(client, shelf) -> None:
