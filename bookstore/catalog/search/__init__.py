@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from piccolo.querystring import QueryString
@@ -35,9 +34,9 @@ from bookstore.catalog.search.pages import (
     SMALL_CATEGORY,
     Match,
     Relevance,
+    match_of,
     page_by_relevance,
     page_by_title,
-    phrases_kept,
 )
 from bookstore.catalog.search.plans import gin_first, plan_in_category
 from bookstore.catalog.search.vocabulary import (
@@ -77,13 +76,6 @@ class SearchResult:
     # No word could be searched (stop words only): the books are the filters'
     # listing, and so are the total and facets.
     listed: bool = False
-
-
-def _match(query: ParsedQuery, looked_up: Sequence[ResolvedTerm], kept: Sequence[int]) -> Match:
-    """What the books must hold: the terms kept (their positions in ``looked_up``), the
-    phrases all of whose words are kept (``pages.phrases_kept``), the exclusions."""
-    phrases = phrases_kept(query.phrases, looked_up, set(kept))
-    return Match(tuple(looked_up[n] for n in kept), phrases, query.excluded)
 
 
 def _sort_order(order: Sort) -> SortOrder:
@@ -276,7 +268,7 @@ async def _search(
     match: Match | None = None
     while active:
         kept = active[: len(active) - dropped]
-        match = _match(query, looked_up, kept)
+        match = match_of(query, looked_up, kept)
         books = await _page(
             db, match, criteria, text, after, limit, catalog_books, catalog_version
         )

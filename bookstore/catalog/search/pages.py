@@ -25,6 +25,7 @@ from bookstore.catalog.filters import Criteria
 from bookstore.catalog.pages import ranges_of_book
 from bookstore.catalog.search import ranking
 from bookstore.catalog.search.vocabulary import ResolvedTerm
+from bookstore.catalog.search.words import ParsedQuery
 from bookstore.catalog.statements import all_of, literal_limit
 from bookstore.query_text import Sql
 
@@ -91,11 +92,24 @@ def phrase_query(positions: Sequence[Sequence[str]]) -> str | None:
     return "".join(parts) if len(parts) > 1 else None
 
 
-def phrases_kept(
+def match_of(query: ParsedQuery, looked_up: Sequence[ResolvedTerm], kept: Sequence[int]) -> Match:
+    """What the books must hold for ``query``: the terms ``kept`` (positions in
+    ``looked_up``, the query's terms resolved, in their order), the phrases all of
+    whose searched words are kept, and the exclusions.
+
+    The search builds it for the words it keeps (dropping the last ones when
+    nothing matches them all), the completions (``suggest``) for all the words
+    found: both through here, so that a phrase or an exclusion means the same in each.
+    """
+    phrases = _phrases_kept(query.phrases, looked_up, set(kept))
+    return Match(tuple(looked_up[n] for n in kept), phrases, query.excluded)
+
+
+def _phrases_kept(
     phrases: Sequence[range], looked_up: Sequence[ResolvedTerm], kept: Collection[int]
 ) -> tuple[str, ...]:
     """The ``tsquery`` of each phrase (``words.ParsedQuery.phrases``) whose searched
-    words are all ``kept`` (positions in ``looked_up``, the query's terms resolved).
+    words are all ``kept`` (positions in ``looked_up``).
 
     A dropped word takes its phrase with it, else the response would name it
     ignored while the phrase still required it ("hand left": nothing, "left"

@@ -26,7 +26,7 @@ from asyncpg import Record
 from piccolo.querystring import QueryString
 
 from bookstore.catalog.search import first_match_ids
-from bookstore.catalog.search.pages import Match, phrases_kept
+from bookstore.catalog.search.pages import match_of
 from bookstore.catalog.search.vocabulary import (
     ResolvedTerm,
     look_up_terms,
@@ -167,11 +167,7 @@ async def _found_titles(
         return []  # the catalog moved since the completions' lookup
     page = await first_match_ids(
         db,
-        Match(
-            tuple(terms),
-            phrases_kept(query.phrases, resolved, range(len(resolved))),
-            query.excluded,
-        ),
+        match_of(query, resolved, [n for n, term in enumerate(resolved) if term.variants]),
         rows=rows_to_fetch(limit),
         catalog_books=found.get("top_book") or 0,
         catalog_version=catalog_version,
