@@ -1140,6 +1140,16 @@ async def test_a_completion_sends_each_terms_words_once(client, shelf, monkeypat
     assert len(completions.args) == arrays
 
 
+async def test_a_word_found_nowhere_leaves_nothing_to_complete_before_a_stop_word(
+    client, shelf
+) -> None:
+    # "the" is a stop word, but typed last it has completions ("themes").
+    await create_book(client, title="Themes of Winter", author_id=shelf["hobbit"]["author"]["id"])
+    assert await suggested(client, "winter the") == [("title", "Themes of Winter")]
+    assert await suggested(client, "zzzqqq the") == []
+    assert await suggested(client, "qqqqqqqqq winter the") == []
+
+
 async def test_suggest_limits_its_answers(client, shelf) -> None:
     for limit in (0, 21):
         response = await client.get("/books/suggest", params={"q": "a", "limit": limit})

@@ -142,11 +142,13 @@ def _every_word_found(resolved: Sequence[ResolvedTerm]) -> list[ResolvedTerm] | 
 
     A completion drops no word, as the search may: a word the catalog does
     not hold (stop words aside, which are not searched) leaves nothing to offer.
+    Asked of each term: a stop word being typed has completions ("the":
+    "themes"), which counted for the word before it when the terms were
+    counted ("zzzqqq the" offered "Themes of Winter").
     """
-    terms = [term for term in resolved if term.variants]
-    if not terms or len(terms) < len([term for term in resolved if term.lexeme is not None]):
+    if any(term.lexeme is not None and not term.variants for term in resolved):
         return None
-    return terms
+    return [term for term in resolved if term.variants] or None
 
 
 async def _found_titles(
