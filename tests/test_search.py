@@ -31,7 +31,7 @@ from bookstore.catalog.search.pages import FIRST, SMALL_CATEGORY, Match, phrase_
 from bookstore.catalog.search.plans import plan_in_category
 from bookstore.catalog.search.typos import allowed_typos, typo_distance, within_typos
 from bookstore.catalog.search.vocabulary import ResolvedTerm, Variant
-from bookstore.catalog.search.words import Term, fold, parse_query
+from bookstore.catalog.search.words import Exclusions, Term, fold, parse_query
 from bookstore.query_text import Compiled, compile_postgres
 from bookstore.tables import Book, SearchLog
 
@@ -123,7 +123,7 @@ def test_quotes_make_phrases_and_a_leading_minus_excludes() -> None:
     query = parse_query('"left hand" -sequel darkn')
     assert [term.folded for term in query.terms] == ["left", "hand", "darkn"]
     assert query.phrases == (range(0, 2),)
-    assert query.excluded == ("sequel",)
+    assert query.excluded == Exclusions(words=("sequel",))
     assert query.prefix
     assert not parse_query("darkness ").prefix
 
@@ -645,14 +645,12 @@ async def test_a_listing_cursor_of_stop_words_is_refused_once_they_complete_a_wo
 
 
 def test_a_minus_before_quotes_or_joined_words_excludes_them_together() -> None:
-    assert parse_query('tolkien -"Two  Towers" -spider-man --x').excluded == (
-        "two towers",
-        "spider man",
-        "x",
+    assert parse_query('tolkien -"Two  Towers" -spider-man --x -"x"').excluded == Exclusions(
+        words=("x", "x"), phrases=("two towers", "spider man")
     )
     # An unclosed quote after a minus runs to the end; a lone -" excludes nothing.
-    assert parse_query('tolkien -"two tow').excluded == ("two tow",)
-    assert parse_query('tolkien -" -').excluded == ()
+    assert parse_query('tolkien -"two tow').excluded == Exclusions(phrases=("two tow",))
+    assert not parse_query('tolkien -" -').excluded
     assert [term.folded for term in parse_query('tolkien -"two tow').terms] == ["tolkien"]
 
 

@@ -17,7 +17,7 @@ Both continue after a cursor (score, id) and return (id, score) rows.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from piccolo.querystring import QueryString
 
@@ -25,7 +25,7 @@ from bookstore.catalog.filters import Criteria
 from bookstore.catalog.pages import ranges_of_book
 from bookstore.catalog.search import ranking
 from bookstore.catalog.search.vocabulary import ResolvedTerm
-from bookstore.catalog.search.words import ParsedQuery
+from bookstore.catalog.search.words import Exclusions, ParsedQuery
 from bookstore.catalog.statements import all_of, literal_limit
 from bookstore.query_text import Sql
 
@@ -49,7 +49,7 @@ class Match:
     # Each a ``tsquery``'s text (``phrase_query``): the words next to each other.
     phrases: tuple[str, ...] = ()
     # Words and phrases left out (``words.ParsedQuery.excluded``).
-    excluded: tuple[str, ...] = ()
+    excluded: Exclusions = field(default_factory=Exclusions)
 
 
 def tsquery_of(words: Sequence[str]) -> str:
@@ -144,23 +144,19 @@ def filter_conditions(row: str, match: Match, criteria: Criteria) -> list[QueryS
 def row_conditions(row: str, match: Match, criteria: Criteria) -> list[QueryString]:
     """The filters that read the book's row of book_search: phrases, exclusions, authors."""
     conditions = []
-    words = [left_out for left_out in match.excluded if " " not in left_out]
-    if words:
+    if match.excluded.words:
         # Stemmed as the books' words are: "-sequels" excludes "sequel".
         conditions.append(
             Sql(
                 f"NOT {row}.words && coalesce((SELECT array_agg(l.lexeme)"
                 " FROM unnest(to_tsvector('english', {})) AS l), '{{}}')",
-                " ".join(words),
+                " ".join(match.excluded.words),
             )
         )
-    for phrase in match.excluded:
-        if " " in phrase:
-            # Stop words only ("-\"of the\""): an empty query, which matches no
-            # book, so that none is left out.
-            conditions.append(
-                Sql(f"NOT {row}.document @@ phraseto_tsquery('english', {{}})", phrase)
-            )
+    for phrase in match.excluded.phrases:
+        # Stop words only ("-\"of the\""): an empty query, which matches no
+        # book, so that none is left out.
+        conditions.append(Sql(f"NOT {row}.document @@ phraseto_tsquery('english', {{}})", phrase))
     for phrase in match.phrases:
         conditions.append(document_matches(row, phrase))
     if criteria.author_ids is not None:

@@ -68,6 +68,24 @@ class Term:
 
 
 @dataclass(frozen=True)
+class Exclusions:
+    """What a book must not hold, folded: ``-word`` and ``-"two words"``.
+
+    Two kinds, excluded two ways (``pages.row_conditions``): a word is
+    stemmed as the books' words are ("-sequels" leaves out "sequel"), a
+    phrase is matched with its words next to each other.
+    """
+
+    words: tuple[str, ...] = ()
+    # Each of two words or more, separated by a space: ``-"two towers"``, and
+    # ``-spider-man``, whose words are left out together.
+    phrases: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.words or self.phrases)
+
+
+@dataclass(frozen=True)
 class ParsedQuery:
     """The terms of a query: all must match (AND), ``excluded`` must not.
 
@@ -79,9 +97,8 @@ class ParsedQuery:
     # Each quoted phrase of two words or more: the positions of its words in
     # ``terms`` (stop words included: they keep their places in the phrase).
     phrases: tuple[range, ...] = ()
-    # Folded words and phrases (words separated by a space): a book holding
-    # one of them, the phrase's words next to each other, is left out.
-    excluded: tuple[str, ...] = ()
+    # A book holding one of them is left out.
+    excluded: Exclusions = field(default_factory=Exclusions)
     prefix: bool = False
     # Words typed that can never match: only punctuation, say.
     empty: bool = field(default=False)
@@ -115,7 +132,8 @@ def parse_query(q: str) -> ParsedQuery:
     terms: list[Term] = []
     spans: list[tuple[int, int]] = []
     phrases: list[range] = []
-    excluded: list[str] = []
+    excluded_words: list[str] = []
+    excluded_phrases: list[str] = []
     for match in _SYNTAX.finditer(q):
         if match.group("phrase") is not None:
             words, where = _terms_of(match, "phrase", in_phrase=True)
@@ -133,8 +151,12 @@ def parse_query(q: str) -> ParsedQuery:
                 words, where = _terms_of(match, "text", in_phrase=False)
                 terms.extend(words)
                 spans.extend(where)
-            elif left_out := split_words(negated):
-                excluded.append(" ".join(left_out))
+                continue
+            left_out = split_words(negated)
+            if len(left_out) == 1:
+                excluded_words.append(left_out[0])
+            elif left_out:
+                excluded_phrases.append(" ".join(left_out))
     last = terms[-1] if terms else None
     prefix = (
         last is not None
@@ -143,6 +165,7 @@ def parse_query(q: str) -> ParsedQuery:
         and q.rstrip().endswith(last.typed)
         and len(last.folded) >= MIN_PREFIX
     )
+    excluded = Exclusions(tuple(excluded_words), tuple(excluded_phrases))
     return ParsedQuery(
-        tuple(terms), tuple(phrases), tuple(excluded), prefix, empty=not terms, spans=tuple(spans)
+        tuple(terms), tuple(phrases), excluded, prefix, empty=not terms, spans=tuple(spans)
     )
