@@ -54,6 +54,20 @@ NameTerm = Annotated[
 ]
 # Longest search text, after trimming: longer is refused, not cut.
 MAX_QUERY_TEXT = 200
+MAX_RAW_PARAMETER = 2000
+"""Longest value, as sent, of a search text (``q`` on /books and /books/suggest) and a
+``cursor``: longer is refused before anything reads it.
+
+Why 2000: above anything either can be when well formed, and small enough
+that a hostile value costs nothing to refuse. A search text is measured
+again after trimming (``MAX_QUERY_TEXT``): 200 characters with spaces
+around them pass, as the search box may send them. A cursor carries the
+last book's title (a ``Title``: 300 characters) as JSON in base64 with its
+id and signature: 440 characters for 300 ASCII letters, 1,640 for 300
+characters of 4 bytes in UTF-8 (emoji), the longest a title of printable
+characters gives. (A title of some 230 control characters or more, each
+escaped in JSON as six bytes, "\u0001", would give a longer cursor, refused.)
+"""
 
 
 def _at_most_max_after_trimming(value: str) -> str:
@@ -73,7 +87,7 @@ def _search_text(value: str | None) -> str | None:
 SearchText = Annotated[
     str | None,
     Field(
-        max_length=2000,
+        max_length=MAX_RAW_PARAMETER,
         description=(
             "Search text, 1 to 200 characters: every word must match title, author, category"
             ' or description (typos tolerated, accents ignored); `"two words"` next to each'
@@ -89,7 +103,8 @@ SearchText = Annotated[
 OptionalIdParam = Annotated[int | None, Field(ge=1, le=INT4_MAX)]
 PageLimit = Annotated[int, Field(ge=1, le=100, description="Page size, 1 to 100.")]
 Cursor = Annotated[
-    str | None, Field(max_length=2000, description="The `next_cursor` of the previous page.")
+    str | None,
+    Field(max_length=MAX_RAW_PARAMETER, description="The `next_cursor` of the previous page."),
 ]
 
 
@@ -295,7 +310,7 @@ class SuggestQuery(QueryModel):
         str,
         Field(
             min_length=1,
-            max_length=2000,
+            max_length=MAX_RAW_PARAMETER,
             description="What has been typed so far, up to 200 characters after trimming.",
         ),
         AfterValidator(refuse_nul),
