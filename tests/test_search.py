@@ -1203,6 +1203,26 @@ async def test_suggest_across_fields_offers_the_searchs_first_books_in_its_order
     ]
 
 
+async def test_suggest_across_fields_leaves_out_an_excluded_word(client, shelf) -> None:
+    # No one field holds "tolkien" and "dr": the titles come from the search,
+    # which leaves out The Hobbit ("a dragon's gold") as /books?q= does.
+    assert await suggested(client, "tolkien dr") == [
+        ("title", "Dragon Hand Tales"),
+        ("title", "The Hobbit"),
+    ]
+    assert await suggested(client, "-hobbit tolkien dr") == [("title", "Dragon Hand Tales")]
+    assert await suggested(client, '-"hobbit is swept" tolkien dr') == [
+        ("title", "Dragon Hand Tales")
+    ]
+
+
+async def test_suggest_across_fields_keeps_a_quoted_phrases_words_together(client, shelf) -> None:
+    # "Dragon Hand Tales", by Tolkien: its title holds "hand tales", not "tales hand".
+    assert await suggested(client, "tales hand tolk") == [("title", "Dragon Hand Tales")]
+    assert await suggested(client, '"hand tales" tolk') == [("title", "Dragon Hand Tales")]
+    assert await suggested(client, '"tales hand" tolk') == []
+
+
 async def test_suggest_across_fields_holds_the_limit(client, shelf) -> None:
     assert await suggested(client, "tolkien dr", limit=1) == [("title", "Dragon Hand Tales")]
     # The author completes "le gu" and comes first; her books fill what is left.
