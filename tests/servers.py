@@ -23,14 +23,20 @@ import httpx
 TESTS_DIR = str(Path(__file__).resolve().parent)
 
 
-def bookstore(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run the ``bookstore`` command as a user would; DATABASE_URL is inherited."""
+def bookstore(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """Run the ``bookstore`` command as a user would; DATABASE_URL is inherited.
+
+    ``timeout``: seconds before ``subprocess.TimeoutExpired``, for a command
+    that must stop by itself (``serve`` refusing a database) but could serve on.
+    """
     return subprocess.run(
         [sys.executable, "-m", "bookstore.cli", *args],
         env=env or dict(os.environ),
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=timeout,
     )
 
 

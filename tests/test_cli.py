@@ -13,7 +13,7 @@ import asyncpg
 import httpx
 import pytest
 from conftest import SERVER_DSN, fetch_on, run_on_server, with_database
-from servers import bookstore
+from servers import bookstore, free_port
 
 from bookstore.seed import added_at
 from bookstore.tables import Author, Book, BookCategory, Category
@@ -118,13 +118,16 @@ def test_printed_dsns_hide_passwords() -> None:
     assert "s3cret" not in _redacted("postgresql://db/books?user=shop&password=s3cret")
 
 
-async def _refused_migration(name: str, options: str) -> str:
-    """What ``bookstore migrate`` says of a database made with ``options``, checked to have
-    failed before making any table."""
+async def _refused_migration(
+    name: str, options: str, command: tuple[str, ...] = ("migrate",)
+) -> str:
+    """What ``bookstore migrate`` (or ``command``, which migrates first) says of a database
+    made with ``options``, checked to have failed before making any table. A command that
+    would go on to serve is stopped after a minute, failing the test."""
     await run_on_server(f"CREATE DATABASE {name} TEMPLATE template0 {options}")
     dsn = with_database(SERVER_DSN, name)
     try:
-        migrated = bookstore("migrate", env={**os.environ, "DATABASE_URL": dsn})
+        migrated = bookstore(*command, env={**os.environ, "DATABASE_URL": dsn}, timeout=60)
         assert migrated.returncode != 0
         assert (
             await fetch_on(dsn, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
@@ -157,4 +160,18 @@ async def test_migrate_refuses_a_database_that_is_not_utf8_with_the_reason() -> 
     )
     assert "Traceback" not in said, said
     assert "encoding is 'LATIN1'" in said
+    assert "createdb --template=template0 --encoding=UTF8" in said
+
+
+async def test_serve_refuses_an_sql_ascii_database_with_the_c_locale() -> None:
+    """``bookstore serve`` migrates first, so it stops there with the reason, before serving
+    or making any table: a database made by ``createdb -T template0 --locale=C -E SQL_ASCII``
+    (SQL_ASCII stores bytes unchecked, and lower() folds ASCII letters only)."""
+    said = await _refused_migration(
+        f"bookstore_sql_ascii_{uuid.uuid4().hex[:12]}",
+        "ENCODING 'SQL_ASCII' LOCALE_PROVIDER libc LC_COLLATE 'C' LC_CTYPE 'C'",
+        ("serve", "--port", str(free_port())),
+    )
+    assert "Traceback" not in said, said
+    assert "encoding is 'SQL_ASCII'" in said
     assert "createdb --template=template0 --encoding=UTF8" in said
