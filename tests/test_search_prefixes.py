@@ -369,6 +369,16 @@ WHERE c.conrelid = 'search_postings'::regclass AND c.contype = 'p'
 """
 
 
+# The key's constraint and index as objects: a key dropped and added back is
+# new ones (new oids) under the same name; one kept keeps its oids (a TRUNCATE
+# gives its index a new file, not a new oid).
+SEARCH_POSTINGS_KEY_OBJECTS = """
+SELECT c.oid AS constraint_oid, c.conindid AS index_oid, x.indisvalid AS valid
+FROM pg_constraint c JOIN pg_index x ON x.indexrelid = c.conindid
+WHERE c.conrelid = 'search_postings'::regclass AND c.contype = 'p'
+"""
+
+
 async def search_index() -> dict[str, list[dict]]:
     return {
         "postings": await Book.raw(
@@ -398,9 +408,14 @@ async def test_a_rebuild_writes_the_rows_the_writes_give_and_builds_the_key_back
         await Book.raw("SELECT search_index_books(ARRAY[{}]::integer[])", book["id"])
     written = await search_index()
     assert await prefix_row_count() > 0
+    (kept,) = await Book.raw(SEARCH_POSTINGS_KEY_OBJECTS)
     await Book.raw("SELECT search_rebuild()")
     assert await search_index() == written
     assert await Book.raw(SEARCH_POSTINGS_KEY) == key
+    (built,) = await Book.raw(SEARCH_POSTINGS_KEY_OBJECTS)
+    assert built["valid"]
+    assert built["constraint_oid"] != kept["constraint_oid"]
+    assert built["index_oid"] != kept["index_oid"]
     with pytest.raises(asyncpg.UniqueViolationError):
         await Book.raw(
             "INSERT INTO search_postings SELECT * FROM search_postings WHERE word = 'har*' LIMIT 1"
