@@ -1223,6 +1223,19 @@ async def test_suggest_across_fields_keeps_a_quoted_phrases_words_together(clien
     assert await suggested(client, '"tales hand" tolk') == []
 
 
+async def test_suggest_across_fields_looks_its_terms_up_once(client, shelf, monkeypatch) -> None:
+    # The completions' lookup, counted for several terms as the search's is,
+    # serves the search's page: it was sent again, counted, for the page.
+    sent = record_statements(monkeypatch)
+    assert await suggested(client, "tolkien dr") == [
+        ("title", "Dragon Hand Tales"),
+        ("title", "The Hobbit"),
+    ]
+    lookups = [s for s in sent if "WITH typed AS MATERIALIZED" in s.sql]
+    assert len(lookups) == 1
+    assert len(sent) == 3  # the lookup, the completions, the search's titles
+
+
 async def test_suggest_across_fields_holds_the_limit(client, shelf) -> None:
     assert await suggested(client, "tolkien dr", limit=1) == [("title", "Dragon Hand Tales")]
     # The author completes "le gu" and comes first; her books fill what is left.

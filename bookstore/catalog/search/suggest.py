@@ -13,8 +13,9 @@ hundred rows, are matched on an expression index of their words.
 A text of several terms that no one field completes ("tolkien hob": the
 author's name, then the title) would answer nothing that way; when the
 completions leave room, the titles of the books its search finds first
-fill it (``first_match_ids``: the search's own lookup, planners and page,
-one lookup and one page statement more, bounded by the limit).
+fill it (``first_match_ids``: the search's own planners and page, one page
+statement more, bounded by the limit). Its terms are the completions': a
+text of several terms is looked up once, counted as the search counts it.
 """
 
 from __future__ import annotations
@@ -27,11 +28,7 @@ from piccolo.querystring import QueryString
 
 from bookstore.catalog.search import first_match_ids
 from bookstore.catalog.search.pages import match_of
-from bookstore.catalog.search.vocabulary import (
-    ResolvedTerm,
-    look_up_terms,
-    look_up_terms_alongside,
-)
+from bookstore.catalog.search.vocabulary import ResolvedTerm, look_up_terms_alongside
 from bookstore.catalog.search.words import ParsedQuery, parse_query
 from bookstore.catalog.statements import Row, all_of, literal_limit, rows_to_fetch
 from bookstore.database import DatabaseConnection, connection, fetch
@@ -152,26 +149,25 @@ def _every_word_found(resolved: Sequence[ResolvedTerm]) -> list[ResolvedTerm] | 
 
 
 async def _found_titles(
-    db: DatabaseConnection, query: ParsedQuery, limit: int, catalog_version: int | None
+    db: DatabaseConnection,
+    query: ParsedQuery,
+    resolved: Sequence[ResolvedTerm],
+    limit: int,
+    catalog_books: int,
+    catalog_version: int | None,
 ) -> list[Record]:
     """The books the search of ``query`` finds first, at most ``limit`` (rounded up to a
     page size, ``rows_to_fetch``, so that a few statements serve every limit).
 
-    Its terms are looked up as the search looks them up (counted: the level
-    walk plans from their postings), so both share the kept terms; every term
-    must match, as in a completion: no word is dropped.
+    ``resolved``: the query's terms as the completions looked them up, every
+    word found (``_every_word_found``); every term must match, as in a
+    completion: no word is dropped. ``catalog_books``: the lookup's ``top_book``.
     """
-    resolved, found = await look_up_terms_alongside(
-        db, query.terms, prefix=query.prefix, counted=True, known_version=catalog_version
-    )
-    terms = _every_word_found(resolved)
-    if terms is None:
-        return []  # the catalog moved since the completions' lookup
     page = await first_match_ids(
         db,
         match_of(query, resolved, [n for n, term in enumerate(resolved) if term.variants]),
         rows=rows_to_fetch(limit),
-        catalog_books=found.get("top_book") or 0,
+        catalog_books=catalog_books,
         catalog_version=catalog_version,
     )
     return await fetch(db, found_titles_statement(page))
@@ -213,8 +209,15 @@ async def suggest(q: str, *, limit: int, catalog_version: int | None = None) -> 
     if query.empty:
         return []
     async with connection(Book._meta.db) as db:
-        resolved = await look_up_terms(
-            db, query.terms, prefix=query.prefix, known_version=catalog_version
+        # Looked up once, as the search looks them up: counted for several
+        # terms, whose search (``_found_titles``) plans its level walk from the
+        # words' postings, so that completions and searches share kept terms.
+        resolved, found = await look_up_terms_alongside(
+            db,
+            query.terms,
+            prefix=query.prefix,
+            counted=len(query.terms) > 1,
+            known_version=catalog_version,
         )
         terms = _every_word_found(resolved)
         if terms is None:
@@ -223,6 +226,8 @@ async def suggest(q: str, *, limit: int, catalog_version: int | None = None) -> 
         # Only several terms can be held by a book in no one field, and a full
         # answer has no room: the search runs for neither.
         if len(terms) > 1 and len(taken) < limit:
-            found = await _found_titles(db, query, limit, catalog_version)
-            taken = with_found_titles(taken, found, limit)
+            titles = await _found_titles(
+                db, query, resolved, limit, found.get("top_book") or 0, catalog_version
+            )
+            taken = with_found_titles(taken, titles, limit)
     return taken
