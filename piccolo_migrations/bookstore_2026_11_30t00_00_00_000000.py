@@ -10,8 +10,8 @@ postings walked). A GIN index answers an AND of its keys by advancing each
 key past the others' current item, skipping along its posting trees, so
 with the book's categories beside its words in one multicolumn GIN index,
 the terms and the category meet inside one index scan that never reads the
-category whole (docs/search.md, "The terms and the category in one GIN
-scan").
+category whole (docs/performance-journal.md, "The terms and the category
+in one GIN scan").
 
 - ``book_search.category_ids``: the book's categories, in id order, kept
   by ``search_index_books`` (every write to ``book_category`` reindexes its
