@@ -1472,3 +1472,19 @@ def test_common_words_seldom_together_are_read_by_gin_and_often_together_walked(
     assert plans.gin_first(seldom, 1_000_000)
     often = [word("trial", 23_466), word("empir", 48_600)]
     assert not plans.gin_first(often, 1_000_000)
+
+
+async def test_a_letter_or_stop_word_being_typed_last_is_left_out_when_nothing_completes(
+    client, shelf
+) -> None:
+    # Between "left" and "left ha" the customer types "left h": a letter is
+    # no prefix, and no book holds "h"; "crime and": "and" is a stop word,
+    # whose completions ("andes"...) no book of "crime" holds.
+    for typed, typed_so_far in (("left h", "left "), ("crime and", "crime "), ("le g", "le ")):
+        completions = await suggested(client, typed)
+        assert completions and completions == await suggested(client, typed_so_far), typed
+    assert ("title", "The Left Hand of Darkness") in await suggested(client, "left h")
+    # Two letters are a prefix, which finds nothing here: kept, as a word
+    # typed in full is, and a text whose other words find nothing stays empty.
+    for typed in ("hobbit zq", "hobbit qqqqqq", "zzqxv h", "zzqxv and"):
+        assert await suggested(client, typed) == [], typed

@@ -204,30 +204,56 @@ async def suggest(q: str, *, limit: int, catalog_version: int | None = None) -> 
     for several terms, the titles of the books their search finds first.
 
     ``catalog_version``: as for ``search_books``, the terms' lookups kept under it.
+
+    A last word being typed that cannot complete anything yet, a single
+    letter (too short to be a prefix: "harry p") or a stop word ("pride
+    and"), is left out when the text with it completes to nothing: each
+    keystroke of "harry potter" offers Harry Potter, where "harry p" offered
+    nothing between "harry" and "harry po". A word typed in full, or any
+    other, is never left out.
     """
     query = parse_query(q)
     if query.empty:
         return []
     async with connection(Book._meta.db) as db:
-        # Looked up once, as the search looks them up: counted for several
-        # terms, whose search (``_found_titles``) plans its level walk from the
-        # words' postings, so that completions and searches share kept terms.
-        resolved, found = await look_up_terms_alongside(
-            db,
-            query.terms,
-            prefix=query.prefix,
-            counted=len(query.terms) > 1,
-            known_version=catalog_version,
-        )
-        terms = _every_word_found(resolved)
-        if terms is None:
-            return []  # a word matches nothing: nothing completes the text
-        taken = in_turn(await fetch(db, completions_statement(terms, limit)), limit)
-        # Only several terms can be held by a book in no one field, and a full
-        # answer has no room: the search runs for neither.
-        if len(terms) > 1 and len(taken) < limit:
-            titles = await _found_titles(
-                db, query, resolved, limit, found.get("top_book") or 0, catalog_version
-            )
-            taken = with_found_titles(taken, titles, limit)
+        taken, resolved = await _completions(db, query, limit, catalog_version)
+        if not taken and _last_word_not_yet_a_word(query, resolved):
+            start, end = query.spans[-1]
+            shorter = parse_query(q[:start] + q[end:])
+            taken, _ = await _completions(db, shorter, limit, catalog_version)
     return taken
+
+
+def _last_word_not_yet_a_word(query: ParsedQuery, resolved: Sequence[ResolvedTerm]) -> bool:
+    """Whether the last word, being typed, is a letter or a stop word after another word."""
+    if not query.typing or len(query.terms) < 2:
+        return False
+    return not query.prefix or resolved[-1].lexeme is None
+
+
+async def _completions(
+    db: DatabaseConnection, query: ParsedQuery, limit: int, catalog_version: int | None
+) -> tuple[list[Row], list[ResolvedTerm]]:
+    """``suggest``'s answer for ``query`` (no word dropped), and its terms looked up."""
+    # Looked up once, as the search looks them up: counted for several
+    # terms, whose search (``_found_titles``) plans its level walk from the
+    # words' postings, so that completions and searches share kept terms.
+    resolved, found = await look_up_terms_alongside(
+        db,
+        query.terms,
+        prefix=query.prefix,
+        counted=len(query.terms) > 1,
+        known_version=catalog_version,
+    )
+    terms = _every_word_found(resolved)
+    if terms is None:
+        return [], resolved  # a word matches nothing: nothing completes the text
+    taken = in_turn(await fetch(db, completions_statement(terms, limit)), limit)
+    # Only several terms can be held by a book in no one field, and a full
+    # answer has no room: the search runs for neither.
+    if len(terms) > 1 and len(taken) < limit:
+        titles = await _found_titles(
+            db, query, resolved, limit, found.get("top_book") or 0, catalog_version
+        )
+        taken = with_found_titles(taken, titles, limit)
+    return taken, resolved

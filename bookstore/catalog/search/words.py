@@ -89,8 +89,9 @@ class Exclusions:
 class ParsedQuery:
     """The terms of a query: all must match (AND), ``excluded`` must not.
 
-    ``prefix``: the last term is also matched as the start of a word (the
-    customer is still typing it).
+    ``typing``: the text ends in its last term, the customer still typing
+    it; ``prefix``: that term is also matched as the start of a word (it is
+    long enough to be one, ``MIN_PREFIX``).
     """
 
     terms: tuple[Term, ...]
@@ -106,6 +107,7 @@ class ParsedQuery:
     # is that text with its corrected words replaced (``did_you_mean``).
     # Not on ``Term``, which is kept with its lookup and met again elsewhere.
     spans: tuple[tuple[int, int], ...] = ()
+    typing: bool = False
 
 
 def _terms_of(
@@ -158,14 +160,20 @@ def parse_query(q: str) -> ParsedQuery:
             elif left_out:
                 excluded_phrases.append(" ".join(left_out))
     last = terms[-1] if terms else None
-    prefix = (
+    typing = (
         last is not None
         and not last.in_phrase
         and not q[-1:].isspace()
         and q.rstrip().endswith(last.typed)
-        and len(last.folded) >= MIN_PREFIX
     )
+    prefix = typing and last is not None and len(last.folded) >= MIN_PREFIX
     excluded = Exclusions(tuple(excluded_words), tuple(excluded_phrases))
     return ParsedQuery(
-        tuple(terms), tuple(phrases), excluded, prefix, empty=not terms, spans=tuple(spans)
+        tuple(terms),
+        tuple(phrases),
+        excluded,
+        prefix,
+        empty=not terms,
+        spans=tuple(spans),
+        typing=typing,
     )
