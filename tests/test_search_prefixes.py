@@ -21,6 +21,7 @@ from bookstore.catalog.search import vocabulary
 from bookstore.tables import Book
 from piccolo_migrations import bookstore_2026_11_30t08_30_00_000000 as prefix_postings
 from piccolo_migrations import bookstore_2026_11_30t12_30_00_000000 as rebuild_without_key
+from piccolo_migrations import bookstore_2026_11_30t15_10_00_000000 as special_tokens
 
 # The P* rows a build gives for the lists as they stand (each book holding a
 # word of a prefix's list, at the smallest field of its postings of them),
@@ -337,17 +338,21 @@ async def test_the_migration_builds_the_rows_of_an_existing_catalog(shelf) -> No
     )
     connection = await asyncpg.connect(TEST_DSN)
     try:
-        # Back to before 08:30 and forwards again through the later migration
+        # Back to before 08:30 and forwards again through the later migrations
         # that replaced its functions: the database is left at the head, so
-        # that the tests after this one call the head's search_rebuild().
+        # that the tests after this one call the head's search_rebuild() and
+        # search_index_books().
+        later = [rebuild_without_key, special_tokens]
         async with connection.transaction():
-            for statement in [*rebuild_without_key.BACKWARDS, *prefix_postings.BACKWARDS]:
-                await connection.execute(statement)
+            for migration in [*reversed(later), prefix_postings]:
+                for statement in migration.BACKWARDS:
+                    await connection.execute(statement)
             assert not await connection.fetchval(
                 "SELECT count(*) FROM search_postings WHERE word LIKE '%*'"
             )
-            for statement in [*prefix_postings.FORWARDS, *rebuild_without_key.FORWARDS]:
-                await connection.execute(statement)
+            for migration in [prefix_postings, *later]:
+                for statement in migration.FORWARDS:
+                    await connection.execute(statement)
     finally:
         await connection.close()
     assert await prefix_lists() == expected_lists
