@@ -22,6 +22,7 @@ from factories import (
 
 from bookstore.catalog import broad_fragments
 from bookstore.schemas import INT4_MAX, BookPage
+from bookstore.schemas.queries import MAX_CURSOR
 from bookstore.tables import BookCategory
 
 # -- create and read ---------------------------------------------------------
@@ -1158,3 +1159,26 @@ async def test_a_correctly_signed_cursor_with_impossible_values_is_422(app, clie
 
     assert response.status_code == 422
     assert "detail" in response.json()
+
+
+async def test_every_next_cursor_is_accepted_whatever_the_title_it_carries(client):
+    # A cursor carries the page's last title, escaped in JSON: a control
+    # character is six bytes ("\u0001"), an emoji four in UTF-8, then
+    # base64. Titles of 300 of either are the longest cursors there are.
+    author = await create_author(client, "Cursor Author")
+    longest = ("\x01" * 300, "\U0001f600" * 300, "\x7f\x1b" * 150)
+    for title in (*longest, "Plain"):
+        await create_book(client, title=title, author_id=author["id"])
+    walked = await walk_pages(client, "/books", {}, 1)
+    assert sorted(book["title"] for book in walked) == sorted((*longest, "Plain"))
+    # The bound is the longest cursor there is, with little to spare.
+    control = await _cursor_after(client, longest[0])
+    assert control is not None and MAX_CURSOR * 0.8 < len(control) <= MAX_CURSOR
+
+
+async def _cursor_after(client, title: str) -> str | None:
+    """The next_cursor of a page whose last book has ``title`` (None: the last page)."""
+    page = (await client.get("/books", params={"limit": 100})).json()
+    (position,) = [n for n, book in enumerate(page["items"]) if book["title"] == title]
+    page = (await client.get("/books", params={"limit": position + 1})).json()
+    return page["next_cursor"]

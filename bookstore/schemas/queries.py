@@ -55,18 +55,23 @@ NameTerm = Annotated[
 # Longest search text, after trimming: longer is refused, not cut.
 MAX_QUERY_TEXT = 200
 MAX_RAW_PARAMETER = 2000
-"""Longest value, as sent, of a search text (``q`` on /books and /books/suggest) and a
-``cursor``: longer is refused before anything reads it.
+"""Longest value, as sent, of a search text (``q`` on /books and /books/suggest):
+longer is refused before anything reads it.
 
-Why 2000: above anything either can be when well formed, and small enough
-that a hostile value costs nothing to refuse. A search text is measured
-again after trimming (``MAX_QUERY_TEXT``): 200 characters with spaces
-around them pass, as the search box may send them. A cursor carries the
-last book's title (a ``Title``: 300 characters) as JSON in base64 with its
-id and signature: 440 characters for 300 ASCII letters, 1,640 for 300
-characters of 4 bytes in UTF-8 (emoji), the longest a title of printable
-characters gives. (A title of some 230 control characters or more, each
-escaped in JSON as six bytes, "\u0001", would give a longer cursor, refused.)
+Why 2000: far above anything well formed, and small enough that a hostile
+value costs nothing to refuse. A search text is measured again after
+trimming (``MAX_QUERY_TEXT``): 200 characters with spaces around them pass,
+as the search box may send them.
+"""
+MAX_CURSOR = 3000
+"""Longest ``cursor`` accepted: above the longest the API gives out.
+
+A cursor carries the last book's title (a ``Title``: 300 characters) as
+JSON in base64 with its id and signature: 440 characters for 300 ASCII
+letters, 1,640 for 300 emoji (4 bytes each in UTF-8), 2,432 for 300 control
+characters (escaped in JSON as six bytes each, "\u0001"), the longest. At
+2000, the bound of a search text, a title of some 230 control characters
+gave a next_cursor its own next page refused (422).
 """
 
 
@@ -104,7 +109,7 @@ OptionalIdParam = Annotated[int | None, Field(ge=1, le=INT4_MAX)]
 PageLimit = Annotated[int, Field(ge=1, le=100, description="Page size, 1 to 100.")]
 Cursor = Annotated[
     str | None,
-    Field(max_length=MAX_RAW_PARAMETER, description="The `next_cursor` of the previous page."),
+    Field(max_length=MAX_CURSOR, description="The `next_cursor` of the previous page."),
 ]
 
 
