@@ -1488,3 +1488,17 @@ async def test_a_letter_or_stop_word_being_typed_last_is_left_out_when_nothing_c
     # typed in full is, and a text whose other words find nothing stays empty.
     for typed in ("hobbit zq", "hobbit qqqqqq", "zzqxv h", "zzqxv and"):
         assert await suggested(client, typed) == [], typed
+
+
+async def test_completions_leave_out_what_the_text_excludes_and_keep_its_phrases(
+    client, shelf
+) -> None:
+    assert ("title", "The Hobbit") in await suggested(client, "hob")
+    assert ("title", "The Hobbit") not in await suggested(client, "-hobbit hob")
+    assert ("title", "The Hobbit") not in await suggested(client, '-"hobbit is swept" hob')
+    # An author is offered for a book of theirs the text finds: every book
+    # of Tolkien's here holds "dragon".
+    assert ("author", "J. R. R. Tolkien") in await suggested(client, "tolk")
+    assert ("author", "J. R. R. Tolkien") not in await suggested(client, "-dragon tolk")
+    assert ("title", "Dragon Hand Tales") in await suggested(client, '"dragon hand" ta')
+    assert ("title", "Dragon Hand Tales") not in await suggested(client, '"hand dragon" ta')

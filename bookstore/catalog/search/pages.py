@@ -143,6 +143,24 @@ def filter_conditions(row: str, match: Match, criteria: Criteria) -> list[QueryS
 
 def row_conditions(row: str, match: Match, criteria: Criteria) -> list[QueryString]:
     """The filters that read the book's row of book_search: phrases, exclusions, authors."""
+    conditions = text_conditions(row, match)
+    if criteria.author_ids is not None:
+        conditions.append(Sql(f"{row}.author_id = ANY({{}}::integer[])", criteria.author_ids))
+    if criteria.author_pattern is not None:
+        conditions.append(
+            Sql(
+                f"EXISTS (SELECT 1 FROM authors a WHERE a.id = {row}.author_id"
+                " AND a.name ILIKE {} OFFSET 0)",
+                criteria.author_pattern,
+            )
+        )
+    return conditions
+
+
+def text_conditions(row: str, match: Match) -> list[QueryString]:
+    """What the text asks of ``row`` (an alias of book_search) beyond its terms: the
+    exclusions left out, the phrases' words next to each other. The search's and
+    the completions' (``suggest``) alike."""
     conditions = []
     if match.excluded.words:
         # Stemmed as the books' words are: "-sequels" excludes "sequel".
@@ -159,16 +177,6 @@ def row_conditions(row: str, match: Match, criteria: Criteria) -> list[QueryStri
         conditions.append(Sql(f"NOT {row}.document @@ phraseto_tsquery('english', {{}})", phrase))
     for phrase in match.phrases:
         conditions.append(document_matches(row, phrase))
-    if criteria.author_ids is not None:
-        conditions.append(Sql(f"{row}.author_id = ANY({{}}::integer[])", criteria.author_ids))
-    if criteria.author_pattern is not None:
-        conditions.append(
-            Sql(
-                f"EXISTS (SELECT 1 FROM authors a WHERE a.id = {row}.author_id"
-                " AND a.name ILIKE {} OFFSET 0)",
-                criteria.author_pattern,
-            )
-        )
     return conditions
 
 

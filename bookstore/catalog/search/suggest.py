@@ -27,7 +27,7 @@ from asyncpg import Record
 from piccolo.querystring import QueryString
 
 from bookstore.catalog.search import first_match_ids
-from bookstore.catalog.search.pages import match_of
+from bookstore.catalog.search.pages import Match, match_of, text_conditions
 from bookstore.catalog.search.vocabulary import ResolvedTerm, look_up_terms_alongside
 from bookstore.catalog.search.words import ParsedQuery, parse_query
 from bookstore.catalog.statements import Row, all_of, literal_limit, rows_to_fetch
@@ -76,19 +76,28 @@ def _holds_every_term(column: str, words: list[list[str]]) -> QueryString:
     return all_of([Sql(f"{column} && {{}}::text[]", term_words) for term_words in words])
 
 
-def completions_statement(terms: list[ResolvedTerm], limit: int) -> QueryString:
-    """Up to ``limit`` titles, authors and categories holding every term."""
+def completions_statement(
+    terms: list[ResolvedTerm], limit: int, conditions: Sequence[QueryString] = ()
+) -> QueryString:
+    """Up to ``limit`` titles, authors and categories holding every term.
+
+    ``conditions``: what the text asks of a book's row besides its terms
+    (``pages.text_conditions``: its exclusions and phrases), checked for the
+    books of the titles and of the authors offered: "-hobbit hob" offers no
+    Hobbit, and an author is offered for a book of theirs that the text finds.
+    A category is not a book: it is offered for its name alone.
+    """
     words = [list(term.words) for term in terms]
     driver = min(range(len(terms)), key=lambda n: len(words[n]))
     driver_words = words[driver]
-    checked = len(terms) > 1
+    checked = len(terms) > 1 or bool(conditions)
     n = literal_limit(limit)
     titles = _walk(
         driver_words,
         0,
         max(limit, CHECKED_POSTINGS // len(driver_words)) if checked else limit,
         limit,
-        _holds_every_term("s.title", words),
+        all_of([_holds_every_term("s.title", words), *conditions]),
     )
     authors = _walk(
         driver_words,
@@ -97,7 +106,7 @@ def completions_statement(terms: list[ResolvedTerm], limit: int) -> QueryString:
         if checked
         else limit * AUTHOR_POSTINGS_PER_ITEM,
         limit * AUTHOR_POSTINGS_PER_ITEM,
-        _holds_every_term("s.author", words),
+        all_of([_holds_every_term("s.author", words), *conditions]),
     )
     return Sql(
         "SELECT kind, id, text FROM ("
@@ -150,22 +159,21 @@ def _every_word_found(resolved: Sequence[ResolvedTerm]) -> list[ResolvedTerm] | 
 
 async def _found_titles(
     db: DatabaseConnection,
-    query: ParsedQuery,
-    resolved: Sequence[ResolvedTerm],
+    match: Match,
     limit: int,
     catalog_books: int,
     catalog_version: int | None,
 ) -> list[Record]:
-    """The books the search of ``query`` finds first, at most ``limit`` (rounded up to a
+    """The books the search of ``match`` finds first, at most ``limit`` (rounded up to a
     page size, ``rows_to_fetch``, so that a few statements serve every limit).
 
-    ``resolved``: the query's terms as the completions looked them up, every
-    word found (``_every_word_found``); every term must match, as in a
-    completion: no word is dropped. ``catalog_books``: the lookup's ``top_book``.
+    ``match``: every term of the text, each word found (``_every_word_found``),
+    as in a completion: no word is dropped. ``catalog_books``: the lookup's
+    ``top_book``.
     """
     page = await first_match_ids(
         db,
-        match_of(query, resolved, [n for n, term in enumerate(resolved) if term.variants]),
+        match,
         rows=rows_to_fetch(limit),
         catalog_books=catalog_books,
         catalog_version=catalog_version,
@@ -248,12 +256,13 @@ async def _completions(
     terms = _every_word_found(resolved)
     if terms is None:
         return [], resolved  # a word matches nothing: nothing completes the text
-    taken = in_turn(await fetch(db, completions_statement(terms, limit)), limit)
+    match = match_of(query, resolved, [n for n, term in enumerate(resolved) if term.variants])
+    taken = in_turn(
+        await fetch(db, completions_statement(terms, limit, text_conditions("s", match))), limit
+    )
     # Only several terms can be held by a book in no one field, and a full
     # answer has no room: the search runs for neither.
     if len(terms) > 1 and len(taken) < limit:
-        titles = await _found_titles(
-            db, query, resolved, limit, found.get("top_book") or 0, catalog_version
-        )
+        titles = await _found_titles(db, match, limit, found.get("top_book") or 0, catalog_version)
         taken = with_found_titles(taken, titles, limit)
     return taken, resolved
