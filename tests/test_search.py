@@ -407,6 +407,20 @@ async def test_accents_are_ignored_both_ways(client, shelf) -> None:
     assert "Plain Letters" in titles(await search(client, "garcía márquez "))
 
 
+async def test_an_accent_typed_as_a_combining_mark_is_the_accented_letter(client, shelf) -> None:
+    # "a" then U+0301, as some keyboards and pasted text send "á": the
+    # mark is no letter, and uncomposed it cut the word in two.
+    typed = "Ma\u0301rquez"
+    page = await search(client, typed + " ")
+    assert titles(page)[0] == "One Hundred Years of Solitude"
+    assert (page["ignored_words"], page["suggestion"]) == ([], None)
+    assert ("author", "Gabriel García Márquez") in await suggested(client, "ma\u0301rq")
+    # A customer typing an accent the author's name does not have: the same.
+    author = await create_author(client, "Emile Zola")
+    await create_book(client, title="Germinal", author_id=author["id"])
+    assert titles(await search(client, "E\u0301mile zola ")) == ["Germinal"]
+
+
 @pytest.mark.parametrize(
     ("stored", "typed"),
     [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Literal
@@ -81,9 +82,19 @@ def _at_most_max_after_trimming(value: str) -> str:
     return value  # as typed: a trailing space means the last word is complete
 
 
+def composed(value: str) -> str:
+    """A search text composed (NFC): "Ma\u0301rquez", an accent typed as a letter and
+    a combining mark (as some keyboards and pasted text send it), is "Márquez". The
+    words are split on what is not a letter or digit, and a combining mark is
+    neither: uncomposed, it cut the word in two ("ma", "rquez"), which found
+    nothing. The index folds what it stores either way (``search_fold``)."""
+    return unicodedata.normalize("NFC", value)
+
+
 def _search_text(value: str | None) -> str | None:
     if value is None:
         return None
+    value = composed(value)
     if not value.strip():
         raise ValueError("must not be blank")
     return _at_most_max_after_trimming(value)
@@ -319,6 +330,7 @@ class SuggestQuery(QueryModel):
             description="What has been typed so far, up to 200 characters after trimming.",
         ),
         AfterValidator(refuse_nul),
+        AfterValidator(composed),
         AfterValidator(_at_most_max_after_trimming),
     ]
     limit: Annotated[int, Field(ge=1, le=20, description="At most this many, 1 to 20.")] = 8
