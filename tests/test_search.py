@@ -419,6 +419,23 @@ async def test_an_accent_typed_as_a_combining_mark_is_the_accented_letter(client
     author = await create_author(client, "Emile Zola")
     await create_book(client, title="Germinal", author_id=author["id"])
     assert titles(await search(client, "E\u0301mile zola ")) == ["Germinal"]
+    # A mark no letter composes with (U+0332, a low line) is stripped as any accent.
+    assert titles(await search(client, "Ma\u0332rquez "))[0] == "One Hundred Years of Solitude"
+
+
+async def test_a_word_with_its_scripts_combining_marks_is_one_word(client) -> None:
+    # Devanagari's vowel signs and viramas, Hebrew's points: marks that are
+    # no letter, inside words the index holds whole ("हिन्दी").
+    author = await create_author(client, "प्रेमचंद")
+    await create_book(client, title="गोदान हिन्दी उपन्यास", author_id=author["id"])
+    await create_book(client, title="שָׁלוֹם Stories")
+    for typed in ("गोदान ", "हिन्दी ", "उपन्यास ", "प्रेमचंद ", "प्रेमचंद गोदान"):
+        page = await search(client, typed, highlight="true")
+        assert (titles(page), page["ignored_words"]) == (["गोदान हिन्दी उपन्यास"], []), typed
+    page = await search(client, "हिन्दी ", highlight="true")
+    assert page["items"][0]["title_highlight"] == "गोदान <mark>हिन्दी</mark> उपन्यास"
+    assert titles(await search(client, "שָׁלוֹם ")) == ["שָׁלוֹם Stories"]
+    assert ("author", "प्रेमचंद") in await suggested(client, "प्रेम")
 
 
 @pytest.mark.parametrize(

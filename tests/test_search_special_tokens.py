@@ -100,6 +100,8 @@ async def test_typed_markup_is_text_and_its_highlight_is_escaped(client) -> None
         # Fullwidth < and >: NFKD folds them to ASCII ones.
         "1/2 either/or AC/DC tcp/ip +1 -5 ½ \uff1cTag\uff1e wait\u2026what",
         "Gabriel García Márquez, O'Brien, rock'n'roll, foo_bar",
+        # Marks inside words: an accent typed apart, Devanagari's signs, Hebrew's points.
+        "Ma\u0301rquez Ma\u0332rquez गोदान हिन्दी प्रेमचंद שָׁלוֹם",
         "".join(f"w{n}{mark}" for n, mark in enumerate(string.punctuation)),
     ],
 )

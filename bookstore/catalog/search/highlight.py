@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import html
-import re
 from collections.abc import Collection, Mapping
 
 from piccolo.querystring import QueryString
 
-from bookstore.catalog.search.words import fold
+from bookstore.catalog.search.words import fold, split_words, word_spans
 from bookstore.database import DatabaseConnection, fetch
-
-_WORD = re.compile(r"[^\W_]+")
 
 
 async def stems_of(db: DatabaseConnection, titles: Collection[str]) -> dict[str, str]:
     """The stem of every word of ``titles`` (folded word -> stem), as the index has them."""
-    words = sorted({fold(word) for title in titles for word in _WORD.findall(title)})
+    words = sorted({word for title in titles for word in split_words(title)})
     rows = await fetch(
         db,
         QueryString(
@@ -38,12 +35,12 @@ def highlight_title(
     """
     parts = []
     position = 0
-    for found in _WORD.finditer(title):
-        parts.append(html.escape(title[position : found.start()]))
-        word = html.escape(found.group())
-        folded = fold(found.group())
+    for start, end in word_spans(title):
+        parts.append(html.escape(title[position:start]))
+        word = html.escape(title[start:end])
+        folded = fold(title[start:end])
         hit = stems.get(folded) in matched or (prefix is not None and folded.startswith(prefix))
         parts.append(f"<mark>{word}</mark>" if hit else word)
-        position = found.end()
+        position = end
     parts.append(html.escape(title[position:]))
     return "".join(parts)

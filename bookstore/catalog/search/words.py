@@ -27,7 +27,9 @@ _SPELLED_OUT = str.maketrans(
     }
 )
 _COMBINING_MARKS = re.compile("[\u0300-\u036f]")
-_WORD = re.compile(r"[^\W_]+")
+# Letters and digits; a word also takes the combining marks within and after
+# them (``word_spans``), which Python's ``\w`` leaves out.
+_LETTERS_AND_DIGITS = re.compile(r"[^\W_]+")
 # A quoted phrase excluded with a leading minus (its closing quote may be
 # missing: it runs to the end of the text), a quoted phrase, a word excluded
 # with a leading minus (or several: "--word" is no double negation), or a run
@@ -53,9 +55,35 @@ def fold(text: str) -> str:
     return _COMBINING_MARKS.sub("", unicodedata.normalize("NFKD", lowered))
 
 
+def word_spans(text: str) -> list[tuple[int, int]]:
+    """Where each word of ``text`` stands, (start, end): a run of letters and digits
+    with the combining marks within and after them, as the index splits a field
+    (``search_vector``: the parser meets no ASCII punctuation, and other characters
+    end a word).
+
+    A mark is neither letter nor digit, but the parser keeps it in its word:
+    "हिन्दी" is one word of the index, whose vowel signs and virama would cut it
+    into "ह", "न", "द", and "Ma\u0301rquez" (an accent typed as a mark) into
+    "ma", "rquez", none found. The one split of the search box: its terms, its
+    exclusions (``split_words``) and its highlights.
+
+    >>> word_spans("hi-fi, हिन्दी")
+    [(0, 2), (3, 5), (7, 13)]
+    """
+    spans: list[tuple[int, int]] = []
+    for found in _LETTERS_AND_DIGITS.finditer(text):
+        start, end = found.span()
+        while end < len(text) and unicodedata.category(text[end])[0] == "M":
+            end += 1
+        if spans and spans[-1][1] == start:
+            start = spans.pop()[0]  # only marks between: one word
+        spans.append((start, end))
+    return spans
+
+
 def split_words(text: str) -> list[str]:
-    """The folded words of ``text``, split where PostgreSQL's parser splits them."""
-    return _WORD.findall(fold(text))
+    """The folded words of ``text`` (``word_spans``)."""
+    return [fold(text[start:end]) for start, end in word_spans(text)]
 
 
 @dataclass(frozen=True)
@@ -115,9 +143,10 @@ def _terms_of(
 ) -> tuple[list[Term], list[tuple[int, int]]]:
     """The words of ``match``'s ``group`` as terms, and where each stands in the text."""
     offset = match.start(group)
-    words = list(_WORD.finditer(match.group(group)))
-    terms = [Term(typed=w.group(), folded=fold(w.group()), in_phrase=in_phrase) for w in words]
-    return terms, [(offset + w.start(), offset + w.end()) for w in words]
+    text = match.group(group)
+    spans = word_spans(text)
+    terms = [Term(text[s:e], fold(text[s:e]), in_phrase=in_phrase) for s, e in spans]
+    return terms, [(offset + start, offset + end) for start, end in spans]
 
 
 def parse_query(q: str) -> ParsedQuery:
