@@ -723,6 +723,15 @@ async def test_blank_or_too_long_text_is_refused(client) -> None:
     assert response.status_code == 422
 
 
+async def test_the_length_of_a_text_counts_an_accent_typed_as_a_mark_once(client) -> None:
+    # 200 letters as the customer sees them, each sent as "e" and U+0301.
+    for route in ("/books", "/books/suggest"):
+        response = await client.get(route, params={"q": "e\u0301" * 200})
+        assert response.status_code == 200, (route, response.text)
+        response = await client.get(route, params={"q": "e\u0301" * 201})
+        assert response.status_code == 422, route
+
+
 # -- did you mean, ignored words ----------------------------------------------------
 
 

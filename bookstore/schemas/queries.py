@@ -84,10 +84,10 @@ def _at_most_max_after_trimming(value: str) -> str:
 
 def composed(value: str) -> str:
     """A search text composed (NFC): "Ma\u0301rquez", an accent typed as a letter and
-    a combining mark (as some keyboards and pasted text send it), is "Márquez". The
-    words are split on what is not a letter or digit, and a combining mark is
-    neither: uncomposed, it cut the word in two ("ma", "rquez"), which found
-    nothing. The index folds what it stores either way (``search_fold``)."""
+    a combining mark (as some keyboards and pasted text send it), is "Márquez", so that
+    its length is counted as the customer sees it (``MAX_QUERY_TEXT``) and the log and
+    the suggestion hold one form of it. Its words are found either way: a word keeps
+    its marks (``catalog.search.words.word_spans``) and the index folds them off."""
     return unicodedata.normalize("NFC", value)
 
 
