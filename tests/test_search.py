@@ -128,6 +128,15 @@ def test_quotes_make_phrases_and_a_leading_minus_excludes() -> None:
     assert not parse_query("darkness ").prefix
 
 
+async def test_a_word_is_a_prefix_only_when_the_text_ends_in_it(client, shelf) -> None:
+    # "hob" is complete when a -word follows it, whatever that word ends with.
+    for typed in ("hob -x", "hob -hob", "hob -xhob", 'hob "hob"'):
+        query = parse_query(typed)
+        assert (query.prefix, query.typing) == (False, False), typed
+        assert titles(await search(client, typed)) == [], typed
+    assert titles(await search(client, "hob"))[0] == "The Hobbit"
+
+
 async def test_a_title_word_finds_the_book(client, shelf) -> None:
     page = await search(client, "hobbit")
     assert titles(page)[0] == "The Hobbit"

@@ -189,12 +189,9 @@ def parse_query(q: str) -> ParsedQuery:
             elif left_out:
                 excluded_phrases.append(" ".join(left_out))
     last = terms[-1] if terms else None
-    typing = (
-        last is not None
-        and not last.in_phrase
-        and not q[-1:].isspace()
-        and q.rstrip().endswith(last.typed)
-    )
+    # The text ends in the last term itself, not in a -word or a quote that
+    # ends with the same letters ("hob -hob").
+    typing = last is not None and not last.in_phrase and spans[-1][1] == len(q)
     prefix = typing and last is not None and len(last.folded) >= MIN_PREFIX
     excluded = Exclusions(tuple(excluded_words), tuple(excluded_phrases))
     return ParsedQuery(
