@@ -335,6 +335,19 @@ async def test_a_long_word_one_typo_beyond_its_budget_is_offered_the_nearest_in_
     assert titles(await search(client, page["suggestion"]))
 
 
+async def test_a_number_that_finds_nothing_is_offered_no_other_number(client, shelf) -> None:
+    # A number takes no typos: 12044 is another author's number, not 12045
+    # misspelt; nor is it one beyond its typos (similarity 0.5 and 0.64).
+    await create_book(client, title="Mystery 12045")
+    await create_book(client, title="Annual Report 20261130")
+    for typed in ("12044", "20261131"):
+        page = await search(client, typed)
+        assert (page["items"], page["suggestion"]) == ([], None), typed
+    # Kept as typed beside a word replaced: the suggested text finds The Hobbit.
+    page = await search(client, "hobbbbbit 12044")
+    assert (page["items"], page["suggestion"]) == ([], "hobbit 12044")
+
+
 async def test_a_hopeless_word_beside_a_word_that_finds_nothing_is_replaced_alone(
     client, shelf
 ) -> None:

@@ -127,7 +127,10 @@ async def text_beyond_typos(
     """
     lost: dict[str, str] = {}
     for term in resolved:
-        if not term.variants and term.lexeme and len(lost) < BEYOND_TYPOS_TERMS:
+        # A number is kept as typed: it takes no typos (``typos.allowed_typos``),
+        # and the nearest number is another book's ("12044" is not "12045").
+        number = term.term.folded.isdigit()
+        if not term.variants and term.lexeme and not number and len(lost) < BEYOND_TYPOS_TERMS:
             lost.setdefault(term.lexeme, term.term.folded)
     if not lost:
         return None
