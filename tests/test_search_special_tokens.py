@@ -18,7 +18,7 @@ import asyncpg
 import pytest
 from conftest import TEST_DSN
 from factories import create_author, create_book, create_category, search, titles
-from test_search_prefixes import PREFIX_ROWS_DIFFERING
+from test_search_prefixes import PREFIX_ROWS_DIFFERING, functions
 
 from bookstore.catalog.search.words import split_words
 from bookstore.tables import Book
@@ -156,6 +156,7 @@ async def test_the_migration_reindexes_the_books_with_punctuation_and_only_them(
     connection = await asyncpg.connect(TEST_DSN)
     try:
         async with connection.transaction():
+            head = await functions(connection)
             for statement in special_tokens.BACKWARDS:
                 await connection.execute(statement)
             # The parser's tokens, as a catalog indexed before the migration holds them.
@@ -167,6 +168,7 @@ async def test_the_migration_reindexes_the_books_with_punctuation_and_only_them(
             rows_before = dict(await connection.fetch("SELECT book_id, ctid FROM book_search"))
             for statement in special_tokens.FORWARDS:
                 await connection.execute(statement)
+            assert await functions(connection) == head  # left at the head
             rows_after = dict(await connection.fetch("SELECT book_id, ctid FROM book_search"))
             reindexed = {book for book, row in rows_after.items() if rows_before[book] != row}
             assert reindexed == {book["id"] for book in concerned}
