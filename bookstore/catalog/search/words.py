@@ -99,7 +99,7 @@ class Term:
 class Exclusions:
     """What a book must not hold, folded: ``-word`` and ``-"two words"``.
 
-    Two kinds, excluded two ways (``pages.row_conditions``): a word is
+    Two kinds, excluded two ways (``pages.text_conditions``): a word is
     stemmed as the books' words are ("-sequels" leaves out "sequel"), a
     phrase is matched with its words next to each other.
     """
