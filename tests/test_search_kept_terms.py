@@ -12,6 +12,7 @@ from factories import (
     titles,
 )
 
+from bookstore.catalog import search as search_module
 from bookstore.catalog.search import levels
 from bookstore.catalog.search.kept_terms import KeptTerm, KeptTerms
 
@@ -76,6 +77,34 @@ async def test_a_kept_terms_levels_are_planned_once_per_catalog_version(
     await create_book(client, title="The Left Darkness")
     assert len(titles(await search(client, "left darkn", limit=4))) == 2
     assert sorted(planned) == ["darkn", "left"]
+
+
+@pytest.mark.parametrize("walked", [True, False], ids=["walked", "gin"])
+async def test_a_first_page_searched_again_is_planned_once_per_catalog_version(
+    client, novels, monkeypatch, force_walk, walked
+) -> None:
+    if walked:
+        force_walk()
+    planned: list[str] = []
+    plan = search_module._planned
+
+    async def counting(db, match, *args):
+        planned.append(" ".join(term.term.folded for term in match.terms))
+        return await plan(db, match, *args)
+
+    monkeypatch.setattr(search_module, "_planned", counting)
+    first = await search(client, "left darkn")
+    assert titles(first) == ["The Left Hand of Darkness"]
+    assert planned == ["left darkn"]
+    # Asked again (highlighted: past the response cache, the same page): the
+    # statement kept with its terms is sent, not planned again.
+    again = await search(client, "left darkn", highlight="true")
+    assert titles(again) == titles(first)
+    assert planned == ["left darkn"]
+    # A write moves the catalog version: the terms and their page are new.
+    await create_book(client, title="The Left Darkness")
+    assert len(titles(await search(client, "left darkn"))) == 2
+    assert planned == ["left darkn", "left darkn"]
 
 
 async def test_only_the_terms_not_kept_are_looked_up(client, novels, monkeypatch) -> None:

@@ -27,6 +27,7 @@ from bookstore.catalog.listing import list_books
 from bookstore.catalog.search.candidates import page_of_gin
 from bookstore.catalog.search.did_you_mean import corrected_text, text_beyond_typos
 from bookstore.catalog.search.highlight import highlight_title, stems_of
+from bookstore.catalog.search.kept_pages import keep_first_page, kept_first_page
 from bookstore.catalog.search.levels import best_matches
 from bookstore.catalog.search.ordered import page_in_order
 from bookstore.catalog.search.pages import (
@@ -132,7 +133,26 @@ async def _page_of_ids(
     if order == "title":
         after_title = None if after is None else (str(after.order), after.id)
         return page_by_title(match, criteria, after_title, rows)
-    resume = FIRST if after is None else Relevance(int(after.order), after.id)
+    if after is not None:
+        resume = Relevance(int(after.order), after.id)
+        return await _planned(db, match, criteria, resume, rows, catalog_books, catalog_version)
+    page = kept_first_page(catalog_version, match, criteria, rows, catalog_books)
+    if page is None:
+        page = await _planned(db, match, criteria, FIRST, rows, catalog_books, catalog_version)
+        keep_first_page(catalog_version, match, criteria, rows, catalog_books, page)
+    return page
+
+
+async def _planned(
+    db: DatabaseConnection,
+    match: Match,
+    criteria: Criteria,
+    resume: Relevance,
+    rows: int,
+    catalog_books: int,
+    catalog_version: int | None,
+) -> QueryString:
+    """The statement of a page by relevance after ``resume``, by the cheapest plan."""
     plan = plan_in_category(match.terms, criteria, catalog_books, SMALL_CATEGORY)
     if plan.gin:
         return page_of_gin(match, criteria, resume, rows, plan.gin_keys)
