@@ -4,10 +4,10 @@ Planning a page of several terms (``plans``: the GIN scan or the walk;
 ``levels``: the walks and their arrays) is the worker's largest share of a
 search beyond a listing's: some 60-85 us of about 0.8 ms of its CPU for a
 q_prefix request at 1M books (2026-11-30, docs/performance-journal.md,
-"q_prefix: where a request's CPU goes"). What the planning gives depends
-only on the terms (their words, books and postings), the phrases, the
-exclusions, the page's size and the catalog's size, when the search has no
-filter and starts at its first page. The terms are kept per catalog
+"q_prefix: where a request's CPU goes; a first page planned once"). What
+the planning gives depends only on the terms (their words, books and
+postings), the phrases, the exclusions, the page's size and the catalog's
+size, when the search has no filter and starts at its first page. The terms are kept per catalog
 version (``kept_terms``) and a text typed again is given the very same
 ``ResolvedTerm`` objects, so the statement planned for them is kept here,
 under the catalog version this process knows, keyed by the terms'
