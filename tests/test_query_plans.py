@@ -913,10 +913,11 @@ async def test_words_in_a_category_meet_in_one_gin_scan(
 ):
     """Two words and a category, each of a few thousand books, met by one GIN scan.
 
-    The scan holds the words and the category as keys of one bitmap index
-    scan of ``book_search_words_idx (words, category_ids)``, not a BitmapAnd
-    (which would read the category whole): the rows read are the books in
-    all three, not the words' postings nor the category's links.
+    Each word is a key of ``book_search_category_words_idx``, its words
+    qualified by the category (``3:word``), whose posting lists hold the
+    word's books in the category only: one bitmap index scan, not a
+    BitmapAnd, and the rows read are the books in all three, not the words'
+    postings nor the category's links.
     """
     slug, q = await _words_rarely_together_in_a_category()
     filters, text = BookFilters(category=slug), TextQuery(q)
@@ -924,14 +925,16 @@ async def test_words_in_a_category_meet_in_one_gin_scan(
     scans, read = [], 0.0
     for _, nodes in await _analyzed_plans(database, captured):
         assert not any(node["Node Type"] == "BitmapAnd" for node in nodes), (q, slug)
-        scans += [
-            node
-            for node in _words_gin_scans(nodes)
-            if "category_ids" in node.get("Index Cond", "")
-        ]
+        assert not _words_gin_scans(nodes), (q, slug)
+        scans += _category_words_scans(nodes)
         read += sum(rows_read(node) for node in nodes if "Relation Name" in node)
-    assert scans, (q, slug, "no GIN scan of the words and the category")
+    assert scans, (q, slug, "no GIN scan of the words in the category")
     assert read < 1_000, (q, slug, read)
+
+
+def _category_words_scans(nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The scans of ``book_search_category_words_idx`` among a plan's ``nodes``."""
+    return [node for node in nodes if node.get("Index Name") == "book_search_category_words_idx"]
 
 
 async def _rare_words_together_in_the_biggest_category(big_category_id: int) -> str:
@@ -950,32 +953,29 @@ async def _rare_words_together_in_the_biggest_category(big_category_id: int) -> 
     return f"{found['one']} {found['other']} "
 
 
-async def test_rare_words_in_the_biggest_category_key_the_gin_scan_without_it(
+async def test_words_qualified_by_the_biggest_category_find_the_page_of_words_and_category(
     catalog: Catalog,
     database: asyncpg.Connection,
     captured: list[Statement],
     monkeypatch: pytest.MonkeyPatch,
 ):
-    """Rare words in a category of a third of the catalog: the GIN scan is keyed on the words.
-
-    The scan's keys skip past each other in the order written, words before
-    the category (the index's column order): a key asked for the few books
-    the words meet in decodes its posting page each time, and the category's
-    items came to cost more than reading those books' rows, which tell the
-    category by ``category_ids`` ("davei volume" in fantasy at 1M books).
-    Same page as with the category a key.
-    """
+    """Rare words in a category of a third of the catalog: the keys qualified by the
+    category find the page that the words and the category as keys of
+    ``book_search_words_idx`` find, book for book, score for score."""
     q = await _rare_words_together_in_the_biggest_category(catalog.big_category_id)
     filters, text = BookFilters(category=catalog.big_category_slug), TextQuery(q)
     found = await _page_served_by_indexes(filters, text, database, captured)
+    assert found.books, q
     scans = [
         scan
         for _, nodes in await _analyzed_plans(database, captured)
-        for scan in _words_gin_scans(nodes)
+        for scan in _category_words_scans(nodes)
     ]
-    assert scans, (q, "no GIN scan of the words")
-    assert all("category_ids" not in scan["Index Cond"] for scan in scans), (q, scans)
-    monkeypatch.setattr(plans, "gin_keys", lambda terms, *_: plans.GinKeys(len(terms)))
+    assert scans, (q, "no GIN scan of the words in the category")
+    from bookstore.catalog import search as search_package
+
+    unqualified = plans.CategoryPlan(gin=True, gin_keys=plans.GinKeys(2))
+    monkeypatch.setattr(search_package, "plan_in_category", lambda *_: unqualified)
     keyed = await _assert_same_page_again(filters, text, found, captured)
     assert any("s.category_ids && " in statement.sql for statement in keyed), q
 

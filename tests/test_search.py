@@ -27,7 +27,15 @@ from bookstore.catalog.search.level_walk import (
     page_by_levels,
 )
 from bookstore.catalog.search.levels import Level, branches, combinations, levels_of, met
-from bookstore.catalog.search.pages import FIRST, SMALL_CATEGORY, Match, phrase_query, tsquery_of
+from bookstore.catalog.search.pages import (
+    FIRST,
+    SMALL_CATEGORY,
+    Match,
+    Relevance,
+    book_conditions,
+    phrase_query,
+    tsquery_of,
+)
 from bookstore.catalog.search.plans import plan_in_category
 from bookstore.catalog.search.typos import allowed_typos, typo_distance, within_typos
 from bookstore.catalog.search.vocabulary import ResolvedTerm, Variant
@@ -824,7 +832,7 @@ async def test_an_unfiltered_page_by_levels_is_compiled_once_for_its_shape(
     force_walk()
     # Without filters the level walk's text depends on the page's size and
     # the number of terms alone: compiled once and kept, a search computes
-    # its arguments only (level_walk._unfiltered_text; compiling the tree took
+    # its arguments only (level_walk._walk_text; compiling the tree took
     # some 35 us of a q_prefix request's worker CPU). The kept text is the one
     # the tree compiles to, and the page's books the same.
     compiled: list[str] = []
@@ -846,6 +854,17 @@ async def test_an_unfiltered_page_by_levels_is_compiled_once_for_its_shape(
         pages.append(next(s for s in sent if "WITH RECURSIVE branch" in s.sql))
     assert not [template for template in compiled if "WITH RECURSIVE branch" in template]
     assert pages[1].sql == pages[2].sql
+    # A category is a parameter of the kept text: walked in it, its shape's first
+    # search compiles the text, the others do not.
+    from bookstore.catalog import search as search_package
+
+    monkeypatch.setattr(search_package, "plan_in_category", lambda *_: plans.WALK)
+    in_category = [await search(client, text, category="fantasy") for text in texts]
+    assert [titles(page)[0] for page in in_category[1:]] == ["A Wizard of Earthsea", "The Hobbit"]
+    compiled.clear()
+    in_category = [await search(client, text, category="fantasy") for text in texts[1:]]
+    assert [titles(page)[0] for page in in_category] == ["A Wizard of Earthsea", "The Hobbit"]
+    assert not [template for template in compiled if "WITH RECURSIVE branch" in template]
     # A filter read from the book's row: the tree is compiled, as before.
     found = await search(client, "hobbit dragon", author="tolkien")
     assert [book["title"] for book in found["items"]] == ["The Hobbit"]
@@ -868,6 +887,70 @@ def test_the_kept_page_by_levels_is_the_text_its_tree_compiles_to() -> None:
     arrays = [(list(term.exact), list(term.inexact)) for term in terms]
     tree = _level_statement(21, kept.values[:11], arrays, scores, [], lambda _: [])
     assert compile_postgres(kept) == compile_postgres(tree)
+
+
+def test_the_kept_page_by_levels_in_a_category_is_the_text_its_tree_compiles_to() -> None:
+    terms = (
+        ResolvedTerm(Term("wizard", "wizard"), "wizard", (Variant("wizard", False),)),
+        ResolvedTerm(Term("ea", "ea"), "ea", (Variant("earthsea", True),)),
+    )
+    postings = {"wizard": [3, 0, 0, 5], "earthsea": [2, 0, 0, 0]}
+    scores, walks = branches(combinations([levels_of(t, postings) for t in terms]), FIRST)
+    criteria = Criteria(category_sets=([3, 4], [9]))
+    kept = page_by_levels(Match(terms), criteria, 21, scores, walks)
+    assert type(kept) is Compiled
+    arrays = [(list(term.exact), list(term.inexact)) for term in terms]
+    tree = _level_statement(
+        21, kept.values[:11], arrays, scores, [], lambda book: book_conditions(book, criteria)
+    )
+    assert compile_postgres(kept) == compile_postgres(tree)
+
+
+@pytest.mark.parametrize(
+    "keys", [None, plans.GinKeys(1), plans.GinKeys(2), plans.GinKeys(1, category=False)]
+)
+@pytest.mark.parametrize(
+    ("category_sets", "qualified"),
+    [((), False), (([3, 4],), False), (([3, 4],), True), (([3], [9]), False), (([3], [9]), True)],
+)
+def test_the_kept_gin_page_is_the_text_its_tree_compiles_to(
+    keys, category_sets, qualified
+) -> None:
+    """A GIN page without filters but categories is compiled once per shape
+    (``candidates._gin_text``): the text and arguments of its tree, its keys qualified
+    by the first set's categories or not."""
+    terms = (
+        ResolvedTerm(
+            Term("wizard", "wizard"),
+            "wizard",
+            (Variant("wizard", False, 40), Variant("wizards", True, 3)),
+        ),
+        ResolvedTerm(Term("ea", "ea"), "ea", (Variant("earthsea", True, 7),)),
+    )
+    match = Match(terms)
+    criteria = Criteria(category_sets=category_sets)
+    qualified_by = category_sets[0] if qualified else None
+    after = Relevance(18, 41)
+    kept = candidates.page_of_gin(match, criteria, after, 21, keys, qualified_by)
+    assert type(kept) is Compiled
+    ordered = terms if keys is None else tuple(sorted(terms, key=lambda term: term.books))
+    keyed = ordered if keys is None else ordered[: keys.terms]
+    others = [ids for ids in category_sets if ids is not qualified_by]
+    keyed_category = not qualified and (True if keys is None else keys.category)
+    tree = candidates._page_of_gin_tree(
+        match,
+        Criteria(),
+        after,
+        21,
+        keyed,
+        ordered[len(keyed) :],
+        others,
+        keyed_category,
+        qualified_by,
+    )
+    assert compile_postgres(kept) == compile_postgres(tree)
+    if qualified:
+        assert "search_category_words(s.words, s.category_ids) && $" in kept.text
 
 
 @pytest.mark.parametrize("sort", ["relevance", "title"])
@@ -991,9 +1074,9 @@ async def test_a_category_renamed_shows_in_the_next_search_before_the_process_kn
 async def test_a_book_moved_to_another_category_is_found_there_by_the_next_search(
     client, shelf, monkeypatch
 ) -> None:
-    # Words and a category meet in one GIN scan of book_search's words and
-    # category_ids (candidates.page_of_gin): the book's categories there are
-    # reindexed with its links, like its category words.
+    # Words and a category meet in one GIN scan of book_search's words
+    # qualified by its category_ids (candidates.page_of_gin): the book's
+    # categories there are reindexed with its links, like its category words.
     book = await create_book(client, title="Quixotic Lighthouse Keepers")
     first = await create_category(client, "Coastal")
     second = await create_category(client, "Inland")
@@ -1002,7 +1085,9 @@ async def test_a_book_moved_to_another_category_is_found_there_by_the_next_searc
     assert titles(await search(client, "quixotic lighthouse", category="coastal")) == [
         "Quixotic Lighthouse Keepers"
     ]
-    assert any("category_ids &&" in statement.sql for statement in sent)
+    assert any(
+        "search_category_words(s.words, s.category_ids) &&" in statement.sql for statement in sent
+    )
     await client.patch(f"/books/{book['id']}", json={"category_ids": [second["id"]]})
     assert titles(await search(client, "quixotic lighthouse", category="coastal")) == []
     assert titles(await search(client, "quixotic lighthouse", category="inland")) == [
@@ -1472,19 +1557,22 @@ def test_a_prefix_walked_as_its_own_word_has_one_pair_at_each_inexact_level():
     assert "sal*" in term.inexact_words
 
 
-def test_a_word_of_a_third_of_the_catalog_is_told_by_the_rows_not_a_key_of_the_scan():
-    """The counts of "last ash volume" in history at 1M books: keyed on "ash", "last" and
-    history, "volume" (300,344 books) checked in the rows.
+def test_a_word_of_a_third_of_the_catalog_qualified_by_a_category_is_a_key():
+    """The counts of "last ash volume" in history at 1M books: every term a key,
+    qualified by the category.
 
-    Keyed on every term, the scan cost 6.8 ms of PostgreSQL CPU for its first
-    page; on "ash" and history alone, 8.0 (their 1,435 books' rows read); on
-    the two rarest terms and history, 5.2 (PG15 bench_1m, 2026-11-30).
+    Keys of ``book_search_words_idx``, "volume" (300,344 books) was told by
+    the rows: keyed on every term and history, 6.8 ms of PostgreSQL CPU for
+    the first page, 5.2 on the two rarest terms and history (PG15 bench_1m,
+    2026-11-30). Qualified by history (26,048 books), "volume" is a key of
+    some 7,800 books: all three keyed, 0.45 ms (session 28).
     """
     terms = [
         ResolvedTerm(Term(word, word), word, (Variant(word, False, books),))
         for word, books in (("last", 136_589), ("ash", 56_242), ("volum", 300_344))
     ]
-    assert plans.gin_keys(terms, 26_048, 1_000_000) == plans.GinKeys(2)
+    counts = sorted(term.books for term in terms)
+    assert plans.qualified_keys(counts, 26_048, 1_000_000) == plans.GinKeys(3)
 
 
 def test_two_common_words_in_a_big_category_meet_in_one_gin_scan():
@@ -1492,30 +1580,34 @@ def test_two_common_words_in_a_big_category_meet_in_one_gin_scan():
 
     80,015 and 10,810 books hold the words, 77,458 are in the category: walked,
     the first page took 20.8 ms, met in one GIN scan 6.9 ms (PG15 bench_1m,
-    2026-11-30, every plan forced in turn; docs/performance.md).
+    2026-11-30, every plan forced in turn; docs/performance.md); each word
+    qualified by the category, 0.3 ms (session 28).
     """
     terms = [
         ResolvedTerm(Term(word, word), word, (Variant(word, False, books),))
         for word, books in (("dark", 80_015), ("voic", 10_810))
     ]
     criteria = Criteria(category_sets=([7],), category_books={7: 77_458})
-    assert plan_in_category(terms, criteria, 1_000_000, SMALL_CATEGORY).gin
+    plan = plan_in_category(terms, criteria, 1_000_000, SMALL_CATEGORY)
+    assert plan.gin and plan.gin_keys == plans.GinKeys(2) and plan.category_ids == [7]
 
 
-def test_a_word_of_a_third_of_the_catalog_with_a_common_one_in_a_category_is_walked():
-    """The counts of "bridge volume" in thriller at 1M books: walked, not one GIN scan.
+def test_common_words_in_a_category_of_a_tenth_meet_by_words_in_the_category():
+    """The counts of "last map" in mystery at 1M books: both words qualified by the category.
 
-    36,745 and 300,344 books hold the words, 61,103 are in the category: the
-    scan decodes both words' posting lists nearly whole before the category
-    is asked, 20.5 ms of PostgreSQL CPU for the two pages, where the walk
-    took 6.6 (PG15 bench_1m, 2026-11-30, every plan forced in turn).
+    136,589 and 26,152 books hold the words, 105,170 are in the category:
+    keys of ``book_search_words_idx``, the scan stepped through the items of
+    "last" to meet those of "map" before the category was asked, 3.7 ms of
+    PostgreSQL CPU for the first page, 5.7 walked; qualified by mystery, the
+    keys hold some 14,000 and 2,700 books, 0.9 ms (PG15, session 28).
     """
     terms = [
         ResolvedTerm(Term(word, word), word, (Variant(word, False, books),))
-        for word, books in (("bridg", 36_745), ("volum", 300_344))
+        for word, books in (("last", 136_589), ("map", 26_152))
     ]
-    criteria = Criteria(category_sets=([5],), category_books={5: 61_103})
-    assert plan_in_category(terms, criteria, 1_000_000, SMALL_CATEGORY) == plans.WALK
+    criteria = Criteria(category_sets=([3],), category_books={3: 105_170})
+    plan = plan_in_category(terms, criteria, 1_000_000, SMALL_CATEGORY)
+    assert plan.gin and plan.gin_keys == plans.GinKeys(2) and plan.category_ids == [3]
 
 
 def test_common_words_seldom_together_are_read_by_gin_and_often_together_walked():

@@ -131,7 +131,7 @@ def _compiled_text(page: str, first: str, category_ids: bool, order: str) -> str
     Kept, so that every request of the shape sends the same string object:
     joined again per request, the text of a page by levels (some 17,000
     characters) was copied, and hashed again by asyncpg's statement cache,
-    for every search (``level_walk._unfiltered_text`` keeps the page's). The
+    for every search (``level_walk._walk_text`` keeps the page's). The
     same text as compiling the tree: the page comes first, its placeholders
     as they are.
     """

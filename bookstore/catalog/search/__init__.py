@@ -155,7 +155,7 @@ async def _planned(
     """The statement of a page by relevance after ``resume``, by the cheapest plan."""
     plan = plan_in_category(match.terms, criteria, catalog_books, SMALL_CATEGORY)
     if plan.gin:
-        return page_of_gin(match, criteria, resume, rows, plan.gin_keys)
+        return page_of_gin(match, criteria, resume, rows, plan.gin_keys, plan.category_ids)
     keys = None if criteria.category_sets else gin_first(match.terms, catalog_books)
     if keys is not None:
         return page_of_gin(match, criteria, resume, rows, keys)

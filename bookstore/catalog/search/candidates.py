@@ -30,7 +30,7 @@ from bookstore.catalog.search.pages import (
     document_matches,
     filter_conditions,
     holds_one_of,
-    match_conditions,
+    terms_match,
     tsquery_of,
 )
 from bookstore.catalog.search.plans import GinKeys
@@ -56,20 +56,57 @@ def told_by_document(row: str, words: Sequence[str]) -> QueryString:
     return document_matches(row, tsquery_of(words))
 
 
+def in_category_sets(row: str, category_ids: object, keyed: bool) -> QueryString:
+    """``row`` (an alias of book_search) is in one of ``category_ids`` (a list or a
+    placeholder's ``QueryString``): a key of the GIN scan when ``keyed``, else told by
+    the row through ``arrayoverlap``, the function of ``&&``, which the planner does not
+    take for an index condition."""
+    if keyed:
+        return Sql(f"{row}.category_ids && {{}}::integer[]", category_ids)
+    return Sql(f"arrayoverlap({row}.category_ids, {{}}::integer[])", category_ids)
+
+
+def holds_one_of_in_categories(row: str, qualified: object) -> QueryString:
+    """``row`` (an alias of book_search) holds a word in a category of ``qualified``
+    (``qualified_words``, or a placeholder's ``QueryString``): a key of
+    ``book_search_category_words_idx``, the GIN index of each book's words qualified by
+    its categories (migration ``2026-11-30T15:30``)."""
+    return Sql(
+        f"search_category_words({row}.words, {row}.category_ids) && {{}}::text[]", qualified
+    )
+
+
+def qualified_words(category_ids: Sequence[int], words: Sequence[str]) -> list[str]:
+    """Each of ``words`` in each of ``category_ids``, as ``search_category_words`` writes
+    them: ``3:map``."""
+    return [f"{category_id}:{word}" for category_id in category_ids for word in words]
+
+
 def page_of_gin(
-    match: Match, criteria: Criteria, after: Relevance, limit: int, keys: GinKeys | None = None
+    match: Match,
+    criteria: Criteria,
+    after: Relevance,
+    limit: int,
+    keys: GinKeys | None = None,
+    qualified_by: list[int] | None = None,
 ) -> QueryString:
     """(id, score) of the best ``limit`` matches after ``after``, found by one GIN scan.
 
-    Every term and every category set is a key of the same scan of
-    ``book_search_words_idx (words, category_ids)``: one bitmap index scan
-    whose keys skip past each other, not a BitmapAnd that would read the
-    category whole. What is left of the filters is checked in the rows.
-    ``keys`` (``plans.gin_keys``): the terms and whether the category sets are
-    keys, the rest told by the rows: a category set through
-    ``arrayoverlap``, the function of ``&&``, which the planner does not take
-    for an index condition, a term through the row's ``document``
-    (``told_by_document``); without, every term and set is a key.
+    Without ``qualified_by``, every term and every category set is a key of
+    the same scan of ``book_search_words_idx (words, category_ids)``: one
+    bitmap index scan whose keys skip past each other, not a BitmapAnd that
+    would read the category whole. ``keys`` (``plans.gin_keys``): the terms
+    and whether the category sets are keys, the rest told by the rows: a
+    category set through ``arrayoverlap``, the function of ``&&``, which the
+    planner does not take for an index condition, a term through the row's
+    ``document`` (``told_by_document``); without, every term and set is a key.
+
+    ``qualified_by``: one of the criteria's category sets (``plans.plan_in_category``
+    takes the one of fewest books). The keyed terms are keys of
+    ``book_search_category_words_idx``, each its words in that set's
+    categories (``qualified_words``): a key holds the books of the term in
+    the set, so the set needs no key of its own, and the other sets are told
+    by the rows. What is left of the filters is checked in the rows.
     """
     # Not ``dataclasses.replace`` where it is not needed: it copies field by field
     # in Python (about 120 bytecodes a call, twice a GIN page).
@@ -80,56 +117,71 @@ def page_of_gin(
         terms = tuple(sorted(match.terms, key=lambda term: term.books))
         keyed_category = keys.category
     keyed = terms if keys is None else terms[: keys.terms]
-    if not criteria.category_sets and not filter_conditions("s", match, rest):
-        return _unfiltered_page_of_gin(match, rest, keyed, terms[len(keyed) :], after, limit)
-    return _page_of_gin_tree(match, criteria, rest, after, limit, terms, keyed, keyed_category)
+    told = terms[len(keyed) :]
+    sets = criteria.category_sets
+    if qualified_by is not None:
+        sets = tuple(category_ids for category_ids in sets if category_ids is not qualified_by)
+        keyed_category = False
+    if not filter_conditions("s", match, rest):
+        return _page_of_gin_by_shape(
+            match, sets, keyed_category, keyed, told, after, limit, qualified_by
+        )
+    return _page_of_gin_tree(
+        match, rest, after, limit, keyed, told, sets, keyed_category, qualified_by
+    )
 
 
 def _page_of_gin_tree(
     match: Match,
-    criteria: Criteria,
     rest: Criteria,
     after: Relevance,
     limit: int,
-    terms: Sequence[ResolvedTerm],
     keyed: Sequence[ResolvedTerm],
+    told: Sequence[ResolvedTerm],
+    category_sets: Sequence[list[int]],
     keyed_category: bool,
+    qualified_by: list[int] | None,
 ) -> QueryString:
-    """``page_of_gin``'s statement as a tree: ``terms`` in the keys' order, ``keyed`` first;
-    ``rest``: ``criteria`` without its category sets."""
+    """``page_of_gin``'s statement as a tree; ``rest``: the criteria without their
+    category sets, ``category_sets``: those not qualifying the keys."""
     score = ranking.score("s", match.terms)
-    categories = [
-        Sql(
-            "s.category_ids && {}::integer[]"
-            if keyed_category
-            else "arrayoverlap(s.category_ids, {}::integer[])",
-            category_ids,
-        )
-        for category_ids in criteria.category_sets
-    ]
-    told = [told_by_document("s", term.words) for term in terms[len(keyed) :]]
+    if qualified_by is None:
+        key_conditions = terms_match("s.words", keyed)
+    else:
+        key_conditions = [
+            holds_one_of_in_categories("s", qualified_words(qualified_by, term.words))
+            for term in keyed
+        ]
     conditions = [
-        *match_conditions("s", Match(tuple(keyed), match.phrases, match.excluded), rest),
-        *categories,
-        *told,
+        *key_conditions,
+        *filter_conditions("s", match, rest),
+        *(in_category_sets("s", category_ids, keyed_category) for category_ids in category_sets),
+        *(told_by_document("s", term.words) for term in told),
     ]
     return best_of_rows(score, conditions, after, limit)
 
 
-def _unfiltered_page_of_gin(
+def _page_of_gin_by_shape(
     match: Match,
-    rest: Criteria,
+    category_sets: Sequence[list[int]],
+    keyed_category: bool,
     keyed: Sequence[ResolvedTerm],
     told: Sequence[ResolvedTerm],
     after: Relevance,
     limit: int,
+    qualified_by: list[int] | None,
 ) -> QueryString:
-    """``page_of_gin`` without filters: its text kept per shape, its arguments computed.
+    """``page_of_gin`` with no filter but categories: its text kept per shape, its
+    arguments computed.
 
     The text depends on the page's size, the kinds of words of each term
-    (``ranking.term_score``'s ``CASE``) and how many terms are keys, not on
-    the words (``_unfiltered_gin_text``). Building and compiling the tree
-    took some 2,000 bytecodes of a GIN page's worker CPU (2026-11-30).
+    (``ranking.term_score``'s ``CASE``), how many terms are keys, whether
+    they are qualified by categories, how many are told by the rows, and how
+    many other category sets there are and whether they key the scan, not
+    on the words or the categories (``_gin_text``). Building and compiling
+    the tree took some 2,000 bytecodes of a GIN page's worker CPU
+    (2026-11-30); with a category, its conditions and the score's ``CASE``
+    were compiled for every request until session 28.
     """
     values: list[object] = []
     for term in match.terms:
@@ -137,27 +189,46 @@ def _unfiltered_page_of_gin(
             values.append(list(term.exact))
         if term.inexact:
             values.append(list(term.inexact))
-    values += [list(term.words) for term in keyed]
+    if qualified_by is None:
+        values += [list(term.words) for term in keyed]
+    else:
+        values += [qualified_words(qualified_by, term.words) for term in keyed]
+    values += [list(category_ids) for category_ids in category_sets]
     values += [tsquery_of(term.words) for term in told]
     values += [after.score, after.score, after.id]
     kinds = tuple((bool(term.exact), bool(term.inexact)) for term in match.terms)
-    return Compiled(_unfiltered_gin_text(limit, kinds, len(keyed), len(told)), values)
+    qualified = qualified_by is not None
+    text = _gin_text(
+        limit, kinds, len(keyed), qualified, len(category_sets), keyed_category, len(told)
+    )
+    return Compiled(text, values)
 
 
 @functools.lru_cache(maxsize=256)
-def _unfiltered_gin_text(
-    limit: int, kinds: tuple[tuple[bool, bool], ...], keys: int, told: int
+def _gin_text(
+    limit: int,
+    kinds: tuple[tuple[bool, bool], ...],
+    keys: int,
+    qualified: bool,
+    category_sets: int,
+    keyed_category: bool,
+    told: int,
 ) -> str:
-    """The text of an unfiltered GIN page, compiled once per shape.
+    """The text of a GIN page with no filter but categories, compiled once per shape.
 
     ``kinds``: whether each term has exact and inexact words; ``keys``,
-    ``told``: how many terms are keys of the scan and told by the rows.
-    Built from the helpers ``_page_of_gin_tree`` builds a page with (the
-    terms' scores, the keys' overlaps, the told terms' ``tsquery``, the
+    ``told``: how many terms are keys of the scan and told by the rows;
+    ``qualified``: whether the keys are words qualified by categories
+    (``holds_one_of_in_categories``); ``category_sets``: how many (other)
+    sets of categories a book must meet, keys of the scan when
+    ``keyed_category``, else told by the rows (``arrayoverlap``). Built
+    from the helpers ``page_of_gin`` builds a tree with (the terms' scores,
+    the keys' overlaps, the categories, the told terms' ``tsquery``, the
     rows and the cursor of ``pages.best_of_rows``), its values written as
-    placeholders numbered in the order ``_unfiltered_page_of_gin`` sends
-    them: each term's exact and inexact words (each list once), each key's
-    words, each told term's ``tsquery``, the cursor.
+    placeholders numbered in the order ``_page_of_gin_by_shape`` sends them:
+    each term's exact and inexact words (each list once), each key's words,
+    each category set, each told term's ``tsquery``, the cursor: the text
+    of that tree.
     """
     placeholders = (Sql(f"${n}") for n in itertools.count(1))
     score = ranking.added(
@@ -170,10 +241,18 @@ def _unfiltered_gin_text(
             for exact, inexact in kinds
         ]
     )
-    conditions = [holds_one_of("s.words", next(placeholders)) for _ in range(keys)]
+    key = (
+        holds_one_of_in_categories
+        if qualified
+        else lambda row, words: holds_one_of(f"{row}.words", words)
+    )
+    conditions = [key("s", next(placeholders)) for _ in range(keys)]
+    conditions += [
+        in_category_sets("s", next(placeholders), keyed_category) for _ in range(category_sets)
+    ]
     conditions += [document_matches("s", next(placeholders)) for _ in range(told)]
     cursor = (next(placeholders), next(placeholders), next(placeholders))
     text, args = compile_postgres(best_of_rows_after(score, conditions, cursor, limit))
     if args:
-        raise RuntimeError(f"a value of the unfiltered GIN page is not a placeholder: {args}")
+        raise RuntimeError(f"a value of the GIN page is not a placeholder: {args}")
     return text

@@ -31,8 +31,9 @@ from typing import NamedTuple
 from piccolo.querystring import QueryString
 
 from bookstore.catalog.filters import Criteria
+from bookstore.catalog.pages import ranges_of_book
 from bookstore.catalog.search import ranking
-from bookstore.catalog.search.pages import Match, book_conditions, row_conditions
+from bookstore.catalog.search.pages import Match, book_conditions, in_categories, row_conditions
 from bookstore.catalog.statements import all_of, literal_limit
 from bookstore.query_text import Compiled, Sql, compile_postgres
 
@@ -316,17 +317,18 @@ def page_by_levels(
     most searches: 14 ms of planning for 11 ms of running, "dark as" at
     30,000 books under load).
 
-    Without filters its text depends on the page's size and the number of
-    terms alone, and is compiled once for them (``_unfiltered_text``): a
-    request computes its arguments only.
+    Without filters but categories its text depends on the page's size,
+    the number of terms and of category sets alone, and is compiled once
+    for them (``_walk_text``): a request computes its arguments only.
     """
     walks = _walks_text(walked)
     # New lists for every statement, never shared: see ranking.term_score.
     arrays = [(list(term.exact), list(term.inexact)) for term in match.terms]
     in_row = row_conditions("s", match, criteria)
-    if not in_row and not book_conditions("j.id", criteria):
-        values = [*walks, *(array for pair in arrays for array in pair), scores]
-        return Compiled(_unfiltered_text(limit, len(arrays)), values)
+    if not in_row and not ranges_of_book("j.id", criteria):
+        sets = [list(category_ids) for category_ids in criteria.category_sets]
+        values = [*walks, *sets, *(array for pair in arrays for array in pair), scores]
+        return Compiled(_walk_text(limit, len(arrays), len(sets)), values)
     return _level_statement(
         limit, walks, arrays, scores, in_row, lambda book: book_conditions(book, criteria)
     )
@@ -368,23 +370,30 @@ def _level_statement(
 
 
 @functools.lru_cache(maxsize=64)
-def _unfiltered_text(limit: int, terms: int) -> str:
-    """The text of an unfiltered page by levels of ``terms`` terms, compiled once.
+def _walk_text(limit: int, terms: int, category_sets: int = 0) -> str:
+    """The text of a page by levels of ``terms`` terms with no filter but
+    ``category_sets`` sets of categories, compiled once.
 
     Compiled from the same tree as a filtered page's, its values written as
-    their placeholders, numbered as ``compile_postgres`` numbers a request's
-    (the walks' arrays, then each term's exact and inexact words, then the
-    scores): the same text. Compiling the tree took some 35 us of a
-    q_prefix request's worker CPU (2026-11-30). At most 4 page sizes
-    (``statements.FETCH_SIZES``) times ``MAX_TERMS`` texts.
+    their placeholders, numbered as ``compile_postgres`` numbers a
+    request's (the walks' arrays, each category set, each term's exact and
+    inexact words, the scores): the same text. Compiling the tree took
+    some 35 us of a q_prefix request's worker CPU (2026-11-30); with a
+    category it was compiled for every request until session 28. At most 4
+    page sizes
+    (``statements.FETCH_SIZES``) times ``MAX_TERMS`` texts a number of sets.
     """
-    placeholders = iter(Sql(f"${n}") for n in range(1, _WALK_ARRAYS + 2 * terms + 2))
+    placeholders = iter(
+        Sql(f"${n}") for n in range(1, _WALK_ARRAYS + category_sets + 2 * terms + 2)
+    )
     walks = [next(placeholders) for _ in range(_WALK_ARRAYS)]
+    sets = [next(placeholders) for _ in range(category_sets)]
     arrays = [(next(placeholders), next(placeholders)) for _ in range(terms)]
-    statement = _level_statement(limit, walks, arrays, next(placeholders), [], lambda _: [])
+    scores = next(placeholders)
+    statement = _level_statement(
+        limit, walks, arrays, scores, [], lambda book: [in_categories(book, s) for s in sets]
+    )
     text, args = compile_postgres(statement)
     if args:
-        raise RuntimeError(
-            f"a value of the unfiltered page by levels is not a placeholder: {args}"
-        )
+        raise RuntimeError(f"a value of the page by levels is not a placeholder: {args}")
     return text

@@ -183,18 +183,23 @@ def text_conditions(row: str, match: Match) -> list[QueryString]:
 def book_conditions(book_id: str, criteria: Criteria) -> list[QueryString]:
     """The filters that need only the book's id: ranges and categories, each a probe."""
     conditions = ranges_of_book(book_id, criteria)
-    # OFFSET 0 keeps each EXISTS a probe per book: flattened into a join, a
-    # generic plan hashed the whole category first (32,000 rows at 100,000
-    # books) to find a page of a frequent word in it.
-    for category_ids in criteria.category_sets:
-        conditions.append(
-            Sql(
-                f"EXISTS (SELECT 1 FROM book_category x WHERE x.book_id = {book_id}"
-                " AND x.category_id = ANY({}::integer[]) OFFSET 0)",
-                category_ids,
-            )
-        )
+    conditions += [in_categories(book_id, category_ids) for category_ids in criteria.category_sets]
     return conditions
+
+
+def in_categories(book_id: str, category_ids: object) -> QueryString:
+    """The book ``book_id`` is in one of ``category_ids`` (a list or a placeholder's
+    ``QueryString``): a probe of ``book_category_unique``.
+
+    OFFSET 0 keeps the EXISTS a probe per book: flattened into a join, a
+    generic plan hashed the whole category first (32,000 rows at 100,000
+    books) to find a page of a frequent word in it.
+    """
+    return Sql(
+        f"EXISTS (SELECT 1 FROM book_category x WHERE x.book_id = {book_id}"
+        " AND x.category_id = ANY({}::integer[]) OFFSET 0)",
+        category_ids,
+    )
 
 
 def after_condition(

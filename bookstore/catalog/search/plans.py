@@ -22,6 +22,7 @@ whenever the term has a book, which every searched term has
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -57,8 +58,12 @@ def walk_cost(terms: Sequence[ResolvedTerm], category_books: int, catalog_books:
     the walk stops once a page is in the category, a share of the way. The
     books holding every term are guessed from independence.
     """
+    return _walk_cost(sorted(term.books for term in terms), category_books, catalog_books)
+
+
+def _walk_cost(counts: Sequence[int], category_books: int, catalog_books: int) -> float:
+    """``walk_cost`` from the terms' books (``counts``)."""
     share = min(max(category_books, 1) / max(catalog_books, 1), 1.0)
-    counts = [term.books for term in terms]
     matching = guessed_matches(counts, catalog_books)
     # The walk meets the runs of two terms (``levels.cheapest_walk``: the
     # rarest with another) and checks the others in the row: merged, or the
@@ -69,7 +74,7 @@ def walk_cost(terms: Sequence[ResolvedTerm], category_books: int, catalog_books:
         merged = shortest * CATEGORY_PROBE
     else:
         merged = sum(sorted(counts)[:2]) * MERGED
-    read = matching * PROBE if len(terms) == 1 else merged + matching * PROBE
+    read = matching * PROBE if len(counts) == 1 else merged + matching * PROBE
     return read * min(1.0, PAGE_ROWS / max(matching * share, 1e-9))
 
 
@@ -261,7 +266,11 @@ def gin_keys(
     each other before "tacei" (2,751) was asked, 2.0 ms of PostgreSQL CPU;
     keyed on "tacei" and "bridge", "without" told by the rows, 0.9 ms.
     """
-    counts = sorted(term.books for term in terms)
+    return _gin_keys(tuple(sorted(term.books for term in terms)), category_books, catalog_books)
+
+
+def _gin_keys(counts: Sequence[int], category_books: int | None, catalog_books: int) -> GinKeys:
+    """``gin_keys`` from the terms' books (``counts``, sorted)."""
     with_category = (True, False) if category_books is not None else (False,)
     choices = [
         GinKeys(keyed, category)
@@ -281,23 +290,69 @@ def gin_cost(
 ) -> float:
     """The GIN scan keyed on ``keys`` (``candidates.page_of_gin``), priced for
     ``plan_in_category``."""
-    counts = sorted(term.books for term in terms)
+    return _gin_cost(sorted(term.books for term in terms), keys, category_books, catalog_books)
+
+
+def _gin_cost(
+    counts: Sequence[int], keys: GinKeys, category_books: int, catalog_books: int
+) -> float:
+    """``gin_cost`` from the terms' books (``counts``, sorted)."""
     keyed = _keyed_books(keys, counts, category_books)
     price = _keyed_scan_cost(keyed, catalog_books, GIN_PRICED_DECODED)
     return price * GIN_ENTRIES_PER_MICROSECOND
+
+
+def qualified_keys(counts: Sequence[int], category_books: int, catalog_books: int) -> GinKeys:
+    """The keys of the cheapest scan of ``book_search_category_words_idx`` for terms held
+    by ``counts`` books (sorted, rarest first) in a category of ``category_books``: the
+    rarest one, two... or every term, each qualified by the category, the others told by
+    the rows (``candidates.page_of_gin`` with ``qualified_by``)."""
+    return min(
+        (GinKeys(keyed) for keyed in range(1, len(counts) + 1)),
+        key=lambda keys: _qualified_scan_cost(
+            counts, keys.terms, category_books, catalog_books, GIN_DECODED
+        ),
+    )
+
+
+def _qualified_scan_cost(
+    counts: Sequence[int], keyed: int, category_books: int, catalog_books: int, decoded: float
+) -> float:
+    """A scan keyed on the ``keyed`` rarest of terms held by ``counts`` books (sorted),
+    each qualified by a category of ``category_books``, and its rows (``GIN_*``).
+
+    A qualified key holds the term's books in the category, about its share of
+    them (independence); the keys skip past each other as ``_keyed_scan_cost``
+    has it, and every book they meet in is a row read, where the other
+    terms are told.
+    """
+    catalog = max(catalog_books, 1)
+    share = min(max(category_books, 1) / catalog, 1.0)
+    sizes = [count * share for count in counts[:keyed]]
+    first, *later = sizes
+    rounds, items, met = 0.0, first, first
+    for position, books in enumerate(later):
+        asked = min(first, books) if position == 0 else met
+        rounds += asked
+        items += min(books, GIN_PAGE_ITEMS * asked)
+        met *= min(counts[position + 1] / catalog, 1.0)
+    return rounds * GIN_ROUND + items * decoded + met * GIN_ROW
 
 
 @dataclass(frozen=True)
 class CategoryPlan:
     """How a search in a category reads: by one GIN scan, by the category's rows, or else walked.
 
-    ``gin``: the terms and the categories met in one scan of
-    ``book_search_words_idx`` (``candidates.page_of_gin``), keyed on ``gin_keys``.
+    ``gin``: the terms met in the category by one scan of
+    ``book_search_category_words_idx`` (``candidates.page_of_gin``), the
+    ``gin_keys.terms`` rarest terms its keys, each qualified by the categories
+    of ``category_ids``.
     """
 
     small_category: list[int] | None = None  # read whole, each book's row probed
     gin: bool = False
     gin_keys: GinKeys | None = None
+    category_ids: list[int] | None = None
 
 
 WALK = CategoryPlan()
@@ -324,11 +379,38 @@ def plan_in_category(
         return WALK
     category_ids = min(criteria.category_sets, key=lambda ids: sum(sizes[i] for i in ids))
     books = sum(sizes[i] for i in category_ids)
-    keys = gin_keys(terms, books, catalog_books)
+    counts = tuple(sorted(term.books for term in terms))
+    plan = _cheapest_in_category(counts, books, catalog_books, books <= small)
+    if plan is SMALL:
+        return CategoryPlan(small_category=category_ids)
+    if plan.gin:
+        return CategoryPlan(gin=True, gin_keys=plan.gin_keys, category_ids=category_ids)
+    return plan
+
+
+# Read whole: ``plan_in_category`` gives it the category's ids.
+SMALL = CategoryPlan(small_category=[])
+
+
+@functools.lru_cache(maxsize=4096)
+def _cheapest_in_category(
+    counts: tuple[int, ...], books: int, catalog_books: int, small: bool
+) -> CategoryPlan:
+    """``plan_in_category``'s choice from the sizes alone: the terms' books (``counts``,
+    sorted), the category's, the catalog's; ``small``: whether it may be read whole
+    (``SMALL``).
+
+    Kept per sizes: the terms of a search are kept per catalog version
+    (``kept_terms``), so the same search asks again with the same sizes, and
+    pricing every choice of keys was some 30 us of a q_filtered request's
+    worker CPU (2026-11-30, session 28).
+    """
+    keys = qualified_keys(counts, books, catalog_books)
+    scan = _qualified_scan_cost(counts, keys.terms, books, catalog_books, GIN_PRICED_DECODED)
     costs = [
-        (walk_cost(terms, books, catalog_books), WALK),
-        (gin_cost(terms, keys, books, catalog_books), CategoryPlan(gin=True, gin_keys=keys)),
+        (_walk_cost(counts, books, catalog_books), WALK),
+        (scan * GIN_ENTRIES_PER_MICROSECOND, CategoryPlan(gin=True, gin_keys=keys)),
     ]
-    if books <= small:
-        costs.append((books * PROBE, CategoryPlan(small_category=category_ids)))
+    if small:
+        costs.append((books * PROBE, SMALL))
     return min(costs, key=lambda cost: cost[0])[1]

@@ -93,7 +93,7 @@ def score_of_kinds(row: str, exact: object | None, inexact: object | None) -> Qu
     """``term_score`` of a term's words of each kind, None for a kind it has none of.
 
     Each kind a list, or a placeholder's ``QueryString`` when the text is
-    compiled for its shape alone (``candidates._unfiltered_gin_text``).
+    compiled for its shape alone (``candidates._gin_text``).
     """
     if exact is None and inexact is None:
         return Sql("0")
