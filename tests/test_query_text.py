@@ -97,7 +97,14 @@ async def test_every_listing_statement_compiles_as_piccolo_would(
     def checked(query: QueryString) -> tuple[str, list[Any]]:
         compiled.append(query)
         got = compile_postgres(query)
-        assert got == as_piccolo_with_arrays_shared(query)
+        if type(query) is Compiled:
+            # A page kept per shape (a filtered search's, since 19b60ef): its
+            # text was compiled once from a tree, and a request sends its
+            # arguments alone, one for each placeholder.
+            placeholders = {int(n) for n in re.findall(r"\$(\d+)", got[0])}
+            assert placeholders == set(range(1, len(got[1]) + 1))
+        else:
+            assert got == as_piccolo_with_arrays_shared(query)
         return got
 
     monkeypatch.setattr(database, "compile_postgres", checked)
