@@ -307,7 +307,7 @@ async def _search(
             book["title_highlight"] = highlight_title(book["title"], matched, stems, typing)
     suggestion = None
     if suggest:
-        suggestion = await corrected_text(db, text.q, query, looked_up, catalog_version)
+        suggestion = await corrected_text(db, query, looked_up, catalog_version)
         if not books and after is None:
             beyond = await _found_beyond_typos(
                 db, query, looked_up, filters, text, catalog_version
@@ -330,7 +330,7 @@ async def _found_beyond_typos(
     of one book, so that no suggestion a customer clicks finds nothing
     either: "hobbbbbit" with ``author=le guin`` suggests nothing.
     """
-    suggestion = await text_beyond_typos(db, text.q, query, resolved, catalog_version)
+    suggestion = await text_beyond_typos(db, query, resolved, catalog_version)
     if suggestion is None:
         return None
     checked = parse_query(suggestion)

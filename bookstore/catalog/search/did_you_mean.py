@@ -37,15 +37,15 @@ BEYOND_TYPOS_TERMS = 4
 
 async def corrected_text(
     db: DatabaseConnection,
-    typed: str,
     query: ParsedQuery,
     resolved: Sequence[ResolvedTerm],
     catalog_version: int | None,
     beyond: Mapping[str, str] | None = None,
 ) -> str | None:
-    """``typed`` with its corrected words, when a word was corrected; else None.
+    """The text typed (``query.text``) with its corrected words, when a word was
+    corrected; else None.
 
-    ``query``: ``typed`` parsed; ``resolved``: one per term of ``query``, in
+    ``resolved``: one per term of ``query``, in
     its order. ``beyond``: for a search that found nothing, the words that
     found nothing replaced (their stem -> a word beyond their typos, as
     written: ``text_beyond_typos``). Without one or a correction there is no
@@ -64,6 +64,7 @@ async def corrected_text(
     unknown = [term.correction for term in resolved if term.correction and not term.surface]
     if unknown:
         words.update(await surface_words(db, unknown, known_version=catalog_version))
+    typed = query.text
     replaced = []
     for term, span in zip(resolved, query.spans, strict=True):
         shown = _shown(term, words, beyond)
@@ -112,7 +113,6 @@ def _rewritten(typed: str, replaced: Sequence[tuple[tuple[int, int], str]]) -> s
 
 async def text_beyond_typos(
     db: DatabaseConnection,
-    typed: str,
     query: ParsedQuery,
     resolved: Sequence[ResolvedTerm],
     catalog_version: int | None,
@@ -137,4 +137,4 @@ async def text_beyond_typos(
     beyond = await words_beyond_typos(db, lost, catalog_version)
     if not beyond:
         return None
-    return await corrected_text(db, typed, query, resolved, catalog_version, beyond)
+    return await corrected_text(db, query, resolved, catalog_version, beyond)

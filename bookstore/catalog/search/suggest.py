@@ -226,8 +226,7 @@ async def suggest(q: str, *, limit: int, catalog_version: int | None = None) -> 
     async with connection(Book._meta.db) as db:
         taken, resolved = await _completions(db, query, limit, catalog_version)
         if not taken and _last_word_not_yet_a_word(query, resolved):
-            start, end = query.spans[-1]
-            shorter = parse_query(q[:start] + q[end:])
+            shorter = query.without_last_term()
             taken, _ = await _completions(db, shorter, limit, catalog_version)
     return taken
 

@@ -290,29 +290,6 @@ def _prefix_bounds(prefix: str) -> tuple[str, str]:
     return prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
-async def look_up_terms(
-    db: DatabaseConnection,
-    terms: Sequence[Term],
-    *,
-    prefix: bool,
-    counted: bool = False,
-    known_version: int | None = None,
-) -> list[ResolvedTerm]:
-    """Resolve each term to the words of the vocabulary it stands for, in one statement.
-
-    A term found as it is stands for itself only: a word that matches
-    exactly is never "corrected". Else it stands for the nearest words
-    within its allowed typos (those at the least distance). The last term,
-    when ``prefix``, also stands for the most common words it starts.
-    ``counted``: each word comes with its postings per field (``Variant.postings``).
-    ``known_version``: see ``look_up_terms_alongside``.
-    """
-    resolved, _ = await look_up_terms_alongside(
-        db, terms, prefix=prefix, counted=counted, known_version=known_version
-    )
-    return resolved
-
-
 async def look_up_terms_alongside(
     db: DatabaseConnection,
     terms: Sequence[Term],
@@ -323,7 +300,14 @@ async def look_up_terms_alongside(
     alongside_key: Hashable | None = None,
     known_version: int | None = None,
 ) -> tuple[list[ResolvedTerm], Mapping[str, Any]]:
-    """``look_up_terms``, and the values of the columns ``alongside`` in the same statement.
+    """Resolve each term to the words of the vocabulary it stands for, in one statement,
+    with the values of the columns ``alongside``.
+
+    A term found as it is stands for itself only: a word that matches
+    exactly is never "corrected". Else it stands for the nearest words
+    within its allowed typos (those at the least distance). The last term,
+    when ``prefix``, also stands for the most common words it starts.
+    ``counted``: each word comes with its postings per field (``Variant.postings``).
 
     ``alongside``: the columns of a one-row lookup with no other round trip
     of its own to make (``filters.criteria_lookup``: a search's categories
@@ -440,7 +424,7 @@ async def _look_up(
 def _resolve_rows(
     terms: Sequence[Term], rows: Sequence[Mapping[str, Any]], typos: list[int], prefix: bool
 ) -> list[ResolvedTerm]:
-    """The terms resolved from the lookup's rows (see ``look_up_terms``)."""
+    """The terms resolved from the lookup's rows (see ``look_up_terms_alongside``)."""
     lexemes: dict[int, tuple[str | None, int | None, tuple[int, ...] | None]] = {}
     candidates: dict[int, list[tuple[str, int, tuple[int, ...] | None, bool]]] = defaultdict(list)
     surfaces: dict[str, str] = {}

@@ -137,6 +137,13 @@ class ParsedQuery:
     # Not on ``Term``, which is kept with its lookup and met again elsewhere.
     spans: tuple[tuple[int, int], ...] = ()
     typing: bool = False
+    # The text parsed, which ``spans`` index.
+    text: str = ""
+
+    def without_last_term(self) -> ParsedQuery:
+        """The text parsed again with its last term cut out (``suggest``)."""
+        start, end = self.spans[-1]
+        return parse_query(self.text[:start] + self.text[end:])
 
 
 def _terms_of(
@@ -212,4 +219,5 @@ def parse_query(q: str) -> ParsedQuery:
         empty=not terms,
         spans=tuple(spans),
         typing=typing,
+        text=q,
     )
