@@ -142,8 +142,9 @@ class Settings(BaseSettings):
         description=(
             "Search terms whose vocabulary lookup each process keeps in memory until the "
             "catalog changes, the least recently used dropped beyond (0.4 to 2.5 KB a term), "
-            "and as many first pages' planned statements (about 1.7 KB each; 0: every search "
-            "looks its terms up and plans its page)."
+            "and as many first pages' planned statements (about 1.7 KB each, some 6 KB for "
+            "a long text that finds nothing; 0: every search looks its terms up and plans "
+            "its page)."
         ),
     )
     list_max_age_s: int = Field(

@@ -14,6 +14,7 @@ from factories import (
 
 from bookstore.catalog import search as search_module
 from bookstore.catalog.search import levels
+from bookstore.catalog.search.kept_pages import kept_pages
 from bookstore.catalog.search.kept_terms import KeptTerm, KeptTerms
 
 # What only the terms' lookup statement holds (``vocabulary._LOOKUP``).
@@ -105,6 +106,26 @@ async def test_a_first_page_searched_again_is_planned_once_per_catalog_version(
     await create_book(client, title="The Left Darkness")
     assert len(titles(await search(client, "left darkn"))) == 2
     assert planned == ["left darkn", "left darkn"]
+
+
+async def test_a_first_page_typed_another_way_is_not_planned_again(
+    client, novels, monkeypatch
+) -> None:
+    # "Left DARKN" is new ResolvedTerms around the lookups kept for "left
+    # darkn": the same page, planned once, kept once.
+    planned: list[str] = []
+    plan = search_module._planned
+
+    async def counting(db, match, *args):
+        planned.append(" ".join(term.term.typed for term in match.terms))
+        return await plan(db, match, *args)
+
+    monkeypatch.setattr(search_module, "_planned", counting)
+    first = await search(client, "left darkn")
+    pages_kept = len(kept_pages())
+    for typed in ("Left DARKN", "LEFT darkn", "Left DARKN"):
+        assert titles(await search(client, typed, highlight="true")) == titles(first)
+    assert (planned, len(kept_pages())) == (["left darkn"], pages_kept)
 
 
 async def test_only_the_terms_not_kept_are_looked_up(client, novels, monkeypatch) -> None:

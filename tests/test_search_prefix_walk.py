@@ -24,6 +24,7 @@ from factories import (
 
 from bookstore.catalog.filters import BookFilters
 from bookstore.catalog.search import TextQuery, search_books
+from bookstore.catalog.search.kept_pages import kept_pages
 from bookstore.catalog.search.kept_terms import kept_terms
 from bookstore.tables import Book
 
@@ -110,8 +111,10 @@ async def _pages_walked_one_by_one(
     start = len(sent)
     with prefix_postings_off():
         kept_terms().clear()
+        kept_pages().clear()
         pages = await _pages(q)
     kept_terms().clear()
+    kept_pages().clear()
     walked = walked_words(sent[start:])
     assert walked and f"{q.split()[-1]}*" not in walked, walked
     return pages

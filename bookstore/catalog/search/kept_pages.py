@@ -49,8 +49,21 @@ def _unfiltered(criteria: Criteria) -> bool:
 
 
 def _key(match: Match, rows: int, catalog_books: int) -> Hashable:
-    """What the planned statement depends on: the terms, by identity, and the rest."""
-    return (tuple(map(id, match.terms)), match.phrases, match.excluded, rows, catalog_books)
+    """What the planned statement depends on: the terms' lookups, by identity, and the rest.
+
+    A term is known by its variants, the tuple its kept lookup holds, not by
+    the ``ResolvedTerm`` itself: a text typed another way ("Map la" after
+    "map la") is given new ``ResolvedTerm``s around the same kept lookup
+    (``vocabulary._from_kept``), which planned the same statement again on
+    every request and kept one more copy of it each time.
+    """
+    return (
+        tuple(id(term.variants) for term in match.terms),
+        match.phrases,
+        match.excluded,
+        rows,
+        catalog_books,
+    )
 
 
 def kept_first_page(
@@ -82,7 +95,8 @@ _kept: KeptAtVersion[Hashable, KeptPage] | None = None
 
 def kept_pages() -> KeptAtVersion[Hashable, KeptPage]:
     """This process's kept first pages: as many as kept terms (``BOOKSTORE_KEPT_TERMS``),
-    about 1.7 KB each for q_prefix's texts at 1M books."""
+    about 1.7 KB each for q_prefix's texts at 1M books, some 6 KB for a long text that
+    finds nothing: each word it drops is a first page tried and kept (i9reviewB)."""
     global _kept
     if _kept is None:
         _kept = KeptAtVersion(get_settings().kept_terms)
