@@ -38,6 +38,20 @@ async def novels(client) -> None:
         await create_book(client, title=title, author_id=author["id"])
 
 
+@pytest.fixture
+def planned(monkeypatch) -> list[str]:
+    """The first pages planned by relevance from now on, each its terms as typed."""
+    planned: list[str] = []
+    plan = search_module._planned
+
+    async def counting(db, match, *args):
+        planned.append(" ".join(term.term.typed for term in match.terms))
+        return await plan(db, match, *args)
+
+    monkeypatch.setattr(search_module, "_planned", counting)
+    return planned
+
+
 @pytest.mark.parametrize("text", ["lathe heaven", "dispossesed", "left darkn"])
 async def test_a_search_of_terms_looked_up_before_sends_no_lookup(
     client, novels, monkeypatch, text
@@ -82,18 +96,10 @@ async def test_a_kept_terms_levels_are_planned_once_per_catalog_version(
 
 @pytest.mark.parametrize("walked", [True, False], ids=["walked", "gin"])
 async def test_a_first_page_searched_again_is_planned_once_per_catalog_version(
-    client, novels, monkeypatch, force_walk, walked
+    client, novels, planned, force_walk, walked
 ) -> None:
     if walked:
         force_walk()
-    planned: list[str] = []
-    plan = search_module._planned
-
-    async def counting(db, match, *args):
-        planned.append(" ".join(term.term.folded for term in match.terms))
-        return await plan(db, match, *args)
-
-    monkeypatch.setattr(search_module, "_planned", counting)
     first = await search(client, "left darkn")
     assert titles(first) == ["The Left Hand of Darkness"]
     assert planned == ["left darkn"]
@@ -109,18 +115,10 @@ async def test_a_first_page_searched_again_is_planned_once_per_catalog_version(
 
 
 async def test_a_first_page_typed_another_way_is_not_planned_again(
-    client, novels, monkeypatch
+    client, novels, planned
 ) -> None:
     # "Left DARKN" is new ResolvedTerms around the lookups kept for "left
     # darkn": the same page, planned once, kept once.
-    planned: list[str] = []
-    plan = search_module._planned
-
-    async def counting(db, match, *args):
-        planned.append(" ".join(term.term.typed for term in match.terms))
-        return await plan(db, match, *args)
-
-    monkeypatch.setattr(search_module, "_planned", counting)
     first = await search(client, "left darkn")
     pages_kept = len(kept_pages())
     for typed in ("Left DARKN", "LEFT darkn", "Left DARKN"):
