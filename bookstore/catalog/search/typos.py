@@ -46,8 +46,9 @@ def typo_distance(a: str, b: str, limit: int) -> int:
     return min(previous[len(b)], limit + 1)
 
 
-# What the stemmer strips of a plural.
-_PLURAL_ENDINGS = ("s", "es")
+# What the stemmer strips of a plural: counted as letters of the word typed,
+# here and in the lookup's gate of the trigram neighbours (``vocabulary``).
+PLURAL_ENDINGS = ("s", "es")
 
 
 def within_typos(typed: str, stem: str, word: str, stem_typos: int, written: str | None) -> bool:
@@ -73,7 +74,7 @@ def within_typos(typed: str, stem: str, word: str, stem_typos: int, written: str
     """
     # A plural's "s" or "es" stays a letter of the word: "kigns" is "kings"
     # misspelt, one typo in 5 letters, though its stem is "kign".
-    plural = typed.startswith(stem) and typed[len(stem) :] in _PLURAL_ENDINGS
+    plural = typed.startswith(stem) and typed[len(stem) :] in PLURAL_ENDINGS
     if stem_typos <= allowed_typos(typed if plural else stem):
         return True
     if written is None:

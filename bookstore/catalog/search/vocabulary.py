@@ -19,7 +19,12 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from piccolo.querystring import QueryString
 
 from bookstore.catalog.search.kept_terms import KeptTerm, kept_terms
-from bookstore.catalog.search.typos import allowed_typos, typo_distance, within_typos
+from bookstore.catalog.search.typos import (
+    PLURAL_ENDINGS,
+    allowed_typos,
+    typo_distance,
+    within_typos,
+)
 from bookstore.catalog.search.words import Term
 from bookstore.database import DatabaseConnection, fetch
 from bookstore.query_text import Sql
@@ -117,6 +122,8 @@ SURFACE_OF = """(
 # probes with a plain index scan: with OFFSET 0 it took a bitmap scan per
 # probe, estimating 83 rows for the range, and the few hundred probes of a
 # misspelt word cost a quarter more.
+# The typed token that is its stem and a plural's ending (``typos.PLURAL_ENDINGS``).
+_PLURALS = ", ".join(f"exact.lexeme || '{ending}'" for ending in PLURAL_ENDINGS)
 _LOOKUP = f"""
 WITH typed AS MATERIALIZED (
     SELECT t.n::integer AS n, t.typos, t.token,
@@ -171,7 +178,7 @@ WITH typed AS MATERIALIZED (
     ) AS near
     WHERE exact.typos > 1 AND exact.books IS NULL
       AND (length(exact.lexeme) >= 9
-           OR exact.token IN (exact.lexeme || 's', exact.lexeme || 'es'))
+           OR exact.token IN ({_PLURALS}))
       AND NOT EXISTS (SELECT 1 FROM edits WHERE edits.n = exact.n)
   UNION ALL
     SELECT 0, 'prefix', prefixed.word, prefixed.books, NULL
