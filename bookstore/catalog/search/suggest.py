@@ -143,8 +143,9 @@ def found_titles_statement(page: QueryString) -> QueryString:
     return Sql(_FOUND_TITLES, page)
 
 
-def _every_word_found(resolved: Sequence[ResolvedTerm]) -> list[ResolvedTerm] | None:
-    """The terms to complete, or None when a word that is searched found nothing.
+def _every_word_found(resolved: Sequence[ResolvedTerm]) -> list[int] | None:
+    """The terms to complete (their positions in ``resolved``), or None when a word
+    that is searched found nothing.
 
     A completion drops no word, as the search may: a word the catalog does
     not hold (stop words aside, which are not searched) leaves nothing to offer.
@@ -154,7 +155,7 @@ def _every_word_found(resolved: Sequence[ResolvedTerm]) -> list[ResolvedTerm] | 
     """
     if any(term.lexeme is not None and not term.variants for term in resolved):
         return None
-    return [term for term in resolved if term.variants] or None
+    return [n for n, term in enumerate(resolved) if term.variants] or None
 
 
 async def _found_titles(
@@ -252,10 +253,11 @@ async def _completions(
         counted=len(query.terms) > 1,
         known_version=catalog_version,
     )
-    terms = _every_word_found(resolved)
-    if terms is None:
+    found_words = _every_word_found(resolved)
+    if found_words is None:
         return [], resolved  # a word matches nothing: nothing completes the text
-    match = match_of(query, resolved, [n for n, term in enumerate(resolved) if term.variants])
+    match = match_of(query, resolved, found_words)
+    terms = list(match.terms)
     taken = in_turn(
         await fetch(db, completions_statement(terms, limit, text_conditions("s", match))), limit
     )
