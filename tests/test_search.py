@@ -906,12 +906,9 @@ def test_the_kept_page_by_levels_in_a_category_is_the_text_its_tree_compiles_to(
     assert compile_postgres(kept) == compile_postgres(tree)
 
 
+@pytest.mark.parametrize("keys", [None, plans.GinKeys(1), plans.GinKeys(2)])
 @pytest.mark.parametrize(
-    "keys", [None, plans.GinKeys(1), plans.GinKeys(2), plans.GinKeys(1, category=False)]
-)
-@pytest.mark.parametrize(
-    ("category_sets", "qualified"),
-    [((), False), (([3, 4],), False), (([3, 4],), True), (([3], [9]), False), (([3], [9]), True)],
+    ("category_sets", "qualified"), [((), False), (([3, 4],), True), (([3], [9]), True)]
 )
 def test_the_kept_gin_page_is_the_text_its_tree_compiles_to(
     keys, category_sets, qualified
@@ -936,7 +933,6 @@ def test_the_kept_gin_page_is_the_text_its_tree_compiles_to(
     ordered = terms if keys is None else tuple(sorted(terms, key=lambda term: term.books))
     keyed = ordered if keys is None else ordered[: keys.terms]
     others = [ids for ids in category_sets if ids is not qualified_by]
-    keyed_category = not qualified and (True if keys is None else keys.category)
     tree = candidates._page_of_gin_tree(
         match,
         Criteria(),
@@ -945,7 +941,6 @@ def test_the_kept_gin_page_is_the_text_its_tree_compiles_to(
         keyed,
         ordered[len(keyed) :],
         others,
-        keyed_category,
         qualified_by,
     )
     assert compile_postgres(kept) == compile_postgres(tree)

@@ -1,5 +1,6 @@
-"""The statement that reads a page by the plan ``plans`` chose: one GIN scan of
-``book_search_words_idx``, the terms (and the category sets) its keys.
+"""The statement that reads a page by the plan ``plans`` chose: one GIN scan, the
+terms its keys: of ``book_search_words_idx`` without a category, of
+``book_search_category_words_idx`` (each term qualified by a category set) with one.
 
 It is apart from the choice, which needs no database: ``plans`` prices
 the ways from counts alone, and its prices were fitted on the server's CPU
@@ -8,7 +9,10 @@ time of these statements (a statement changed is a price to measure again).
 A category used to be met with the postings of its rarest term as well
 (``page_of_meeting``); it was removed in session 27 (2026-11-30), since
 ``plans.plan_in_category`` priced the GIN scan below it for every term
-that has a book (docs/performance-journal.md keeps its measurements).
+that has a book (docs/performance-journal.md keeps its measurements). The
+scan of ``book_search_words_idx`` with the category sets among its keys was
+removed in session 29: no plan took it since session 28, when
+``plan_in_category`` came to qualify the terms by the category instead.
 """
 
 from __future__ import annotations
@@ -56,13 +60,11 @@ def told_by_document(row: str, words: Sequence[str]) -> QueryString:
     return document_matches(row, tsquery_of(words))
 
 
-def in_category_sets(row: str, category_ids: object, keyed: bool) -> QueryString:
+def in_category_sets(row: str, category_ids: object) -> QueryString:
     """``row`` (an alias of book_search) is in one of ``category_ids`` (a list or a
-    placeholder's ``QueryString``): a key of the GIN scan when ``keyed``, else told by
-    the row through ``arrayoverlap``, the function of ``&&``, which the planner does not
-    take for an index condition."""
-    if keyed:
-        return Sql(f"{row}.category_ids && {{}}::integer[]", category_ids)
+    placeholder's ``QueryString``), told by the row through ``arrayoverlap``, the
+    function of ``&&``, which the planner does not take for an index condition: the
+    scan's keys are the terms."""
     return Sql(f"arrayoverlap({row}.category_ids, {{}}::integer[])", category_ids)
 
 
@@ -92,43 +94,32 @@ def page_of_gin(
 ) -> QueryString:
     """(id, score) of the best ``limit`` matches after ``after``, found by one GIN scan.
 
-    Without ``qualified_by``, every term and every category set is a key of
-    the same scan of ``book_search_words_idx (words, category_ids)``: one
-    bitmap index scan whose keys skip past each other, not a BitmapAnd that
-    would read the category whole. ``keys`` (``plans.gin_keys``): the terms
-    and whether the category sets are keys, the rest told by the rows: a
-    category set through ``arrayoverlap``, the function of ``&&``, which the
-    planner does not take for an index condition, a term through the row's
-    ``document`` (``told_by_document``); without, every term and set is a key.
+    ``keys`` (``plans.gin_keys``, ``plans.qualified_keys``): how many of the
+    terms, rarest first, are keys of the scan; the others are told by the
+    row's ``document`` (``told_by_document``). Without ``keys``, every term
+    is a key, in the order typed.
 
-    ``qualified_by``: one of the criteria's category sets (``plans.plan_in_category``
-    takes the one of fewest books). The keyed terms are keys of
+    Without ``qualified_by`` (a search without a category, ``plans.gin_first``)
+    the keys are the terms' words in ``book_search_words_idx``. ``qualified_by``:
+    one of the criteria's category sets (``plans.plan_in_category`` takes the
+    one of fewest books). The keys are then of
     ``book_search_category_words_idx``, each its words in that set's
     categories (``qualified_words``): a key holds the books of the term in
-    the set, so the set needs no key of its own, and the other sets are told
-    by the rows. What is left of the filters is checked in the rows.
+    the set, so the set needs no key of its own. The other sets, and what is
+    left of the filters, are checked in the rows.
     """
     # Not ``dataclasses.replace`` where it is not needed: it copies field by field
     # in Python (about 120 bytecodes a call, twice a GIN page).
     rest = replace(criteria, category_sets=()) if criteria.category_sets else criteria
     terms = match.terms
-    keyed_category = True
     if keys is not None:
         terms = tuple(sorted(match.terms, key=lambda term: term.books))
-        keyed_category = keys.category
     keyed = terms if keys is None else terms[: keys.terms]
     told = terms[len(keyed) :]
-    sets = criteria.category_sets
-    if qualified_by is not None:
-        sets = tuple(category_ids for category_ids in sets if category_ids is not qualified_by)
-        keyed_category = False
+    sets = tuple(ids for ids in criteria.category_sets if ids is not qualified_by)
     if not filter_conditions("s", match, rest):
-        return _page_of_gin_by_shape(
-            match, sets, keyed_category, keyed, told, after, limit, qualified_by
-        )
-    return _page_of_gin_tree(
-        match, rest, after, limit, keyed, told, sets, keyed_category, qualified_by
-    )
+        return _page_of_gin_by_shape(match, sets, keyed, told, after, limit, qualified_by)
+    return _page_of_gin_tree(match, rest, after, limit, keyed, told, sets, qualified_by)
 
 
 def _page_of_gin_tree(
@@ -139,7 +130,6 @@ def _page_of_gin_tree(
     keyed: Sequence[ResolvedTerm],
     told: Sequence[ResolvedTerm],
     category_sets: Sequence[list[int]],
-    keyed_category: bool,
     qualified_by: list[int] | None,
 ) -> QueryString:
     """``page_of_gin``'s statement as a tree; ``rest``: the criteria without their
@@ -155,7 +145,7 @@ def _page_of_gin_tree(
     conditions = [
         *key_conditions,
         *filter_conditions("s", match, rest),
-        *(in_category_sets("s", category_ids, keyed_category) for category_ids in category_sets),
+        *(in_category_sets("s", category_ids) for category_ids in category_sets),
         *(told_by_document("s", term.words) for term in told),
     ]
     return best_of_rows(score, conditions, after, limit)
@@ -164,7 +154,6 @@ def _page_of_gin_tree(
 def _page_of_gin_by_shape(
     match: Match,
     category_sets: Sequence[list[int]],
-    keyed_category: bool,
     keyed: Sequence[ResolvedTerm],
     told: Sequence[ResolvedTerm],
     after: Relevance,
@@ -177,11 +166,11 @@ def _page_of_gin_by_shape(
     The text depends on the page's size, the kinds of words of each term
     (``ranking.term_score``'s ``CASE``), how many terms are keys, whether
     they are qualified by categories, how many are told by the rows, and how
-    many other category sets there are and whether they key the scan, not
-    on the words or the categories (``_gin_text``). Building and compiling
-    the tree took some 2,000 bytecodes of a GIN page's worker CPU
-    (2026-11-30); with a category, its conditions and the score's ``CASE``
-    were compiled for every request until session 28.
+    many other category sets there are, not on the words or the categories
+    (``_gin_text``). Building and compiling the tree took some 2,000
+    bytecodes of a GIN page's worker CPU (2026-11-30); with a category, its
+    conditions and the score's ``CASE`` were compiled for every request
+    until session 28.
     """
     values: list[object] = []
     for term in match.terms:
@@ -198,9 +187,7 @@ def _page_of_gin_by_shape(
     values += [after.score, after.score, after.id]
     kinds = tuple((bool(term.exact), bool(term.inexact)) for term in match.terms)
     qualified = qualified_by is not None
-    text = _gin_text(
-        limit, kinds, len(keyed), qualified, len(category_sets), keyed_category, len(told)
-    )
+    text = _gin_text(limit, kinds, len(keyed), qualified, len(category_sets), len(told))
     return Compiled(text, values)
 
 
@@ -211,7 +198,6 @@ def _gin_text(
     keys: int,
     qualified: bool,
     category_sets: int,
-    keyed_category: bool,
     told: int,
 ) -> str:
     """The text of a GIN page with no filter but categories, compiled once per shape.
@@ -220,8 +206,7 @@ def _gin_text(
     ``told``: how many terms are keys of the scan and told by the rows;
     ``qualified``: whether the keys are words qualified by categories
     (``holds_one_of_in_categories``); ``category_sets``: how many (other)
-    sets of categories a book must meet, keys of the scan when
-    ``keyed_category``, else told by the rows (``arrayoverlap``). Built
+    sets of categories a book must meet, told by the rows (``arrayoverlap``). Built
     from the helpers ``page_of_gin`` builds a tree with (the terms' scores,
     the keys' overlaps, the categories, the told terms' ``tsquery``, the
     rows and the cursor of ``pages.best_of_rows``), its values written as
@@ -247,9 +232,7 @@ def _gin_text(
         else lambda row, words: holds_one_of(f"{row}.words", words)
     )
     conditions = [key("s", next(placeholders)) for _ in range(keys)]
-    conditions += [
-        in_category_sets("s", next(placeholders), keyed_category) for _ in range(category_sets)
-    ]
+    conditions += [in_category_sets("s", next(placeholders)) for _ in range(category_sets)]
     conditions += [document_matches("s", next(placeholders)) for _ in range(told)]
     cursor = (next(placeholders), next(placeholders), next(placeholders))
     text, args = compile_postgres(best_of_rows_after(score, conditions, cursor, limit))

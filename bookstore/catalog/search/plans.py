@@ -166,7 +166,7 @@ def gin_first(terms: Sequence[ResolvedTerm], catalog_books: int) -> GinKeys | No
         most = GIN_FIRST_COMMON_MATCHES
     if guessed_matches(books, catalog_books) > most or not _apart(terms):
         return None
-    return gin_keys(terms, None, catalog_books)
+    return gin_keys(terms, catalog_books)
 
 
 # What a GIN scan's keys cost as they skip past each other, and its rows, in
@@ -197,8 +197,8 @@ GIN_ROW = 3.0
 # found with an item decoded at GIN_DECODED, before GIN_PRICED_DECODED, and
 # has not been measured again since.
 GIN_ENTRIES_PER_MICROSECOND = 1.0
-# An item decoded, priced against the walk (``gin_cost``; the choice of keys
-# keeps GIN_DECODED): GIN_PRICED_FACTOR times the keys' fit. Two common
+# An item decoded, priced against the walk (``_cheapest_in_category``; the
+# choice of keys keeps GIN_DECODED): GIN_PRICED_FACTOR times the keys' fit. Two common
 # words in a category decode both posting lists nearly whole before the
 # category is asked, and that was where the price fell short of the walk's: "bridge volume" in
 # thriller (36,745 and 300,344 books, 61,103 in the category) 20.5 ms of
@@ -213,15 +213,13 @@ GIN_PRICED_DECODED = GIN_DECODED * GIN_PRICED_FACTOR
 
 @dataclass(frozen=True)
 class GinKeys:
-    """Which conditions a GIN scan is keyed on; its rows check the rest.
+    """Which terms a GIN scan is keyed on; its rows check the rest.
 
     ``terms``: the rarest ``terms`` terms (held by the fewest books) are
-    keys, rarest first; ``category``: the category set is a key, else its
-    books are told by their rows' ``category_ids`` (False without one).
+    keys, rarest first.
     """
 
     terms: int
-    category: bool = True
 
 
 def _keyed_scan_cost(keys: Sequence[int], catalog_books: int, decoded_item: float) -> float:
@@ -244,62 +242,24 @@ def _keyed_scan_cost(keys: Sequence[int], catalog_books: int, decoded_item: floa
     return rounds * GIN_ROUND + decoded * decoded_item + met * GIN_ROW
 
 
-def _keyed_books(keys: GinKeys, counts: Sequence[int], category_books: int | None) -> list[int]:
-    """The books of each key of ``keys``, in the scan's order: the terms' ``counts``
-    (rarest first), then the category's."""
-    category = [category_books] if keys.category and category_books is not None else []
-    return [*counts[: keys.terms], *category]
+def gin_keys(terms: Sequence[ResolvedTerm], catalog_books: int) -> GinKeys:
+    """The keys of the cheapest GIN scan of ``terms`` without a category (``gin_first``'s).
 
-
-def gin_keys(
-    terms: Sequence[ResolvedTerm], category_books: int | None, catalog_books: int
-) -> GinKeys:
-    """The keys of the cheapest GIN scan of ``terms`` in a category of ``category_books``.
-
-    The rarest one, two... or every term, with the category or with the
-    category told by the rows (a category of a third of the catalog, met
-    with rare words); the other terms told by the rows (common words in a
-    small category: "volume" is held by 300,344 books at 1M). Without a
-    category (``None``: ``gin_first``'s scan) the same choice among the
-    terms, which the scan otherwise meets in the order typed: "bridge
+    The rarest one, two... or every term, the other terms told by the rows,
+    where the scan otherwise meets the terms in the order typed: "bridge
     without tacei" read "bridge" (36,745 books) and "without" (99,704) past
     each other before "tacei" (2,751) was asked, 2.0 ms of PostgreSQL CPU;
     keyed on "tacei" and "bridge", "without" told by the rows, 0.9 ms.
     """
-    return _gin_keys(tuple(sorted(term.books for term in terms)), category_books, catalog_books)
+    return _gin_keys(tuple(sorted(term.books for term in terms)), catalog_books)
 
 
-def _gin_keys(counts: Sequence[int], category_books: int | None, catalog_books: int) -> GinKeys:
+def _gin_keys(counts: Sequence[int], catalog_books: int) -> GinKeys:
     """``gin_keys`` from the terms' books (``counts``, sorted)."""
-    with_category = (True, False) if category_books is not None else (False,)
-    choices = [
-        GinKeys(keyed, category)
-        for keyed in range(1, len(counts) + 1)
-        for category in with_category
-    ]
     return min(
-        choices,
-        key=lambda keys: _keyed_scan_cost(
-            _keyed_books(keys, counts, category_books), catalog_books, GIN_DECODED
-        ),
+        (GinKeys(keyed) for keyed in range(1, len(counts) + 1)),
+        key=lambda keys: _keyed_scan_cost(counts[: keys.terms], catalog_books, GIN_DECODED),
     )
-
-
-def gin_cost(
-    terms: Sequence[ResolvedTerm], keys: GinKeys, category_books: int, catalog_books: int
-) -> float:
-    """The GIN scan keyed on ``keys`` (``candidates.page_of_gin``), priced for
-    ``plan_in_category``."""
-    return _gin_cost(sorted(term.books for term in terms), keys, category_books, catalog_books)
-
-
-def _gin_cost(
-    counts: Sequence[int], keys: GinKeys, category_books: int, catalog_books: int
-) -> float:
-    """``gin_cost`` from the terms' books (``counts``, sorted)."""
-    keyed = _keyed_books(keys, counts, category_books)
-    price = _keyed_scan_cost(keyed, catalog_books, GIN_PRICED_DECODED)
-    return price * GIN_ENTRIES_PER_MICROSECOND
 
 
 def qualified_keys(counts: Sequence[int], category_books: int, catalog_books: int) -> GinKeys:
