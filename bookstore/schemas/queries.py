@@ -55,7 +55,7 @@ NameTerm = Annotated[
 ]
 # Longest search text, after trimming: longer is refused, not cut.
 MAX_QUERY_TEXT = 200
-MAX_RAW_PARAMETER = 2000
+MAX_QUERY_TEXT_AS_SENT = 2000
 """Longest value, as sent, of a search text (``q`` on /books and /books/suggest):
 longer is refused before anything reads it.
 
@@ -103,7 +103,7 @@ def _search_text(value: str | None) -> str | None:
 SearchText = Annotated[
     str | None,
     Field(
-        max_length=MAX_RAW_PARAMETER,
+        max_length=MAX_QUERY_TEXT_AS_SENT,
         description=(
             "Search text, 1 to 200 characters: every word must match title, author, category"
             ' or description (typos tolerated, accents ignored); `"two words"` next to each'
@@ -326,7 +326,7 @@ class SuggestQuery(QueryModel):
         str,
         Field(
             min_length=1,
-            max_length=MAX_RAW_PARAMETER,
+            max_length=MAX_QUERY_TEXT_AS_SENT,
             description="What has been typed so far, up to 200 characters after trimming.",
         ),
         AfterValidator(refuse_nul),
