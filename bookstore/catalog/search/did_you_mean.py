@@ -28,7 +28,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bookstore.catalog.search.typos import allowed_typos, typo_distance
+from bookstore.catalog.search.typos import allowed_typos, never_corrected, typo_distance
 from bookstore.catalog.search.vocabulary import ResolvedTerm, surface_words
 from bookstore.catalog.search.words import ParsedQuery
 from bookstore.database import DatabaseConnection, fetch
@@ -216,10 +216,9 @@ async def text_beyond_typos(
     """
     lost: dict[str, str] = {}
     for term in resolved:
-        # A number is kept as typed: it takes no typos (``typos.allowed_typos``),
-        # and the nearest number is another book's ("12044" is not "12045").
-        number = term.term.folded.isdigit()
-        if not term.variants and term.lexeme and not number and len(lost) < BEYOND_TYPOS_TERMS:
+        # A number is kept as typed: the nearest number is another book's.
+        kept = never_corrected(term.term.folded)
+        if not term.variants and term.lexeme and not kept and len(lost) < BEYOND_TYPOS_TERMS:
             lost.setdefault(term.lexeme, term.term.folded)
     if not lost:
         return None

@@ -21,8 +21,19 @@ as "hopes" misspelt, and "hobbbbits" (9 letters, stem "hobbbbit") ->
 from __future__ import annotations
 
 
+def never_corrected(word: str) -> bool:
+    """Whether ``word`` (folded) is a number, which is never corrected, neither within
+    its typos (``allowed_typos``) nor beyond them (``did_you_mean``): "12044" is another
+    book's number, not "12045" misspelt.
+
+    >>> never_corrected("12044"), never_corrected("1984s")
+    (True, False)
+    """
+    return word.isdigit()
+
+
 def allowed_typos(word: str) -> int:
-    if word.isdigit() or len(word) <= 4:
+    if never_corrected(word) or len(word) <= 4:
         return 0
     return 1 if len(word) <= 8 else 2
 
