@@ -437,6 +437,36 @@ async def test_accents_are_ignored_both_ways(client, shelf) -> None:
     assert "Plain Letters" in titles(await search(client, "garcía márquez "))
 
 
+def fullwidth(text: str) -> str:
+    """``text``'s ASCII letters as fullwidth letters (U+FF28 for "H"), as an IME types them."""
+    return "".join(chr(ord(c) + 0xFEE0) if c.isascii() and c.isalpha() else c for c in text)
+
+
+async def test_fullwidth_letters_and_ligatures_find_what_their_plain_letters_find(
+    client, shelf
+) -> None:
+    # Fullwidth letters from an IME, ligatures in pasted text (U+FB01 "fi",
+    # U+FB02 "fl"): the query folds them through NFKD as search_fold folds the
+    # books. The two folds give the same text for every code point on PG15, and
+    # on PG18 for every one Python's Unicode (14.0) assigns (session 29).
+    vinge = await create_author(client, "Vernor Vinge")
+    await create_book(client, title="A Fire Upon the Deep", author_id=vinge["id"])
+    typed_plain = (
+        (fullwidth("HOBBIT "), "hobbit "),
+        ("\ufb01re ", "fire "),
+        (fullwidth("HOB"), "hob"),
+        (fullwidth("Vinge ") + "\ufb01re", "vinge fire"),
+    )
+    for typed, plain in typed_plain:
+        found = await search(client, typed)
+        assert titles(found) == titles(await search(client, plain)), typed
+        assert found["items"] and found["suggestion"] is None, typed
+    # And a book written so is found by the plain letters.
+    title = fullwidth("Tokyo") + " \ufb02oor Plans"
+    await create_book(client, title=title, author_id=vinge["id"])
+    assert titles(await search(client, "tokyo floor ")) == [title]
+
+
 async def test_an_accent_typed_as_a_combining_mark_is_the_accented_letter(client, shelf) -> None:
     # "a" then U+0301, as some keyboards and pasted text send "á": the
     # mark is no letter, and uncomposed it cut the word in two.
