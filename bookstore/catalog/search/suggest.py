@@ -44,22 +44,35 @@ AUTHOR_POSTINGS_PER_ITEM = 8
 
 
 def _walk(
-    driver_words: list[str], field: int, per_word: int, total: int, others: QueryString
+    driver_words: list[str],
+    field: int,
+    per_word: int,
+    total: int,
+    others: QueryString,
+    *,
+    once_in: str | None = None,
 ) -> QueryString:
     """book_search rows of the driver's postings in ``field``, the others checked in-row.
 
     A nested loop over the driver's words in their order, each word's
     postings by id (search_postings' primary key): rows stream out in that
-    order and the LIMIT stops the reading.
+    order and the LIMIT stops the reading. ``once_in``: the row's column of
+    ``field`` (``s.title``), when a book must come out once: a book holding
+    two of the driver's words ("Stranger in a Strange Land" for "stra") is
+    met under each, and is skipped under a word after the first it holds.
     """
+    once = ""
+    if once_in is not None:
+        once = f" AND (v.n = 1 OR NOT {once_in} && ({{}}::text[])[1:v.n - 1])"
     return Sql(
         "SELECT s.book_id, s.author_id FROM unnest({}::text[]) WITH ORDINALITY AS v (word, n)"
         " CROSS JOIN LATERAL (SELECT p.book_id FROM search_postings p"
         f" WHERE p.word = v.word AND p.field = {field} ORDER BY p.book_id"
         f" {literal_limit(per_word)}) AS p"
-        f" JOIN book_search s ON s.book_id = p.book_id WHERE {{}} {literal_limit(total)}",
+        f" JOIN book_search s ON s.book_id = p.book_id WHERE {{}}{once} {literal_limit(total)}",
         driver_words,
         others,
+        *([driver_words] if once_in is not None else []),
     )
 
 
@@ -98,6 +111,7 @@ def completions_statement(
         max(limit, CHECKED_POSTINGS // len(driver_words)) if checked else limit,
         limit,
         all_of([_holds_every_term("s.title", words), *conditions]),
+        once_in="s.title",
     )
     authors = _walk(
         driver_words,

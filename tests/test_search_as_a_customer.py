@@ -1,0 +1,20 @@
+"""Issue 9 tried as a customer and a storefront developer would, on `serve --demo`.
+
+Each test is a wrong answer found that way (session 29), kept so it stays fixed.
+"""
+
+from __future__ import annotations
+
+from factories import create_author, create_book
+
+
+async def test_suggest_offers_a_title_holding_two_completions_of_the_prefix_once(client) -> None:
+    # "stra" completes both "stranger" and "strange": the title was walked
+    # once per completion and offered twice ("st" and "ha" on the demo catalog).
+    author = await create_author(client, "Robert A. Heinlein")
+    book = await create_book(client, title="Stranger in a Strange Land", author_id=author["id"])
+    response = await client.get("/books/suggest", params={"q": "stra"})
+    assert response.status_code == 200
+    assert response.json()["items"] == [
+        {"kind": "title", "text": "Stranger in a Strange Land", "id": book["id"]}
+    ]
