@@ -18,3 +18,17 @@ async def test_suggest_offers_a_title_holding_two_completions_of_the_prefix_once
     assert response.json()["items"] == [
         {"kind": "title", "text": "Stranger in a Strange Land", "id": book["id"]}
     ]
+
+
+async def test_suggest_offers_an_author_whose_name_is_also_in_the_title(client) -> None:
+    # A book's word is posted once, at its best field: "dickinson" of
+    # "Poems by Emily Dickinson" as a title word, so the walk of the authors'
+    # postings never met Emily Dickinson and she was never offered.
+    author = await create_author(client, "Emily Dickinson")
+    book = await create_book(client, title="Poems by Emily Dickinson", author_id=author["id"])
+    for typed in ("dickinso", "dickinson", "emily dickin"):
+        response = await client.get("/books/suggest", params={"q": typed})
+        assert response.status_code == 200
+        items = response.json()["items"]
+        assert {"kind": "author", "text": "Emily Dickinson", "id": author["id"]} in items, typed
+        assert {"kind": "title", "text": book["title"], "id": book["id"]} in items, typed

@@ -105,22 +105,27 @@ def completions_statement(
     driver_words = words[driver]
     checked = len(terms) > 1 or bool(conditions)
     n = literal_limit(limit)
+    checked_postings = max(limit, CHECKED_POSTINGS // len(driver_words))
+    title_postings = checked_postings if checked else limit
     titles = _walk(
         driver_words,
         0,
-        max(limit, CHECKED_POSTINGS // len(driver_words)) if checked else limit,
+        title_postings,
         limit,
         all_of([_holds_every_term("s.title", words), *conditions]),
         once_in="s.title",
     )
-    authors = _walk(
-        driver_words,
-        1,
-        max(limit, CHECKED_POSTINGS // len(driver_words))
-        if checked
-        else limit * AUTHOR_POSTINGS_PER_ITEM,
-        limit * AUTHOR_POSTINGS_PER_ITEM,
-        all_of([_holds_every_term("s.author", words), *conditions]),
+    in_author = all_of([_holds_every_term("s.author", words), *conditions])
+    author_books = limit * AUTHOR_POSTINGS_PER_ITEM
+    author_postings = checked_postings if checked else author_books
+    # A word is posted once per book, at its best field: "Poems by Emily
+    # Dickinson" posts "dickinson" as a title word, so its author is met
+    # among the title postings the titles' walk reads, checked in-row; read
+    # only when the author postings leave room.
+    authors = Sql(
+        f"SELECT * FROM (({{}}) UNION ALL ({{}})) AS walked {literal_limit(author_books)}",
+        _walk(driver_words, 1, author_postings, author_books, in_author),
+        _walk(driver_words, 0, title_postings, author_books, in_author),
     )
     return Sql(
         "SELECT kind, id, text FROM ("
