@@ -5,7 +5,8 @@ Each test is a wrong answer found that way (session 29), kept so it stays fixed.
 
 from __future__ import annotations
 
-from factories import create_author, create_book
+import pytest
+from factories import create_author, create_book, search, titles
 
 
 async def test_suggest_offers_a_title_holding_two_completions_of_the_prefix_once(client) -> None:
@@ -32,3 +33,27 @@ async def test_suggest_offers_an_author_whose_name_is_also_in_the_title(client) 
         items = response.json()["items"]
         assert {"kind": "author", "text": "Emily Dickinson", "id": author["id"]} in items, typed
         assert {"kind": "title", "text": book["title"], "id": book["id"]} in items, typed
+
+
+@pytest.mark.parametrize("typed", ["!!!", "...", "-", '"', "¿?", "  ***  "])
+async def test_a_text_with_no_word_answers_the_filters_listing_as_stop_words_do(
+    client, typed
+) -> None:
+    # "the" (a stop word: nothing to search) answers the filters' listing;
+    # "!!!" (no word at all: nothing to search either) answered an empty page,
+    # so `q=!!!&author=tolkien` said Tolkien wrote nothing.
+    tolkien = await create_author(client, "J. R. R. Tolkien")
+    for title in ("The Hobbit", "The Silmarillion"):
+        await create_book(client, title=title, author_id=tolkien["id"])
+    await create_book(client, title="Dune")
+    stop_words = await search(client, "the", author="tolkien")
+    page = await search(client, typed, author="tolkien")
+    assert titles(page) == titles(stop_words) == ["The Hobbit", "The Silmarillion"]
+    assert [book["score"] for book in page["items"]] == [0, 0]
+    assert page["ignored_words"] == []
+    assert page["suggestion"] is None
+    everything = await search(client, typed, limit=2, with_total="true")
+    assert everything["total"] == 3
+    assert titles(everything) == ["Dune", "The Hobbit"]
+    rest = await search(client, typed, limit=2, cursor=everything["next_cursor"])
+    assert titles(rest) == ["The Silmarillion"]

@@ -74,8 +74,8 @@ class SearchResult:
     # The words searched (after any were dropped): what the facets and the
     # total of the search count (``bookstore.catalog.counts``).
     match: Match | None = None
-    # No word could be searched (stop words only): the books are the filters'
-    # listing, and so are the total and facets.
+    # No word could be searched (stop words only, or no word at all): the
+    # books are the filters' listing, and so are the total and facets.
     listed: bool = False
 
 
@@ -233,7 +233,9 @@ async def search_books(
     if query.empty:
         if query.excluded:
             raise NothingToSearch(text.q)
-        return SearchResult([], None, [])
+        # No word at all ("!!!"): nothing to search, as for stop words only,
+        # and answered the same way, not by an empty page.
+        return await _listing(filters, text, limit, after, [])
     async with connection(Book._meta.db) as db:
         result = await _search(db, query, filters, text, limit, after, catalog_version)
     if result.listed:
@@ -354,7 +356,8 @@ async def _listing(
     after: SearchKey | None,
     stop_words: list[str],
 ) -> SearchResult:
-    """The filters' listing, for a text made of stop words only ("the", "of the").
+    """The filters' listing, for a text made of stop words only ("the", "of the"),
+    or of no word at all ("!!!", "...": ``stop_words`` is then empty).
 
     They are not indexed, so they can find nothing, and an empty answer to
     ``q=the&author=tolkien`` looks like "Tolkien wrote nothing": as
