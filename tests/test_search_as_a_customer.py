@@ -6,7 +6,7 @@ Each test is a wrong answer found that way (session 29), kept so it stays fixed.
 from __future__ import annotations
 
 import pytest
-from factories import create_author, create_book, search, titles
+from factories import create_author, create_book, create_category, expect_error, search, titles
 
 
 async def test_suggest_offers_a_title_holding_two_completions_of_the_prefix_once(client) -> None:
@@ -57,3 +57,31 @@ async def test_a_text_with_no_word_answers_the_filters_listing_as_stop_words_do(
     assert titles(everything) == ["Dune", "The Hobbit"]
     rest = await search(client, typed, limit=2, cursor=everything["next_cursor"])
     assert titles(rest) == ["The Silmarillion"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/categories", "/categories/{category}", "/authors/{author}", "/books/{book}"],
+)
+async def test_a_route_without_query_parameters_refuses_any(client, path) -> None:
+    # `/categories?limit=2` answered every category, the limit silently ignored.
+    author = await create_author(client)
+    book = await create_book(client, author_id=author["id"])
+    category = await create_category(client, "Fantasy")
+    url = path.format(category=category["id"], author=author["id"], book=book["id"])
+    assert (await client.get(url)).status_code == 200
+    detail = expect_error(await client.get(url, params={"limit": "2", "_": "1", "x": "1"}), 422)
+    assert [error["loc"] for error in detail] == [["query", "limit"], ["query", "x"]]
+
+
+async def test_a_write_without_query_parameters_refuses_any_after_its_token(client) -> None:
+    # `POST /books?dry_run=true` (a parameter of the import) created the book.
+    author = await create_author(client)
+    body = {"title": "Not Written", "author_id": author["id"]}
+    refused = await client.post("/books", params={"dry_run": "true"}, json=body)
+    assert expect_error(refused, 422)[0]["loc"] == ["query", "dry_run"]
+    anonymous = await client.post(
+        "/books", params={"dry_run": "true"}, json=body, headers={"Authorization": ""}
+    )
+    assert anonymous.status_code == 401
+    assert (await client.get("/books", params={"q": "written"})).json()["items"] == []

@@ -23,10 +23,10 @@ from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, Response, status
-from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from bookstore import tokens
+from bookstore.api.known_query import KnownQueryRoute
 from bookstore.schemas import ErrorOut
 
 # auto_error=False: FastAPI's own error would be 403 or a bare 401; this
@@ -96,7 +96,7 @@ WriteToken = Depends(require_write_token)
 LogReaderToken = Depends(require_log_reader_token)
 
 
-class TokenFirstRoute(APIRoute):
+class TokenFirstRoute(KnownQueryRoute):
     """A route that answers 401 before it reads the body, when it needs a write token.
 
     FastAPI reads and parses the body before it solves the dependencies: a
@@ -104,6 +104,7 @@ class TokenFirstRoute(APIRoute):
     client without a token. Routes without ``WriteToken`` (the reads) get
     FastAPI's handler unchanged. A body over the size limit may still be
     refused (413) before this runs, unread (``bookstore.api.body_limit``).
+    The token is checked before the query parameters too (``KnownQueryRoute``).
     """
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
