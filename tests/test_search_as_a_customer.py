@@ -85,3 +85,20 @@ async def test_a_write_without_query_parameters_refuses_any_after_its_token(clie
     )
     assert anonymous.status_code == 401
     assert (await client.get("/books", params={"q": "written"})).json()["items"] == []
+
+
+async def test_a_swap_in_a_long_word_whose_stem_is_shorter_is_one_typo(client) -> None:
+    # "punishmnet" (10 letters) is "punishment" with two letters swapped, one
+    # typo. The vocabulary holds stems ("punish"), no spelling one edit from
+    # the word typed is one, and its trigram neighbour "punish" was measured
+    # on the stem alone (four edits): the word was ignored.
+    author = await create_author(client, "Fyodor Dostoevsky")
+    await create_book(client, title="Crime and Punishment", author_id=author["id"])
+    await create_book(client, title="The Idiot", author_id=author["id"])
+    page = await search(client, "punishmnet")
+    assert (titles(page), page["ignored_words"]) == (["Crime and Punishment"], [])
+    assert page["suggestion"] == "punishment"
+    page = await search(client, "dostoevsky punishmnet")
+    assert (titles(page), page["ignored_words"]) == (["Crime and Punishment"], [])
+    # Three typos from the word as written: still beyond.
+    assert (await search(client, "pumoshmnet"))["ignored_words"] == ["pumoshmnet"]

@@ -99,12 +99,14 @@ SURFACE_OF = """(
 # come as one more word, counted the same way, with the list they were built
 # from (``frozen``), which the prefix's completions must equal.
 #
-# The trigram neighbours come without their spelling, so they are measured
-# on stems only, within the stem's budget (``typos.within_typos``): two typos
-# need a stem of 9 letters or more, or a plural of 9 letters or more, whose
-# "s" or "es" counts as a letter ("hobbbbits", stem "hobbbbit", is "hobbits"
-# with two typos), as ``within_typos`` counts it; a shorter stem ("happiness"
-# is "happi") is not compared with them at all.
+# The trigram neighbours come spelt out too, and are measured as the edits
+# are (``typos.within_typos``): stem to stem, or the word typed to the word
+# as written ("punishmnet", a swap in "punishment", is four edits from the
+# stem "punish"). They are asked for a stem of 9 letters or more, or a
+# plural of 9 letters or more, whose "s" or "es" counts as a letter
+# ("hobbbbits", stem "hobbbbit", is "hobbits" with two typos); a shorter
+# stem ("happiness" is "happi") is not compared with them at all: the KNN is
+# the dear part.
 #
 # A long word is tried one edit away first: the nearest words are kept, so
 # when one is there the trigram neighbours could add nothing (they were all
@@ -194,7 +196,8 @@ SELECT {{}}c.n, c.kind, c.word, c.books,
            SELECT {RUN_SIZE.format(word="c.word", field="f.field", last_book="top.id")}
            FROM unnest(ARRAY[0, 1, 2, 3]::smallint[]) AS f (field) ORDER BY f.field)
        END AS postings,
-       CASE WHEN c.kind = 'edit' THEN {SURFACE_OF.format(stem="c.word")} END AS surface,
+       CASE WHEN c.kind IN ('edit', 'near') THEN {SURFACE_OF.format(stem="c.word")}
+       END AS surface,
        c.frozen,
        top.id AS top_book, top.version AS lookup_version
 FROM candidates c,
@@ -462,8 +465,8 @@ def _resolve_rows(
         elif lexeme is not None and candidates[n]:
             limit = typos[n - 1]
             # A spelling the statement made by one edit of the lexeme or of the
-            # word typed is one typo away; a trigram neighbour is as far as its
-            # stem. Each must be within the typos of the stem, or of the word
+            # word typed is one typo away; a trigram neighbour is ranked as far
+            # as its stem. Each must be within the typos of the stem, or of the word
             # typed against the word as written (``typos.within_typos``), the
             # stem measured for itself: "silver", one edit of "silves", is two
             # from its stem "silv", and is kept as written "silver".
