@@ -222,23 +222,26 @@ class GinKeys:
     terms: int
 
 
-def _keyed_scan_cost(keys: Sequence[int], catalog_books: int, decoded_item: float) -> float:
+def _keyed_scan_cost(
+    keys: Sequence[float], holding: Sequence[float], decoded_item: float
+) -> float:
     """A scan keyed on sets of ``keys`` books, in that order, and its rows (``GIN_*``;
-    ``decoded_item``: an item decoded).
+    ``decoded_item``: an item decoded; ``holding``: for each key after the first, the
+    share of the books met so far that it holds, from independence).
 
     The first two keys advance past each other about as often as the rarer
     holds books; each later key is asked for the candidates the keys before
-    it meet in (guessed from independence); every book all the keys meet
-    in is a row read and checked.
+    it meet in; every book all the keys meet in is a row read and checked.
+    The one price of both scans: ``gin_keys``' and the qualified one
+    (``_qualified_scan_cost``).
     """
-    catalog = max(catalog_books, 1)
     first, *later = keys
     rounds, decoded, met = 0.0, float(first), float(first)
-    for position, books in enumerate(later):
+    for position, (books, share) in enumerate(zip(later, holding, strict=True)):
         asked = min(first, books) if position == 0 else met
         rounds += asked
         decoded += min(books, GIN_PAGE_ITEMS * asked)
-        met *= books / catalog
+        met *= share
     return rounds * GIN_ROUND + decoded * decoded_item + met * GIN_ROW
 
 
@@ -256,9 +259,14 @@ def gin_keys(terms: Sequence[ResolvedTerm], catalog_books: int) -> GinKeys:
 
 def _gin_keys(counts: Sequence[int], catalog_books: int) -> GinKeys:
     """``gin_keys`` from the terms' books (``counts``, sorted)."""
+    catalog = max(catalog_books, 1)
     return min(
         (GinKeys(keyed) for keyed in range(1, len(counts) + 1)),
-        key=lambda keys: _keyed_scan_cost(counts[: keys.terms], catalog_books, GIN_DECODED),
+        key=lambda keys: _keyed_scan_cost(
+            counts[: keys.terms],
+            [books / catalog for books in counts[1 : keys.terms]],
+            GIN_DECODED,
+        ),
     )
 
 
@@ -283,20 +291,15 @@ def _qualified_scan_cost(
 
     A qualified key holds the term's books in the category, about its share of
     them (independence); the keys skip past each other as ``_keyed_scan_cost``
-    has it, and every book they meet in is a row read, where the other
+    has it, each later one holding its term's share of the catalog of the
+    books met, and every book they meet in is a row read, where the other
     terms are told.
     """
     catalog = max(catalog_books, 1)
     share = min(max(category_books, 1) / catalog, 1.0)
     sizes = [count * share for count in counts[:keyed]]
-    first, *later = sizes
-    rounds, items, met = 0.0, first, first
-    for position, books in enumerate(later):
-        asked = min(first, books) if position == 0 else met
-        rounds += asked
-        items += min(books, GIN_PAGE_ITEMS * asked)
-        met *= min(counts[position + 1] / catalog, 1.0)
-    return rounds * GIN_ROUND + items * decoded + met * GIN_ROW
+    holding = [min(count / catalog, 1.0) for count in counts[1:keyed]]
+    return _keyed_scan_cost(sizes, holding, decoded)
 
 
 @dataclass(frozen=True)
