@@ -245,7 +245,7 @@ def page_by_relevance(
     few books: the matches are looked for among them.
     """
     if small_category is not None:
-        return _score_matches(match, criteria, after, limit, among=small_category)
+        return _score_category(match, criteria, after, limit, small_category)
     if len(match.terms) == 1 and not match.phrases:
         return _walk_postings(match, criteria, after, limit)
     return _score_matches(match, criteria, after, limit)
@@ -274,16 +274,8 @@ def _walk_postings(match: Match, criteria: Criteria, after: Relevance, limit: in
     )
 
 
-def _score_matches(
-    match: Match,
-    criteria: Criteria,
-    after: Relevance,
-    limit: int,
-    among: list[int] | None = None,
-) -> QueryString:
+def _score_matches(match: Match, criteria: Criteria, after: Relevance, limit: int) -> QueryString:
     score = ranking.score("s", match.terms)
-    if among is not None:
-        return _score_category(match, criteria, after, limit, among)
     conditions = match_conditions("s", match, criteria)
     return best_of_rows(score, conditions, after, limit)
 
