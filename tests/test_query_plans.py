@@ -49,7 +49,7 @@ from bookstore.catalog.search import (
 )
 from bookstore.catalog.search.level_walk import WORD_SLOTS
 from bookstore.catalog.search.suggest import suggest
-from bookstore.catalog.search.vocabulary import look_up_terms_alongside
+from bookstore.catalog.search.vocabulary import look_up_query
 from bookstore.catalog.search.words import parse_query
 from bookstore.catalog.sorts import PageKey, sort_order
 from bookstore.catalog.statements import rows_to_fetch
@@ -1111,10 +1111,7 @@ async def _word_and_a_prefix_of_few_guessed_matches() -> str:
     async with connection(Book._meta.db) as db:
         for row in rows:
             q = f"{row['word']} {row['prefix']}"
-            parsed = parse_query(q)
-            terms, _ = await look_up_terms_alongside(
-                db, parsed.terms, prefix=parsed.prefix, counted=True
-            )
+            terms, _ = await look_up_query(db, parse_query(q))
             if not all(term.variants for term in terms):
                 continue
             if plans.gin_first(terms, top["id"]):

@@ -42,7 +42,7 @@ from bookstore.catalog.search.pages import (
 from bookstore.catalog.search.plans import gin_first, plan_in_category
 from bookstore.catalog.search.vocabulary import (
     ResolvedTerm,
-    look_up_terms_alongside,
+    look_up_query,
 )
 from bookstore.catalog.search.words import ParsedQuery, parse_query
 from bookstore.catalog.sorts import TITLE, PageKey, SortOrder, decode_key, sort_order
@@ -255,17 +255,14 @@ async def _search(
     suggest: bool = True,
 ) -> SearchResult:
     """``search_books`` on ``db``; ``suggest``: whether to work out a suggestion."""
-    # A search of several terms plans its walk from the words' postings
-    # per field: counted by the same statement, which also looks up the
-    # filters' categories and authors (by relevance, with the categories'
-    # sizes, which choose how a category is searched).
+    # The terms' statement also looks up the filters' categories and authors
+    # (by relevance, with the categories' sizes, which choose how a category
+    # is searched).
     lookup = criteria_lookup(filters, category_books=text.sort == "relevance")
     # One per term of the query, in its order (the phrases name them so).
-    looked_up, found = await look_up_terms_alongside(
+    looked_up, found = await look_up_query(
         db,
-        query.terms,
-        prefix=query.prefix,
-        counted=len(query.terms) > 1,
+        query,
         alongside=lookup.columns,
         alongside_key=lookup.key(),
         known_version=catalog_version,

@@ -28,7 +28,7 @@ from piccolo.querystring import QueryString
 
 from bookstore.catalog.search import first_match_ids
 from bookstore.catalog.search.pages import Match, match_of, text_conditions
-from bookstore.catalog.search.vocabulary import ResolvedTerm, look_up_terms_alongside
+from bookstore.catalog.search.vocabulary import ResolvedTerm, look_up_query
 from bookstore.catalog.search.words import ParsedQuery, parse_query
 from bookstore.catalog.statements import Row, all_of, literal_limit, rows_to_fetch
 from bookstore.database import DatabaseConnection, connection, fetch
@@ -262,16 +262,10 @@ async def _completions(
     db: DatabaseConnection, query: ParsedQuery, limit: int, catalog_version: int | None
 ) -> tuple[list[Row], list[ResolvedTerm]]:
     """``suggest``'s answer for ``query`` (no word dropped), and its terms looked up."""
-    # Looked up once, as the search looks them up: counted for several
-    # terms, whose search (``_found_titles``) plans its level walk from the
-    # words' postings, so that completions and searches share kept terms.
-    resolved, found = await look_up_terms_alongside(
-        db,
-        query.terms,
-        prefix=query.prefix,
-        counted=len(query.terms) > 1,
-        known_version=catalog_version,
-    )
+    # Looked up once, as the search looks them up (its titles are the
+    # search's, ``_found_titles``), so that completions and searches share
+    # kept terms.
+    resolved, found = await look_up_query(db, query, known_version=catalog_version)
     found_words = _every_word_found(resolved)
     if found_words is None:
         return [], resolved  # a word matches nothing: nothing completes the text

@@ -25,7 +25,7 @@ from bookstore.catalog.search.typos import (
     typo_distance,
     within_typos,
 )
-from bookstore.catalog.search.words import Term
+from bookstore.catalog.search.words import ParsedQuery, Term
 from bookstore.database import DatabaseConnection, fetch
 from bookstore.query_text import Sql
 
@@ -298,6 +298,35 @@ class ResolvedTerm:
 def _prefix_bounds(prefix: str) -> tuple[str, str]:
     """The range of words (collation "C") starting with ``prefix``."""
     return prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+async def look_up_query(
+    db: DatabaseConnection,
+    query: ParsedQuery,
+    *,
+    alongside: QueryString | None = None,
+    alongside_key: Hashable | None = None,
+    known_version: int | None = None,
+) -> tuple[list[ResolvedTerm], Mapping[str, Any]]:
+    """``query``'s terms resolved (``look_up_terms_alongside``) as a search of a text
+    resolves them: the last one also as a prefix while it is typed, and, for several
+    terms, counted, since their search plans its level walk from the words' postings per
+    field (``levels``).
+
+    The search and its completions (``suggest``, whose titles are the
+    search's first page) both ask through here, so that they take the same
+    kept terms: a term kept uncounted is looked up again by a search that
+    counts.
+    """
+    return await look_up_terms_alongside(
+        db,
+        query.terms,
+        prefix=query.prefix,
+        counted=len(query.terms) > 1,
+        alongside=alongside,
+        alongside_key=alongside_key,
+        known_version=known_version,
+    )
 
 
 async def look_up_terms_alongside(
