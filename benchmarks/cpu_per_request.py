@@ -12,6 +12,15 @@ which belong to the request path's cost::
     python -m benchmarks.cpu_per_request --database bench_req100k \\
         --checkout before=/work/wt/base --checkout after=. --scenario category_big
 
+``--scenario`` may be given several times: each round then loads every
+checkout with each scenario in turn, so that a search and the listing it is
+judged against are paired under the same load (a request's CPU moves with
+the machine's load, by a factor of two between a quiet run and one with the
+other sessions measuring)::
+
+    python -m benchmarks.cpu_per_request --database bench_1m --checkout main=. \\
+        --scenario q_prefix --scenario category_big --connections 32
+
 The database must have no other clients while it runs.
 """
 
@@ -20,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -41,13 +51,20 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("--database", required=True)
     parser.add_argument("--checkout", action="append", required=True, help="NAME=DIR")
-    parser.add_argument("--scenario", default="category_big", choices=[s.value for s in Scenario])
+    parser.add_argument(
+        "--scenario",
+        action="append",
+        choices=[s.value for s in Scenario],
+        help="category_big unless given; several: paired in each round",
+    )
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--duration", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args(argv)
     dsn = with_database(server_dsn(PROJECT_DIR), args.database)
-    paths = scenario_paths(Scenario(args.scenario), asyncio.run(sample_terms(dsn)))
+    terms = asyncio.run(sample_terms(dsn))
+    scenarios = args.scenario or [Scenario.CATEGORY_BIG.value]
+    paths_of = {name: scenario_paths(Scenario(name), terms) for name in scenarios}
     log_dir = PROJECT_DIR / "benchmarks" / "results" / "cpu-per-request"
     with contextlib.ExitStack() as stack:
         served = []
@@ -63,7 +80,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             [worker] = listening_pids(spec.port)
             served.append((name, server, worker))
         for _ in range(args.rounds):
-            for name, server, worker in served:
+            for scenario, (name, server, worker) in itertools.product(scenarios, served):
+                paths = paths_of[scenario]
                 run_wrk(
                     server.base_url, paths, threads=2, connections=args.connections, duration_s=1
                 )
@@ -87,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
                 load = Path("/proc/loadavg").read_text().split()[0]
                 print(
-                    f"{stamp} (load {load}) {args.scenario} {name}: "
+                    f"{stamp} (load {load}) {scenario} {name}: "
                     f"{result.requests_per_s:.0f} req/s, worker {worker_us:.0f} us, "
                     f"PostgreSQL {database_us:.0f} us a request",
                     flush=True,
