@@ -9,7 +9,6 @@ refused.
 from __future__ import annotations
 
 import re
-import unicodedata
 from decimal import Decimal
 from functools import lru_cache
 from typing import Annotated, Any
@@ -63,10 +62,15 @@ Isbn = Annotated[
 
 def slugify(name: str) -> str:
     """``"Science Fiction & Fantasy"`` -> ``"science-fiction-fantasy"``."""
+    # Imported here: the catalog package imports these schemas.
+    from bookstore.catalog.search.words import fold
+
     # Apostrophes join words ("Children's" -> "childrens"), they do not split them.
     name = name.replace("'", "").replace("\u2019", "")
-    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:100].rstrip("-")
+    # Folded as the search folds ("Ærø Œnology" -> "aero oenology"): NFKD keeps
+    # æ, ø, œ, ß, ł whole, and the ASCII encoding below dropped them.
+    ascii_name = fold(name).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_name).strip("-")[:100].rstrip("-")
 
 
 @lru_cache(maxsize=65_536)
