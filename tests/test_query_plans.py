@@ -14,6 +14,7 @@ plain SQL query written independently of the service's.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -47,6 +48,7 @@ from bookstore.catalog.search import (
     plans,
     search_books,
 )
+from bookstore.catalog.search.kept_pages import kept_pages
 from bookstore.catalog.search.level_walk import WORD_SLOTS
 from bookstore.catalog.search.suggest import suggest
 from bookstore.catalog.search.vocabulary import look_up_query
@@ -1088,7 +1090,8 @@ async def _assert_gin_page_then_walked_alike(
     assert read < most_read, (q, read)
     force_walk()
     walked = await _assert_same_page_again(BookFilters(), text, found, captured)
-    assert [s for s in walked if "WITH RECURSIVE branch" in s.sql], q
+    # By levels, or by its best walk alone (``level_walk.first_walk``).
+    assert [s for s in walked if "FROM search_postings p" in s.sql], q
 
 
 async def _word_and_a_prefix_of_few_guessed_matches() -> str:
@@ -1240,8 +1243,10 @@ async def test_a_word_and_a_prefix_walk_the_prefixs_own_postings(
 
     First and second pages served by indexes, rows and postings bounded; the
     same pages as the completions walked one by one (the prefix's list
-    stale) and as the GIN path.
+    stale) and as the GIN path. Every first page by levels: none read by its
+    best walk alone (``first_walk``, the test below).
     """
+    monkeypatch.setattr(levels, "FILLS_MARGIN", math.inf)
     for q in await _words_and_prefixes_in_titles():
         text = TextQuery(q)
         found = await _page_served_by_indexes(BookFilters(), text, database, captured)
@@ -1262,6 +1267,42 @@ async def test_a_word_and_a_prefix_walk_the_prefixs_own_postings(
         monkeypatch.setattr(levels, "MAX_BRANCHES", -1)  # the GIN path
         by_gin = await _assert_same_page_again(BookFilters(), text, found, captured)
         assert not [s for s in by_gin if "WITH RECURSIVE branch" in s.sql], q
+
+
+async def test_a_first_page_its_best_walk_fills_reads_that_walk_alone(
+    catalog: Catalog,
+    database: asyncpg.Connection,
+    captured: list[Statement],
+    monkeypatch: pytest.MonkeyPatch,
+):
+    """A word and a prefix whose best group is one walk guessed to fill the page: that
+    walk alone (``level_walk.first_walk``), its runs read in book_id order and met by
+    a merge join or by probes, never sorted (a sort reads a run to its end), served by
+    indexes; the same page as the page by levels.
+    """
+    # A word of the catalog's (its titles' postings hold prefixes' own, "vo*").
+    texts = [q for q in await _words_and_prefixes_in_titles() if "*" not in q]
+    for q in texts:
+        text = TextQuery(q)
+        found = await _page_served_by_indexes(BookFilters(), text, database, captured)
+        pages = [s for s in captured if "WITH page AS" in s.sql]
+        if len(pages) == 1 and "WITH RECURSIVE branch" not in pages[0].sql:
+            break
+    else:
+        pytest.fail("no word and prefix whose first page is read by its best walk alone")
+    ((_, nodes),) = await _analyzed_plans(database, pages)
+    walked = [node for node in nodes if _reads_postings_in_order(node)]
+    assert len(walked) == 2, q
+    # The page's books are sorted by score (``details``), never the runs.
+    sorts = [node for node in nodes if node["Node Type"] in ("Sort", "Hash")]
+    assert [node["Sort Key"][0] for node in sorts] == ["page.score DESC"], q
+    met = {node["Node Type"] for node in nodes} & {"Merge Join", "SubPlan"}
+    met |= {node.get("Parent Relationship") for node in walked} & {"SubPlan"}
+    assert met, (q, "the runs are neither merge joined nor probed")
+    kept_pages().clear()
+    monkeypatch.setattr(levels, "FILLS_MARGIN", math.inf)
+    by_levels = await _assert_same_page_again(BookFilters(), text, found, captured)
+    assert [s for s in by_levels if "WITH RECURSIVE branch" in s.sql], q
 
 
 # -- storefront browsing (issue 10): several categories, ranges, sorts, counts -------------

@@ -28,6 +28,7 @@ from bookstore.catalog.search.candidates import page_of_gin
 from bookstore.catalog.search.did_you_mean import corrected_text, text_beyond_typos
 from bookstore.catalog.search.highlight import highlight_title, stems_of
 from bookstore.catalog.search.kept_pages import keep_first_page, kept_first_page
+from bookstore.catalog.search.level_walk import FirstWalk
 from bookstore.catalog.search.levels import best_matches
 from bookstore.catalog.search.ordered import page_in_order
 from bookstore.catalog.search.pages import (
@@ -108,9 +109,15 @@ async def _page(
     page = await _page_of_ids(
         db, match, criteria, text.sort, after, rows, catalog_books, catalog_version, sort
     )
+    by_score = text.sort == "relevance"
     books, _ = await books_with_details_and_version(
-        db, page, scored=True, by_score=text.sort == "relevance", sort=sort
+        db, page, scored=True, by_score=by_score, sort=sort
     )
+    if type(page) is FirstWalk and len(books) < page.rows:
+        # The best group's walk fell short of a page: the page by levels.
+        books, _ = await books_with_details_and_version(
+            db, page.whole, scored=True, by_score=by_score, sort=sort
+        )
     return books
 
 
@@ -162,7 +169,13 @@ async def _planned(
     small_category = plan.small_category
     if small_category is None and len(match.terms) > 1:
         by_levels = await best_matches(
-            db, match, criteria, resume, rows, known_version=catalog_version
+            db,
+            match,
+            criteria,
+            resume,
+            rows,
+            known_version=catalog_version,
+            catalog_books=catalog_books,
         )
         if by_levels is not None:
             return by_levels
@@ -184,7 +197,7 @@ async def first_match_ids(
     completion offering titles (``suggest``) offers the books the search
     would show first, never a list of its own.
     """
-    return await _page_of_ids(
+    page = await _page_of_ids(
         db,
         match,
         Criteria(),
@@ -195,6 +208,8 @@ async def first_match_ids(
         catalog_version,
         TITLE,
     )
+    # The completions embed the statement: the page by levels, whole.
+    return page.whole if type(page) is FirstWalk else page
 
 
 def _cut(

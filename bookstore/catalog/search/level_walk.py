@@ -305,7 +305,13 @@ def _walks_text(walked: Sequence[Branch]) -> list[str]:
 
 
 def page_by_levels(
-    match: Match, criteria: Criteria, limit: int, scores: list[int], walked: list[Branch]
+    match: Match,
+    criteria: Criteria,
+    limit: int,
+    scores: list[int],
+    walked: list[Branch],
+    *,
+    first_walk_fills: bool = False,
 ) -> QueryString:
     """(id, score) of the best ``limit`` matches: one score's group after another.
 
@@ -320,6 +326,11 @@ def page_by_levels(
     Without filters but categories its text depends on the page's size,
     the number of terms and of category sets alone, and is compiled once
     for them (``_walk_text``): a request computes its arguments only.
+
+    ``first_walk_fills``: the best group's walk is likely to fill the page
+    (``levels.best_group_fills``); without filters, a first page whose best
+    group is one walk of the shape ``first_walk`` reads is then read by that
+    walk alone (``FirstWalk``), the page by levels kept for when it does not.
     """
     walks = _walks_text(walked)
     # New lists for every statement, never shared: see ranking.term_score.
@@ -328,7 +339,9 @@ def page_by_levels(
     if not in_row and not ranges_of_book("j.id", criteria):
         sets = [list(category_ids) for category_ids in criteria.category_sets]
         values = [*walks, *sets, *(array for pair in arrays for array in pair), scores]
-        return Compiled(_walk_text(limit, len(arrays), len(sets)), values)
+        whole = Compiled(_walk_text(limit, len(arrays), len(sets)), values)
+        alone = None if sets or not first_walk_fills else first_walk(limit, scores, walked)
+        return whole if alone is None else FirstWalk(alone, whole, limit)
     return _level_statement(
         limit, walks, arrays, scores, in_row, lambda book: book_conditions(book, criteria)
     )
@@ -397,3 +410,71 @@ def _walk_text(limit: int, terms: int, category_sets: int = 0) -> str:
     if args:
         raise RuntimeError(f"a value of the page by levels is not a placeholder: {args}")
     return text
+
+
+# The best group's one walk read alone (``first_walk``): one word's run met
+# with its partner's, merge joined or probed, as the walk's first and third
+# ways read it, without the recursive statement around them. Most first
+# pages of a word and a prefix are one such walk: at 1M books 301 of the 315
+# walked first pages of q_prefix's texts had a best group of one walk of one
+# word, with no row to check, that filled the page (2026-11-30, session 29).
+# The page by levels sets up some fifty nodes at every execution and reads
+# its walk through its gates, bounds and row check; read alone, the same
+# books cost x0.6-0.8 of PostgreSQL's CPU ("memory bi" 1,429 -> 895 us).
+_FIRST_WALK_MERGED = """
+SELECT p.book_id AS id, $5::integer AS score
+FROM search_postings p JOIN search_postings m ON m.book_id = p.book_id
+WHERE p.word = $1 AND p.field = $2 AND m.word = $3 AND m.field = $4
+ORDER BY p.book_id {limit}"""
+_FIRST_WALK_PROBED = """
+SELECT p.book_id AS id, $5::integer AS score
+FROM search_postings p
+WHERE p.word = $1 AND p.field = $2
+  AND EXISTS (SELECT 1 FROM search_postings m
+              WHERE m.word = $3 AND m.field = $4 AND m.book_id = p.book_id OFFSET 0)
+ORDER BY p.book_id {limit}"""
+
+
+@functools.cache
+def _first_walk_text(limit: int, probe: bool) -> str:
+    """The text of ``first_walk`` for a page of ``limit`` rows, merged or ``probe``d."""
+    return (_FIRST_WALK_PROBED if probe else _FIRST_WALK_MERGED).format(limit=literal_limit(limit))
+
+
+class FirstWalk(Sql):
+    """A first page read by its best group's one walk alone (``first_walk``), and the
+    page by levels (``whole``) to read instead when it finds fewer than ``rows`` books.
+
+    A ``QueryString`` that compiles to the walk alone, so that it is planned,
+    kept (``kept_pages``) and wrapped (``details``) as any page's statement;
+    the search reads ``whole`` when the walk fell short of a page, one
+    statement more.
+    """
+
+    __slots__ = ("rows", "whole")
+
+    def __init__(self, walk: QueryString, whole: QueryString, rows: int) -> None:
+        super().__init__("{}", walk)
+        self.whole = whole
+        self.rows = rows
+
+
+def first_walk(limit: int, scores: Sequence[int], walked: Sequence[Branch]) -> QueryString | None:
+    """The first page's ids when its best group is one walk of one word met with its
+    partner's run, which tell its books without their rows (``Branch.check_row``
+    false): the walk's first ``limit`` books, at the group's score. None otherwise.
+
+    Its books are the page's when it finds ``limit`` of them: every book of
+    the best group scores more than any other, and the page by levels takes
+    the group's lowest ids, which are the walk's. Fewer, and the page goes on
+    into the next groups: the caller reads the page by levels instead
+    (``FirstWalk``). Only for a search without filters (``page_by_levels``).
+    """
+    if not walked or walked[0].group != 1 or (len(walked) > 1 and walked[1].group == 1):
+        return None
+    branch = walked[0]
+    if len(branch.words) != 1 or branch.partner is None or branch.check_row or branch.after_id:
+        return None
+    word, (partner_word, partner_field) = branch.words[0], branch.partner
+    values = [word, branch.field, partner_word, partner_field, scores[0]]
+    return Compiled(_first_walk_text(limit, branch.probe), values)

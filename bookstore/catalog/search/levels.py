@@ -456,6 +456,28 @@ def branches(
     return scores, found
 
 
+# The best group's walk is read alone (``level_walk.first_walk``) when its
+# books are guessed at least FILLS_MARGIN pages (from independence, the
+# runs' lengths over the catalog's books): a walk that falls short is read
+# to its runs' ends, and then the page by levels reads it again.
+FILLS_MARGIN = 2.5
+
+
+def best_group_fills(
+    groups: list[tuple[int, list[tuple[Level, ...]]]],
+    after: Relevance,
+    limit: int,
+    catalog_books: int,
+) -> bool:
+    """Whether the first group after ``after`` is one combination of two levels whose
+    books, guessed from independence, are FILLS_MARGIN times ``limit`` or more."""
+    first = next((combos for score, combos in groups if score <= after.score), None)
+    if catalog_books <= 0 or first is None or len(first) != 1 or len(first[0]) != 2:
+        return False
+    walked, partner = first[0]
+    return walked.postings * partner.postings >= FILLS_MARGIN * limit * catalog_books
+
+
 async def best_matches(
     db: DatabaseConnection,
     match: Match,
@@ -464,10 +486,12 @@ async def best_matches(
     limit: int,
     *,
     known_version: int | None = None,
+    catalog_books: int = 0,
 ) -> QueryString | None:
     """The statement of the page by levels; None when the query has too many combinations.
 
-    ``known_version``: the catalog version this process knows (``postings_per_field``).
+    ``known_version``: the catalog version this process knows (``postings_per_field``);
+    ``catalog_books``: about how many books the catalog holds (``best_group_fills``).
     """
     if len(match.terms) > MAX_TERMS:
         return None
@@ -477,7 +501,9 @@ async def best_matches(
         levels = [levels_of(term, postings) for term in match.terms]
     if prod(len(term_levels) for term_levels in levels) > MAX_COMBINATIONS:
         return None
-    scores, walks = branches(combinations(levels), after)
+    groups = combinations(levels)
+    scores, walks = branches(groups, after)
     if len(walks) > MAX_BRANCHES:
         return None
-    return page_by_levels(match, criteria, limit, scores, walks)
+    fills = best_group_fills(groups, after, limit, catalog_books)
+    return page_by_levels(match, criteria, limit, scores, walks, first_walk_fills=fills)
