@@ -16,6 +16,8 @@ from typing import Any
 import asyncpg
 import httpx
 
+from bookstore.catalog.filters import BookFilters
+from bookstore.catalog.search import TextQuery, search_books
 from bookstore.catalog_version import READ_VERSION
 
 _sequence = itertools.count(1)
@@ -93,6 +95,23 @@ async def walk_pages(
         if page["next_cursor"] is None:
             return items
         params["cursor"] = page["next_cursor"]
+    raise AssertionError("pagination never ended")
+
+
+async def scored_pages(q: str, limit: int = 4) -> list[list[tuple[int, int]]]:
+    """Every page of the search ``q``: (id, score) of each book, page by page.
+
+    From ``search_books`` itself, not the API: the response cache would
+    answer the second reading of a page at the same catalog version.
+    """
+    pages = []
+    after = None
+    for _ in range(100):
+        result = await search_books(BookFilters(), TextQuery(q), limit=limit, after=after)
+        pages.append([(book["id"], book["score"]) for book in result.books])
+        if result.next_key is None:
+            return pages
+        after = result.next_key
     raise AssertionError("pagination never ended")
 
 

@@ -12,10 +12,9 @@ from __future__ import annotations
 import math
 
 import pytest
-from factories import create_author, create_book, record_statements
+from factories import create_author, create_book, record_statements, scored_pages
 
-from bookstore.catalog.filters import BookFilters
-from bookstore.catalog.search import TextQuery, levels, search_books
+from bookstore.catalog.search import levels
 from bookstore.catalog.search.kept_pages import kept_pages
 
 # The best group: "river" and "stone" both in a title (score 32).
@@ -35,20 +34,6 @@ async def river_shelf(client, force_walk) -> None:
             await create_book(client, title=title, description=description, author_id=author["id"])
 
 
-async def _pages(q: str, limit: int) -> list[list[tuple[int, int]]]:
-    """Every page of ``q``: (id, score) of each book, from ``search_books`` (the API's
-    response cache would answer a page asked again)."""
-    pages = []
-    after = None
-    for _ in range(20):
-        result = await search_books(BookFilters(), TextQuery(q), limit=limit, after=after)
-        pages.append([(book["id"], book["score"]) for book in result.books])
-        if result.next_key is None:
-            return pages
-        after = result.next_key
-    raise AssertionError("pagination never ended")
-
-
 def _walks_alone(sql: str) -> bool:
     """Whether ``sql`` is a page read by a walk alone (``first_walk``)."""
     return "FROM search_postings p" in sql and "WITH RECURSIVE branch" not in sql
@@ -59,7 +44,7 @@ async def _pages_by_levels(monkeypatch: pytest.MonkeyPatch, q: str, limit: int):
     kept_pages().clear()
     with monkeypatch.context() as patched:
         patched.setattr(levels, "FILLS_MARGIN", math.inf)
-        pages = await _pages(q, limit)
+        pages = await scored_pages(q, limit)
     kept_pages().clear()
     return pages
 
@@ -75,7 +60,7 @@ async def test_a_first_page_its_best_walk_fills_is_read_by_that_walk_alone(
     if probed:
         monkeypatch.setattr(levels, "PROBE_RATIO", 1)
     sent = record_statements(monkeypatch)
-    pages = await _pages("river stone", limit=20)
+    pages = await scored_pages("river stone", limit=20)
     first_page = next(s.sql for s in sent if "WITH page AS" in s.sql)
     assert _walks_alone(first_page)
     assert ("EXISTS" in first_page) == probed
@@ -88,7 +73,7 @@ async def test_a_best_walk_short_of_a_page_reads_the_page_by_levels_after_it(
 ) -> None:
     monkeypatch.setattr(levels, "FILLS_MARGIN", 0.0)
     sent = record_statements(monkeypatch)
-    pages = await _pages("river stone", limit=40)
+    pages = await scored_pages("river stone", limit=40)
     first, then, *_ = [s.sql for s in sent if "WITH page AS" in s.sql]
     assert _walks_alone(first) and "WITH RECURSIVE branch" in then
     assert len(pages[0]) > BOTH_IN_TITLES
@@ -102,6 +87,6 @@ async def test_a_best_walk_guessed_short_of_a_page_is_not_read_alone(
     independence: 36 and 36 postings of 42 books guess 30 in both, below
     FILLS_MARGIN pages of 21."""
     sent = record_statements(monkeypatch)
-    await _pages("river stone", limit=20)
+    await scored_pages("river stone", limit=20)
     first_page = next(s.sql for s in sent if "WITH page AS" in s.sql)
     assert "WITH RECURSIVE branch" in first_page

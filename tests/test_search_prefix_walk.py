@@ -19,11 +19,10 @@ from factories import (
     create_book,
     create_category,
     record_statements,
+    scored_pages,
     walked_words,
 )
 
-from bookstore.catalog.filters import BookFilters
-from bookstore.catalog.search import TextQuery, search_books
 from bookstore.catalog.search.kept_pages import kept_pages
 from bookstore.catalog.search.kept_terms import kept_terms
 from bookstore.tables import Book
@@ -83,23 +82,6 @@ async def salt_shelf(client) -> dict[str, Any]:
     return {"books": books}
 
 
-async def _pages(q: str, limit: int = 4) -> list[list[tuple[int, int]]]:
-    """Every page of ``q`` in order of relevance: (id, score) of each book.
-
-    From ``search_books`` itself: through the API, the response cache would
-    answer the second reading of a page at the same catalog version.
-    """
-    pages = []
-    after = None
-    for _ in range(100):
-        result = await search_books(BookFilters(), TextQuery(q), limit=limit, after=after)
-        pages.append([(book["id"], book["score"]) for book in result.books])
-        if result.next_key is None:
-            return pages
-        after = result.next_key
-    raise AssertionError("pagination never ended")
-
-
 async def _pages_walked_one_by_one(
     prefix_postings_off, sent: list[Statement], q: str
 ) -> list[list[tuple[int, int]]]:
@@ -112,7 +94,7 @@ async def _pages_walked_one_by_one(
     with prefix_postings_off():
         kept_terms().clear()
         kept_pages().clear()
-        pages = await _pages(q)
+        pages = await scored_pages(q)
     kept_terms().clear()
     kept_pages().clear()
     walked = walked_words(sent[start:])
@@ -136,7 +118,7 @@ async def test_a_prefix_walked_as_its_own_word_gives_the_pages_of_its_completion
     """Every page, book for book and score for score. "salt sal": a word that is
     also one of the prefix's completions (walked alone, its rows confirming)."""
     sent = record_statements(monkeypatch)
-    pages = await _pages(q)
+    pages = await scored_pages(q)
     prefix = q.split()[-1]
     assert (f"{prefix}*" in walked_words(sent)) == starred
     assert sum(len(page) for page in pages) >= 4
@@ -149,13 +131,13 @@ async def test_a_stale_list_walks_the_completions_until_a_rebuild(
     sent = record_statements(monkeypatch)
     # A new word beginning "sal": the lookup's completions are no longer the list.
     salami = await create_book(client, title="River Salami", description="salami")
-    stale = await _pages("river sal")
+    stale = await scored_pages("river sal")
     assert "sal*" not in walked_words(sent)
     assert salami["id"] in [book for page in stale for book, _ in page]
     assert stale == await _pages_walked_one_by_one(prefix_postings_off, sent, "river sal")
     await Book.raw("SELECT search_rebuild()")
     sent.clear()
-    rebuilt = await _pages("river sal")
+    rebuilt = await scored_pages("river sal")
     assert "sal*" in walked_words(sent)
     assert rebuilt == stale
 
@@ -169,7 +151,7 @@ async def test_a_book_written_since_the_rebuild_is_found_through_the_prefixs_own
     renamed = salt_shelf["books"][1]
     response = await client.patch(f"/books/{renamed['id']}", json={"title": "Garden"})
     assert response.status_code == 200, response.text
-    pages = await _pages("river sal")
+    pages = await scored_pages("river sal")
     assert "sal*" in walked_words(sent)
     found = dict(book for page in pages for book in page)
     assert found[written["id"]] == 31  # "river" in its title 16, a completion there 15
