@@ -102,3 +102,71 @@ async def test_a_swap_in_a_long_word_whose_stem_is_shorter_is_one_typo(client) -
     assert (titles(page), page["ignored_words"]) == (["Crime and Punishment"], [])
     # Three typos from the word as written: still beyond.
     assert (await search(client, "pumoshmnet"))["ignored_words"] == ["pumoshmnet"]
+
+
+async def test_a_title_with_a_trademark_sign_is_found_by_its_words_as_without_it(client) -> None:
+    # "™" is "TM" to NFKD. The index folded before it split ("pokemontm", which
+    # "pokemon" met only as a prefix, and "pokemon " not at all), the query
+    # split before it folded (the sign a separator): the sign is now a word
+    # of its own on both sides, "pokemon" and "tm".
+    signed = await create_book(client, title="Pokémon™ Adventures")
+    plain = await create_book(client, title="Pokémon Adventures")
+    await create_book(client, title="Pokerface Adventures")
+    for typed in ("pokemon ", "pokemon", "Pokémon adventures", "adventures pokemon"):
+        page = await search(client, typed)
+        assert sorted(titles(page)) == sorted([signed["title"], plain["title"]]), typed
+        assert (page["ignored_words"], page["suggestion"]) == ([], None), typed
+    signed_only = (
+        "Pokémon™ ",
+        "Pokémon™",
+        "pokemon tm",
+        "POKEMON™ adventures",
+        '"Pokémon™ adventures"',
+    )
+    for typed in signed_only:
+        page = await search(client, typed)
+        assert titles(page) == [signed["title"]], typed
+        assert page["ignored_words"] == [], typed
+    # As a word, at the same score.
+    scores = {book["title"]: book["score"] for book in (await search(client, "pokemon "))["items"]}
+    assert scores[signed["title"]] == scores[plain["title"]]
+    # Left out as a word is: "-™" was text, "tm" once the sign became a word.
+    assert titles(await search(client, "pokemon -™")) == [plain["title"]]
+    assert (await client.get("/books", params={"q": "-™"})).status_code == 422
+    # In a phrase the sign is a word between the two, as "-" is in "Catch-22".
+    assert titles(await search(client, '"pokemon adventures"')) == [plain["title"]]
+    page = await search(client, "pokemon ", highlight="true")
+    assert {book["title_highlight"] for book in page["items"]} == {
+        "<mark>Pokémon</mark>™ Adventures",
+        "<mark>Pokémon</mark> Adventures",
+    }
+
+
+@pytest.mark.parametrize(
+    ("title", "found_by"),
+    [
+        # A temperature: "℃" is "°C", as a customer types it.
+        ("Baking at 180℃", ["180℃ ", "180°C ", "180 °c", "baking 180"]),
+        ("Ⓗ Street Stories", ["h street", "Ⓗ street", "street stories"]),
+        ("Kabushiki ㈱ Tales", ["kabushiki tales", "株 tales", "㈱ tales"]),
+        ("Pressure in ㍱", ["pressure hpa", "pressure ㍱"]),
+        # Invisible characters inside a word: a soft hyphen, joiners, a direction mark.
+        ("Co\u00adoperation Games", ["cooperation games", "co\u00adoperation"]),
+        ("Zero\u200dJoined Words", ["zerojoined words", "zero\u200djoined"]),
+        ("Non\u200cJoiner Words", ["nonjoiner words"]),
+        ("Left\u200eright Direction", ["leftright direction"]),
+        # A zero-width space ends a word, as a space does.
+        ("Split\u200bWords Here", ["split words here", "split\u200bwords"]),
+    ],
+)
+async def test_symbols_and_invisible_characters_are_read_as_the_index_reads_them(
+    client, title: str, found_by: list[str]
+) -> None:
+    # The index and the query split a text the same way (docs/search.md, "1.
+    # Words"): on PostgreSQL 18 a soft hyphen or a joiner kept the word whole
+    # with it inside, on 15 it cut the word; neither met "cooperation".
+    await create_book(client, title=title)
+    await create_book(client, title="An Unrelated Book")
+    for typed in found_by:
+        page = await search(client, typed)
+        assert (titles(page), page["ignored_words"]) == ([title], []), typed

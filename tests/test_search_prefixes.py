@@ -22,6 +22,7 @@ from bookstore.tables import Book
 from piccolo_migrations import bookstore_2026_11_30t08_30_00_000000 as prefix_postings
 from piccolo_migrations import bookstore_2026_11_30t12_30_00_000000 as rebuild_without_key
 from piccolo_migrations import bookstore_2026_11_30t15_10_00_000000 as special_tokens
+from piccolo_migrations import bookstore_2026_11_30t21_00_00_000000 as split_symbols
 
 # The P* rows a build gives for the lists as they stand (each book holding a
 # word of a prefix's list, at the smallest field of its postings of them),
@@ -357,7 +358,7 @@ async def test_the_migration_builds_the_rows_of_an_existing_catalog(shelf) -> No
         # that replaced its functions: the database is left at the head, so
         # that the tests after this one call the head's search_rebuild() and
         # search_index_books().
-        later = [rebuild_without_key, special_tokens]
+        later = [rebuild_without_key, special_tokens, split_symbols]
         async with connection.transaction():
             head = await functions(connection)
             for migration in [*reversed(later), prefix_postings]:

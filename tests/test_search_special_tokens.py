@@ -13,6 +13,8 @@ mark a space before the parser reads the text (docs/search.md, "1. Words").
 from __future__ import annotations
 
 import string
+import sys
+import unicodedata
 
 import asyncpg
 import pytest
@@ -20,9 +22,11 @@ from conftest import TEST_DSN
 from factories import create_author, create_book, create_category, search, titles
 from test_search_prefixes import PREFIX_ROWS_DIFFERING, functions
 
-from bookstore.catalog.search.words import split_words
+from bookstore.catalog.search import words
+from bookstore.catalog.search.words import fold, split_words
 from bookstore.tables import Book
 from piccolo_migrations import bookstore_2026_11_30t15_10_00_000000 as special_tokens
+from piccolo_migrations import bookstore_2026_11_30t21_00_00_000000 as split_symbols
 
 # A title, and what a customer who remembers it types.
 TITLES_AND_QUERIES = [
@@ -168,6 +172,8 @@ async def test_the_migration_reindexes_the_books_with_punctuation_and_only_them(
             rows_before = dict(await connection.fetch("SELECT book_id, ctid FROM book_search"))
             for statement in special_tokens.FORWARDS:
                 await connection.execute(statement)
+            # The function as a later migration redefines it (no book here reads otherwise).
+            await connection.execute(split_symbols.SEARCH_VECTOR)
             assert await functions(connection) == head  # left at the head
             rows_after = dict(await connection.fetch("SELECT book_id, ctid FROM book_search"))
             reindexed = {book for book, row in rows_after.items() if rows_before[book] != row}
@@ -190,3 +196,133 @@ async def test_the_punctuation_made_spaces_is_pythons() -> None:
         special_tokens.PUNCTUATION,
     )
     assert rows[0]["marks"] == string.punctuation
+
+
+# -- symbols NFKD spells with letters, invisible characters (migration 2026-11-30T21:00) --
+
+
+def _assigned_code_points() -> list[int]:
+    """Every code point Python's Unicode (14) assigns, surrogates apart: a newer
+    PostgreSQL knows letters of later versions, which Python reads as nothing."""
+    return [
+        point
+        for point in range(1, sys.maxunicode + 1)
+        if unicodedata.category(chr(point)) not in ("Cn", "Cs")
+    ]
+
+
+def _ranges(points: list[int]) -> tuple[tuple[int, int], ...]:
+    ranges: list[tuple[int, int]] = []
+    for point in points:
+        if ranges and ranges[-1][1] == point - 1:
+            ranges[-1] = (ranges[-1][0], point)
+        else:
+            ranges.append((point, point))
+    return tuple(ranges)
+
+
+def test_the_spelled_symbols_and_invisible_characters_are_unicodes() -> None:
+    # Neither letter, digit nor mark, and folded to a letter or a digit.
+    spelled = [
+        point
+        for point in _assigned_code_points()
+        if not chr(point).isalnum()
+        and unicodedata.category(chr(point))[0] != "M"
+        and any(c.isalnum() for c in fold(chr(point)))
+    ]
+    invisible = [
+        point
+        for point in _assigned_code_points()
+        if unicodedata.category(chr(point)) == "Cf" and point != 0x200B
+    ]
+    assert len(spelled) == 894
+    assert words.SPELLED_SYMBOLS == split_symbols.SYMBOLS == _ranges(spelled)
+    assert words.INVISIBLE == split_symbols.INVISIBLE == _ranges(invisible)
+
+
+async def test_every_code_point_between_two_letters_is_split_as_the_index_splits_it() -> None:
+    # "q" + the character + "z": one word, two, three or a symbol between, a
+    # mark or an invisible character inside. The index's lexemes of the text
+    # are the stems of the words the query side splits, on PG15 (libc) and
+    # the embedded PG18 (builtin provider) alike.
+    texts = [f"q{chr(point)}z" for point in _assigned_code_points()]
+    typed = ["\x1f".join(split_words(text)) for text in texts]
+    connection = await asyncpg.connect(TEST_DSN)
+    try:
+        differing = await connection.fetch(
+            """
+            SELECT t.text FROM unnest($1::text[], $2::text[]) AS t (text, typed)
+            WHERE ARRAY(SELECT lexeme FROM unnest(search_vector(t.text)) ORDER BY 1)
+               <> ARRAY(SELECT DISTINCT l.lexeme
+                        FROM unnest(string_to_array(t.typed, chr(31))) AS w,
+                             unnest(to_tsvector('english', w)) AS l ORDER BY 1)
+            """,
+            texts,
+            typed,
+        )
+    finally:
+        await connection.close()
+    assert [f"U+{ord(row['text'][1]):04X}" for row in differing] == []
+
+
+async def test_every_code_point_folds_as_search_fold_folds_it() -> None:
+    points = _assigned_code_points()
+    connection = await asyncpg.connect(TEST_DSN)
+    try:
+        differing = await connection.fetch(
+            "SELECT t.text FROM unnest($1::text[], $2::text[]) AS t (text, folded)"
+            " WHERE search_fold(t.text) <> t.folded",
+            [chr(point) for point in points],
+            [fold(chr(point)) for point in points],
+        )
+    finally:
+        await connection.close()
+    assert [f"U+{ord(row['text']):04X}" for row in differing] == []
+
+
+async def test_the_split_migration_reindexes_the_books_it_reads_otherwise_and_only_them(
+    client,
+) -> None:
+    author = await create_author(client, "Zoë\u00adMaria Mu\u200cller")
+    category = await create_category(client, "Ⓢcience")
+    concerned = [
+        await create_book(client, title="Pokémon™ Adventures"),
+        await create_book(client, title="Plain Title", description="Bake at 180℃ for long."),
+        await create_book(client, title="Another Plain", author_id=author["id"]),
+        await create_book(client, title="Yet Another", category_ids=[category["id"]]),
+        await create_book(client, title="Co\u00adoperation Games"),
+        await create_book(client, title="Split\u200bWords"),
+    ]
+    # Words of "ta" enough for a prefix list; an accent, no symbol.
+    plain = [
+        await create_book(client, title=f"Tales of the {word}", description="Café noir.")
+        for word in ("Tango", "Tarot", "Taxi", "Tapestry", "Tavern", "Talon", "Tassel")
+    ]
+    connection = await asyncpg.connect(TEST_DSN)
+    try:
+        async with connection.transaction():
+            head = await functions(connection)
+            for statement in split_symbols.BACKWARDS:
+                await connection.execute(statement)
+            # As a catalog indexed before the migration holds them.
+            await connection.execute("SELECT search_rebuild()")
+            assert "pokemontm" in await connection.fetchval(
+                "SELECT words FROM book_search WHERE book_id = $1", concerned[0]["id"]
+            )
+            rows_before = dict(await connection.fetch("SELECT book_id, ctid FROM book_search"))
+            for statement in split_symbols.FORWARDS:
+                await connection.execute(statement)
+            assert await functions(connection) == head  # left at the head
+            rows_after = dict(await connection.fetch("SELECT book_id, ctid FROM book_search"))
+            reindexed = {book for book, row in rows_after.items() if rows_before[book] != row}
+            assert reindexed == {book["id"] for book in concerned}
+            assert await connection.fetchval(PREFIX_ROWS_DIFFERING) == 0
+            migrated = await index_rows(connection)
+            await connection.execute("SELECT search_rebuild()")
+            assert await index_rows(connection) == migrated
+    finally:
+        await connection.close()
+    assert len(plain) == 7
+    assert titles(await search(client, "pokemon ")) == ["Pokémon™ Adventures"]
+    assert titles(await search(client, "zoemaria muller")) == ["Another Plain"]
+    assert titles(await search(client, "science ")) == ["Yet Another"]

@@ -7,7 +7,7 @@ from collections.abc import Collection, Mapping
 
 from piccolo.querystring import QueryString
 
-from bookstore.catalog.search.words import fold, split_words, word_spans
+from bookstore.catalog.search.words import span_words, split_words, word_spans
 from bookstore.database import DatabaseConnection, fetch
 
 
@@ -38,8 +38,10 @@ def highlight_title(
     for start, end in word_spans(title):
         parts.append(html.escape(title[position:start]))
         word = html.escape(title[start:end])
-        folded = fold(title[start:end])
-        hit = stems.get(folded) in matched or (prefix is not None and folded.startswith(prefix))
+        hit = any(
+            stems.get(folded) in matched or (prefix is not None and folded.startswith(prefix))
+            for folded in span_words(title[start:end])
+        )
         parts.append(f"<mark>{word}</mark>" if hit else word)
         position = end
     parts.append(html.escape(title[position:]))

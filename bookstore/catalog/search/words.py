@@ -28,18 +28,55 @@ _SPELLED_OUT = str.maketrans(
     }
 )
 _COMBINING_MARKS = re.compile("[\u0300-\u036f]")
-# Letters and digits; a word also takes the combining marks within and after
-# them (``word_spans``), which Python's ``\w`` leaves out.
-_LETTERS_AND_DIGITS = re.compile(r"[^\W_]+")
+
+
+def _character_class(ranges: tuple[tuple[int, int], ...]) -> str:
+    """A regular expression's bracket of the code points ``ranges`` spans (bounds included)."""
+    return "[" + "".join(chr(a) if a == b else f"{chr(a)}-{chr(b)}" for a, b in ranges) + "]"
+
+
+# The symbols NFKD spells with letters or digits: "™" (TM), "℃" (°C), "№"
+# (No), "Ⓗ" (H), "⒜" ((a)), "㍱" (hPa), "㈱" ((株)), the Kangxi radicals,
+# "₨" (Rs). Neither letter nor digit to Python, each is a word of its own
+# on both sides, spelled as NFKD spells it: "Pokémon™" is "pokemon" and
+# "tm", "9℃" is "9" and "c". Every code point (Unicode 14) that is not a
+# letter, digit or mark and whose fold holds one (tests/test_search_special_tokens.py
+# checks the list); search_vector puts spaces around the same ones
+# (migration 2026-11-30T21:00).
+SPELLED_SYMBOLS = (
+    (0x20A8, 0x20A8), (0x2100, 0x2101), (0x2103, 0x2103), (0x2105, 0x2106),
+    (0x2109, 0x2109), (0x2116, 0x2116), (0x2120, 0x2122), (0x213B, 0x213B),
+    (0x249C, 0x24E9), (0x2E9F, 0x2E9F), (0x2EF3, 0x2EF3), (0x2F00, 0x2FD5),
+    (0x3196, 0x319F), (0x3200, 0x321E), (0x322A, 0x3247), (0x3250, 0x3250),
+    (0x3260, 0x327E), (0x328A, 0x32B0), (0x32C0, 0x33FF), (0xFDFC, 0xFDFC),
+    (0x1F110, 0x1F12E), (0x1F130, 0x1F14F), (0x1F16A, 0x1F16C), (0x1F190, 0x1F190),
+    (0x1F200, 0x1F202), (0x1F210, 0x1F23B), (0x1F240, 0x1F248), (0x1F250, 0x1F251),
+)  # fmt: skip
+# Invisible format characters (category Cf) but the zero-width space: a word
+# written with a soft hyphen (U+00AD), a joiner (U+200C, U+200D, U+2060) or
+# a direction mark is the word without them ("co\u00adoperation" is
+# "cooperation"). The zero-width space is a space: it marks where a word ends.
+INVISIBLE = (
+    (0x00AD, 0x00AD), (0x0600, 0x0605), (0x061C, 0x061C), (0x06DD, 0x06DD),
+    (0x070F, 0x070F), (0x0890, 0x0891), (0x08E2, 0x08E2), (0x180E, 0x180E),
+    (0x200C, 0x200F), (0x202A, 0x202E), (0x2060, 0x2064), (0x2066, 0x206F),
+    (0xFEFF, 0xFEFF), (0xFFF9, 0xFFFB), (0x110BD, 0x110BD), (0x110CD, 0x110CD),
+    (0x13430, 0x13438), (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A), (0xE0001, 0xE0001),
+    (0xE0020, 0xE007F),
+)  # fmt: skip
+_INVISIBLE = re.compile(_character_class(INVISIBLE))
+_SYMBOL = re.compile(_character_class(SPELLED_SYMBOLS))
+_ASCII_WORD = re.compile("[A-Za-z0-9]+")
 # A quoted phrase excluded with a leading minus (its closing quote may be
 # missing: it runs to the end of the text), a quoted phrase, a word excluded
-# with a leading minus (or several: "--word" is no double negation), or a run
-# of other text. A minus leads where a word could start: at the start, after a
+# with a leading minus (or several: "--word" is no double negation; a word has
+# a letter, a digit or a spelled symbol: "-™" leaves out "tm"), or a run of
+# other text. A minus leads where a word could start: at the start, after a
 # space, or after a quote ('"two towers"-movie').
 _SYNTAX = re.compile(
     r'(?<![^\s"])-+"(?P<excluded_phrase>[^"]*)"?'
     r'|"(?P<phrase>[^"]*)"'
-    r'|(?<![^\s"])-+(?P<excluded>[^\s"]*?[^\W_][^\s"]*)'
+    rf'|(?<![^\s"])-+(?P<excluded>[^\s"]*?(?:[^\W_]|{_SYMBOL.pattern})[^\s"]*)'
     r'|(?P<text>"|[^\s"]+|\s+)'
 )
 
@@ -56,11 +93,44 @@ def fold(text: str) -> str:
     return _COMBINING_MARKS.sub("", unicodedata.normalize("NFKD", lowered))
 
 
+def _in_word(character: str) -> bool:
+    """A letter, a digit, a combining mark or an invisible character: what PostgreSQL's
+    parser reads as part of a word (a mark even where it starts one)."""
+    return (
+        character.isalnum()
+        or unicodedata.category(character)[0] == "M"
+        or _INVISIBLE.match(character) is not None
+    )
+
+
+def _spans(text: str) -> list[tuple[int, int]]:
+    """Each run of ``_in_word`` characters of ``text``, (start, end), but a spelled
+    symbol (``SPELLED_SYMBOLS``), which is a word alone."""
+    if text.isascii():
+        return [found.span() for found in _ASCII_WORD.finditer(text)]
+    spans: list[tuple[int, int]] = []
+    start: int | None = None
+    for position, character in enumerate(text):
+        symbol = _SYMBOL.match(character) is not None
+        if not symbol and _in_word(character):
+            if start is None:
+                start = position
+            continue
+        if start is not None:
+            spans.append((start, position))
+            start = None
+        if symbol:
+            spans.append((position, position + 1))
+    if start is not None:
+        spans.append((start, len(text)))
+    return spans
+
+
 def word_spans(text: str) -> list[tuple[int, int]]:
-    """Where each word of ``text`` stands, (start, end): a run of letters and digits
-    with the combining marks within and after them, as the index splits a field
-    (``search_vector``: the parser meets no ASCII punctuation, and other characters
-    end a word).
+    """Where each word of ``text`` stands, (start, end), as the index splits a field
+    (``search_vector``): a run of letters, digits, combining marks and invisible
+    characters, or a symbol NFKD spells with letters (``SPELLED_SYMBOLS``) alone.
+    ``span_words`` gives the words a span stands for.
 
     A mark is neither letter nor digit, but the parser keeps it in its word:
     "हिन्दी" is one word of the index, whose vowel signs and virama would cut it
@@ -68,23 +138,31 @@ def word_spans(text: str) -> list[tuple[int, int]]:
     "ma", "rquez", none found. The one split of the search box: its terms, its
     exclusions (``split_words``) and its highlights.
 
-    >>> word_spans("hi-fi, हिन्दी")
-    [(0, 2), (3, 5), (7, 13)]
+    >>> word_spans("hi-fi, हिन्दी Pokémon™")
+    [(0, 2), (3, 5), (7, 13), (14, 21), (21, 22)]
     """
-    spans: list[tuple[int, int]] = []
-    for found in _LETTERS_AND_DIGITS.finditer(text):
-        start, end = found.span()
-        while end < len(text) and unicodedata.category(text[end])[0] == "M":
-            end += 1
-        if spans and spans[-1][1] == start:
-            start = spans.pop()[0]  # only marks between: one word
-        spans.append((start, end))
-    return spans
+    return _spans(text)
+
+
+def span_words(span: str) -> list[str]:
+    """The folded words one span of ``word_spans`` stands for, as the index reads
+    them: its invisible characters dropped, folded, then split again, since NFKD
+    may spell a letter or a symbol with a separator ("℃" is "°c": ``c``; "⒈" is
+    "1.": ``1``; "½" is "1", a fraction slash, "2": ``1`` and ``2``), and lower-cased again, as the
+    parser does, since NFKD may spell a symbol in capitals ("™" is "TM").
+
+    >>> span_words("Pokémon"), span_words("™"), span_words("co\u00adoperation")
+    (['pokemon'], ['tm'], ['cooperation'])
+    """
+    if span.isascii():
+        return [span.lower()]  # letters and digits only: most of what is typed
+    folded = fold(_INVISIBLE.sub("", span)).lower()
+    return [folded[start:end] for start, end in _spans(folded)]
 
 
 def split_words(text: str) -> list[str]:
-    """The folded words of ``text`` (``word_spans``)."""
-    return [fold(text[start:end]) for start, end in word_spans(text)]
+    """The folded words of ``text`` (``word_spans``, ``span_words``)."""
+    return [word for start, end in word_spans(text) for word in span_words(text[start:end])]
 
 
 @dataclass(frozen=True)
@@ -152,9 +230,14 @@ def _terms_of(
     """The words of ``match``'s ``group`` as terms, and where each stands in the text."""
     offset = match.start(group)
     text = match.group(group)
-    spans = word_spans(text)
-    terms = [Term(text[s:e], fold(text[s:e]), in_phrase=in_phrase) for s, e in spans]
-    return terms, [(offset + start, offset + end) for start, end in spans]
+    terms: list[Term] = []
+    spans: list[tuple[int, int]] = []
+    for start, end in word_spans(text):
+        # Most spans are one word; a symbol or a fraction may be several ("½": 1, 2).
+        for word in span_words(text[start:end]):
+            terms.append(Term(text[start:end], word, in_phrase=in_phrase))
+            spans.append((offset + start, offset + end))
+    return terms, spans
 
 
 # Texts whose parse is kept: what a search box sends is often sent again
