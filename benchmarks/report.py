@@ -12,6 +12,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from benchmarks.warm_pass import WarmPassResult
 from benchmarks.wrk import REQUEST_TIMEOUT_S, WrkResult
 
 RESULTS_START = "<!-- results:start -->"
@@ -35,6 +36,15 @@ class Measurement:
     target: str
     connections: int
     result: WrkResult
+
+
+@dataclass(frozen=True)
+class WarmPass:
+    """The pass over every path of one scenario against one target, before its warm-up."""
+
+    scenario: str
+    target: str
+    result: WarmPassResult
 
 
 @dataclass(frozen=True)
@@ -74,6 +84,7 @@ class BenchReport:
     settings: dict[str, object]
     machine: dict[str, object]
     measurements: list[Measurement] = field(default_factory=list)
+    warm_passes: list[WarmPass] = field(default_factory=list)
     single_connection: list[Measurement] = field(default_factory=list)
     health_under_load: Measurement | None = None
     search_under_health_probe: Measurement | None = None
@@ -115,6 +126,16 @@ def _error_text(result: WrkResult) -> str:
     return ", ".join(parts) or f"{result.errors}"
 
 
+def _warm_up_text(settings: dict[str, object]) -> str:
+    warm_up = f"a {settings['warmup_s']} s warm-up"
+    if not settings.get("warm_pass"):
+        return warm_up
+    return (
+        f"a pass over every path once ({settings['warm_pass_connections']} connections) "
+        f"and {warm_up}"
+    )
+
+
 def format_table(report: BenchReport) -> str:
     header = (
         f"{'scenario':16} {'target':24} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
@@ -151,13 +172,20 @@ def summary_lines(report: BenchReport) -> list[str]:
             f"(author meanwhile: {search.result.requests_per_s:.0f} req/s, "
             f"p99 {search.result.p99_ms:.1f} ms)"
         )
+    if report.warm_passes:
+        seconds = [w.result.seconds for w in report.warm_passes]
+        lines.append(
+            f"Warm passes (every path once, before each warm-up): {len(seconds)}, "
+            f"{min(seconds):.1f} to {max(seconds):.1f} s each, {sum(seconds):.0f} s in all"
+        )
     if report.search_log:
         log = report.search_log
         verdict = "no row lost" if log.rows_lost == 0 else f"{log.rows_lost} ROWS LOST"
         if log.rows_unexplained:
             verdict += f", {log.rows_unexplained} ROWS BEYOND THE SEARCHES SENT"
         lines.append(
-            f"Search log: {log.searches_answered} searches answered 2xx (warm-ups included), "
+            f"Search log: {log.searches_answered} searches answered 2xx (warm passes and "
+            "warm-ups included), "
             f"{log.rows_written} rows written, {log.searches_sent} searches sent: {verdict} "
             f"({log.rows_written - log.searches_answered} rows for requests in flight when "
             "wrk stopped)"
@@ -165,6 +193,15 @@ def summary_lines(report: BenchReport) -> list[str]:
     for m in [*report.table_rows(), *report.single_connection]:
         if m.result.errors:
             lines.append(f"Errors, {m.scenario} on {m.target}: {_error_text(m.result)}")
+    for w in report.warm_passes:
+        if w.result.errors:
+            lines.append(
+                f"Errors in the warm pass, {w.scenario} on {w.target}: "
+                + ", ".join(
+                    [f"{count} answered {status}" for status, count in w.result.statuses.items()]
+                    + ([f"{w.result.failures} unanswered"] if w.result.failures else [])
+                )
+            )
     if report.health_under_load and report.health_under_load.result.errors:
         lines.append(f"Errors, /health under load: {_error_text(report.health_under_load.result)}")
     lines.extend(report.notes)
@@ -212,6 +249,10 @@ def report_json(report: BenchReport) -> dict[str, object]:
         "settings": report.settings,
         "machine": report.machine,
         "measurements": [one(m) for m in report.measurements],
+        "warm_passes": [
+            {"scenario": w.scenario, "target": w.target, **asdict(w.result)}
+            for w in report.warm_passes
+        ],
         "single_connection": [one(m) for m in report.single_connection],
         "health_under_load": one(report.health_under_load),
         "search_under_health_probe": one(report.search_under_health_probe),
@@ -235,8 +276,8 @@ def results_markdown(report: BenchReport) -> str:
         f"Measured {report.started_at} on {machine['nproc']} x {machine['cpu_model']}, "
         f"{machine['memory_gib']} GiB, PostgreSQL {machine['postgresql']}, "
         f"Python {machine['python']}: {settings['books']:,} books; wrk 2 threads, "
-        f"{settings['connections']} connections, {settings['duration_s']} s per run after a "
-        f"{settings['warmup_s']} s warm-up. One run each on a shared machine: noisy. "
+        f"{settings['connections']} connections, {settings['duration_s']} s per run after "
+        f"{_warm_up_text(settings)}. One run each on a shared machine: noisy. "
         f"Yardstick (benchmarks/machine.py, a fixed pure-Python loop, best of 5): "
         f"{machine.get('python_speed_ms', 'not taken')} ms; load average "
         f"{machine['load_average_1m']} at the start.",

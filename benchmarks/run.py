@@ -8,9 +8,11 @@ the same way::
 It seeds ``bookstore_bench`` (once; reused while it holds exactly --books
 books), starts the product with ``bookstore serve`` and, when the reference
 directory exists, the reference apps; then for every scenario runs wrk
-against each target in turn, and measures what a table of throughput does
-not show: one request at a time, /health under load, whether search logging
-lost a row, and what logging costs. All servers are stopped on the way out.
+against each target in turn (after a pass over every path of the scenario,
+``benchmarks.warm_pass``, and a timed warm-up), and measures what a table
+of throughput does not show: one request at a time, /health under load,
+whether search logging lost a row, and what logging costs. All servers are
+stopped on the way out.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from benchmarks.report import (
     BenchReport,
     Measurement,
     SearchLogCheck,
+    WarmPass,
     print_report,
     update_performance_doc,
     write_json,
@@ -56,6 +59,7 @@ from benchmarks.servers import (
     running_server,
 )
 from benchmarks.terms import SampledTerms, sample_terms
+from benchmarks.warm_pass import WARM_PASS_CONNECTIONS, warm_pass
 from benchmarks.wrk import WrkRun, require_wrk, run_wrk
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -87,18 +91,23 @@ SETTLED_AFTER_S = 2.0
 
 @dataclass(frozen=True)
 class Load:
-    """How hard and how long each run loads a target."""
+    """How hard and how long each run loads a target.
+
+    ``warm_pass``: whether each (scenario, target) first requests every one
+    of its paths once (``benchmarks.warm_pass``), before the timed warm-up.
+    """
 
     duration_s: int
     connections: int
     warmup_s: int
+    warm_pass: bool = True
 
 
 class Bench:
     """Runs scenarios against servers, recording into ``report``.
 
-    Also counts the product's searches answered 2xx, warm-ups included:
-    each one should have written one search_logs row.
+    Also counts the product's searches answered 2xx, warm passes and
+    warm-ups included: each one should have written one search_logs row.
     """
 
     def __init__(
@@ -112,10 +121,28 @@ class Bench:
         self.searches_answered = 0
         self.searches_sent = 0
 
-    def _count(self, server: Server, scenario: Scenario, run: Measurement) -> None:
+    def _count(self, server: Server, scenario: Scenario, *, answered: int, sent: int) -> None:
         if server.name in (PRODUCT, CACHE_ON_TARGET) and scenario.is_search:
-            self.searches_answered += run.result.succeeded
-            self.searches_sent += run.result.sent
+            self.searches_answered += answered
+            self.searches_sent += sent
+
+    def paths(self, server: Server, scenario: Scenario) -> list[str]:
+        """What a run of ``scenario`` against ``server`` may send, second pages resolved."""
+        return with_second_pages(server.base_url, scenario_paths(scenario, self.terms))
+
+    def warm(self, server: Server, scenario: Scenario, *, target: str | None = None) -> WarmPass:
+        """Every distinct path of ``scenario`` requested once: the run after it starts warm."""
+        result = warm_pass(server.base_url, self.paths(server, scenario))
+        self._count(server, scenario, answered=result.answered_2xx, sent=result.sent)
+        warmed = WarmPass(scenario.value, target or server.name, result)
+        self.report.warm_passes.append(warmed)
+        errors = f"  errors {result.errors}" if result.errors else ""
+        print(
+            f"  {warmed.scenario:16} {warmed.target:24} warm pass: {result.paths} paths "
+            f"in {result.seconds:.1f} s{errors}",
+            flush=True,
+        )
+        return warmed
 
     def run_once(
         self,
@@ -129,19 +156,21 @@ class Bench:
     ) -> Measurement:
         result = run_wrk(
             server.base_url,
-            with_second_pages(server.base_url, scenario_paths(scenario, self.terms)),
+            self.paths(server, scenario),
             threads=threads,
             connections=connections,
             duration_s=duration_s,
         )
         measurement = Measurement(scenario.value, target or server.name, connections, result)
-        self._count(server, scenario, measurement)
+        self._count(server, scenario, answered=result.succeeded, sent=result.sent)
         return measurement
 
     def measure(
         self, server: Server, scenario: Scenario, *, target: str | None = None
     ) -> Measurement:
-        """A short warm-up, then the measured run at full load."""
+        """A warm pass over every path, a short warm-up, then the measured run at full load."""
+        if self.load.warm_pass:
+            self.warm(server, scenario, target=target)
         if self.load.warmup_s > 0:
             self.run_once(
                 server,
@@ -211,7 +240,9 @@ class Bench:
             search.stop()
         connections = self.load.connections
         measured = Measurement(Scenario.AUTHOR.value, PRODUCT, connections, search_result)
-        self._count(product, Scenario.AUTHOR, measured)
+        self._count(
+            product, Scenario.AUTHOR, answered=search_result.succeeded, sent=search_result.sent
+        )
         self.report.search_under_health_probe = measured
         self.report.health_under_load = Measurement("health", PRODUCT, 1, health_result)
 
@@ -350,6 +381,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=32, help="open connections per run")
     parser.add_argument("--warmup", type=int, default=2, help="seconds of warm-up per run")
     parser.add_argument(
+        "--warm-pass",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="before each warm-up, request every path of the scenario once"
+        f" ({WARM_PASS_CONNECTIONS} connections): the measured run starts warm",
+    )
+    parser.add_argument(
         "--reference-dir",
         type=Path,
         default=DEFAULT_REFERENCE_DIR,
@@ -396,7 +434,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         PROJECT_DIR, books=args.books, reseed=args.reseed, database=args.database
     )
     terms = asyncio.run(sample_terms(dsn))
-    load = Load(args.duration, args.connections, args.warmup)
+    load = Load(args.duration, args.connections, args.warmup, args.warm_pass)
     report = BenchReport(
         started_at=started_at,
         settings={
@@ -404,6 +442,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             "duration_s": load.duration_s,
             "connections": load.connections,
             "warmup_s": load.warmup_s,
+            "warm_pass": load.warm_pass,
+            "warm_pass_connections": WARM_PASS_CONNECTIONS if load.warm_pass else None,
             "threads": THREADS,
             "scenarios": [s.value for s in args.scenarios],
         },
