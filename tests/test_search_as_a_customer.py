@@ -170,3 +170,23 @@ async def test_symbols_and_invisible_characters_are_read_as_the_index_reads_them
     for typed in found_by:
         page = await search(client, typed)
         assert (titles(page), page["ignored_words"]) == ([title], []), typed
+
+
+async def test_a_word_of_nine_letters_takes_two_typos_whatever_its_stem(client) -> None:
+    # "shakspere" (9 letters typed) is "shakespeare" less two letters, two
+    # typos. Its stem "shaksper" has 8 letters, so the lookup never compared
+    # it with its trigram neighbours: it found nothing, though its
+    # suggestion, "shakespeare", was right.
+    author = await create_author(client, "William Shakespeare")
+    await create_book(client, title="Hamlet", author_id=author["id"])
+    await create_book(client, title="The Tempest", author_id=author["id"])
+    page = await search(client, "shakspere")
+    assert (titles(page), page["ignored_words"]) == (["Hamlet", "The Tempest"], [])
+    assert page["suggestion"] == "shakespeare"
+    page = await search(client, "shakspere tempest")
+    assert (titles(page), page["ignored_words"]) == (["The Tempest"], [])
+    # A word found as typed is never corrected, and three typos are beyond
+    # any word: "shakspperes" is three from "shakespeares", four from
+    # "shakespeare".
+    assert (await search(client, "hamlet"))["suggestion"] is None
+    assert (await search(client, "shakspperes"))["ignored_words"] == ["shakspperes"]

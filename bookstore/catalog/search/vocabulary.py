@@ -20,7 +20,6 @@ from piccolo.querystring import QueryString
 
 from bookstore.catalog.search.kept_terms import KeptTerm, kept_terms
 from bookstore.catalog.search.typos import (
-    PLURAL_ENDINGS,
     allowed_typos,
     typo_distance,
     within_typos,
@@ -102,11 +101,11 @@ SURFACE_OF = """(
 # The trigram neighbours come spelt out too, and are measured as the edits
 # are (``typos.within_typos``): stem to stem, or the word typed to the word
 # as written ("punishmnet", a swap in "punishment", is four edits from the
-# stem "punish"). They are asked for a stem of 9 letters or more, or a
-# plural of 9 letters or more, whose "s" or "es" counts as a letter
-# ("hobbbbits", stem "hobbbbit", is "hobbits" with two typos); a shorter
-# stem ("happiness" is "happi") is not compared with them at all: the KNN is
-# the dear part.
+# stem "punish"). They are asked for any word allowed two typos (9 letters
+# or more as typed, the contract's measure), whatever its stem's length:
+# "shakspere", stem "shaksper", is "shakespeare" less two letters. Until
+# session 30 only a stem of 9 letters or more, or a plural, was compared
+# with them (the KNN is the dear part), and "shakspere" found nothing.
 #
 # A long word is tried one edit away first: the nearest words are kept, so
 # when one is there the trigram neighbours could add nothing (they were all
@@ -124,8 +123,6 @@ SURFACE_OF = """(
 # probes with a plain index scan: with OFFSET 0 it took a bitmap scan per
 # probe, estimating 83 rows for the range, and the few hundred probes of a
 # misspelt word cost a quarter more.
-# The typed token that is its stem and a plural's ending (``typos.PLURAL_ENDINGS``).
-_PLURALS = ", ".join(f"exact.lexeme || '{ending}'" for ending in PLURAL_ENDINGS)
 _LOOKUP = f"""
 WITH typed AS MATERIALIZED (
     SELECT t.n::integer AS n, t.typos, t.token,
@@ -179,8 +176,6 @@ WITH typed AS MATERIALIZED (
         ORDER BY w.word <-> exact.lexeme LIMIT {NEAR_WORDS}
     ) AS near
     WHERE exact.typos > 1 AND exact.books IS NULL
-      AND (length(exact.lexeme) >= 9
-           OR exact.token IN ({_PLURALS}))
       AND NOT EXISTS (SELECT 1 FROM edits WHERE edits.n = exact.n)
   UNION ALL
     SELECT 0, 'prefix', prefixed.word, prefixed.books, NULL
