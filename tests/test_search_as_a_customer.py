@@ -190,3 +190,29 @@ async def test_a_word_of_nine_letters_takes_two_typos_whatever_its_stem(client) 
     # "shakespeare".
     assert (await search(client, "hamlet"))["suggestion"] is None
     assert (await search(client, "shakspperes"))["ignored_words"] == ["shakspperes"]
+
+
+async def test_a_prefix_typed_past_its_words_stem_still_completes_it(client) -> None:
+    # The vocabulary holds stems: "rowling" is `rowl`, "shining" `shine`,
+    # "elephant" `eleph`. No stem begins with "rowlin", so the keystroke
+    # between "j k rowli" (one typo from `rowl`) and "j k rowling" found
+    # nothing and ignored the word, and suggested nothing.
+    rowling = await create_author(client, "J. K. Rowling")
+    king = await create_author(client, "Stephen King")
+    potter = await create_book(
+        client, title="Harry Potter and the Goblet of Fire", author_id=rowling["id"]
+    )
+    shining = await create_book(client, title="The Shining", author_id=king["id"])
+    await create_book(client, title="Rowing Across the Atlantic")
+    await create_book(client, title="Elephant Song")
+    for typed in ("j k rowli", "j k rowlin", "j k rowling"):
+        page = await search(client, typed)
+        assert (titles(page), page["ignored_words"]) == ([potter["title"]], []), typed
+    assert titles(await search(client, "the shinin")) == [shining["title"]]
+    assert titles(await search(client, "elephan")) == ["Elephant Song"]
+    response = await client.get("/books/suggest", params={"q": "rowlin"})
+    assert {"kind": "author", "text": "J. K. Rowling", "id": rowling["id"]} in response.json()[
+        "items"
+    ]
+    # A prefix some stem begins is completed by those alone, as before.
+    assert titles(await search(client, "rowi")) == ["Rowing Across the Atlantic"]

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from piccolo.querystring import QueryString
 
 from bookstore.catalog.search.kept_terms import KeptTerm, kept_terms
+from bookstore.catalog.search.suffixes import finished_words
 from bookstore.catalog.search.typos import (
     allowed_typos,
     typo_distance,
@@ -107,6 +108,12 @@ SURFACE_OF = """(
 # session 30 only a stem of 9 letters or more, or a plural, was compared
 # with them (the KNN is the dear part), and "shakspere" found nothing.
 #
+# A prefix that no word of the vocabulary begins may have been typed past its
+# word's stem ("rowlin", while typing "rowling", is past `rowl`): it is then
+# completed by the stems of the words it could be finishing
+# (``suffixes.finished_words``), stemmed here as the books' words are. Any
+# other prefix is completed as before: the branch reads the completions found.
+#
 # A long word is tried one edit away first: the nearest words are kept, so
 # when one is there the trigram neighbours could add nothing (they were all
 # dropped as farther), and the KNN cost 26 ms for one word at 16,500 words
@@ -123,7 +130,37 @@ SURFACE_OF = """(
 # probes with a plain index scan: with OFFSET 0 it took a bitmap scan per
 # probe, estimating 83 rows for the range, and the few hundred probes of a
 # misspelt word cost a quarter more.
-_LOOKUP = f"""
+# The commonest words beginning the prefix typed, between ``_prefix_bounds``.
+_PREFIXED = f"""SELECT w.word, w.books FROM search_words w
+          WHERE w.word >= {{}} AND w.word < {{}} AND w.books > 0
+          ORDER BY w.books DESC, w.word LIMIT {PREFIX_WORDS}"""
+_PREFIXED_BRANCH = f"""SELECT 0, 'prefix', prefixed.word, prefixed.books, NULL
+    FROM ({_PREFIXED}) AS prefixed"""
+# With the words a prefix could be finishing (``suffixes.finished_words``):
+# their stems stand for the prefix when no word begins it.
+_PREFIXED_CTE = f""", prefixed AS MATERIALIZED (
+    {_PREFIXED}
+)"""
+_FINISHED_BRANCHES = f"""SELECT 0, 'prefix', prefixed.word, prefixed.books, NULL FROM prefixed
+  UNION ALL
+    SELECT 0, 'prefix', finished.word, finished.books, NULL
+    FROM (SELECT DISTINCT s.lexeme AS word, found.books
+          FROM unnest({{}}::text[]) AS f (word)
+          CROSS JOIN LATERAL unnest(to_tsvector('english', f.word)) AS s
+          CROSS JOIN LATERAL (
+              SELECT w.books FROM search_words w
+              WHERE w.word >= s.lexeme AND w.word <= s.lexeme AND w.books > 0 LIMIT 1
+          ) AS found
+          ORDER BY found.books DESC, s.lexeme LIMIT {PREFIX_WORDS}) AS finished
+    WHERE NOT EXISTS (SELECT 1 FROM prefixed)"""
+
+
+def _lookup_statement(finishing: bool) -> str:
+    """The lookup statement, with the branch of the words a prefix could be finishing
+    (a text typed as a prefix) or without it (a text ending in a space): each node of a
+    plan costs its start and end on every execution, even when a one-time filter skips
+    it. One statement a shape, whatever the words, so that a connection plans it once."""
+    return f"""
 WITH typed AS MATERIALIZED (
     SELECT t.n::integer AS n, t.typos, t.token,
            (SELECT min(l.lexeme) FROM unnest(to_tsvector('english', t.token)) AS l) AS lexeme
@@ -164,7 +201,7 @@ WITH typed AS MATERIALIZED (
         WHERE w.word >= spelling.word AND w.word <= spelling.word AND w.books > 0 LIMIT 1
     ) AS found
     WHERE exact.typos >= 1 AND exact.lexeme IS NOT NULL AND exact.books IS NULL
-), candidates AS (
+){_PREFIXED_CTE if finishing else ""}, candidates AS (
     SELECT exact.n, 'lexeme' AS kind, exact.lexeme AS word, exact.books, NULL::text[] AS frozen
     FROM exact
   UNION ALL
@@ -178,10 +215,7 @@ WITH typed AS MATERIALIZED (
     WHERE exact.typos > 1 AND exact.books IS NULL
       AND NOT EXISTS (SELECT 1 FROM edits WHERE edits.n = exact.n)
   UNION ALL
-    SELECT 0, 'prefix', prefixed.word, prefixed.books, NULL
-    FROM (SELECT w.word, w.books FROM search_words w
-          WHERE w.word >= {{}} AND w.word < {{}} AND w.books > 0
-          ORDER BY w.books DESC, w.word LIMIT {PREFIX_WORDS}) AS prefixed
+    {_FINISHED_BRANCHES if finishing else _PREFIXED_BRANCH}
   UNION ALL
     SELECT 0, 'starred', starred.prefix || '{STAR}', 0, starred.words
     FROM search_prefixes starred WHERE starred.prefix = {{}}
@@ -199,6 +233,10 @@ FROM candidates c,
      (SELECT max(book_id) AS id, (SELECT version FROM catalog_version) AS version
       FROM book_search) AS top{{}}
 """
+
+
+_LOOKUP = _lookup_statement(finishing=False)
+_LOOKUP_FINISHING = _lookup_statement(finishing=True)
 
 
 # The filters' lookup alone, for a search whose terms are all kept, with the
@@ -438,11 +476,12 @@ async def _look_up(
     rows = await fetch(
         db,
         Sql(
-            _LOOKUP,
+            _LOOKUP_FINISHING if prefix else _LOOKUP,
             [term.folded for term in terms],
             typos,
             low,
             high,
+            *([finished_words(terms[-1].folded)] if prefix else []),
             # The prefix's own postings serve the page by levels only.
             low if counted else None,
             slots[0],
