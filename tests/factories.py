@@ -212,3 +212,33 @@ def walked_words(statements: Iterable[Statement]) -> set[str]:
         for word in array.strip("{}").split(",")
         if word != "NULL"
     }
+
+
+async def write_waiting_entries(connection: asyncpg.Connection) -> None:
+    """An author, a category and twenty books in it, written in SQL: with a GIN index that
+    keeps a pending list, their entries wait there (a migration test's "before")."""
+    author = await connection.fetchval(
+        "INSERT INTO authors (name) VALUES ('Ann Lee') RETURNING id"
+    )
+    category = await connection.fetchval(
+        "INSERT INTO categories (name, slug) VALUES ('Mystery', 'mystery') RETURNING id"
+    )
+    for n in range(20):
+        book = await connection.fetchval(
+            "INSERT INTO books (title, author_id) VALUES ($1, $2) RETURNING id",
+            f"Last Map {n}",
+            author,
+        )
+        await connection.execute(
+            "INSERT INTO book_category (book_id, category_id) VALUES ($1, $2)", book, category
+        )
+
+
+async def pending_pages_cleaned(
+    connection: asyncpg.Connection, indexes: Iterable[str]
+) -> dict[str, int]:
+    """Each GIN index's pending pages, which this moves into the index (0: it had none)."""
+    return {
+        name: await connection.fetchval("SELECT gin_clean_pending_list($1::regclass)", name)
+        for name in indexes
+    }

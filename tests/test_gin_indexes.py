@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncpg
 from conftest import TEST_DSN
+from factories import pending_pages_cleaned, write_waiting_entries
 
 from piccolo_migrations import bookstore_2026_11_30t21_30_00_000000 as words_only
 
@@ -76,29 +77,7 @@ async def as_before(connection: asyncpg.Connection) -> None:
     lists of the indexes that have one."""
     for statement in words_only.BACKWARDS:
         await connection.execute(statement)
-    author = await connection.fetchval(
-        "INSERT INTO authors (name) VALUES ('Ann Lee') RETURNING id"
-    )
-    category = await connection.fetchval(
-        "INSERT INTO categories (name, slug) VALUES ('Mystery', 'mystery') RETURNING id"
-    )
-    for n in range(20):
-        book = await connection.fetchval(
-            "INSERT INTO books (title, author_id) VALUES ($1, $2) RETURNING id",
-            f"Last Map {n}",
-            author,
-        )
-        await connection.execute(
-            "INSERT INTO book_category (book_id, category_id) VALUES ($1, $2)", book, category
-        )
-
-
-async def pending_pages_cleaned(connection: asyncpg.Connection) -> dict[str, int]:
-    """Each of the other GIN indexes' pending pages, which this moves into the index."""
-    return {
-        name: await connection.fetchval("SELECT gin_clean_pending_list($1::regclass)", name)
-        for name in words_only.OTHER_GIN_INDEXES
-    }
+    await write_waiting_entries(connection)
 
 
 async def test_the_migration_gives_the_indexes_as_17_45_left_them_the_head_definitions() -> None:
@@ -113,15 +92,20 @@ async def test_the_migration_gives_the_indexes_as_17_45_left_them_the_head_defin
         )
         savepoint = connection.transaction()
         await savepoint.start()
-        assert all(pages > 0 for pages in (await pending_pages_cleaned(connection)).values())
+        assert all(
+            pages > 0
+            for pages in (
+                await pending_pages_cleaned(connection, words_only.OTHER_GIN_INDEXES)
+            ).values()
+        )
         await savepoint.rollback()
 
         for statement in words_only.FORWARDS:
             await connection.execute(statement)
         assert await gin_indexes(connection) == HEAD
-        assert await pending_pages_cleaned(connection) == dict.fromkeys(
-            words_only.OTHER_GIN_INDEXES, 0
-        )
+        assert await pending_pages_cleaned(
+            connection, words_only.OTHER_GIN_INDEXES
+        ) == dict.fromkeys(words_only.OTHER_GIN_INDEXES, 0)
         # The words' index answers the words as before (the first ten of "Last Map n").
         found = await connection.fetchval(
             "SELECT count(*) FROM book_search WHERE words @> ARRAY['map']"

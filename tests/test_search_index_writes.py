@@ -13,7 +13,15 @@ import asyncpg
 import httpx
 import pytest
 from conftest import TEST_DSN
-from factories import create_author, create_book, create_category, search, titles
+from factories import (
+    create_author,
+    create_book,
+    create_category,
+    pending_pages_cleaned,
+    search,
+    titles,
+    write_waiting_entries,
+)
 from test_search_prefixes import functions
 
 from bookstore.tables import Book
@@ -56,29 +64,7 @@ async def with_pending_lists(connection: asyncpg.Connection) -> None:
         await connection.execute(statement)
     for name in PENDING_LIST_INDEXES:
         await connection.execute(f"ALTER INDEX {name} RESET (fastupdate)")
-    author = await connection.fetchval(
-        "INSERT INTO authors (name) VALUES ('Ann Lee') RETURNING id"
-    )
-    category = await connection.fetchval(
-        "INSERT INTO categories (name, slug) VALUES ('Mystery', 'mystery') RETURNING id"
-    )
-    for n in range(20):
-        book = await connection.fetchval(
-            "INSERT INTO books (title, author_id) VALUES ($1, $2) RETURNING id",
-            f"Last Map {n}",
-            author,
-        )
-        await connection.execute(
-            "INSERT INTO book_category (book_id, category_id) VALUES ($1, $2)", book, category
-        )
-
-
-async def pending_pages_cleaned(connection: asyncpg.Connection) -> dict[str, int]:
-    """Each index's pending pages, which this moves into the index."""
-    return {
-        name: await connection.fetchval("SELECT gin_clean_pending_list($1::regclass)", name)
-        for name in PENDING_LIST_INDEXES
-    }
+    await write_waiting_entries(connection)
 
 
 async def test_an_index_made_with_a_pending_list_keeps_new_entries_in_it() -> None:
@@ -88,7 +74,10 @@ async def test_an_index_made_with_a_pending_list_keeps_new_entries_in_it() -> No
     await transaction.start()
     try:
         await with_pending_lists(connection)
-        assert all(pages > 0 for pages in (await pending_pages_cleaned(connection)).values())
+        assert all(
+            pages > 0
+            for pages in (await pending_pages_cleaned(connection, PENDING_LIST_INDEXES)).values()
+        )
     finally:
         await transaction.rollback()
         await connection.close()
@@ -107,7 +96,7 @@ async def test_the_migration_gives_an_index_made_with_a_pending_list_the_head_de
             await connection.execute(statement)
         assert await gin_indexes(connection) == head
         assert await functions(connection) == head_functions
-        assert await pending_pages_cleaned(connection) == {
+        assert await pending_pages_cleaned(connection, PENDING_LIST_INDEXES) == {
             name: 0 for name in PENDING_LIST_INDEXES
         }
         # Again on an index that has it already (a fresh migrate's): nothing changes.
