@@ -28,6 +28,7 @@ class Scenario(StrEnum):
     Q_TYPO = "q_typo"
     Q_PREFIX = "q_prefix"
     Q_FILTERED = "q_filtered"
+    Q_AUTHOR = "q_author"
     SUGGEST = "suggest"
     # A storefront's repetitive traffic: 50 popular searches, Zipf-like (issue 12).
     HOT = "hot"
@@ -107,6 +108,21 @@ def hot_paths(terms: SampledTerms) -> list[str]:
     ]
 
 
+def q_author_paths(terms: SampledTerms) -> list[str]:
+    """Title words with an author's name (``?q=&author=``): every other one its book's
+    author, who wrote it, the others an author sampled apart, who mostly did not.
+
+    The author of a few books is what a page must pass: found among words a
+    third of the catalog holds, or proved absent, when the words are dropped
+    one by one too.
+    """
+    fragments = terms.author_fragments
+    return [
+        _search(q=text, author=own if n % 2 == 0 else fragments[n % len(fragments)])
+        for n, (text, own) in enumerate(terms.title_words_by_author)
+    ]
+
+
 def scenario_paths(scenario: Scenario, terms: SampledTerms) -> list[str]:
     """The request paths of ``scenario``, one per sampled term.
 
@@ -134,6 +150,8 @@ def scenario_paths(scenario: Scenario, terms: SampledTerms) -> list[str]:
         return [_search(q=text) for text in terms.word_and_prefix]
     if scenario is Scenario.Q_FILTERED:
         return [_search(q=text, category=slug) for text, slug in terms.title_words_in_category]
+    if scenario is Scenario.Q_AUTHOR:
+        return q_author_paths(terms)
     if scenario is Scenario.HOT:
         return hot_paths(terms)
     if scenario is Scenario.CATEGORIES_ANY:

@@ -28,6 +28,9 @@ PREFIX_LENGTHS = (2, 4)
 SUGGEST_PREFIX_LENGTHS = (2, 5)
 # The search box's draw of books starts from this seed, whatever was drawn before it.
 SEARCH_BOX_SEED = 0.43
+# What q_author types for a book's author is drawn by a generator of its own,
+# so that the texts drawn before it stayed as they were.
+AUTHOR_FRAGMENT_SEED = 9
 _WORD = re.compile(r"[^\W_]+")
 
 
@@ -47,6 +50,8 @@ class SampledTerms:
     word_and_prefix: list[str]
     title_words_in_category: list[tuple[str, str]]
     typed_prefixes: list[str]
+    # q_author: title words and a fragment of the name of that book's author.
+    title_words_by_author: list[tuple[str, str]]
 
 
 def typed_fragment(author_name: str, rng: random.Random) -> str:
@@ -161,6 +166,7 @@ class SearchBoxTerms:
     word_and_prefix: list[str]
     title_words_in_category: list[tuple[str, str]]
     typed_prefixes: list[str]
+    title_words_by_author: list[tuple[str, str]]
 
 
 async def sample_search_box_terms(
@@ -180,9 +186,9 @@ async def sample_search_box_terms(
     await connection.execute("SELECT setseed($1::float8)", SEARCH_BOX_SEED)
     rows = await connection.fetch(
         """
-        SELECT b.title, c.slug
-        FROM (SELECT id, title
-              FROM (SELECT id, title FROM books ORDER BY id) AS by_id
+        SELECT b.title, c.slug, b.author_id
+        FROM (SELECT id, title, author_id
+              FROM (SELECT id, title, author_id FROM books ORDER BY id) AS by_id
               ORDER BY random() LIMIT $1) AS b
         JOIN LATERAL (SELECT own.category_id
                       FROM (SELECT category_id FROM book_category
@@ -192,18 +198,29 @@ async def sample_search_box_terms(
         """,
         size,
     )
+    names = dict(
+        await connection.fetch(
+            "SELECT id, name FROM authors WHERE id = ANY($1::integer[])",
+            [row["author_id"] for row in rows],
+        )
+    )
+    authors = [names[row["author_id"]] for row in rows]
     titles = [(words_of(row["title"]), row["slug"]) for row in rows]
     everything = {word for words, _ in titles for word in words}
     content = await _content_words(connection, everything)
     titles = [([w for w in words if w in content], slug) for words, slug in titles]
     counts = Counter(word for words, _ in titles for word in words)
-    terms = SearchBoxTerms([w for w, _ in counts.most_common(FREQUENT_WORDS)], [], [], [], [], [])
-    for words, slug in titles:
+    terms = SearchBoxTerms(
+        [w for w, _ in counts.most_common(FREQUENT_WORDS)], [], [], [], [], [], []
+    )
+    own_rng = random.Random(AUTHOR_FRAGMENT_SEED)
+    for (words, slug), author in zip(titles, authors, strict=True):
         picked = some_words(words, rng)
         if picked is None:
             continue
         terms.title_words.append(" ".join(picked))
         terms.title_words_in_category.append((" ".join(picked), slug))
+        terms.title_words_by_author.append((" ".join(picked), typed_fragment(author, own_rng)))
         misspelt = with_one_typo(picked, rng)
         if misspelt is not None:
             terms.misspelt_title_words.append(" ".join(misspelt))

@@ -712,13 +712,24 @@ class Words:
     frequent: str  # the word held by the most books
     title: str  # two words of one title, both held by thousands of books
     title_category: str  # a category of that title's book
+    # An author of 5 to 20 books, one of which holds the frequent word, as typed.
+    frequent_author: str
+    title_author_id: int  # the author of the title's book
 
 
 async def _pick_words() -> Words:
     frequent = await Book.raw("SELECT word FROM search_words ORDER BY books DESC, word LIMIT 1")
+    (author,) = await Book.raw(
+        "SELECT a.name FROM authors a WHERE (SELECT count(*) FROM books b"
+        "   WHERE b.author_id = a.id) BETWEEN 5 AND 20"
+        " AND EXISTS (SELECT 1 FROM book_search s WHERE s.author_id = a.id"
+        "   AND s.words @> ARRAY[{}])"
+        " ORDER BY a.id LIMIT 1",
+        frequent[0]["word"],
+    )
     # A title of two common words (long enough to take a typo), and its category.
     (title,) = await Book.raw(
-        "SELECT s.book_id, s.title, c.slug FROM book_search s"
+        "SELECT s.book_id, s.title, s.author_id, c.slug FROM book_search s"
         " JOIN book_category bc ON bc.book_id = s.book_id"
         " JOIN categories c ON c.id = bc.category_id"
         " WHERE cardinality(s.title) = 2 AND (SELECT min(w.books) FROM search_words w"
@@ -726,7 +737,13 @@ async def _pick_words() -> Words:
         " AND (SELECT min(length(t)) FROM unnest(s.title) t) >= 5"
         " ORDER BY s.book_id LIMIT 1"
     )
-    return Words(frequent[0]["word"], " ".join(title["title"]), title["slug"])
+    return Words(
+        frequent[0]["word"],
+        " ".join(title["title"]),
+        title["slug"],
+        surname_and_number(author["name"]),
+        title["author_id"],
+    )
 
 
 def _with_typo(words: str) -> str:
@@ -744,6 +761,10 @@ TEXT_SHAPES: dict[str, Callable[[Words], tuple[str, BookFilters]]] = {
     "q_prefix": lambda w: (w.title[: len(w.title) - 2], BookFilters()),
     "q_filtered": lambda w: (w.title + " ", BookFilters(category=w.title_category)),
     "q_word_in_a_category": lambda w: (w.frequent + " ", BookFilters(category=w.title_category)),
+    # The words' postings walked with the author a condition of each row
+    # read all of them (a third of the catalog) for the author's few books.
+    "q_word_by_an_author": lambda w: (w.frequent + " ", BookFilters(author=w.frequent_author)),
+    "q_words_by_an_author_id": lambda w: (w.title + " ", BookFilters(author_id=w.title_author_id)),
 }
 
 

@@ -1635,6 +1635,33 @@ def test_common_words_in_a_category_of_a_tenth_meet_by_words_in_the_category():
     assert plan.gin and plan.gin_keys == plans.GinKeys(2) and plan.category_ids == [3]
 
 
+def test_a_common_word_by_an_author_of_few_books_reads_the_authors_books():
+    """The counts of "volume" by "garcia 12044" at 1M books: the author's 8 books read.
+
+    Walked, the page checked the author of every one of the word's 300,344
+    books (300,344 probes of book_search, 635 ms); the 8 books read by
+    ``books_author_id`` and their rows probed, 0.2 ms (PG15 bench_1m,
+    2026-11-30, session 30). A rare word by an author of 2,000 books is
+    still walked: its 900 postings cost less than 2,000 probes.
+    """
+
+    def word(text: str, books: int) -> ResolvedTerm:
+        return ResolvedTerm(Term(text, text), text, (Variant(text, False, books),))
+
+    few = Criteria(author_ids=[12044], author_books=8)
+    assert plans.reads_authors_books([word("volum", 300_344)], few, 1_000_000, 2_000)
+    assert plans.reads_authors_books(
+        [word("dark", 80_015), word("voic", 10_810)], few, 1_000_000, 2_000
+    )
+    many = Criteria(author_ids=[1, 2, 3], author_books=2_000)
+    assert not plans.reads_authors_books([word("drouprasto", 900)], many, 1_000_000, 2_000)
+    # Uncounted (a listing's criteria) or past the bound: the walks, as before.
+    uncounted = Criteria(author_ids=[12044])
+    assert not plans.reads_authors_books([word("volum", 300_344)], uncounted, 1_000_000, 2_000)
+    beyond = Criteria(author_ids=[1, 2], author_books=2_001)
+    assert not plans.reads_authors_books([word("volum", 300_344)], beyond, 1_000_000, 2_000)
+
+
 def test_common_words_seldom_together_are_read_by_gin_and_often_together_walked():
     """The counts of "dark river bell" and "trial empire" at 1M books (PG15 bench_1m, 2026-11-30).
 

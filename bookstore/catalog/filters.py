@@ -121,6 +121,10 @@ class BookFilters:
 # through books (author_id, title, id) and sorts them; beyond it, walking the
 # title index until a page is full is cheaper (measured: docs/performance.md).
 NARROW_AUTHOR_MATCH = 1000
+# The authors' books a text search counts (``Criteria.author_books``): it
+# reads them whole only up to ``search.pages.FEW_AUTHORS_BOOKS``, so counting
+# further would be wasted.
+AUTHOR_BOOKS_COUNTED = 2_000
 
 
 @dataclass(frozen=True)
@@ -134,6 +138,10 @@ class Criteria:
     ``category_books``: how many books each category of the sets holds
     (``resolve(..., category_books=True)``), which a text search reads to
     choose how to look for its matches in a category.
+    ``author_books``: how many books the authors of ``author_ids`` hold, counted
+    up to AUTHOR_BOOKS_COUNTED + 1 (``resolve(..., category_books=True)`` with an
+    author named): a text search reads their books whole when they are few
+    (``search.plans.reads_authors_books``).
     ``merge_first_two_sets``: how a page is read, not what it holds: the first
     two category sets (one category each) are read side by side in title
     order rather than the first walked and the second probed per book
@@ -154,6 +162,7 @@ class Criteria:
     price: tuple[Decimal | None, Decimal | None] = (None, None)
     # The books of each category named, when ``resolve`` was asked for them.
     category_books: dict[int, int] | None = None
+    author_books: int | None = None
     merge_first_two_sets: bool = False
     catalog_version: int | None = field(default=None, compare=False)
     unconfirmed: bool = field(default=False, compare=False)
@@ -264,6 +273,7 @@ class CriteriaLookup:
     filters: BookFilters
     look_up_author: bool
     sized: bool
+    authors_counted: bool
     columns: QueryString | None
 
     def key(self) -> Hashable:
@@ -273,6 +283,8 @@ class CriteriaLookup:
             filters.author if self.look_up_author else None,
             filters.categories,
             filters.category_ids if self.sized else None,
+            # The books counted: the id's author's, else the named authors'.
+            ("counted", filters.author_id) if self.authors_counted else None,
         )
 
     def criteria(self, found: Mapping[str, Any], *, unconfirmed: bool = False) -> Criteria:
@@ -293,6 +305,7 @@ class CriteriaLookup:
             else:
                 author_ids = []  # that author's name does not match ?author=
         category_found = found.get("category_found")
+        author_books = found.get("author_books") if author_ids else None
         return Criteria(
             author_ids,
             author_pattern,
@@ -300,6 +313,7 @@ class CriteriaLookup:
             (filters.year_min, filters.year_max),
             (filters.price_min, filters.price_max),
             {row[0]: row[1] for row in found.get("category_books") or []} if self.sized else None,
+            author_books,
             catalog_version=found.get("catalog_version"),
             unconfirmed=unconfirmed,
         )
@@ -314,9 +328,9 @@ def criteria_lookup(
     it is known to match too many authors to list (``broad_fragments``);
     each ?category= is a slug or a name, whatever the case (two different
     categories may match one term, one by each). ``category_books``: how many
-    books each category named holds, too. ``catalog_version``: the catalog's
-    version too, when there are terms to look up (alone it would cost the
-    round trip it is meant to save).
+    books each category named holds, too, and the authors' (``author_books``).
+    ``catalog_version``: the catalog's version too, when there are terms to
+    look up (alone it would cost the round trip it is meant to save).
     """
     lookups: list[QueryString] = []
     look_up_author = filters.author is not None and filters.author not in broad_fragments
@@ -329,10 +343,13 @@ def criteria_lookup(
         lookups.append(
             _category_books_lookup(list(filters.categories), list(filters.category_ids))
         )
+    counted = category_books and (look_up_author or filters.author_id is not None)
+    if counted:
+        lookups.append(_author_books_lookup(filters))
     if catalog_version and lookups:
         lookups.append(Sql("(SELECT version FROM catalog_version) AS catalog_version"))
     columns = Sql(", ".join("{}" for _ in lookups), *lookups) if lookups else None
-    return CriteriaLookup(filters, look_up_author, sized, columns)
+    return CriteriaLookup(filters, look_up_author, sized, counted, columns)
 
 
 async def resolve(
@@ -429,6 +446,25 @@ def _category_books_lookup(terms: list[str], ids: list[int]) -> QueryString:
         + " UNION SELECT unnest({}::integer[])) AS k (id)) AS category_books",
         terms,
         ids,
+    )
+
+
+def _author_books_lookup(filters: BookFilters) -> QueryString:
+    """How many books the authors of the criteria hold, up to AUTHOR_BOOKS_COUNTED + 1.
+
+    ``?author_id=``'s, when given (the criteria keep it alone, or nothing);
+    else the authors ``?author=`` names, looked up again (one trigram scan
+    more, kept with the terms for the catalog version like the rest). An
+    index-only read of ``books_author_id``, stopped past the bound.
+    """
+    if filters.author_id is not None or filters.author is None:
+        authors = Sql("ARRAY[{}::integer]", filters.author_id)
+    else:
+        authors = Sql("ARRAY({})", authors_named(filters.author))
+    return Sql(
+        "(SELECT count(*) FROM (SELECT 1 FROM books WHERE author_id = ANY({})"
+        f" {literal_limit(AUTHOR_BOOKS_COUNTED + 1)}) AS counted)::integer AS author_books",
+        authors,
     )
 
 

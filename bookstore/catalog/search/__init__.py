@@ -32,15 +32,17 @@ from bookstore.catalog.search.level_walk import FirstWalk
 from bookstore.catalog.search.levels import best_matches
 from bookstore.catalog.search.ordered import page_in_order
 from bookstore.catalog.search.pages import (
+    FEW_AUTHORS_BOOKS,
     FIRST,
     SMALL_CATEGORY,
     Match,
     Relevance,
     match_of,
+    page_among_authors,
     page_by_relevance,
     page_by_title,
 )
-from bookstore.catalog.search.plans import gin_first, plan_in_category
+from bookstore.catalog.search.plans import gin_first, plan_in_category, reads_authors_books
 from bookstore.catalog.search.vocabulary import (
     ResolvedTerm,
     look_up_query,
@@ -160,6 +162,8 @@ async def _planned(
     catalog_version: int | None,
 ) -> QueryString:
     """The statement of a page by relevance after ``resume``, by the cheapest plan."""
+    if reads_authors_books(match.terms, criteria, catalog_books, FEW_AUTHORS_BOOKS):
+        return page_among_authors(match, criteria, resume, rows)
     plan = plan_in_category(match.terms, criteria, catalog_books, SMALL_CATEGORY)
     if plan.gin:
         return page_of_gin(match, criteria, resume, rows, plan.gin_keys, plan.category_ids)

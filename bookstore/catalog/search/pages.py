@@ -230,6 +230,10 @@ def cursor_condition(
 # a single term in it; a bigger one is tested book by book along the term's
 # postings, where one book in every SMALL_CATEGORY / 21 or so is in it.
 SMALL_CATEGORY = 2_000
+# The authors of at most this many books are read whole to find the matches
+# of a search by author (``plans.reads_authors_books``): the same bound as a
+# category's, each book a probe of its row alike.
+FEW_AUTHORS_BOOKS = SMALL_CATEGORY
 
 
 def page_by_relevance(
@@ -336,6 +340,31 @@ def _score_category(
         " WHERE s.book_id = small.book_id AND {} OFFSET 0) AS found"
         f" ORDER BY found.score DESC, found.id {literal_limit(limit)}",
         among,
+        score,
+        all_of(conditions),
+    )
+
+
+def page_among_authors(
+    match: Match, criteria: Criteria, after: Relevance, limit: int
+) -> QueryString:
+    """(id, score) of the best ``limit`` matches after ``after`` among the books of the
+    criteria's authors, best first: each book's id from ``books_author_id``, its row
+    of book_search probed by its key (a LATERAL, ``OFFSET 0``, as in
+    ``_score_category``), scored as every other plan scores it.
+
+    The row still checks its own ``author_id`` with the other filters: the
+    page holds what the walks would find, whichever table told the authors.
+    """
+    score = ranking.score("s", match.terms)
+    conditions = [*match_conditions("s", match, criteria), after_condition(score, "s", after)]
+    return Sql(
+        "SELECT found.id, found.score FROM"
+        " (SELECT id FROM books WHERE author_id = ANY({}::integer[])) AS few"
+        " CROSS JOIN LATERAL (SELECT s.book_id AS id, {} AS score FROM book_search s"
+        " WHERE s.book_id = few.id AND {} OFFSET 0) AS found"
+        f" ORDER BY found.score DESC, found.id {literal_limit(limit)}",
+        criteria.author_ids,
         score,
         all_of(conditions),
     )

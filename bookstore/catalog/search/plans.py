@@ -377,3 +377,47 @@ def _cheapest_in_category(
     if small:
         costs.append((books * PROBE, SMALL))
     return min(costs, key=lambda cost: cost[0])[1]
+
+
+def reads_authors_books(
+    terms: Sequence[ResolvedTerm], criteria: Criteria, catalog_books: int, few: int
+) -> bool:
+    """Whether a page of ``terms`` by the criteria's authors is cheapest found among
+    their books, read whole (``pages.page_among_authors``): at most ``few`` of them
+    (``Criteria.author_books``), a probe of each book's row.
+
+    The other ways do not know the authors: the walks (``levels``, or one
+    term's postings) check each book they meet, and stop once a page is by
+    the authors, which for common words and an author of a few books is
+    never ("volume" by an author of 8 books at 1M: its 300,344 postings each
+    a probe of a row, 635 ms); the GIN scans read every match of the terms
+    (and category) wherever its author. So they are priced as ``_planned``
+    would choose among them, the authors' share of the catalog (and the
+    category's) what the walk's page must pass.
+    """
+    books = criteria.author_books
+    if criteria.author_ids is None or books is None or books > few or not terms:
+        return False
+    counts = tuple(sorted(term.books for term in terms))
+    catalog = max(catalog_books, 1)
+    share = min(books / catalog, 1.0)
+    sizes = criteria.category_books or {}
+    category = None
+    if criteria.category_sets and all(i in sizes for ids in criteria.category_sets for i in ids):
+        category = min(sum(sizes[i] for i in ids) for ids in criteria.category_sets)
+        share *= min(category / catalog, 1.0)
+    others = [_walk_cost(counts, max(round(share * catalog), 1), catalog_books)]
+    if category is not None:
+        keys = qualified_keys(counts, category, catalog_books)
+        scan = _qualified_scan_cost(
+            counts, keys.terms, category, catalog_books, GIN_PRICED_DECODED
+        )
+        others.append(scan * GIN_ENTRIES_PER_MICROSECOND)
+        if category <= few:
+            others.append(category * PROBE)
+    elif len(counts) > 1 and gin_first(terms, catalog_books) is not None:
+        keys = _gin_keys(counts, catalog_books)
+        holding = [count / catalog for count in counts[1 : keys.terms]]
+        scan = _keyed_scan_cost(counts[: keys.terms], holding, GIN_PRICED_DECODED)
+        others.append(scan * GIN_ENTRIES_PER_MICROSECOND)
+    return books * PROBE < min(others)
