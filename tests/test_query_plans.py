@@ -56,7 +56,7 @@ from bookstore.catalog.search.words import parse_query
 from bookstore.catalog.sorts import PageKey, sort_order
 from bookstore.catalog.statements import rows_to_fetch
 from bookstore.database import connection, pool_options
-from bookstore.pagination import SortKey
+from bookstore.pagination import SearchKey, SortKey
 from bookstore.schemas import FACETS
 from bookstore.seed import seed_synthetic
 from bookstore.settings import get_settings
@@ -1324,6 +1324,69 @@ async def test_a_first_page_its_best_walk_fills_reads_that_walk_alone(
     monkeypatch.setattr(levels, "FILLS_MARGIN", math.inf)
     by_levels = await _assert_same_page_again(BookFilters(), text, found, captured)
     assert [s for s in by_levels if "WITH RECURSIVE branch" in s.sql], q
+
+
+@pytest.mark.parametrize("page", ["first", "second"])
+async def test_common_words_in_title_order_read_a_page_not_a_table(
+    page: str, catalog: Catalog, database: asyncpg.Connection, captured: list[Statement]
+):
+    """``sort=title`` with the two commonest words walks the title index and probes
+    each book's row until a page is found (``ordered.page_by_title_walk``): sorting
+    every match read 19,965 rows of book_search and books for twenty titles."""
+    common = await Book.raw("SELECT word FROM search_words ORDER BY books DESC, word LIMIT 2")
+    text = TextQuery(" ".join(row["word"] for row in common) + " ", sort="title")
+    first = await search_books(BookFilters(), text, limit=PAGE)
+    assert len(first.books) == PAGE and first.next_key is not None
+    after = first.next_key if page == "second" else None
+    captured.clear()
+    await search_books(BookFilters(), text, limit=PAGE, after=after)
+    await assert_served_by_indexes(database, captured)
+
+
+# Books a late cursor leaves of a common word's matches: pages walked along the
+# title index, the last one short (the title order's end), then read as today.
+LAST_MATCHES = 95
+
+
+@pytest.mark.parametrize("words", ["rare", "common_from_a_late_title"])
+async def test_a_text_in_title_order_gives_every_match_once_across_pages(
+    words: str, catalog: Catalog
+):
+    """Page after page in title order, a text's matches come each once, in (title, id)
+    order, as a plain statement over every match sorts them: a rare word's (every
+    match sorted), and the commonest word's from a cursor near the end of the titles
+    (walked along the title index, the last page short of a page, so every match
+    after its cursor sorted)."""
+    if words == "rare":
+        (row,) = await Book.raw(
+            "SELECT word FROM search_words WHERE books BETWEEN 30 AND 60 ORDER BY word LIMIT 1"
+        )
+        q = row["word"] + " "
+    else:
+        q = (await _pick_words()).frequent + " "
+    text = TextQuery(q, sort="title")
+    found = await search_books(BookFilters(), text, limit=PAGE)
+    assert found.match is not None and not found.ignored_words, q
+    terms = found.match.terms
+    expected = await Book.raw(
+        "SELECT b.id, b.title FROM book_search s JOIN books b ON b.id = s.book_id WHERE "
+        + " AND ".join("s.words && {}::text[]" for _ in terms)
+        + " ORDER BY b.title, b.id",
+        *[list(term.words) for term in terms],
+    )
+    if words != "rare":
+        start = expected[-LAST_MATCHES - 1]
+        expected = expected[-LAST_MATCHES:]
+        found = await search_books(
+            BookFilters(), text, limit=PAGE, after=SearchKey(start["title"], start["id"], 0)
+        )
+    seen: list[int] = []
+    while True:
+        seen += [book["id"] for book in found.books]
+        if found.next_key is None:
+            break
+        found = await search_books(BookFilters(), text, limit=PAGE, after=found.next_key)
+    assert seen == [row["id"] for row in expected], q
 
 
 # -- storefront browsing (issue 10): several categories, ranges, sorts, counts -------------

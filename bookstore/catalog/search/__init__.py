@@ -30,7 +30,7 @@ from bookstore.catalog.search.highlight import highlight_title, stems_of
 from bookstore.catalog.search.kept_pages import keep_first_page, kept_first_page
 from bookstore.catalog.search.level_walk import FirstWalk
 from bookstore.catalog.search.levels import best_matches
-from bookstore.catalog.search.ordered import page_in_order
+from bookstore.catalog.search.ordered import page_by_title_walk, page_in_order, title_walk_bound
 from bookstore.catalog.search.pages import (
     FEW_AUTHORS_BOOKS,
     FIRST,
@@ -116,7 +116,8 @@ async def _page(
         db, page, scored=True, by_score=by_score, sort=sort
     )
     if type(page) is FirstWalk and len(books) < page.rows:
-        # The best group's walk fell short of a page: the page by levels.
+        # The walk fell short of a page: the page by levels, or by sorting
+        # every match for title order.
         books, _ = await books_with_details_and_version(
             db, page.whole, scored=True, by_score=by_score, sort=sort
         )
@@ -141,7 +142,11 @@ async def _page_of_ids(
         return page_in_order(match, criteria, sort, key, rows)
     if order == "title":
         after_title = None if after is None else (str(after.order), after.id)
-        return page_by_title(match, criteria, after_title, rows)
+        whole = page_by_title(match, criteria, after_title, rows)
+        bound = title_walk_bound(match, criteria, rows, catalog_books)
+        if bound is None:
+            return whole
+        return FirstWalk(page_by_title_walk(match, after_title, rows, bound), whole, rows)
     if after is not None:
         resume = Relevance(int(after.order), after.id)
         return await _planned(db, match, criteria, resume, rows, catalog_books, catalog_version)

@@ -444,6 +444,8 @@ def _first_walk_text(limit: int, probe: bool) -> str:
 class FirstWalk(Sql):
     """A first page read by its best group's one walk alone (``first_walk``), and the
     page by levels (``whole``) to read instead when it finds fewer than ``rows`` books.
+    A page in title order walked along the title index (``ordered.page_by_title_walk``)
+    is one too, ``whole`` then every match sorted (``pages.page_by_title``).
 
     A ``QueryString`` that compiles to the walk alone, so that it is planned,
     kept (``kept_pages``) and wrapped (``details``) as any page's statement;
