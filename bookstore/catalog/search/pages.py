@@ -331,18 +331,11 @@ def _score_category(
     rest = replace(
         criteria, category_sets=tuple(ids for ids in criteria.category_sets if ids is not among)
     )
-    score = ranking.score("s", match.terms)
-    conditions = [*match_conditions("s", match, rest), after_condition(score, "s", after)]
-    return Sql(
-        "SELECT found.id, found.score FROM"
-        " (SELECT DISTINCT book_id FROM book_category WHERE category_id = ANY({}::integer[]))"
-        " AS small CROSS JOIN LATERAL (SELECT s.book_id AS id, {} AS score FROM book_search s"
-        " WHERE s.book_id = small.book_id AND {} OFFSET 0) AS found"
-        f" ORDER BY found.score DESC, found.id {literal_limit(limit)}",
+    books = Sql(
+        "SELECT DISTINCT book_id AS id FROM book_category WHERE category_id = ANY({}::integer[])",
         among,
-        score,
-        all_of(conditions),
     )
+    return _best_among(books, match, rest, after, limit)
 
 
 def page_among_authors(
@@ -356,15 +349,28 @@ def page_among_authors(
     The row still checks its own ``author_id`` with the other filters: the
     page holds what the walks would find, whichever table told the authors.
     """
+    books = Sql("SELECT id FROM books WHERE author_id = ANY({}::integer[])", criteria.author_ids)
+    return _best_among(books, match, criteria, after, limit)
+
+
+def _best_among(
+    books: QueryString, match: Match, criteria: Criteria, after: Relevance, limit: int
+) -> QueryString:
+    """(id, score) of the best ``limit`` matches after ``after`` among ``books`` (a
+    statement of book ids, ``id``), each book's row of book_search probed by its key.
+
+    A few books known from another index (a small category's links, an
+    author's books) are cheaper to check one by one than the terms' postings
+    are to walk until the page is among them.
+    """
     score = ranking.score("s", match.terms)
     conditions = [*match_conditions("s", match, criteria), after_condition(score, "s", after)]
     return Sql(
-        "SELECT found.id, found.score FROM"
-        " (SELECT id FROM books WHERE author_id = ANY({}::integer[])) AS few"
+        "SELECT found.id, found.score FROM ({}) AS few"
         " CROSS JOIN LATERAL (SELECT s.book_id AS id, {} AS score FROM book_search s"
         " WHERE s.book_id = few.id AND {} OFFSET 0) AS found"
         f" ORDER BY found.score DESC, found.id {literal_limit(limit)}",
-        criteria.author_ids,
+        books,
         score,
         all_of(conditions),
     )
