@@ -170,6 +170,17 @@ class Criteria:
     def matches_nothing(self) -> bool:
         return self.author_ids == [] or any(not ids for ids in self.category_sets)
 
+    def asks_nothing(self) -> bool:
+        """Whether the criteria ask nothing of a book (no author, category, year or price):
+        what a text search may plan from its terms' counts alone."""
+        return (
+            self.author_ids is None
+            and self.author_pattern is None
+            and not self.category_sets
+            and self.year == (None, None)
+            and self.price == (None, None)
+        )
+
 
 def authors_named_sql(trigram: bool) -> str:
     """The ids of up to NARROW_AUTHOR_MATCH + 1 authors whose name matches the pattern ``{}``.

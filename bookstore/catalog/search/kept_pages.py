@@ -37,17 +37,6 @@ from bookstore.settings import get_settings
 KeptPage = tuple[tuple[ResolvedTerm, ...], QueryString]
 
 
-def _unfiltered(criteria: Criteria) -> bool:
-    """Whether ``criteria`` asks nothing of a book (no author, category, year or price)."""
-    return (
-        criteria.author_ids is None
-        and criteria.author_pattern is None
-        and not criteria.category_sets
-        and criteria.year == (None, None)
-        and criteria.price == (None, None)
-    )
-
-
 def _key(match: Match, rows: int, catalog_books: int) -> Hashable:
     """What the planned statement depends on: the terms' lookups, by identity, and the rest.
 
@@ -70,7 +59,7 @@ def kept_first_page(
     version: int | None, match: Match, criteria: Criteria, rows: int, catalog_books: int
 ) -> QueryString | None:
     """The statement kept at ``version`` for the first page of ``match`` without filters."""
-    if not match.terms or not _unfiltered(criteria):
+    if not match.terms or not criteria.asks_nothing():
         return None
     held = kept_pages().held(version, _key(match, rows, catalog_books))
     return None if held is None else held[1]
@@ -86,7 +75,7 @@ def keep_first_page(
 ) -> None:
     """Keep ``page``, the statement planned for the first page of ``match`` (no filters),
     at ``version``: the catalog version this process knew when its terms were resolved."""
-    if match.terms and _unfiltered(criteria):
+    if match.terms and criteria.asks_nothing():
         kept_pages().keep(version, _key(match, rows, catalog_books), (match.terms, page))
 
 

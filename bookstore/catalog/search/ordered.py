@@ -61,14 +61,7 @@ def title_walk_bound(
     terms alone, so a phrase, a category, an author or a range would thin the
     matches along the walk below the share it was bounded for.
     """
-    filtered = (
-        criteria.category_sets
-        or criteria.author_ids is not None
-        or criteria.author_pattern is not None
-        or criteria.year != (None, None)
-        or criteria.price != (None, None)
-    )
-    if match.phrases or filtered:
+    if match.phrases or not criteria.asks_nothing():
         return None
     matching = guessed_matches([term.books for term in match.terms], catalog_books)
     if matching < 1:
