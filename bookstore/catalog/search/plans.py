@@ -259,15 +259,20 @@ def gin_keys(terms: Sequence[ResolvedTerm], catalog_books: int) -> GinKeys:
 
 def _gin_keys(counts: Sequence[int], catalog_books: int) -> GinKeys:
     """``gin_keys`` from the terms' books (``counts``, sorted)."""
-    catalog = max(catalog_books, 1)
     return min(
         (GinKeys(keyed) for keyed in range(1, len(counts) + 1)),
-        key=lambda keys: _keyed_scan_cost(
-            counts[: keys.terms],
-            [books / catalog for books in counts[1 : keys.terms]],
-            GIN_DECODED,
-        ),
+        key=lambda keys: _gin_scan_cost(counts, keys.terms, catalog_books, GIN_DECODED),
     )
+
+
+def _gin_scan_cost(
+    counts: Sequence[int], keyed: int, catalog_books: int, decoded_item: float
+) -> float:
+    """``_keyed_scan_cost`` of the unqualified scan keyed on the ``keyed`` rarest of the
+    terms' books (``counts``, sorted), each later key holding its share of the catalog."""
+    catalog = max(catalog_books, 1)
+    holding = [books / catalog for books in counts[1:keyed]]
+    return _keyed_scan_cost(counts[:keyed], holding, decoded_item)
 
 
 def qualified_keys(counts: Sequence[int], category_books: int, catalog_books: int) -> GinKeys:
@@ -417,7 +422,6 @@ def reads_authors_books(
             others.append(category * PROBE)
     elif len(counts) > 1 and gin_first(terms, catalog_books) is not None:
         keys = _gin_keys(counts, catalog_books)
-        holding = [count / catalog for count in counts[1 : keys.terms]]
-        scan = _keyed_scan_cost(counts[: keys.terms], holding, GIN_PRICED_DECODED)
+        scan = _gin_scan_cost(counts, keys.terms, catalog_books, GIN_PRICED_DECODED)
         others.append(scan * GIN_ENTRIES_PER_MICROSECOND)
     return books * PROBE < min(others)
