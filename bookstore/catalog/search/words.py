@@ -103,9 +103,21 @@ def _in_word(character: str) -> bool:
     )
 
 
-def _spans(text: str) -> list[tuple[int, int]]:
-    """Each run of ``_in_word`` characters of ``text``, (start, end), but a spelled
-    symbol (``SPELLED_SYMBOLS``), which is a word alone."""
+def word_spans(text: str) -> list[tuple[int, int]]:
+    """Where each word of ``text`` stands, (start, end), as the index splits a field
+    (``search_vector``): a run of letters, digits, combining marks and invisible
+    characters, or a symbol NFKD spells with letters (``SPELLED_SYMBOLS``) alone.
+    ``span_words`` gives the words a span stands for.
+
+    A mark is neither letter nor digit, but the parser keeps it in its word:
+    "हिन्दी" is one word of the index, whose vowel signs and virama would cut it
+    into "ह", "न", "द", and "Ma\u0301rquez" (an accent typed as a mark) into
+    "ma", "rquez", none found. The one split of the search box: its terms, its
+    exclusions (``split_words``) and its highlights.
+
+    >>> word_spans("hi-fi, हिन्दी Pokémon™")
+    [(0, 2), (3, 5), (7, 13), (14, 21), (21, 22)]
+    """
     if text.isascii():
         return [found.span() for found in _ASCII_WORD.finditer(text)]
     spans: list[tuple[int, int]] = []
@@ -126,24 +138,6 @@ def _spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def word_spans(text: str) -> list[tuple[int, int]]:
-    """Where each word of ``text`` stands, (start, end), as the index splits a field
-    (``search_vector``): a run of letters, digits, combining marks and invisible
-    characters, or a symbol NFKD spells with letters (``SPELLED_SYMBOLS``) alone.
-    ``span_words`` gives the words a span stands for.
-
-    A mark is neither letter nor digit, but the parser keeps it in its word:
-    "हिन्दी" is one word of the index, whose vowel signs and virama would cut it
-    into "ह", "न", "द", and "Ma\u0301rquez" (an accent typed as a mark) into
-    "ma", "rquez", none found. The one split of the search box: its terms, its
-    exclusions (``split_words``) and its highlights.
-
-    >>> word_spans("hi-fi, हिन्दी Pokémon™")
-    [(0, 2), (3, 5), (7, 13), (14, 21), (21, 22)]
-    """
-    return _spans(text)
-
-
 def span_words(span: str) -> list[str]:
     """The folded words one span of ``word_spans`` stands for, as the index reads
     them: its invisible characters dropped, folded, then split again, since NFKD
@@ -157,7 +151,7 @@ def span_words(span: str) -> list[str]:
     if span.isascii():
         return [span.lower()]  # letters and digits only: most of what is typed
     folded = fold(_INVISIBLE.sub("", span)).lower()
-    return [folded[start:end] for start, end in _spans(folded)]
+    return [folded[start:end] for start, end in word_spans(folded)]
 
 
 def split_words(text: str) -> list[str]:
